@@ -1,0 +1,91 @@
+"""The customer book: CSMs, accounts, their end users and churn events.
+
+Money is stored in integer cents (exact on both engines: Piccolo hands SQLite's NUMERIC to
+Python as float). Timestamps are timezone-aware UTC.
+"""
+
+from enum import Enum
+
+from piccolo.columns import (
+    JSONB,
+    BigInt,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class AccountStatus(str, Enum):
+    trial = "trial"
+    active = "active"
+    churned = "churned"
+
+
+class ChurnKind(str, Enum):
+    termination_notice = "termination_notice"
+    non_renewal = "non_renewal"
+
+
+class CSM(Table, tablename="csm"):
+    """A customer success manager; `manager` builds the team and executive roll-ups."""
+
+    name = Varchar(length=200)
+    email = Varchar(length=320, unique=True, index=True)
+    slack_user_id = Varchar(length=32, null=True, default=None)
+    slack_channel = Varchar(length=80, null=True, default=None)
+    manager = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Account(Table, tablename="account"):
+    external_id = Varchar(length=200, unique=True, index=True)
+    name = Varchar(length=300)
+    plan = Varchar(length=100, null=True, default=None, index=True)
+    industry = Varchar(length=100, null=True, default=None)
+    employee_count = Integer(null=True, default=None)
+    company_size = Varchar(length=50, null=True, default=None)
+    arr_cents = BigInt(null=True, default=None)
+    currency = Varchar(length=3, default="USD")
+    csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null, index=True)
+    renewal_date = Date(null=True, default=None, index=True)
+    status = Varchar(length=20, default=AccountStatus.active.value, choices=AccountStatus)
+    traits = JSONB(default={})
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class EndUser(Table, tablename="end_user"):
+    """A user of the customer's product: the person who answers surveys."""
+
+    external_id = Varchar(length=200, unique=True, index=True)
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=100, null=True, default=None)
+    email = Varchar(length=320, null=True, default=None)
+    locale = Varchar(length=35, null=True, default=None)
+    traits = JSONB(default={})
+    first_seen_at = Timestamptz(null=True, default=None)
+    last_seen_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ChurnEvent(Table, tablename="churn_event"):
+    """A termination notice or a non-renewal: the outcome the churn analysis predicts."""
+
+    # the import's upsert key: the source's id, or account + notice date when it has none
+    dedupe_key = Varchar(length=300, unique=True)
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=30, choices=ChurnKind)
+    noticed_at = Timestamptz(index=True)
+    effective_at = Timestamptz(null=True, default=None)
+    reason = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
+from feedback.auth.models import ApiToken, AuditEntry, StaffUser
+from feedback.responses.models import Response
+
+TABLES = [CSM, Account, EndUser, ChurnEvent, Response, StaffUser, ApiToken, AuditEntry]
+
+APP_CONFIG = AppConfig(
+    app_name="feedback",
+    migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations"),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,41 @@
+"""NPS responses, from the widget or imported from another tool.
+
+A response keeps a snapshot of the segment attributes that were true when the user answered
+(plan, role, industry, company size, CSM, ARR), so reports show history, not today's values.
+"""
+
+from piccolo.columns import (
+    BigInt,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from feedback.accounts.models import CSM, Account, EndUser
+
+
+class Response(Table, tablename="response"):
+    # retries and re-imports never duplicate: the widget's client id or the source tool's id
+    idempotency_key = Varchar(length=300, unique=True)
+    source = Varchar(length=30, default="widget")
+    end_user = ForeignKey(references=EndUser, null=True, on_delete=OnDelete.set_null, index=True)
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    score = SmallInt()
+    comment = Text(null=True, default=None)
+    answered_at = Timestamptz(index=True)
+    commented_at = Timestamptz(null=True, default=None)
+    locale = Varchar(length=35, null=True, default=None)
+    plan = Varchar(length=100, null=True, default=None)
+    role = Varchar(length=100, null=True, default=None)
+    industry = Varchar(length=100, null=True, default=None)
+    company_size = Varchar(length=50, null=True, default=None)
+    employee_count = Integer(null=True, default=None)
+    csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null, index=True)
+    arr_cents = BigInt(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

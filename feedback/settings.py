@@ -1,0 +1,205 @@
+"""Configuration from `FEEDBACK_*` environment variables, validated once at start-up.
+
+Secrets may also be given as `FEEDBACK_<NAME>_FILE`, a path whose content is the value
+(Docker and Kubernetes secrets are mounted as files).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "FEEDBACK_"
+ENVIRONMENTS = ("development", "production", "test")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A configuration variable is missing or malformed; the message names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {message}")
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(PREFIX + name)
+    return None if value is None or value.strip() == "" else value.strip()
+
+
+def env_str(env: Mapping[str, str], name: str, default: str) -> str:
+    return _raw(env, name) or default
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(PREFIX + name, f"expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(PREFIX + name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(PREFIX + name, f"expected true or false, got {raw!r}")
+
+
+def env_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(env, name, default)
+    if value not in choices:
+        raise SettingsError(PREFIX + name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_secret(env: Mapping[str, str], name: str) -> str | None:
+    """Read `FEEDBACK_NAME`, or the file named by `FEEDBACK_NAME_FILE`."""
+    direct = _raw(env, name)
+    path = _raw(env, name + "_FILE")
+    if direct is not None and path is not None:
+        raise SettingsError(PREFIX + name, f"set either {PREFIX}{name} or {PREFIX}{name}_FILE")
+    if path is None:
+        return direct
+    try:
+        content = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(PREFIX + name + "_FILE", f"cannot read {path}: {exc.strerror}") from None
+    if not content:
+        raise SettingsError(PREFIX + name + "_FILE", f"{path} is empty")
+    return content
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    engine: str  # "sqlite" or "postgres"
+    url: str
+    sqlite_path: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The URL without its password, safe to print."""
+        if self.engine == "sqlite":
+            return self.url
+        parts = urlsplit(self.url)
+        if parts.password:
+            netloc = parts.netloc.replace(":" + parts.password + "@", ":***@")
+            return parts._replace(netloc=netloc).geturl()
+        return self.url
+
+
+def parse_database_url(value: str, variable: str = PREFIX + "DATABASE_URL") -> DatabaseURL:
+    if value.startswith("sqlite:///"):
+        path = value.removeprefix("sqlite:///")
+        if not path:
+            raise SettingsError(variable, "sqlite URL needs a file path: sqlite:///feedback.sqlite3")
+        # sqlite:////abs/path keeps its leading slash, sqlite:///rel/path is relative
+        return DatabaseURL(engine="sqlite", url=value, sqlite_path=path)
+    if value.startswith(("postgresql://", "postgres://")):
+        parts = urlsplit(value)
+        if not parts.hostname and "host=" not in parts.query:
+            raise SettingsError(variable, "PostgreSQL URL needs a host")
+        if not parts.path.strip("/"):
+            raise SettingsError(variable, "PostgreSQL URL needs a database name")
+        return DatabaseURL(engine="postgres", url=value)
+    raise SettingsError(
+        variable,
+        f"unsupported URL {value!r}: use sqlite:///path/to/file.sqlite3 or postgresql://...",
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    database: DatabaseURL
+    secret_key: str
+    secret_key_is_generated: bool
+    host: str
+    port: int
+    log_level: str
+    secure_cookies: bool
+    max_import_bytes: int
+    worker_interval_seconds: int
+    db_pool_size: int
+
+    @property
+    def session_key(self) -> bytes:
+        """32 bytes for the encrypted session cookie, derived from the secret key."""
+        return hashlib.sha256(("session:" + self.secret_key).encode()).digest()
+
+    @property
+    def csrf_secret(self) -> str:
+        return hashlib.sha256(("csrf:" + self.secret_key).encode()).hexdigest()
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    known = {
+        "ENV",
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "SECRET_KEY_FILE",
+        "HOST",
+        "PORT",
+        "LOG_LEVEL",
+        "SECURE_COOKIES",
+        "MAX_IMPORT_BYTES",
+        "WORKER_INTERVAL_SECONDS",
+        "DB_POOL_SIZE",
+        # read by the tools that create the first users and tokens
+        "ADMIN_PASSWORD",
+        "PASSWORD",
+    }
+    unknown = sorted(
+        k for k in env if k.startswith(PREFIX) and k.removeprefix(PREFIX) not in known
+    )
+    if unknown:
+        raise SettingsError(unknown[0], "unknown setting (is it misspelled?)")
+
+    environment = env_choice(env, "ENV", "development", ENVIRONMENTS)
+    database = parse_database_url(env_str(env, "DATABASE_URL", "sqlite:///feedback.sqlite3"))
+    secret = env_secret(env, "SECRET_KEY")
+    generated = secret is None
+    if secret is None:
+        if environment == "production":
+            raise SettingsError(PREFIX + "SECRET_KEY", "required when FEEDBACK_ENV=production")
+        secret = secrets.token_urlsafe(32)
+    elif len(secret) < 16:
+        raise SettingsError(PREFIX + "SECRET_KEY", "must be at least 16 characters")
+    port = env_int(env, "PORT", 8000, minimum=1)
+    if port > 65535:
+        raise SettingsError(PREFIX + "PORT", f"must be at most 65535, got {port}")
+    return Settings(
+        environment=environment,
+        database=database,
+        secret_key=secret,
+        secret_key_is_generated=generated,
+        host=env_str(env, "HOST", "127.0.0.1"),
+        port=port,
+        log_level=env_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS),
+        secure_cookies=env_bool(env, "SECURE_COOKIES", environment == "production"),
+        max_import_bytes=env_int(env, "MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1024),
+        worker_interval_seconds=env_int(env, "WORKER_INTERVAL_SECONDS", 60, minimum=1),
+        db_pool_size=env_int(env, "DB_POOL_SIZE", 10, minimum=1),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
