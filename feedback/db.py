@@ -103,3 +103,19 @@ async def ping() -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
     return True, "ok"
 
+
+
+async def open_database(pool_size: int | None = None) -> None:
+    """Open the PostgreSQL connection pool (SQLite connects per query and needs none)."""
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        from feedback.settings import get_settings
+
+        size = pool_size or get_settings().db_pool_size
+        await engine.start_connection_pool(min_size=1, max_size=size)
+
+
+async def close_database() -> None:
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
+        await engine.close_connection_pool()

@@ -1,0 +1,70 @@
+"""Who may call what: every handler names its roles with `allow(...)`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from feedback.auth.models import Role
+from feedback.auth.services import Principal, authenticate_token, principal_for_staff_user
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+SESSION_USER_KEY = "staff_user_id"
+
+ALL_ROLES = (Role.admin, Role.manager, Role.csm, Role.analyst)
+READ_ALL = (Role.admin, Role.manager, Role.analyst)
+
+
+async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """A bearer token wins over a session cookie; the result is cached on the connection."""
+    state = connection.state
+    if "principal" in state:
+        return state["principal"]
+    principal: Principal | None = None
+    header = connection.headers.get("authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("use an Authorization: Bearer <token> header")
+        principal = await authenticate_token(token.strip())
+        if principal is None:
+            raise NotAuthorizedException("unknown or revoked token")
+    elif "session" in connection.scope:
+        user_id = (connection.session or {}).get(SESSION_USER_KEY)
+        if isinstance(user_id, int):
+            principal = await principal_for_staff_user(user_id)
+    state["principal"] = principal
+    return principal
+
+
+def allow(*roles: Role) -> Guard:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = await resolve_principal(connection)
+        if principal is None:
+            raise NotAuthorizedException("authentication required")
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise PermissionDeniedException(f"this needs one of the roles: {allowed}")
+
+    guard.roles = roles  # type: ignore[attr-defined]
+    return guard
+
+
+def roles_note(*roles: Role) -> str:
+    return "Roles: " + ", ".join(r.value for r in roles) + "."
+
+
+async def provide_principal(request: Any) -> Principal:
+    principal = await resolve_principal(request)
+    if principal is None:
+        raise NotAuthorizedException("authentication required")
+    return principal
+
+
+def access(*roles: Role) -> dict[str, Any]:
+    """Keyword arguments for a route decorator: the guard and the roles in its OpenAPI text."""
+    return {"guards": [allow(*roles)], "description": roles_note(*roles)}

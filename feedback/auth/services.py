@@ -1,0 +1,210 @@
+"""Passwords, API tokens, staff users and the audit log."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from feedback.accounts.models import CSM
+from feedback.auth.models import ApiToken, AuditEntry, Role, StaffUser
+from feedback.db import utcnow
+from feedback.errors import InputError
+
+TOKEN_PREFIX = "fbk_"
+MIN_PASSWORD_LENGTH = 10
+# writing last_used_at on every request would turn each read into a write
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_hasher = PasswordHasher()  # Argon2id with the library's current memory-hard defaults
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# Comparing against a real hash when the email is unknown keeps sign-in timing uniform.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and through what: an API token or a signed-in staff user."""
+
+    role: Role
+    actor: str
+    source: str  # "api" or "web"
+    csm_id: int | None = None
+    staff_user_id: int | None = None
+    token_id: int | None = None
+
+    def can_see_csm(self, csm_id: int | None) -> bool:
+        if self.role is Role.csm:
+            return csm_id is not None and csm_id == self.csm_id
+        return True
+
+
+def parse_role(value: str, field: str = "role") -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        choices = ", ".join(r.value for r in Role)
+        raise InputError(field, f"must be one of {choices}, got {value!r}") from None
+
+
+async def csm_id_for_email(email: str | None, role: Role, field: str = "csm_email") -> int | None:
+    """A csm-role user or token is bound to one CSM; other roles are bound to none."""
+    if role is not Role.csm:
+        if email:
+            raise InputError(field, "only the csm role is bound to a CSM")
+        return None
+    if not email:
+        raise InputError(field, "the csm role needs the email of the CSM whose accounts it sees")
+    row = await CSM.select(CSM.id).where(CSM.email == email.strip().lower()).first()
+    if row is None:
+        raise InputError(field, f"no CSM with email {email!r}")
+    return int(row["id"])
+
+
+async def create_token(
+    role: Role, name: str, created_by: str, csm_id: int | None = None
+) -> tuple[str, dict[str, Any]]:
+    """Create a token; the plaintext is returned once and only its hash is stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        name=name,
+        token_hash=hash_token(token),
+        prefix=token[: len(TOKEN_PREFIX) + 6],
+        role=role.value,
+        csm=csm_id,
+        created_by=created_by,
+    )
+    await row.save()
+    return token, {"id": row.id, "name": name, "role": role.value, "prefix": row.prefix}
+
+
+async def authenticate_token(token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = (
+        await ApiToken.select(ApiToken.id, ApiToken.role, ApiToken.csm, ApiToken.prefix,
+                              ApiToken.last_used_at)
+        .where((ApiToken.token_hash == hash_token(token)) & ApiToken.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        return None
+    now = utcnow()
+    if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
+        await ApiToken.update({ApiToken.last_used_at: now}).where(ApiToken.id == row["id"])
+    return Principal(
+        role=Role(row["role"]),
+        actor=f"token:{row['prefix']}",
+        source="api",
+        csm_id=row["csm"],
+        token_id=row["id"],
+    )
+
+
+async def revoke_token(token_id: int) -> bool:
+    updated = (
+        await ApiToken.update({ApiToken.revoked_at: utcnow()})
+        .where((ApiToken.id == token_id) & ApiToken.revoked_at.is_null())
+        .returning(ApiToken.id)
+    )
+    return bool(updated)
+
+
+async def list_tokens() -> list[dict[str, Any]]:
+    return await ApiToken.select(
+        ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.role,
+        ApiToken.csm.email.as_alias("csm_email"), ApiToken.created_by, ApiToken.created_at,
+        ApiToken.last_used_at, ApiToken.revoked_at,
+    ).order_by(ApiToken.id)
+
+
+def validate_email(value: str, field: str = "email") -> str:
+    email = value.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or " " in email or len(email) > 320:
+        raise InputError(field, f"not an email address: {value!r}")
+    return email
+
+
+def validate_password(password: str, field: str = "password") -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InputError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+async def create_staff_user(
+    email: str, role: Role, password: str, name: str = "", csm_id: int | None = None
+) -> dict[str, Any]:
+    email = validate_email(email)
+    validate_password(password)
+    if await StaffUser.exists().where(StaffUser.email == email):
+        raise InputError("email", f"a staff user with email {email!r} already exists")
+    user = StaffUser(
+        email=email, name=name, role=role.value, password_hash=hash_password(password), csm=csm_id
+    )
+    await user.save()
+    return {"id": user.id, "email": email, "name": name, "role": role.value}
+
+
+async def authenticate_password(email: str, password: str) -> Principal | None:
+    row = (
+        await StaffUser.select(StaffUser.id, StaffUser.role, StaffUser.csm,
+                               StaffUser.password_hash, StaffUser.email)
+        .where((StaffUser.email == email.strip().lower()) & (StaffUser.active == True))  # noqa: E712
+        .first()
+    )
+    if row is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(row["password_hash"], password):
+        return None
+    await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == row["id"])
+    return principal_for_staff_row(row)
+
+
+def principal_for_staff_row(row: dict[str, Any]) -> Principal:
+    return Principal(
+        role=Role(row["role"]),
+        actor=row["email"],
+        source="web",
+        csm_id=row["csm"],
+        staff_user_id=row["id"],
+    )
+
+
+async def principal_for_staff_user(user_id: int) -> Principal | None:
+    row = (
+        await StaffUser.select(StaffUser.id, StaffUser.role, StaffUser.csm, StaffUser.email)
+        .where((StaffUser.id == user_id) & (StaffUser.active == True))  # noqa: E712
+        .first()
+    )
+    return None if row is None else principal_for_staff_row(row)
+
+
+async def audit(
+    actor: str, source: str, action: str, target: str = "", detail: dict[str, Any] | None = None
+) -> None:
+    await AuditEntry(
+        actor=actor, source=source, action=action, target=target, detail=detail or {}
+    ).save()

@@ -1,0 +1,290 @@
+"""The `feedback` command: serve, migrate, demo, import, users, tokens, check, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from feedback.settings import SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def fail(message: str) -> None:
+    click.secho(f"error: {message}", fg="red", err=True)
+    sys.exit(1)
+
+
+def settings_or_exit() -> Any:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        fail(f"invalid configuration: {exc}")
+
+
+def with_database(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
+    """Run an async command with the database connection pool open around it."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        settings_or_exit()
+        from feedback.db import close_database, open_database
+
+        async def run() -> T:
+            await open_database()
+            try:
+                return await func(*args, **kwargs)
+            finally:
+                await close_database()
+
+        try:
+            return asyncio.run(run())
+        except OSError as exc:
+            fail(f"database unreachable: {exc}")
+            raise  # unreachable; keeps type checkers content
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="feedback")
+def main() -> None:
+    """In-product NPS and feedback service.
+
+    Configuration comes from FEEDBACK_* environment variables (see the README);
+    FEEDBACK_DATABASE_URL picks SQLite (default: ./feedback.sqlite3) or PostgreSQL.
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to bind (default FEEDBACK_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default FEEDBACK_PORT or 8000).")
+@click.option("--reload", is_flag=True, help="Restart when source files change (development).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
+def serve(host: str | None, port: int | None, reload: bool, workers: int) -> None:
+    """Serve the web service (API, pages, widget)."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    uvicorn.run(
+        "feedback.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        workers=None if reload else workers,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@main.command()
+@with_database
+async def migrate() -> None:
+    """Create or update the database schema (safe to run repeatedly)."""
+    from feedback.db import migrate as run_migrations
+    from feedback.db import pending_migrations
+
+    pending = await pending_migrations()
+    await run_migrations()
+    click.echo(f"migrations applied: {len(pending)}; database is up to date")
+
+
+@main.command()
+@with_database
+async def demo() -> None:
+    """Load demo data: CSMs, accounts, users, a year of responses, churn (idempotent)."""
+    from feedback.demo import load_demo
+
+    summary = await load_demo()
+    for line in summary:
+        click.echo(line)
+
+
+IMPORT_KINDS = ["accounts", "users", "csms", "churn", "responses", "saas-churn"]
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Write the valid rows and report the rest.")
+@click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--observed-from", default="2025-01-01", show_default=True,
+              help="saas-churn only: the date the observation (and the survey) starts.")
+def import_(kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: bool,
+            observed_from: str) -> None:
+    """Import a CSV FILE of KIND (columns in the README); upserts by external id.
+
+    The whole file is validated first: nothing is written unless every row is valid
+    (or, with --skip-invalid, the valid rows are written and the others listed).
+    `saas-churn` turns shared/data/saas_churn.csv into accounts, one response each and
+    churn events.
+    """
+
+    @with_database
+    async def run() -> Any:
+        from feedback.imports.parsing import FileError, decode, read_csv
+        from feedback.imports.saas_churn import import_saas_churn
+        from feedback.imports.services import ImportResult, Importer
+
+        importer = Importer(skip_invalid=skip_invalid, dry_run=dry_run, actor="cli", source="cli")
+        data = file.read_bytes()
+        if kind == "saas-churn":
+            return await import_saas_churn(importer, data, observed_from)
+        try:
+            header, rows = read_csv(decode(data))
+        except FileError as exc:
+            result = ImportResult(kind=kind, dry_run=dry_run)
+            result.errors.append(exc.error)
+            return [result]
+        return [await importer.run(kind, header, rows)]
+
+    results = run()
+    failed = False
+    for result in results:
+        failed = failed or (not result.ok and not skip_invalid)
+        if as_json:
+            click.echo(json.dumps(result.as_dict()))
+            continue
+        state = "written" if result.written else ("validated" if dry_run else "NOT written")
+        click.echo(
+            f"{result.kind}: {result.rows} rows, {result.valid} valid, {result.invalid} invalid; "
+            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged "
+            f"({state})"
+        )
+        for error in result.errors[:50]:
+            click.echo(f"  {error}", err=True)
+        if len(result.errors) > 50:
+            click.echo(f"  ... and {len(result.errors) - 50} more errors", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@main.group()
+def users() -> None:
+    """Staff users who sign in to the web pages."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "csm", "analyst"]))
+@click.option("--name", default="")
+@click.option("--csm-email", default=None, help="For role csm: the CSM whose accounts they see.")
+@click.option(
+    "--password",
+    envvar="FEEDBACK_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given; or set FEEDBACK_PASSWORD.",
+)
+def users_create(email: str, role: str, name: str, csm_email: str | None, password: str) -> None:
+    """Create a staff user (password: prompt, --password or FEEDBACK_PASSWORD)."""
+    from feedback.errors import InputError
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        from feedback.auth.services import (
+            audit,
+            create_staff_user,
+            csm_id_for_email,
+            parse_role,
+        )
+
+        parsed = parse_role(role)
+        csm_id = await csm_id_for_email(csm_email, parsed)
+        user = await create_staff_user(email, parsed, password, name=name, csm_id=csm_id)
+        await audit("cli", "cli", "staff_user.create", user["email"], {"role": role})
+        return user
+
+    try:
+        user = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    click.echo(f"created {user['role']} {user['email']}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (bearer tokens for /api/v1)."""
+
+
+@tokens.command("create")
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "csm", "analyst"]))
+@click.option("--name", default="", help="What the token is for, e.g. 'CRM sync'.")
+@click.option("--csm-email", default=None, help="For role csm: the CSM whose accounts it sees.")
+def tokens_create(role: str, name: str, csm_email: str | None) -> None:
+    """Create an API token and print it once (only its hash is stored)."""
+    from feedback.errors import InputError
+
+    @with_database
+    async def run() -> str:
+        from feedback.auth.services import audit, create_token, csm_id_for_email, parse_role
+
+        parsed = parse_role(role)
+        csm_id = await csm_id_for_email(csm_email, parsed)
+        token, info = await create_token(parsed, name, "cli", csm_id)
+        await audit("cli", "cli", "token.create", info["prefix"], {"role": role, "name": name})
+        return token
+
+    try:
+        token = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+    click.echo(token)
+
+
+@main.command()
+def check() -> None:
+    """Check the configuration and that the database is reachable and migrated."""
+    settings = settings_or_exit()
+    click.echo(f"configuration: ok (environment {settings.environment})")
+    click.echo(f"database: {settings.database.display}")
+    if settings.secret_key_is_generated:
+        click.secho(
+            "warning: FEEDBACK_SECRET_KEY is not set; sign-in sessions end when the process "
+            "restarts", fg="yellow",
+        )
+    from feedback.db import close_database, open_database, pending_migrations, ping
+
+    async def run() -> tuple[bool, str, list[str]]:
+        await open_database()
+        try:
+            ok, message = await ping()
+            pending = await pending_migrations() if ok else []
+            return ok, message, pending
+        finally:
+            await close_database()
+
+    try:
+        ok, message, pending = asyncio.run(run())
+    except OSError as exc:
+        ok, message, pending = False, str(exc), []
+    if not ok:
+        fail(f"database unreachable: {message}")
+    if pending:
+        fail(f"database reachable but {len(pending)} migrations are pending: run `feedback migrate`")
+    click.echo("database: reachable, migrations up to date")
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit.")
+def worker(once: bool) -> None:
+    """Run background jobs (account status from churn events; later: outbox, health)."""
+    from feedback.worker import run_worker
+
+    settings = settings_or_exit()
+
+    @with_database
+    async def run() -> None:
+        await run_worker(settings.worker_interval_seconds, once=once)
+
+    run()

@@ -1,0 +1,78 @@
+"""One error shape for every API: `{"error": ..., "detail": [{"field": ..., "message": ...}]}`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger("feedback.errors")
+
+
+class InputError(ValidationException):
+    """Bad input in one named field: answered with 422 and the field's name."""
+
+    def __init__(self, field: str, message: str, status_code: int = HTTP_422_UNPROCESSABLE_ENTITY):
+        self.field = field
+        self.message = message
+        super().__init__(
+            detail=f"{field}: {message}",
+            status_code=status_code,
+            extra=[{"field": field, "message": message}],
+        )
+
+
+def _detail_items(extra: Any) -> list[dict[str, str]]:
+    items: list[dict[str, str]] = []
+    if isinstance(extra, list):
+        for item in extra:
+            if not isinstance(item, dict):
+                continue
+            field = item.get("field") or item.get("key") or item.get("source") or "body"
+            items.append({"field": str(field), "message": str(item.get("message", ""))})
+    return items
+
+
+def error_body(error: str, detail: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    return {"error": error, "detail": detail or []}
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith(("/api/", "/healthz", "/schema", "/widget/"))
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+        return Redirect(path="/login", query_params={"next": request.url.path})
+    detail = _detail_items(exc.extra)
+    if isinstance(exc, ValidationException) and not isinstance(exc, InputError):
+        error = "validation failed"
+        if not detail:
+            detail = [{"field": "body", "message": exc.detail}]
+    else:
+        error = exc.detail
+    return Response(
+        content=error_body(error, detail),
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type="application/json",
+    )
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(
+        content=error_body("internal server error"),
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        media_type="application/json",
+    )
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: http_exception_handler,
+    HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+}
