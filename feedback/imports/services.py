@@ -237,6 +237,7 @@ class Importer:
         update = ["name", "updated_at"] + [
             c for c in ("slack_user_id", "slack_channel", "active") if c in present
         ]
+        records = await self._drop_unchanged(CSM.email, records, update, result)
         await upsert(CSM, records, CSM.email, update)
         if "manager_email" in present:
             ids = await lookup(CSM.email, in_file | {v.get("manager_email") for _, v in rows})
@@ -287,6 +288,7 @@ class Importer:
             update.append("company_size")
         if parsed.trait_columns:
             update.append("traits")
+        records = await self._drop_unchanged(Account.external_id, records, update, result)
         await upsert(Account, records, Account.external_id, update)
         await apply_due_churn()
 
@@ -315,6 +317,7 @@ class Importer:
         ]
         if parsed.trait_columns:
             update.append("traits")
+        records = await self._drop_unchanged(EndUser.external_id, records, update, result)
         await upsert(EndUser, records, EndUser.external_id, update)
 
     async def _write_churn(self, parsed: ParsedRows, result: ImportResult) -> None:
@@ -334,8 +337,9 @@ class Importer:
              "reason": v.get("reason") or ""}
             for _, v in rows
         ]
-        await upsert(ChurnEvent, records, ChurnEvent.dedupe_key,
-                     ["account", "kind", "noticed_at", "effective_at", "reason"])
+        update = ["account", "kind", "noticed_at", "effective_at", "reason"]
+        records = await self._drop_unchanged(ChurnEvent.dedupe_key, records, update, result)
+        await upsert(ChurnEvent, records, ChurnEvent.dedupe_key, update)
         await apply_due_churn()
 
     async def _write_responses(self, parsed: ParsedRows, result: ImportResult) -> None:
@@ -383,6 +387,29 @@ class Importer:
                 "arr_cents": v["arr"] if v.get("arr") is not None else account["arr_cents"],
             })
         await upsert(Response, records, Response.idempotency_key, [])
+
+    async def _drop_unchanged(self, key: DbColumn, records: list[dict[str, Any]],
+                              update: Sequence[str], result: ImportResult) -> list[dict[str, Any]]:
+        """Leave out records equal to what is stored, so a repeated import writes nothing."""
+        table = key._meta.table
+        compared = [c for c in update if c != "updated_at"]
+        columns = [table._meta.get_column_by_name(c) for c in compared]
+        key_name = key._meta.name
+        stored: dict[Any, dict[str, Any]] = {}
+        for chunk in chunks([r[key_name] for r in records]):
+            rows = await table.select(key, *columns).where(key.is_in(list(chunk))).output(
+                load_json=True
+            )
+            stored.update((row[key_name], row) for row in rows)
+        changed = []
+        for record in records:
+            old = stored.get(record[key_name])
+            if old is not None and all(old[c] == record.get(c) for c in compared):
+                result.updated -= 1
+                result.unchanged += 1
+            else:
+                changed.append(record)
+        return changed
 
     def _stop(self, result: ImportResult) -> bool:
         return bool(result.errors) and not self.skip_invalid

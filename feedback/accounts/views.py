@@ -1,0 +1,52 @@
+"""Read API for the customer book: CSMs, accounts and their end users."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, get
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from feedback.accounts import services
+from feedback.accounts.models import AccountStatus
+from feedback.auth.guards import ALL_ROLES, access, provide_principal
+from feedback.auth.services import Principal
+
+
+class AccountController(Controller):
+    path = "/api/v1"
+    tags = ["accounts"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/accounts", summary="List accounts (a CSM sees only their own)", **access(*ALL_ROLES))
+    async def list_accounts(
+        self,
+        principal: Principal,
+        csm_email: str | None = None,
+        plan: str | None = None,
+        status: AccountStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Parameter(ge=0)] = 0,
+    ) -> list[dict[str, Any]]:
+        return await services.list_accounts(
+            principal, csm_email=csm_email, plan=plan,
+            status=status.value if status else None, limit=limit, offset=offset,
+        )
+
+    @get("/accounts/{external_id:str}", summary="One account", **access(*ALL_ROLES))
+    async def get_account(self, principal: Principal, external_id: str) -> dict[str, Any]:
+        return await services.get_account(principal, external_id)
+
+    @get("/accounts/{external_id:str}/users", summary="An account's end users",
+         **access(*ALL_ROLES))
+    async def list_account_users(self, principal: Principal, external_id: str) -> list[dict[str, Any]]:
+        return await services.list_account_users(principal, external_id)
+
+    @get("/users/{external_id:str}", summary="One end user", **access(*ALL_ROLES))
+    async def get_end_user(self, principal: Principal, external_id: str) -> dict[str, Any]:
+        return await services.get_end_user(principal, external_id)
+
+    @get("/csms", summary="CSMs and their managers", **access(*ALL_ROLES))
+    async def list_csms(self) -> list[dict[str, Any]]:
+        return await services.list_csms()

@@ -1,0 +1,117 @@
+"""The Litestar application factory: the one place routes, middleware and errors are wired."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from feedback import __version__
+from feedback.accounts.views import AccountController
+from feedback.auth.views import AdminController
+from feedback.db import close_database, open_database, ping
+from feedback.errors import EXCEPTION_HANDLERS
+from feedback.imports.views import import_rows
+from feedback.settings import Settings, get_settings
+from feedback.web.views import PageController
+
+WEB_DIR = Path(__file__).parent / "web"
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+@get("/healthz", include_in_schema=True, tags=["health"], summary="Liveness and database")
+async def healthz() -> Response[dict[str, Any]]:
+    """No authentication. 200 when the database answers, 503 when it does not."""
+    ok, message = await ping()
+    body = {"status": "ok" if ok else "degraded", "database": "reachable" if ok else "unreachable"}
+    if not ok:
+        body["database_error"] = message
+    return Response(body, status_code=200 if ok else 503)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level)
+    if settings.secret_key_is_generated:
+        logging.getLogger("feedback").warning(
+            "FEEDBACK_SECRET_KEY is not set: sign-in sessions end when this process restarts"
+        )
+
+    @asynccontextmanager
+    async def database_pool(_: Litestar) -> AsyncIterator[None]:
+        await open_database()
+        try:
+            yield
+        finally:
+            await close_database()
+
+    async def security_headers(response: Response[Any]) -> Response[Any]:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    sessions = CookieBackendConfig(
+        secret=settings.session_key,
+        key="feedback_session",
+        max_age=12 * 3600,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        exclude=["^/api/", "^/widget/", "^/healthz", "^/schema"],
+    )
+    openapi = OpenAPIConfig(
+        title="Feedback API",
+        version=__version__,
+        description=(
+            "In-product NPS and feedback. Authenticate with `Authorization: Bearer <token>` "
+            "(`feedback tokens create --role ROLE`). Each operation names the roles it allows."
+        ),
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+        ),
+        security=[{"bearer": []}],
+    )
+    return Litestar(
+        route_handlers=[
+            healthz,
+            AccountController,
+            AdminController,
+            import_rows,
+            PageController,
+            create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
+        ],
+        lifespan=[database_pool],
+        middleware=[sessions.middleware],
+        csrf_config=CSRFConfig(
+            secret=settings.csrf_secret,
+            cookie_secure=settings.secure_cookies,
+            exclude=["^/api/", "^/widget/", "^/healthz"],
+        ),
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=openapi,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        after_request=security_headers,
+        debug=False,
+    )

@@ -1,0 +1,67 @@
+"""Staff pages: sign in and out, and the home page with the accounts each role may see."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+import msgspec
+
+from feedback.accounts.services import list_accounts
+from feedback.auth.guards import ALL_ROLES, SESSION_USER_KEY, access, provide_principal
+from feedback.auth.services import Principal, audit, authenticate_password
+
+
+class LoginForm(msgspec.Struct):
+    email: str = ""
+    password: str = ""
+    next: str = "/"
+
+
+def safe_next(target: str) -> str:
+    """Only local paths: an open redirect after sign-in would help phishing."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+class PageController(Controller):
+    include_in_schema = False
+
+    @get("/login")
+    async def login_page(self, next: str = "/") -> Template:
+        return Template("login.html", context={"next": safe_next(next), "error": None})
+
+    @post("/login", status_code=303)
+    async def login(
+        self,
+        request: Request[Any, Any, State],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        principal = await authenticate_password(data.email[:320], data.password[:1000])
+        if principal is None:
+            return Template(
+                "login.html",
+                context={"next": safe_next(data.next), "error": "Wrong email or password.",
+                         "email": data.email[:320]},
+                status_code=401,
+            )
+        request.set_session({SESSION_USER_KEY: principal.staff_user_id})
+        await audit(principal.actor, "web", "staff_user.sign_in")
+        return Redirect(path=safe_next(data.next), status_code=303)
+
+    @post("/logout", status_code=303)
+    async def logout(self, request: Request[Any, Any, State]) -> Redirect:
+        request.clear_session()
+        return Redirect(path="/login", status_code=303)
+
+    @get("/", dependencies={"principal": Provide(provide_principal)}, **access(*ALL_ROLES))
+    async def home(self, principal: Principal) -> Template:
+        accounts = await list_accounts(principal, limit=200)
+        return Template("home.html", context={"principal": principal, "accounts": accounts})
