@@ -146,9 +146,10 @@ class Importer:
                 if self.dry_run or (result.errors and not self.skip_invalid):
                     raise _Abort
                 result.written = True
-                await audit(self.actor, self.source, f"import.{kind_name}",
-                            detail={"rows": result.rows, "created": result.created,
-                                    "updated": result.updated, "invalid": result.invalid})
+                if result.created or result.updated:
+                    await audit(self.actor, self.source, f"import.{kind_name}",
+                                detail={"rows": result.rows, "created": result.created,
+                                        "updated": result.updated, "invalid": result.invalid})
         except _Abort:
             result.written = False
         result.errors.sort(key=lambda e: (e.line, e.column))
