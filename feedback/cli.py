@@ -64,7 +64,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Interface to bind (default FEEDBACK_HOST or 127.0.0.1).")
+@click.option(
+    "--host", default=None, help="Interface to bind (default FEEDBACK_HOST or 127.0.0.1)."
+)
 @click.option("--port", type=int, default=None, help="Port (default FEEDBACK_PORT or 8000).")
 @click.option("--reload", is_flag=True, help="Restart when source files change (development).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Server processes.")
@@ -117,10 +119,15 @@ IMPORT_KINDS = ["accounts", "users", "csms", "churn", "responses", "saas-churn"]
 @click.option("--skip-invalid", is_flag=True, help="Write the valid rows and report the rest.")
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--observed-from", default="2025-01-01", show_default=True,
-              help="saas-churn only: the date the observation (and the survey) starts.")
-def import_(kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: bool,
-            observed_from: str) -> None:
+@click.option(
+    "--observed-from",
+    default="2025-01-01",
+    show_default=True,
+    help="saas-churn only: the date the observation (and the survey) starts.",
+)
+def import_(
+    kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: bool, observed_from: str
+) -> None:
     """Import a CSV FILE of KIND (columns in the README); upserts by external id.
 
     The whole file is validated first: nothing is written unless every row is valid
@@ -129,14 +136,15 @@ def import_(kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: b
     churn events.
     """
 
+    data = file.read_bytes()
+
     @with_database
     async def run() -> Any:
         from feedback.imports.parsing import FileError, decode, read_csv
         from feedback.imports.saas_churn import import_saas_churn
-        from feedback.imports.services import ImportResult, Importer
+        from feedback.imports.services import Importer, ImportResult
 
         importer = Importer(skip_invalid=skip_invalid, dry_run=dry_run, actor="cli", source="cli")
-        data = file.read_bytes()
         if kind == "saas-churn":
             return await import_saas_churn(importer, data, observed_from)
         try:
@@ -251,7 +259,8 @@ def check() -> None:
     if settings.secret_key_is_generated:
         click.secho(
             "warning: FEEDBACK_SECRET_KEY is not set; sign-in sessions end when the process "
-            "restarts", fg="yellow",
+            "restarts",
+            fg="yellow",
         )
     from feedback.db import close_database, open_database, pending_migrations, ping
 
@@ -271,7 +280,9 @@ def check() -> None:
     if not ok:
         fail(f"database unreachable: {message}")
     if pending:
-        fail(f"database reachable but {len(pending)} migrations are pending: run `feedback migrate`")
+        fail(
+            f"database reachable but {len(pending)} migrations are pending: run `feedback migrate`"
+        )
     click.echo("database: reachable, migrations up to date")
 
 

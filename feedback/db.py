@@ -104,7 +104,6 @@ async def ping() -> tuple[bool, str]:
     return True, "ok"
 
 
-
 async def open_database(pool_size: int | None = None) -> None:
     """Open the PostgreSQL connection pool (SQLite connects per query and needs none)."""
     engine = current_engine()

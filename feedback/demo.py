@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from feedback.auth.models import Role, StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
 from feedback.imports.parsing import SourceRow
-from feedback.imports.services import ImportResult, Importer
+from feedback.imports.services import Importer, ImportResult
 
 SEED = 20261122
 ACCOUNTS = 150
@@ -34,16 +34,35 @@ CSMS = [
 ]
 OWNERS = [c[0] for c in CSMS[3:]]
 PLANS = [("free", 0.35), ("paid", 0.45), ("premium", 0.20)]
-INDUSTRIES = ["Software", "Healthcare", "Retail", "Finance", "Staffing", "Education",
-              "Manufacturing"]
+INDUSTRIES = [
+    "Software",
+    "Healthcare",
+    "Retail",
+    "Finance",
+    "Staffing",
+    "Education",
+    "Manufacturing",
+]
 ROLES = [("admin", 0.15), ("recruiter", 0.35), ("read-only", 0.25), ("candidate", 0.25)]
 COMMENTS = {
-    "promoter": ["Saves our team hours every week.", "The reports are exactly what we needed.",
-                 "Support answered within minutes, great!", "Love the new pipeline view."],
-    "passive": ["Good, but search is slow on big projects.", "Fine overall; exports are clunky.",
-                "Does the job. Pricing is a bit high.", ""],
-    "detractor": ["Too many bugs since the last release.", "We lost data in an import <again>.",
-                  "Onboarding our team took forever.", "Missing SSO is a blocker for us."],
+    "promoter": [
+        "Saves our team hours every week.",
+        "The reports are exactly what we needed.",
+        "Support answered within minutes, great!",
+        "Love the new pipeline view.",
+    ],
+    "passive": [
+        "Good, but search is slow on big projects.",
+        "Fine overall; exports are clunky.",
+        "Does the job. Pricing is a bit high.",
+        "",
+    ],
+    "detractor": [
+        "Too many bugs since the last release.",
+        "We lost data in an import <again>.",
+        "Onboarding our team took forever.",
+        "Missing SSO is a blocker for us.",
+    ],
 }
 STAFF = [
     ("admin@example.com", Role.admin, None),
@@ -81,56 +100,113 @@ def generate(today: date) -> dict[str, tuple[list[str], list[SourceRow]]]:
         plan = pick(rng, PLANS)
         health = rng.gauss({"free": -0.3, "paid": 0.1, "premium": 0.4}[plan], 1.0)
         employees = int(math.exp(rng.uniform(math.log(5), math.log(5000))))
-        arr = {"free": 0, "paid": rng.randint(5, 40) * 1000,
-               "premium": rng.randint(40, 250) * 1000}[plan]
+        arr = {
+            "free": 0,
+            "paid": rng.randint(5, 40) * 1000,
+            "premium": rng.randint(40, 250) * 1000,
+        }[plan]
         account_id = f"acct-{n:04d}"
-        accounts.append({
-            "external_id": account_id, "name": f"{rng.choice(NAMES)} {rng.choice(SUFFIXES)}",
-            "plan": plan, "industry": rng.choice(INDUSTRIES), "employee_count": str(employees),
-            "arr": str(arr), "csm_email": OWNERS[n % len(OWNERS)],
-            "renewal_date": (anchor.date() + timedelta(days=rng.randint(5, 360))).isoformat(),
-            "created_at": (anchor - timedelta(days=rng.randint(400, 1500))).isoformat(),
-            "region": rng.choice(["EMEA", "AMER", "APAC"]),
-        })
+        accounts.append(
+            {
+                "external_id": account_id,
+                "name": f"{rng.choice(NAMES)} {rng.choice(SUFFIXES)}",
+                "plan": plan,
+                "industry": rng.choice(INDUSTRIES),
+                "employee_count": str(employees),
+                "arr": str(arr),
+                "csm_email": OWNERS[n % len(OWNERS)],
+                "renewal_date": (anchor.date() + timedelta(days=rng.randint(5, 360))).isoformat(),
+                "created_at": (anchor - timedelta(days=rng.randint(400, 1500))).isoformat(),
+                "region": rng.choice(["EMEA", "AMER", "APAC"]),
+            }
+        )
         for u in range(1, rng.randint(3, 12) + 1):
             user_id = f"{account_id}-u{u:02d}"
             role = pick(rng, ROLES)
             locale = "ja" if rng.random() < 0.15 else "en"
-            users.append({"external_id": user_id, "account_id": account_id, "role": role,
-                          "email": f"user{u}@{account_id}.example.com", "locale": locale,
-                          "first_seen_at": (anchor - timedelta(days=400)).isoformat()})
+            users.append(
+                {
+                    "external_id": user_id,
+                    "account_id": account_id,
+                    "role": role,
+                    "email": f"user{u}@{account_id}.example.com",
+                    "locale": locale,
+                    "first_seen_at": (anchor - timedelta(days=400)).isoformat(),
+                }
+            )
             for quarter in range(4, 0, -1):
                 if rng.random() > 0.4:
                     continue
                 lean = {"admin": 0.3, "recruiter": 0.1, "read-only": -0.2, "candidate": -0.1}[role]
                 score = max(0, min(10, round(7.6 + 1.6 * (health + lean) + rng.gauss(0, 1.4))))
-                answered = anchor - timedelta(days=91 * quarter - rng.randint(0, 90),
-                                              minutes=rng.randint(0, 1439))
+                answered = anchor - timedelta(
+                    days=91 * quarter - rng.randint(0, 90), minutes=rng.randint(0, 1439)
+                )
                 comment = rng.choice(COMMENTS[category(score)]) if rng.random() < 0.5 else ""
-                responses.append({
-                    "response_id": f"demo-{user_id}-q{quarter}", "account_id": account_id,
-                    "user_id": user_id, "score": str(score), "comment": comment,
-                    "answered_at": answered.isoformat(), "locale": locale,
-                })
+                responses.append(
+                    {
+                        "response_id": f"demo-{user_id}-q{quarter}",
+                        "account_id": account_id,
+                        "user_id": user_id,
+                        "score": str(score),
+                        "comment": comment,
+                        "answered_at": answered.isoformat(),
+                        "locale": locale,
+                    }
+                )
         if rng.random() < 1 / (1 + math.exp(2.0 + 1.6 * health)):
             noticed = anchor - timedelta(days=rng.randint(0, 200))
-            churn.append({
-                "account_id": account_id, "event_id": f"demo-churn-{n:04d}",
-                "kind": rng.choice(["termination_notice", "non_renewal"]),
-                "noticed_at": noticed.isoformat(),
-                "effective_at": (noticed + timedelta(days=rng.choice([30, 60, 90]))).isoformat(),
-                "reason": rng.choice(["budget cuts", "moved to a competitor", "product gaps",
-                                      "company acquired"]),
-            })
-    csms = [{"email": e, "name": name, "manager_email": m,
-             "slack_user_id": f"U0DEMO{i:02d}", "slack_channel": "#cs-alerts"}
-            for i, (e, name, m) in enumerate(CSMS)]
-    return {"csms": rows(csms), "accounts": rows(accounts), "users": rows(users),
-            "responses": rows(responses), "churn": rows(churn)}
+            churn.append(
+                {
+                    "account_id": account_id,
+                    "event_id": f"demo-churn-{n:04d}",
+                    "kind": rng.choice(["termination_notice", "non_renewal"]),
+                    "noticed_at": noticed.isoformat(),
+                    "effective_at": (
+                        noticed + timedelta(days=rng.choice([30, 60, 90]))
+                    ).isoformat(),
+                    "reason": rng.choice(
+                        ["budget cuts", "moved to a competitor", "product gaps", "company acquired"]
+                    ),
+                }
+            )
+    csms = [
+        {
+            "email": e,
+            "name": name,
+            "manager_email": m,
+            "slack_user_id": f"U0DEMO{i:02d}",
+            "slack_channel": "#cs-alerts",
+        }
+        for i, (e, name, m) in enumerate(CSMS)
+    ]
+    return {
+        "csms": rows(csms),
+        "accounts": rows(accounts),
+        "users": rows(users),
+        "responses": rows(responses),
+        "churn": rows(churn),
+    }
 
 
-NAMES = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell",
-         "Cyberdyne", "Soylent", "Aperture", "Vandelay", "Pied Piper", "Dunder", "Oscorp"]
+NAMES = [
+    "Acme",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Stark",
+    "Wayne",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Aperture",
+    "Vandelay",
+    "Pied Piper",
+    "Dunder",
+    "Oscorp",
+]
 SUFFIXES = ["Corp", "GmbH", "KK", "Labs", "Holdings", "Systems", "Partners", "Group"]
 
 
@@ -145,8 +221,10 @@ async def load_demo(today: date | None = None) -> list[str]:
         result: ImportResult = await importer.run(kind, header, source_rows)
         if not result.ok:
             raise RuntimeError(f"demo {kind} did not load: {result.errors[:3]}")
-        lines.append(f"{kind}: {result.created} created, {result.updated} updated, "
-                     f"{result.unchanged} unchanged")
+        lines.append(
+            f"{kind}: {result.created} created, {result.updated} updated, "
+            f"{result.unchanged} unchanged"
+        )
     password = os.environ.get("FEEDBACK_ADMIN_PASSWORD") or DEFAULT_DEMO_PASSWORD
     created = []
     for email, role, csm_email in STAFF:
@@ -156,8 +234,10 @@ async def load_demo(today: date | None = None) -> list[str]:
         await create_staff_user(email, role, password, name=email.split("@")[0], csm_id=csm_id)
         created.append(email)
     if created:
-        lines.append(f"staff users created: {', '.join(created)} (password: "
-                     f"{'FEEDBACK_ADMIN_PASSWORD' if password != DEFAULT_DEMO_PASSWORD else password})")
+        lines.append(
+            f"staff users created: {', '.join(created)} (password: "
+            f"{'FEEDBACK_ADMIN_PASSWORD' if password != DEFAULT_DEMO_PASSWORD else password})"
+        )
     else:
         lines.append("staff users: already present (admin@example.com, manager@, csm@, analyst@)")
     return lines

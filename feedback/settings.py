@@ -80,7 +80,9 @@ def env_secret(env: Mapping[str, str], name: str) -> str | None:
     try:
         content = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise SettingsError(PREFIX + name + "_FILE", f"cannot read {path}: {exc.strerror}") from None
+        raise SettingsError(
+            PREFIX + name + "_FILE", f"cannot read {path}: {exc.strerror}"
+        ) from None
     if not content:
         raise SettingsError(PREFIX + name + "_FILE", f"{path} is empty")
     return content
@@ -108,7 +110,9 @@ def parse_database_url(value: str, variable: str = PREFIX + "DATABASE_URL") -> D
     if value.startswith("sqlite:///"):
         path = value.removeprefix("sqlite:///")
         if not path:
-            raise SettingsError(variable, "sqlite URL needs a file path: sqlite:///feedback.sqlite3")
+            raise SettingsError(
+                variable, "sqlite URL needs a file path: sqlite:///feedback.sqlite3"
+            )
         # sqlite:////abs/path keeps its leading slash, sqlite:///rel/path is relative
         return DatabaseURL(engine="sqlite", url=value, sqlite_path=path)
     if value.startswith(("postgresql://", "postgres://")):
@@ -166,9 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "ADMIN_PASSWORD",
         "PASSWORD",
     }
-    unknown = sorted(
-        k for k in env if k.startswith(PREFIX) and k.removeprefix(PREFIX) not in known
-    )
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k.removeprefix(PREFIX) not in known)
     if unknown:
         raise SettingsError(unknown[0], "unknown setting (is it misspelled?)")
 

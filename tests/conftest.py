@@ -20,9 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 
 ENGINE = os.environ.get("TEST_DATABASE_ENGINE", "sqlite")
-PG_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROOT = Path(__file__).resolve().parent.parent
 TMP = Path(tempfile.mkdtemp(prefix="feedback-tests-"))
 
@@ -45,7 +43,7 @@ def _create_postgres_database() -> str:
     name = f"feedback_test_{os.getpid()}_{secrets.token_hex(3)}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         message = f"PostgreSQL unreachable at {PG_ADMIN_URL}: {exc}"
         # never a silent skip: the run that should test PostgreSQL fails
         print(message, file=sys.stderr)
@@ -62,7 +60,7 @@ elif ENGINE == "sqlite":
 else:
     raise SystemExit(f"TEST_DATABASE_ENGINE must be sqlite or postgres, got {ENGINE!r}")
 
-for name in [k for k in os.environ if k.startswith("FEEDBACK_") ]:
+for name in [k for k in os.environ if k.startswith("FEEDBACK_")]:
     del os.environ[name]
 os.environ["FEEDBACK_DATABASE_URL"] = DATABASE_URL
 os.environ["FEEDBACK_SECRET_KEY"] = "test-secret-key-0123456789"
@@ -129,6 +127,7 @@ async def client() -> AsyncIterator[Any]:
     from feedback.app import create_app
 
     async with AsyncTestClient(app=create_app()) as test_client:
+        test_client.follow_redirects = False  # tests look at the redirects themselves
         yield test_client
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from feedback.auth.models import Role
 from feedback.auth.services import create_token, csm_id_for_email
 from feedback.imports.parsing import read_csv
-from feedback.imports.services import ImportResult, Importer
+from feedback.imports.services import Importer, ImportResult
 
 
 async def import_csv(kind: str, text: str, **options: Any) -> ImportResult:

@@ -29,6 +29,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 PYPROJECT = ROOT / "pyproject.toml"
 
 FEEDBACK_SERVICES = ("app", "worker")
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - inside a container, that is the point
 
 # what an operator would export before `docker compose up`
 PLAUSIBLE_ENVIRONMENT = {
@@ -240,7 +241,7 @@ def test_app_service_migrates_then_serves() -> None:
 
 
 def test_app_serves_on_all_interfaces_of_the_container() -> None:
-    assert app_serve_params()["host"] == "0.0.0.0"
+    assert app_serve_params()["host"] == ALL_INTERFACES
 
 
 def test_worker_service_runs_the_worker() -> None:
@@ -395,7 +396,7 @@ def test_dockerfile_builds_on_python_3_11_slim() -> None:
 def test_dockerfile_default_command_is_feedback_serve() -> None:
     cmd = dockerfile_cmd()
     assert cmd[:2] == ["feedback", "serve"]
-    assert serve_params(cmd)["host"] == "0.0.0.0"
+    assert serve_params(cmd)["host"] == ALL_INTERFACES
 
 
 def test_dockerfile_runs_as_a_non_root_user() -> None:
@@ -405,7 +406,9 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
 
 
 def test_dockerfile_installs_the_project_with_pip() -> None:
-    assert any(re.search(r"\bpip install\b.*(?<![\w/.-])\.(\s|$)", run) for run in dockerfile("RUN"))
+    assert any(
+        re.search(r"\bpip install\b.*(?<![\w/.-])\.(\s|$)", run) for run in dockerfile("RUN")
+    )
 
 
 def test_dockerfile_copies_every_folder_the_wheel_packages() -> None:

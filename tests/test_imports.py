@@ -17,9 +17,11 @@ SAAS_CHURN = Path(__file__).resolve().parents[2] / "shared" / "data" / "saas_chu
 async def test_it_imports_a_book_of_csms_accounts_and_users() -> None:
     await book()
     assert await CSM.count() == 3
-    ann = await CSM.select(CSM.manager.email.as_alias("manager")).where(
-        CSM.email == "ann@example.com"
-    ).first()
+    ann = (
+        await CSM.select(CSM.manager.email.as_alias("manager"))
+        .where(CSM.email == "ann@example.com")
+        .first()
+    )
     assert ann["manager"] == "boss@example.com"
     acme = await Account.select().where(Account.external_id == "a1").first()
     assert acme["arr_cents"] == 12_000_050  # exact, not float
@@ -80,9 +82,12 @@ async def test_unknown_account_columns_become_traits_and_later_files_merge_them(
     await book()
     await import_csv("accounts", "external_id,name,Region,Tier\na1,Acme,EMEA,gold\n")
     await import_csv("accounts", "external_id,name,tier,seats\na1,Acme,platinum,40\n")
-    row = await Account.select(Account.traits).where(Account.external_id == "a1").output(
-        load_json=True
-    ).first()
+    row = (
+        await Account.select(Account.traits)
+        .where(Account.external_id == "a1")
+        .output(load_json=True)
+        .first()
+    )
     assert row["traits"] == {"region": "EMEA", "tier": "platinum", "seats": "40"}
 
 
@@ -117,7 +122,10 @@ async def test_historical_responses_keep_a_snapshot_and_are_imported_once() -> N
     assert await Response.count() == 3
     r1 = await Response.select().where(Response.idempotency_key == "import:r1").first()
     assert (r1["plan"], r1["industry"], r1["arr_cents"], r1["role"]) == (
-        "premium", "Software", 12_000_050, "admin"
+        "premium",
+        "Software",
+        12_000_050,
+        "admin",
     )
     created_user = await EndUser.select().where(EndUser.external_id == "new-user").first()
     assert created_user is not None
@@ -143,8 +151,8 @@ async def test_a_churn_event_in_the_past_marks_the_account_churned() -> None:
     )
     assert result.ok and result.created == 2
     statuses = dict(
-        (r["external_id"], r["status"]) for r in await Account.select(Account.external_id,
-                                                                       Account.status)
+        (r["external_id"], r["status"])
+        for r in await Account.select(Account.external_id, Account.status)
     )
     assert statuses == {"a1": "active", "a2": "churned", "b1": "active"}
     assert await ChurnEvent.count() == 2

@@ -4,7 +4,7 @@ Money is stored in integer cents (exact on both engines: Piccolo hands SQLite's 
 Python as float). Timestamps are timezone-aware UTC.
 """
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import (
     JSONB,
@@ -22,13 +22,13 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
-class AccountStatus(str, Enum):
+class AccountStatus(StrEnum):
     trial = "trial"
     active = "active"
     churned = "churned"
 
 
-class ChurnKind(str, Enum):
+class ChurnKind(StrEnum):
     termination_notice = "termination_notice"
     non_renewal = "non_renewal"
 

@@ -19,8 +19,9 @@ async def apply_due_churn() -> int:
     """
     due = ChurnEvent.select(ChurnEvent.account).where(ChurnEvent.effective_at <= utcnow())
     changed = (
-        await Account.update({Account.status: AccountStatus.churned.value,
-                              Account.updated_at: utcnow()})
+        await Account.update(
+            {Account.status: AccountStatus.churned.value, Account.updated_at: utcnow()}
+        )
         .where(Account.id.is_in(due) & (Account.status != AccountStatus.churned.value))
         .returning(Account.id)
     )
@@ -28,10 +29,22 @@ async def apply_due_churn() -> int:
 
 
 ACCOUNT_FIELDS = (
-    Account.id, Account.external_id, Account.name, Account.plan, Account.industry,
-    Account.employee_count, Account.company_size, Account.arr_cents, Account.currency,
-    Account.csm.email.as_alias("csm_email"), Account.csm, Account.renewal_date, Account.status,
-    Account.traits, Account.created_at, Account.updated_at,
+    Account.id,
+    Account.external_id,
+    Account.name,
+    Account.plan,
+    Account.industry,
+    Account.employee_count,
+    Account.company_size,
+    Account.arr_cents,
+    Account.currency,
+    Account.csm.email.as_alias("csm_email"),
+    Account.csm,
+    Account.renewal_date,
+    Account.status,
+    Account.traits,
+    Account.created_at,
+    Account.updated_at,
 )
 
 
@@ -79,8 +92,14 @@ async def get_account(principal: Principal, external_id: str) -> dict[str, Any]:
 
 
 USER_FIELDS = (
-    EndUser.external_id, EndUser.account.external_id.as_alias("account_id"), EndUser.role,
-    EndUser.email, EndUser.locale, EndUser.traits, EndUser.first_seen_at, EndUser.last_seen_at,
+    EndUser.external_id,
+    EndUser.account.external_id.as_alias("account_id"),
+    EndUser.role,
+    EndUser.email,
+    EndUser.locale,
+    EndUser.traits,
+    EndUser.first_seen_at,
+    EndUser.last_seen_at,
 )
 
 
@@ -110,6 +129,11 @@ async def get_end_user(principal: Principal, external_id: str) -> dict[str, Any]
 
 async def list_csms() -> list[dict[str, Any]]:
     return await CSM.select(
-        CSM.id, CSM.name, CSM.email, CSM.slack_user_id, CSM.slack_channel,
-        CSM.manager.email.as_alias("manager_email"), CSM.active,
+        CSM.id,
+        CSM.name,
+        CSM.email,
+        CSM.slack_user_id,
+        CSM.slack_channel,
+        CSM.manager.email.as_alias("manager_email"),
+        CSM.active,
     ).order_by(CSM.email)

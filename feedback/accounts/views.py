@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, get
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from feedback.accounts import services
 from feedback.accounts.models import AccountStatus
-from feedback.auth.guards import ALL_ROLES, access, provide_principal
-from feedback.auth.services import Principal
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 
 
 class AccountController(Controller):
@@ -22,29 +21,40 @@ class AccountController(Controller):
     @get("/accounts", summary="List accounts (a CSM sees only their own)", **access(*ALL_ROLES))
     async def list_accounts(
         self,
-        principal: Principal,
-        csm_email: str | None = None,
-        plan: str | None = None,
-        status: AccountStatus | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        principal: CurrentPrincipal,
+        csm_email: FromQuery[str | None] = None,
+        plan: FromQuery[str | None] = None,
+        status: FromQuery[AccountStatus | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
         return await services.list_accounts(
-            principal, csm_email=csm_email, plan=plan,
-            status=status.value if status else None, limit=limit, offset=offset,
+            principal,
+            csm_email=csm_email,
+            plan=plan,
+            status=status.value if status else None,
+            limit=limit,
+            offset=offset,
         )
 
     @get("/accounts/{external_id:str}", summary="One account", **access(*ALL_ROLES))
-    async def get_account(self, principal: Principal, external_id: str) -> dict[str, Any]:
+    async def get_account(
+        self, principal: CurrentPrincipal, external_id: FromPath[str]
+    ) -> dict[str, Any]:
         return await services.get_account(principal, external_id)
 
-    @get("/accounts/{external_id:str}/users", summary="An account's end users",
-         **access(*ALL_ROLES))
-    async def list_account_users(self, principal: Principal, external_id: str) -> list[dict[str, Any]]:
+    @get(
+        "/accounts/{external_id:str}/users", summary="An account's end users", **access(*ALL_ROLES)
+    )
+    async def list_account_users(
+        self, principal: CurrentPrincipal, external_id: FromPath[str]
+    ) -> list[dict[str, Any]]:
         return await services.list_account_users(principal, external_id)
 
     @get("/users/{external_id:str}", summary="One end user", **access(*ALL_ROLES))
-    async def get_end_user(self, principal: Principal, external_id: str) -> dict[str, Any]:
+    async def get_end_user(
+        self, principal: CurrentPrincipal, external_id: FromPath[str]
+    ) -> dict[str, Any]:
         return await services.get_end_user(principal, external_id)
 
     @get("/csms", summary="CSMs and their managers", **access(*ALL_ROLES))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
@@ -58,7 +60,7 @@ def roles_note(*roles: Role) -> str:
     return "Roles: " + ", ".join(r.value for r in roles) + "."
 
 
-async def provide_principal(request: Any) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     principal = await resolve_principal(request)
     if principal is None:
         raise NotAuthorizedException("authentication required")
@@ -68,3 +70,7 @@ async def provide_principal(request: Any) -> Principal:
 def access(*roles: Role) -> dict[str, Any]:
     """Keyword arguments for a route decorator: the guard and the roles in its OpenAPI text."""
     return {"guards": [allow(*roles)], "description": roles_note(*roles)}
+
+
+# handlers declare `principal: CurrentPrincipal` to receive the caller
+CurrentPrincipal = NamedDependency[Principal]

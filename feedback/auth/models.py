@@ -1,6 +1,6 @@
 """Staff users, API tokens and the audit log of admin changes."""
 
-from enum import Enum
+from enum import StrEnum
 
 from piccolo.columns import (
     JSONB,
@@ -17,7 +17,7 @@ from piccolo.table import Table
 from feedback.accounts.models import CSM
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     admin = "admin"  # everything
     manager = "manager"  # read all, act on CTAs
     csm = "csm"  # their own accounts

@@ -16,7 +16,7 @@ from feedback.auth.models import ApiToken, AuditEntry, Role, StaffUser
 from feedback.db import utcnow
 from feedback.errors import InputError
 
-TOKEN_PREFIX = "fbk_"
+TOKEN_PREFIX = "fbk_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10
 # writing last_used_at on every request would turn each read into a write
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -103,8 +103,9 @@ async def authenticate_token(token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     row = (
-        await ApiToken.select(ApiToken.id, ApiToken.role, ApiToken.csm, ApiToken.prefix,
-                              ApiToken.last_used_at)
+        await ApiToken.select(
+            ApiToken.id, ApiToken.role, ApiToken.csm, ApiToken.prefix, ApiToken.last_used_at
+        )
         .where((ApiToken.token_hash == hash_token(token)) & ApiToken.revoked_at.is_null())
         .first()
     )
@@ -133,9 +134,15 @@ async def revoke_token(token_id: int) -> bool:
 
 async def list_tokens() -> list[dict[str, Any]]:
     return await ApiToken.select(
-        ApiToken.id, ApiToken.name, ApiToken.prefix, ApiToken.role,
-        ApiToken.csm.email.as_alias("csm_email"), ApiToken.created_by, ApiToken.created_at,
-        ApiToken.last_used_at, ApiToken.revoked_at,
+        ApiToken.id,
+        ApiToken.name,
+        ApiToken.prefix,
+        ApiToken.role,
+        ApiToken.csm.email.as_alias("csm_email"),
+        ApiToken.created_by,
+        ApiToken.created_at,
+        ApiToken.last_used_at,
+        ApiToken.revoked_at,
     ).order_by(ApiToken.id)
 
 
@@ -169,8 +176,9 @@ async def create_staff_user(
 
 async def authenticate_password(email: str, password: str) -> Principal | None:
     row = (
-        await StaffUser.select(StaffUser.id, StaffUser.role, StaffUser.csm,
-                               StaffUser.password_hash, StaffUser.email)
+        await StaffUser.select(
+            StaffUser.id, StaffUser.role, StaffUser.csm, StaffUser.password_hash, StaffUser.email
+        )
         .where((StaffUser.email == email.strip().lower()) & (StaffUser.active == True))  # noqa: E712
         .first()
     )

@@ -8,12 +8,11 @@ import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
-from feedback.auth.guards import ALL_ROLES, access, provide_principal
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import AuditEntry, Role, StaffUser
 from feedback.auth.services import (
-    Principal,
     audit,
     create_staff_user,
     create_token,
@@ -43,25 +42,39 @@ class AdminController(Controller):
     dependencies = {"principal": Provide(provide_principal)}
 
     @get("/me", summary="The caller's identity and role", **access(*ALL_ROLES))
-    async def me(self, principal: Principal) -> dict[str, Any]:
-        return {"actor": principal.actor, "role": principal.role.value, "source": principal.source,
-                "csm_id": principal.csm_id}
+    async def me(self, principal: CurrentPrincipal) -> dict[str, Any]:
+        return {
+            "actor": principal.actor,
+            "role": principal.role.value,
+            "source": principal.source,
+            "csm_id": principal.csm_id,
+        }
 
     @get("/tokens", summary="API tokens (never their secret)", **access(Role.admin))
     async def tokens(self) -> list[dict[str, Any]]:
         return await list_tokens()
 
-    @post("/tokens", summary="Create an API token; the token is shown only in this answer",
-          **access(Role.admin))
-    async def create_token(self, principal: Principal, data: TokenIn) -> dict[str, Any]:
+    @post(
+        "/tokens",
+        summary="Create an API token; the token is shown only in this answer",
+        **access(Role.admin),
+    )
+    async def create_token(
+        self, principal: CurrentPrincipal, data: JSONBody[TokenIn]
+    ) -> dict[str, Any]:
         csm_id = await csm_id_for_email(data.csm_email, data.role)
         token, info = await create_token(data.role, data.name, principal.actor, csm_id)
-        await audit(principal.actor, principal.source, "token.create", info["prefix"],
-                    {"role": data.role.value, "name": data.name})
+        await audit(
+            principal.actor,
+            principal.source,
+            "token.create",
+            info["prefix"],
+            {"role": data.role.value, "name": data.name},
+        )
         return {**info, "token": token}
 
     @delete("/tokens/{token_id:int}", summary="Revoke an API token", **access(Role.admin))
-    async def revoke_token(self, principal: Principal, token_id: int) -> None:
+    async def revoke_token(self, principal: CurrentPrincipal, token_id: FromPath[int]) -> None:
         if not await revoke_token(token_id):
             raise NotFoundException(f"no active token {token_id}")
         await audit(principal.actor, principal.source, "token.revoke", str(token_id))
@@ -69,24 +82,36 @@ class AdminController(Controller):
     @get("/staff-users", summary="Staff users", **access(Role.admin))
     async def staff_users(self) -> list[dict[str, Any]]:
         return await StaffUser.select(
-            StaffUser.id, StaffUser.email, StaffUser.name, StaffUser.role,
-            StaffUser.csm.email.as_alias("csm_email"), StaffUser.active, StaffUser.created_at,
+            StaffUser.id,
+            StaffUser.email,
+            StaffUser.name,
+            StaffUser.role,
+            StaffUser.csm.email.as_alias("csm_email"),
+            StaffUser.active,
+            StaffUser.created_at,
             StaffUser.last_login_at,
         ).order_by(StaffUser.email)
 
     @post("/staff-users", summary="Create a staff user", **access(Role.admin))
-    async def create_staff_user(self, principal: Principal, data: StaffUserIn) -> dict[str, Any]:
+    async def create_staff_user(
+        self, principal: CurrentPrincipal, data: JSONBody[StaffUserIn]
+    ) -> dict[str, Any]:
         csm_id = await csm_id_for_email(data.csm_email, data.role)
         user = await create_staff_user(data.email, data.role, data.password, data.name, csm_id)
-        await audit(principal.actor, principal.source, "staff_user.create", user["email"],
-                    {"role": data.role.value})
+        await audit(
+            principal.actor,
+            principal.source,
+            "staff_user.create",
+            user["email"],
+            {"role": data.role.value},
+        )
         return user
 
     @get("/audit", summary="Audit log of admin changes, newest first", **access(Role.admin))
     async def audit_log(
         self,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> list[dict[str, Any]]:
         return await (
             AuditEntry.select()

@@ -85,8 +85,12 @@ KINDS: dict[str, Kind] = {
                 Column("name", text(200), required=True),
                 Column("slack_user_id", text(32), help="e.g. U012AB3CD"),
                 Column("slack_channel", text(80), help="channel id or #name for CTAs"),
-                Column("manager_email", parse_email, aliases=("manager",),
-                       help="another CSM (in the database or in this file)"),
+                Column(
+                    "manager_email",
+                    parse_email,
+                    aliases=("manager",),
+                    help="another CSM (in the database or in this file)",
+                ),
                 Column("active", parse_bool, help="true/false, default true"),
             ),
         ),
@@ -95,19 +99,32 @@ KINDS: dict[str, Kind] = {
             key="external_id",
             extra_columns_become_traits=True,
             columns=(
-                Column("external_id", identifier, required=True, aliases=("account_id", "id"),
-                       help="your CRM's account id: the key"),
+                Column(
+                    "external_id",
+                    identifier,
+                    required=True,
+                    aliases=("account_id", "id"),
+                    help="your CRM's account id: the key",
+                ),
                 Column("name", text(300), required=True, aliases=("account_name",)),
                 Column("plan", text(100), help="e.g. free, paid, premium"),
                 Column("industry", text(100)),
-                Column("employee_count", lambda v: parse_int(v, 0, 10_000_000),
-                       aliases=("employees",)),
-                Column("company_size", text(50),
-                       help="a band such as 51-200; derived from employee_count when absent"),
+                Column(
+                    "employee_count", lambda v: parse_int(v, 0, 10_000_000), aliases=("employees",)
+                ),
+                Column(
+                    "company_size",
+                    text(50),
+                    help="a band such as 51-200; derived from employee_count when absent",
+                ),
                 Column("arr", parse_money_cents, help="annual recurring revenue, e.g. 12000.50"),
                 Column("currency", text(3), help="ISO code, default USD"),
-                Column("csm_email", parse_email, aliases=("csm",),
-                       help="the owning CSM (must exist: import csms first)"),
+                Column(
+                    "csm_email",
+                    parse_email,
+                    aliases=("csm",),
+                    help="the owning CSM (must exist: import csms first)",
+                ),
                 Column("renewal_date", parse_date, help="YYYY-MM-DD"),
                 Column("status", choice(s.value for s in AccountStatus)),
                 Column("created_at", parse_datetime, help="ISO 8601, when the customer started"),
@@ -118,10 +135,20 @@ KINDS: dict[str, Kind] = {
             key="external_id",
             extra_columns_become_traits=True,
             columns=(
-                Column("external_id", identifier, required=True, aliases=("user_id", "id"),
-                       help="your product's user id: the key"),
-                Column("account_id", identifier, required=True, aliases=("account",),
-                       help="the account's external id (must exist)"),
+                Column(
+                    "external_id",
+                    identifier,
+                    required=True,
+                    aliases=("user_id", "id"),
+                    help="your product's user id: the key",
+                ),
+                Column(
+                    "account_id",
+                    identifier,
+                    required=True,
+                    aliases=("account",),
+                    help="the account's external id (must exist)",
+                ),
                 Column("role", text(100), help="e.g. admin, read-only, recruiter"),
                 Column("email", parse_email),
                 Column("locale", parse_locale, help="e.g. en, ja-JP"),
@@ -134,12 +161,25 @@ KINDS: dict[str, Kind] = {
             key="dedupe_key",
             columns=(
                 Column("account_id", identifier, required=True, aliases=("account",)),
-                Column("noticed_at", parse_datetime, required=True, aliases=("notice_date",),
-                       help="when the termination notice or non-renewal became known"),
-                Column("effective_at", parse_datetime, aliases=("effective_date",),
-                       help="when the contract ends"),
-                Column("kind", choice(k.value for k in ChurnKind), aliases=("type",),
-                       help="termination_notice (default) or non_renewal"),
+                Column(
+                    "noticed_at",
+                    parse_datetime,
+                    required=True,
+                    aliases=("notice_date",),
+                    help="when the termination notice or non-renewal became known",
+                ),
+                Column(
+                    "effective_at",
+                    parse_datetime,
+                    aliases=("effective_date",),
+                    help="when the contract ends",
+                ),
+                Column(
+                    "kind",
+                    choice(k.value for k in ChurnKind),
+                    aliases=("type",),
+                    help="termination_notice (default) or non_renewal",
+                ),
                 Column("reason", text(2000)),
                 Column("event_id", identifier, help="the source's id; the key when present"),
             ),
@@ -151,11 +191,19 @@ KINDS: dict[str, Kind] = {
                 Column("account_id", identifier, required=True, aliases=("account",)),
                 Column("user_id", identifier, required=True, aliases=("user", "person")),
                 Column("score", parse_score, required=True, aliases=("nps", "rating")),
-                Column("answered_at", parse_datetime, required=True,
-                       aliases=("timestamp", "created_at", "created", "date", "response_date")),
+                Column(
+                    "answered_at",
+                    parse_datetime,
+                    required=True,
+                    aliases=("timestamp", "created_at", "created", "date", "response_date"),
+                ),
                 Column("comment", text(MAX_COMMENT_CHARS), aliases=("feedback", "reason")),
-                Column("response_id", identifier, aliases=("id",),
-                       help="the source tool's id: re-imports skip it"),
+                Column(
+                    "response_id",
+                    identifier,
+                    aliases=("id",),
+                    help="the source tool's id: re-imports skip it",
+                ),
                 Column("locale", parse_locale),
                 Column("role", text(100), help="snapshot at answer time; default: the user's"),
                 Column("plan", text(100), help="snapshot; default: the account's current plan"),
@@ -220,7 +268,9 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
             cell = source.values.get(file_name, "")
             if cell.strip() == "":
                 if column.required:
-                    parsed.errors.append(RowError(source.line, canonical, "required value is empty"))
+                    parsed.errors.append(
+                        RowError(source.line, canonical, "required value is empty")
+                    )
                     row_ok = False
                 values[canonical] = None
                 continue

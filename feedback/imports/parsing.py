@@ -102,7 +102,7 @@ def read_json_rows(payload: Any) -> tuple[list[str], Iterator[SourceRow]]:
     if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
         payload = payload["rows"]
     if not isinstance(payload, list):
-        raise FileError(RowError(0, "rows", "expected a list of objects or {\"rows\": [...]}"))
+        raise FileError(RowError(0, "rows", 'expected a list of objects or {"rows": [...]}'))
     header: list[str] = []
     seen: set[str] = set()
     rows: list[SourceRow] = []
@@ -231,8 +231,13 @@ def parse_locale(value: str) -> str:
 
 def company_size_band(employees: int) -> str:
     """The bands used by the company-size segment view."""
-    for upper, band in ((10, "1-10"), (50, "11-50"), (200, "51-200"), (1000, "201-1000"),
-                        (5000, "1001-5000")):
+    for upper, band in (
+        (10, "1-10"),
+        (50, "11-50"),
+        (200, "51-200"),
+        (1000, "201-1000"),
+        (5000, "1001-5000"),
+    ):
         if employees <= upper:
             return band
     return "5000+"

@@ -17,14 +17,21 @@ from feedback.imports.parsing import (
     decode,
     read_csv,
 )
-from feedback.imports.services import ImportResult, Importer
+from feedback.imports.services import Importer, ImportResult
 
 DAYS_PER_MONTH = 30.4375
 REQUIRED = ("csat_score", "company_size", "months_active", "churned")
 TRAIT_COLUMNS = (
-    "product_data_storage", "product_travel_expense", "product_payroll", "product_accounting",
-    "articles_viewed", "smartphone_notifications_viewed", "marketing_emails_clicked",
-    "social_media_ads_viewed", "minutes_customer_support", "us_region",
+    "product_data_storage",
+    "product_travel_expense",
+    "product_payroll",
+    "product_accounting",
+    "articles_viewed",
+    "smartphone_notifications_viewed",
+    "marketing_emails_clicked",
+    "social_media_ads_viewed",
+    "minutes_customer_support",
+    "us_region",
 )
 
 
@@ -39,7 +46,9 @@ def _number(row: SourceRow, column: str) -> float:
         raise CellError(f"not a number: {row.values[column]!r}") from None
 
 
-async def import_saas_churn(importer: Importer, data: bytes, observed_from: str) -> list[ImportResult]:
+async def import_saas_churn(
+    importer: Importer, data: bytes, observed_from: str
+) -> list[ImportResult]:
     try:
         start_date = date.fromisoformat(observed_from)
     except ValueError:
@@ -70,31 +79,63 @@ async def import_saas_churn(importer: Importer, data: bytes, observed_from: str)
             continue
         ident = account_id(number)
         traits = {c: row.values[c] for c in TRAIT_COLUMNS if c in row.values}
-        accounts.append(SourceRow(row.line, {
-            "external_id": ident, "name": f"Customer {number:04d}",
-            "company_size": row.values["company_size"], "created_at": start.isoformat(),
-            **traits,
-        }))
-        responses.append(SourceRow(row.line, {
-            "account_id": ident, "user_id": f"{ident}-user", "score": row.values["csat_score"],
-            "answered_at": start.isoformat(), "response_id": ident,
-        }))
+        accounts.append(
+            SourceRow(
+                row.line,
+                {
+                    "external_id": ident,
+                    "name": f"Customer {number:04d}",
+                    "company_size": row.values["company_size"],
+                    "created_at": start.isoformat(),
+                    **traits,
+                },
+            )
+        )
+        responses.append(
+            SourceRow(
+                row.line,
+                {
+                    "account_id": ident,
+                    "user_id": f"{ident}-user",
+                    "score": row.values["csat_score"],
+                    "answered_at": start.isoformat(),
+                    "response_id": ident,
+                },
+            )
+        )
         if churned >= 1:
             ended = start + timedelta(days=round(months * DAYS_PER_MONTH))
-            churn.append(SourceRow(row.line, {
-                "account_id": ident, "noticed_at": ended.isoformat(),
-                "effective_at": ended.isoformat(), "kind": "termination_notice",
-                "reason": f"churned after {months:g} months (saas_churn.csv)", "event_id": ident,
-            }))
+            churn.append(
+                SourceRow(
+                    row.line,
+                    {
+                        "account_id": ident,
+                        "noticed_at": ended.isoformat(),
+                        "effective_at": ended.isoformat(),
+                        "kind": "termination_notice",
+                        "reason": f"churned after {months:g} months (saas_churn.csv)",
+                        "event_id": ident,
+                    },
+                )
+            )
     if result.errors:
         return [result]
     results = []
-    account_header = ["external_id", "name", "company_size", "created_at",
-                      *(c for c in TRAIT_COLUMNS if c in header)]
+    account_header = [
+        "external_id",
+        "name",
+        "company_size",
+        "created_at",
+        *(c for c in TRAIT_COLUMNS if c in header),
+    ]
     for kind, kind_header, kind_rows in (
         ("accounts", account_header, accounts),
         ("responses", ["account_id", "user_id", "score", "answered_at", "response_id"], responses),
-        ("churn", ["account_id", "noticed_at", "effective_at", "kind", "reason", "event_id"], churn),
+        (
+            "churn",
+            ["account_id", "noticed_at", "effective_at", "kind", "reason", "event_id"],
+            churn,
+        ),
     ):
         outcome = await importer.run(kind, kind_header, kind_rows)
         results.append(outcome)

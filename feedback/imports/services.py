@@ -111,7 +111,9 @@ def row_key(kind: str, values: dict[str, Any]) -> str:
         if values.get("response_id"):
             return "import:" + values["response_id"]
         return "import:" + _hash_key(
-            values["account_id"], values["user_id"], values["answered_at"].isoformat(),
+            values["account_id"],
+            values["user_id"],
+            values["answered_at"].isoformat(),
             values["score"],
         )
     return values[KINDS[kind].key]
@@ -120,14 +122,22 @@ def row_key(kind: str, values: dict[str, Any]) -> str:
 class Importer:
     """One import run; `actor` and `source` go to the audit log."""
 
-    def __init__(self, *, skip_invalid: bool = False, dry_run: bool = False,
-                 actor: str = "cli", source: str = "cli") -> None:
+    def __init__(
+        self,
+        *,
+        skip_invalid: bool = False,
+        dry_run: bool = False,
+        actor: str = "cli",
+        source: str = "cli",
+    ) -> None:
         self.skip_invalid = skip_invalid
         self.dry_run = dry_run
         self.actor = actor
         self.source = source
 
-    async def run(self, kind_name: str, header: list[str], rows: Iterable[SourceRow]) -> ImportResult:
+    async def run(
+        self, kind_name: str, header: list[str], rows: Iterable[SourceRow]
+    ) -> ImportResult:
         kind = KINDS[kind_name]
         result = ImportResult(kind=kind_name, dry_run=self.dry_run)
         try:
@@ -147,9 +157,17 @@ class Importer:
                     raise _Abort
                 result.written = True
                 if result.created or result.updated:
-                    await audit(self.actor, self.source, f"import.{kind_name}",
-                                detail={"rows": result.rows, "created": result.created,
-                                        "updated": result.updated, "invalid": result.invalid})
+                    await audit(
+                        self.actor,
+                        self.source,
+                        f"import.{kind_name}",
+                        detail={
+                            "rows": result.rows,
+                            "created": result.created,
+                            "updated": result.updated,
+                            "invalid": result.invalid,
+                        },
+                    )
         except _Abort:
             result.written = False
         result.errors.sort(key=lambda e: (e.line, e.column))
@@ -166,49 +184,64 @@ class Importer:
             key = row_key(parsed.kind.name, values)
             values["_key"] = key
             if key in first_line:
-                result.errors.append(RowError(
-                    line, parsed.kind.key if parsed.kind.key in values else "",
-                    f"same {parsed.kind.key} as line {first_line[key]}",
-                ))
+                result.errors.append(
+                    RowError(
+                        line,
+                        parsed.kind.key if parsed.kind.key in values else "",
+                        f"same {parsed.kind.key} as line {first_line[key]}",
+                    )
+                )
                 parsed.invalid_lines.add(line)
                 continue
             first_line[key] = line
             kept.append((line, values))
         parsed.rows = kept
 
-    def _reject(self, parsed: ParsedRows, result: ImportResult, line: int, column: str,
-                reason: str) -> None:
+    def _reject(
+        self, parsed: ParsedRows, result: ImportResult, line: int, column: str, reason: str
+    ) -> None:
         result.errors.append(RowError(line, column, reason))
         parsed.invalid_lines.add(line)
 
     def _keep_resolved(self, parsed: ParsedRows) -> list[tuple[int, dict[str, Any]]]:
         return [(line, v) for line, v in parsed.rows if line not in parsed.invalid_lines]
 
-    async def _count_existing(self, key: DbColumn, rows: list[tuple[int, dict[str, Any]]],
-                              result: ImportResult) -> dict[Any, dict[str, Any]]:
+    async def _count_existing(
+        self, key: DbColumn, rows: list[tuple[int, dict[str, Any]]], result: ImportResult
+    ) -> dict[Any, dict[str, Any]]:
         existing = await lookup(key, (v["_key"] for _, v in rows))
         result.updated = sum(1 for _, v in rows if v["_key"] in existing)
         result.created = len(rows) - result.updated
         return existing
 
-    async def _csm_ids(self, parsed: ParsedRows, result: ImportResult, column: str) -> dict[str, int]:
+    async def _csm_ids(
+        self, parsed: ParsedRows, result: ImportResult, column: str
+    ) -> dict[str, int]:
         emails = {v.get(column) for _, v in parsed.rows}
         found = {email: row["id"] for email, row in (await lookup(CSM.email, emails)).items()}
         for line, values in parsed.rows:
             email = values.get(column)
             if email and email not in found:
-                self._reject(parsed, result, line, column,
-                             f"no CSM with email {email!r}: import csms first")
+                self._reject(
+                    parsed, result, line, column, f"no CSM with email {email!r}: import csms first"
+                )
         return found
 
-    async def _account_rows(self, parsed: ParsedRows, result: ImportResult,
-                            *columns: DbColumn) -> dict[str, dict[str, Any]]:
-        found = await lookup(Account.external_id, (v["account_id"] for _, v in parsed.rows),
-                             *columns)
+    async def _account_rows(
+        self, parsed: ParsedRows, result: ImportResult, *columns: DbColumn
+    ) -> dict[str, dict[str, Any]]:
+        found = await lookup(
+            Account.external_id, (v["account_id"] for _, v in parsed.rows), *columns
+        )
         for line, values in parsed.rows:
             if values["account_id"] not in found:
-                self._reject(parsed, result, line, "account_id",
-                             f"no account {values['account_id']!r}: import accounts first")
+                self._reject(
+                    parsed,
+                    result,
+                    line,
+                    "account_id",
+                    f"no account {values['account_id']!r}: import accounts first",
+                )
         return found
 
     # -- one writer per kind ------------------------------------------------------------
@@ -221,8 +254,13 @@ class Importer:
             if manager and manager == values["email"]:
                 self._reject(parsed, result, line, "manager_email", "a CSM cannot manage itself")
             elif manager and manager not in in_file and manager not in managers:
-                self._reject(parsed, result, line, "manager_email",
-                             f"no CSM with email {manager!r} in the database or this file")
+                self._reject(
+                    parsed,
+                    result,
+                    line,
+                    "manager_email",
+                    f"no CSM with email {manager!r} in the database or this file",
+                )
         rows = self._keep_resolved(parsed)
         await self._count_existing(CSM.email, rows, result)
         if self._stop(result):
@@ -230,9 +268,14 @@ class Importer:
         present = set(parsed.columns)
         now = utcnow()
         records = [
-            {"email": v["email"], "name": v["name"], "slack_user_id": v.get("slack_user_id"),
-             "slack_channel": v.get("slack_channel"),
-             "active": True if v.get("active") is None else v["active"], "updated_at": now}
+            {
+                "email": v["email"],
+                "name": v["name"],
+                "slack_user_id": v.get("slack_user_id"),
+                "slack_channel": v.get("slack_channel"),
+                "active": True if v.get("active") is None else v["active"],
+                "updated_at": now,
+            }
             for _, v in rows
         ]
         update = ["name", "updated_at"] + [
@@ -245,7 +288,9 @@ class Importer:
             by_manager: dict[int | None, list[str]] = {}
             for _, v in rows:
                 manager = v.get("manager_email")
-                by_manager.setdefault(ids[manager]["id"] if manager else None, []).append(v["email"])
+                by_manager.setdefault(ids[manager]["id"] if manager else None, []).append(
+                    v["email"]
+                )
             for manager_id, emails in by_manager.items():
                 for chunk in chunks(emails):
                     await CSM.update({CSM.manager: manager_id}).where(CSM.email.is_in(list(chunk)))
@@ -255,8 +300,9 @@ class Importer:
         rows = self._keep_resolved(parsed)
         existing_traits: dict[str, dict[str, Any]] = {}
         if parsed.trait_columns:
-            existing_traits = await lookup(Account.external_id, (v["_key"] for _, v in rows),
-                                           Account.traits.as_alias("traits"))
+            existing_traits = await lookup(
+                Account.external_id, (v["_key"] for _, v in rows), Account.traits.as_alias("traits")
+            )
         await self._count_existing(Account.external_id, rows, result)
         if self._stop(result):
             return
@@ -268,9 +314,13 @@ class Importer:
             if size is None and v.get("employee_count") is not None:
                 size = company_size_band(v["employee_count"])
             record = {
-                "external_id": v["external_id"], "name": v["name"], "plan": v.get("plan"),
-                "industry": v.get("industry"), "employee_count": v.get("employee_count"),
-                "company_size": size, "arr_cents": v.get("arr"),
+                "external_id": v["external_id"],
+                "name": v["name"],
+                "plan": v.get("plan"),
+                "industry": v.get("industry"),
+                "employee_count": v.get("employee_count"),
+                "company_size": size,
+                "arr_cents": v.get("arr"),
                 "currency": (v.get("currency") or "USD").upper(),
                 "csm": csm_ids.get(v.get("csm_email")) if v.get("csm_email") else None,
                 "renewal_date": v.get("renewal_date"),
@@ -298,18 +348,25 @@ class Importer:
         rows = self._keep_resolved(parsed)
         existing_traits: dict[str, dict[str, Any]] = {}
         if parsed.trait_columns:
-            existing_traits = await lookup(EndUser.external_id, (v["_key"] for _, v in rows),
-                                           EndUser.traits.as_alias("traits"))
+            existing_traits = await lookup(
+                EndUser.external_id, (v["_key"] for _, v in rows), EndUser.traits.as_alias("traits")
+            )
         await self._count_existing(EndUser.external_id, rows, result)
         if self._stop(result):
             return
         now = utcnow()
         records = [
-            {"external_id": v["external_id"], "account": accounts[v["account_id"]]["id"],
-             "role": v.get("role"), "email": v.get("email"), "locale": v.get("locale"),
-             "first_seen_at": v.get("first_seen_at"), "last_seen_at": v.get("last_seen_at"),
-             "traits": _merge_traits(existing_traits.get(v["_key"]), v.get("traits")),
-             "updated_at": now}
+            {
+                "external_id": v["external_id"],
+                "account": accounts[v["account_id"]]["id"],
+                "role": v.get("role"),
+                "email": v.get("email"),
+                "locale": v.get("locale"),
+                "first_seen_at": v.get("first_seen_at"),
+                "last_seen_at": v.get("last_seen_at"),
+                "traits": _merge_traits(existing_traits.get(v["_key"]), v.get("traits")),
+                "updated_at": now,
+            }
             for _, v in rows
         ]
         column_for = {"account_id": "account"}
@@ -332,10 +389,14 @@ class Importer:
         if self._stop(result):
             return
         records = [
-            {"dedupe_key": v["_key"], "account": accounts[v["account_id"]]["id"],
-             "kind": v.get("kind") or ChurnKind.termination_notice.value,
-             "noticed_at": v["noticed_at"], "effective_at": v.get("effective_at"),
-             "reason": v.get("reason") or ""}
+            {
+                "dedupe_key": v["_key"],
+                "account": accounts[v["account_id"]]["id"],
+                "kind": v.get("kind") or ChurnKind.termination_notice.value,
+                "noticed_at": v["noticed_at"],
+                "effective_at": v.get("effective_at"),
+                "reason": v.get("reason") or "",
+            }
             for _, v in rows
         ]
         update = ["account", "kind", "noticed_at", "effective_at", "reason"]
@@ -345,8 +406,14 @@ class Importer:
 
     async def _write_responses(self, parsed: ParsedRows, result: ImportResult) -> None:
         accounts = await self._account_rows(
-            parsed, result, Account.plan, Account.industry, Account.company_size,
-            Account.employee_count, Account.csm, Account.arr_cents,
+            parsed,
+            result,
+            Account.plan,
+            Account.industry,
+            Account.company_size,
+            Account.employee_count,
+            Account.csm,
+            Account.arr_cents,
         )
         csm_ids = await self._csm_ids(parsed, result, "csm_email")
         rows = self._keep_resolved(parsed)
@@ -362,9 +429,12 @@ class Importer:
             known = first_answer.get(v["user_id"])
             if known is None or v["answered_at"] < known["first_seen_at"]:
                 first_answer[v["user_id"]] = {
-                    "external_id": v["user_id"], "account": accounts[v["account_id"]]["id"],
-                    "role": v.get("role"), "locale": v.get("locale"),
-                    "first_seen_at": v["answered_at"], "last_seen_at": v["answered_at"],
+                    "external_id": v["user_id"],
+                    "account": accounts[v["account_id"]]["id"],
+                    "role": v.get("role"),
+                    "locale": v.get("locale"),
+                    "first_seen_at": v["answered_at"],
+                    "last_seen_at": v["answered_at"],
                     "updated_at": now,
                 }
         await upsert(EndUser, list(first_answer.values()), EndUser.external_id, [])
@@ -373,24 +443,35 @@ class Importer:
         for _, v in new_rows:
             account = accounts[v["account_id"]]
             user = users[v["user_id"]]
-            records.append({
-                "idempotency_key": v["_key"], "source": "import", "end_user": user["id"],
-                "account": account["id"], "score": v["score"], "comment": v.get("comment"),
-                "answered_at": v["answered_at"],
-                "commented_at": v["answered_at"] if v.get("comment") else None,
-                "locale": v.get("locale") or user["locale"],
-                "role": v.get("role") or user["role"],
-                "plan": v.get("plan") or account["plan"],
-                "industry": v.get("industry") or account["industry"],
-                "company_size": v.get("company_size") or account["company_size"],
-                "employee_count": account["employee_count"],
-                "csm": csm_ids[v["csm_email"]] if v.get("csm_email") else account["csm"],
-                "arr_cents": v["arr"] if v.get("arr") is not None else account["arr_cents"],
-            })
+            records.append(
+                {
+                    "idempotency_key": v["_key"],
+                    "source": "import",
+                    "end_user": user["id"],
+                    "account": account["id"],
+                    "score": v["score"],
+                    "comment": v.get("comment"),
+                    "answered_at": v["answered_at"],
+                    "commented_at": v["answered_at"] if v.get("comment") else None,
+                    "locale": v.get("locale") or user["locale"],
+                    "role": v.get("role") or user["role"],
+                    "plan": v.get("plan") or account["plan"],
+                    "industry": v.get("industry") or account["industry"],
+                    "company_size": v.get("company_size") or account["company_size"],
+                    "employee_count": account["employee_count"],
+                    "csm": csm_ids[v["csm_email"]] if v.get("csm_email") else account["csm"],
+                    "arr_cents": v["arr"] if v.get("arr") is not None else account["arr_cents"],
+                }
+            )
         await upsert(Response, records, Response.idempotency_key, [])
 
-    async def _drop_unchanged(self, key: DbColumn, records: list[dict[str, Any]],
-                              update: Sequence[str], result: ImportResult) -> list[dict[str, Any]]:
+    async def _drop_unchanged(
+        self,
+        key: DbColumn,
+        records: list[dict[str, Any]],
+        update: Sequence[str],
+        result: ImportResult,
+    ) -> list[dict[str, Any]]:
         """Leave out records equal to what is stored, so a repeated import writes nothing."""
         table = key._meta.table
         compared = [c for c in update if c != "updated_at"]
@@ -398,8 +479,10 @@ class Importer:
         key_name = key._meta.name
         stored: dict[Any, dict[str, Any]] = {}
         for chunk in chunks([r[key_name] for r in records]):
-            rows = await table.select(key, *columns).where(key.is_in(list(chunk))).output(
-                load_json=True
+            rows = (
+                await table.select(key, *columns)
+                .where(key.is_in(list(chunk)))
+                .output(load_json=True)
             )
             stored.update((row[key_name], row) for row in rows)
         changed = []

@@ -7,15 +7,14 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery
 
-from feedback.auth.guards import access, provide_principal
+from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.errors import InputError, error_body
 from feedback.imports.kinds import KINDS
 from feedback.imports.parsing import FileError, decode, read_csv, read_json_rows
-from feedback.imports.services import MAX_REPORTED_ERRORS, ImportResult, Importer
+from feedback.imports.services import MAX_REPORTED_ERRORS, Importer, ImportResult
 from feedback.settings import get_settings
 
 
@@ -30,11 +29,10 @@ from feedback.settings import get_settings
 )
 async def import_rows(
     request: Request[Any, Any, Any],
-    principal: Principal,
-    kind: str,
-    skip_invalid: bool = False,
-    dry_run: bool = False,
-    content_type: str | None = Parameter(header="content-type", default=None),
+    principal: CurrentPrincipal,
+    kind: FromPath[str],
+    skip_invalid: FromQuery[bool] = False,
+    dry_run: FromQuery[bool] = False,
 ) -> Response[dict[str, Any]]:
     """Body: CSV (`text/csv`) or JSON (`application/json`: a list of row objects or
     `{"rows": [...]}`). Columns per kind are listed in the README. Everything is validated
@@ -43,7 +41,7 @@ async def import_rows(
     line and column."""
     if kind not in KINDS:
         raise InputError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
-    media = (content_type or "").split(";")[0].strip().lower()
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await request.body()
     result = ImportResult(kind=kind, dry_run=dry_run)
     try:

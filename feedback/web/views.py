@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-import msgspec
-
 from feedback.accounts.services import list_accounts
-from feedback.auth.guards import ALL_ROLES, SESSION_USER_KEY, access, provide_principal
-from feedback.auth.services import Principal, audit, authenticate_password
+from feedback.auth.guards import (
+    ALL_ROLES,
+    SESSION_USER_KEY,
+    CurrentPrincipal,
+    access,
+    provide_principal,
+)
+from feedback.auth.services import audit, authenticate_password
 
 
 class LoginForm(msgspec.Struct):
@@ -35,21 +39,24 @@ class PageController(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_page(self, next: str = "/") -> Template:
+    async def login_page(self, next: FromQuery[str] = "/") -> Template:
         return Template("login.html", context={"next": safe_next(next), "error": None})
 
     @post("/login", status_code=303)
     async def login(
         self,
         request: Request[Any, Any, State],
-        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
         principal = await authenticate_password(data.email[:320], data.password[:1000])
         if principal is None:
             return Template(
                 "login.html",
-                context={"next": safe_next(data.next), "error": "Wrong email or password.",
-                         "email": data.email[:320]},
+                context={
+                    "next": safe_next(data.next),
+                    "error": "Wrong email or password.",
+                    "email": data.email[:320],
+                },
                 status_code=401,
             )
         request.set_session({SESSION_USER_KEY: principal.staff_user_id})
@@ -62,6 +69,6 @@ class PageController(Controller):
         return Redirect(path="/login", status_code=303)
 
     @get("/", dependencies={"principal": Provide(provide_principal)}, **access(*ALL_ROLES))
-    async def home(self, principal: Principal) -> Template:
+    async def home(self, principal: CurrentPrincipal) -> Template:
         accounts = await list_accounts(principal, limit=200)
         return Template("home.html", context={"principal": principal, "accounts": accounts})
