@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import Request, Response
@@ -26,14 +27,22 @@ class InputError(ValidationException):
         )
 
 
+_NAMED_IN_MESSAGE = re.compile(r"(?:unknown field|required field|at) `\$?\.?([^`]+)`")
+
+
 def _detail_items(extra: Any) -> list[dict[str, str]]:
     items: list[dict[str, str]] = []
     if isinstance(extra, list):
         for item in extra:
             if not isinstance(item, dict):
                 continue
-            field = item.get("field") or item.get("key") or item.get("source") or "body"
-            items.append({"field": str(field), "message": str(item.get("message", ""))})
+            message = str(item.get("message", ""))
+            field = str(item.get("field") or item.get("key") or item.get("source") or "body")
+            if field in ("data", "body"):
+                # msgspec names the offending body field inside its message
+                named = _NAMED_IN_MESSAGE.search(message)
+                field = named.group(1) if named else "body"
+            items.append({"field": field, "message": message})
     return items
 
 
@@ -55,6 +64,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
             detail = [{"field": "body", "message": exc.detail}]
     else:
         error = exc.detail
+        if not detail and exc.status_code == 400:
+            detail = [{"field": "body", "message": exc.detail}]
     return Response(
         content=error_body(error, detail),
         status_code=exc.status_code,

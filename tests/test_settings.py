@@ -1,0 +1,57 @@
+"""Configuration from FEEDBACK_* variables; a bad one is named in the error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedback.settings import SettingsError, load_settings, parse_database_url
+
+
+def test_defaults_use_an_sqlite_file_in_the_working_directory() -> None:
+    settings = load_settings({})
+    assert settings.database.engine == "sqlite"
+    assert settings.database.sqlite_path == "feedback.sqlite3"
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+
+
+def test_a_postgres_url_selects_postgres_and_hides_its_password() -> None:
+    url = parse_database_url("postgresql://app:s3cret@db:5432/feedback")
+    assert url.engine == "postgres"
+    assert "s3cret" not in url.display
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"FEEDBACK_PORT": "eighty"}, "FEEDBACK_PORT"),
+        ({"FEEDBACK_PORT": "70000"}, "FEEDBACK_PORT"),
+        ({"FEEDBACK_DATABASE_URL": "mysql://x/y"}, "FEEDBACK_DATABASE_URL"),
+        ({"FEEDBACK_DATABASE_URL": "postgresql://host"}, "FEEDBACK_DATABASE_URL"),
+        ({"FEEDBACK_ENV": "staging"}, "FEEDBACK_ENV"),
+        ({"FEEDBACK_SECURE_COOKIES": "maybe"}, "FEEDBACK_SECURE_COOKIES"),
+        ({"FEEDBACK_ENV": "production"}, "FEEDBACK_SECRET_KEY"),
+        ({"FEEDBACK_SECRET_KEY": "short"}, "FEEDBACK_SECRET_KEY"),
+        ({"FEEDBACK_DATABSE_URL": "sqlite:///x"}, "FEEDBACK_DATABSE_URL"),
+        ({"FEEDBACK_SECRET_KEY_FILE": "/nonexistent/secret"}, "FEEDBACK_SECRET_KEY_FILE"),
+    ],
+)
+def test_it_names_the_bad_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable + ":")
+
+
+def test_secrets_can_be_read_from_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("a-long-enough-secret-from-a-file\n")
+    settings = load_settings({"FEEDBACK_SECRET_KEY_FILE": str(secret)})
+    assert settings.secret_key == "a-long-enough-secret-from-a-file"
+    assert not settings.secret_key_is_generated
+
+
+def test_production_defaults_to_secure_cookies() -> None:
+    settings = load_settings({"FEEDBACK_ENV": "production", "FEEDBACK_SECRET_KEY": "x" * 32})
+    assert settings.secure_cookies
