@@ -60,11 +60,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def database_pool(_: Litestar) -> AsyncIterator[None]:
-        await open_database()
+        opened = await open_database()
         try:
             yield
         finally:
-            await close_database()
+            if opened:
+                await close_database()
 
     async def security_headers(response: Response[Any]) -> Response[Any]:
         for name, value in SECURITY_HEADERS.items():

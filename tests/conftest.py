@@ -122,12 +122,21 @@ def engine_name() -> str:
 
 @pytest.fixture
 async def client() -> AsyncIterator[Any]:
-    from litestar.testing import AsyncTestClient
+    """An HTTP client that calls the app in this event loop.
+
+    Litestar's AsyncTestClient runs the app on a second event loop in another thread, where
+    asyncpg's pool (bound to this loop) breaks. httpx's ASGI transport keeps one loop, as a
+    real server has; the app's lifespan only opens that pool, which the `schema` fixture
+    holds open for the session (serving in a real process is tested in test_cli).
+    """
+    import httpx
 
     from feedback.app import create_app
 
-    async with AsyncTestClient(app=create_app()) as test_client:
-        test_client.follow_redirects = False  # tests look at the redirects themselves
+    transport = httpx.ASGITransport(app=create_app())
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver.local", follow_redirects=False
+    ) as test_client:
         yield test_client
 
 

@@ -276,8 +276,8 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
                 continue
             try:
                 values[canonical] = column.parse(cell)
-            except CellError as exc:
-                parsed.errors.append(RowError(source.line, canonical, str(exc)))
+            except (ValueError, ArithmeticError) as exc:  # CellError, or a parser's own limit
+                parsed.errors.append(RowError(source.line, canonical, str(exc)[:200]))
                 row_ok = False
         if traits:
             values["traits"] = {

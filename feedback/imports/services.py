@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
+from piccolo.columns import JSONB
 from piccolo.columns import Column as DbColumn
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, ChurnKind, EndUser
 from feedback.accounts.services import apply_due_churn
 from feedback.auth.services import audit
-from feedback.db import INSERT_CHUNK_ROWS, utcnow, write_transaction
+from feedback.db import INSERT_CHUNK_ROWS, bulk_upsert, utcnow, write_transaction
 from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
 from feedback.responses.models import Response
@@ -82,19 +85,36 @@ async def lookup(
 
 async def upsert(
     table: type[Table],
-    rows: list[dict[str, Any]],
+    records: list[dict[str, Any]],
     key: DbColumn,
     update: Sequence[str],
 ) -> None:
-    """Insert rows; on a key conflict update `update` columns, or do nothing when empty."""
-    columns = [table._meta.get_column_by_name(name) for name in update]
-    for chunk in chunks(rows):
-        query = table.insert(*(table(**row) for row in chunk))
-        if columns:
-            query = query.on_conflict(target=key, action="DO UPDATE", values=columns)
-        else:
-            query = query.on_conflict(target=key, action="DO NOTHING")
-        await query
+    """Insert records; on a key conflict update `update` columns, or do nothing when empty.
+
+    Columns a record leaves out get the table's defaults (timestamps: now).
+    """
+    if not records:
+        return
+    now = utcnow()
+    names = list(dict.fromkeys(name for record in records for name in record))
+    present = {c._meta.name for c in table._meta.columns}
+    names += [s for s in ("created_at", "updated_at") if s in present and s not in names]
+    json_columns = {c._meta.name for c in table._meta.columns if isinstance(c, JSONB)}
+    defaults = {name: table._meta.get_column_by_name(name).get_default_value() for name in names}
+    rows = []
+    for record in records:
+        row = []
+        for name in names:
+            value = record[name] if name in record else defaults[name]
+            if name in ("created_at", "updated_at") and name not in record:
+                value = now
+            if name in json_columns:
+                value = json.dumps(value if value is not None else {})
+            elif isinstance(value, Enum):
+                value = value.value
+            row.append(value)
+        rows.append(row)
+    await bulk_upsert(table._meta.tablename, names, rows, key._meta.name, list(update))
 
 
 def _hash_key(*parts: Any) -> str:
