@@ -25,19 +25,10 @@ from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
 from feedback.settings import Settings, get_settings
+from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
 WEB_DIR = Path(__file__).parent / "web"
-
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-    "x-frame-options": "DENY",
-}
 
 
 @get("/healthz", include_in_schema=True, tags=["health"], summary="Liveness and database")
@@ -66,11 +57,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             if opened:
                 await close_database()
-
-    async def security_headers(response: Response[Any]) -> Response[Any]:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
 
     sessions = CookieBackendConfig(
         secret=settings.session_key,
@@ -104,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool],
-        middleware=[sessions.middleware],
+        middleware=[security_headers_middleware, sessions.middleware],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
             cookie_secure=settings.secure_cookies,
@@ -113,6 +99,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        after_request=security_headers,
         debug=False,
     )

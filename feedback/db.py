@@ -107,6 +107,14 @@ async def bulk_upsert(
         await connection.executemany(sql, rows[start : start + INSERT_CHUNK_ROWS])
 
 
+async def refresh_planner_statistics(tables: Sequence[str]) -> None:
+    """ANALYZE after a bulk load, so PostgreSQL's planner sees the rows just written."""
+    engine = current_engine()
+    if isinstance(engine, PostgresEngine):
+        for table in tables:
+            await engine.run_ddl(f"ANALYZE {_quote(table)}")
+
+
 async def migrate(verbose: bool = False) -> None:
     """Apply every migration that has not run yet."""
     import io

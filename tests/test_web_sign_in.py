@@ -112,3 +112,10 @@ async def test_a_session_cookie_does_not_authenticate_api_calls(client: Any) -> 
     await sign_in(client, "admin@example.com")
     # the API is for bearer tokens: a browser session must not be usable cross-site there
     assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_the_api_docs_page_may_load_swagger_and_nothing_else_may(client: Any) -> None:
+    docs = await client.get("/schema")
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    api = await client.get("/healthz")
+    assert "cdn.jsdelivr.net" not in api.headers["content-security-policy"]

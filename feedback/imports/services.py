@@ -16,12 +16,29 @@ from piccolo.table import Table
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, ChurnKind, EndUser
 from feedback.accounts.services import apply_due_churn
 from feedback.auth.services import audit
-from feedback.db import INSERT_CHUNK_ROWS, bulk_upsert, utcnow, write_transaction
+from feedback.db import (
+    INSERT_CHUNK_ROWS,
+    bulk_upsert,
+    refresh_planner_statistics,
+    utcnow,
+    write_transaction,
+)
 from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
 from feedback.responses.models import Response
 
 MAX_REPORTED_ERRORS = 1000
+# PostgreSQL plans the next import's lookups from table statistics; right after a bulk load
+# they still describe an empty table and a 20,000-key lookup becomes sequential scans
+# (measured: 6.2 s instead of 0.3 s), so a large import refreshes them.
+ANALYZE_AFTER_ROWS = 1000
+TABLES_WRITTEN = {
+    "csms": ("csm",),
+    "accounts": ("account",),
+    "users": ("end_user",),
+    "churn": ("churn_event",),
+    "responses": ("end_user", "response"),
+}
 
 
 @dataclass
@@ -190,6 +207,8 @@ class Importer:
                     )
         except _Abort:
             result.written = False
+        if result.written and result.created + result.updated >= ANALYZE_AFTER_ROWS:
+            await refresh_planner_statistics(TABLES_WRITTEN[kind_name])
         result.errors.sort(key=lambda e: (e.line, e.column))
         result.invalid = len(parsed.invalid_lines)
         result.valid = result.rows - result.invalid
