@@ -104,3 +104,17 @@ async def test_an_import_is_recorded_in_the_audit_log(client: Any, admin: dict[s
     )
     entry = await AuditEntry.select().where(AuditEntry.action == "import.csms").first()
     assert entry["actor"].startswith("token:fbk_") and entry["source"] == "api"
+
+
+async def test_an_oversized_body_is_refused_before_parsing(
+    client: Any, admin: dict[str, str]
+) -> None:
+    from feedback.settings import get_settings
+
+    body = b"email,name\n" + b"x" * get_settings().max_import_bytes
+    answer = await client.post(
+        "/api/v1/imports/csms", content=body, headers={**admin, "content-type": "text/csv"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]
+    assert await CSM.count() == 0
