@@ -15,6 +15,7 @@ from feedback.accounts.models import CSM
 from feedback.auth.models import ApiToken, AuditEntry, Role, StaffUser
 from feedback.db import utcnow
 from feedback.errors import InputError
+from feedback.imports.parsing import CellError, parse_email
 
 TOKEN_PREFIX = "fbk_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10
@@ -147,11 +148,10 @@ async def list_tokens() -> list[dict[str, Any]]:
 
 
 def validate_email(value: str, field: str = "email") -> str:
-    email = value.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or " " in email or len(email) > 320:
-        raise InputError(field, f"not an email address: {value!r}")
-    return email
+    try:
+        return parse_email(value)
+    except CellError as exc:
+        raise InputError(field, str(exc)) from None
 
 
 def validate_password(password: str, field: str = "password") -> str:
