@@ -5,8 +5,23 @@ from piccolo.conf.apps import AppConfig
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.responses.models import Response
+from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
 
-TABLES = [CSM, Account, EndUser, ChurnEvent, Response, StaffUser, ApiToken, AuditEntry]
+TABLES = [
+    CSM,
+    Account,
+    EndUser,
+    ChurnEvent,
+    Survey,
+    Schedule,
+    WidgetKey,
+    Display,
+    Response,
+    StaffUser,
+    ApiToken,
+    AuditEntry,
+    AppSetting,
+]
 
 APP_CONFIG = AppConfig(
     app_name="feedback",

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from feedback.accounts.services import apply_due_churn
+from feedback.surveys.services import expire_displays
 
 log = logging.getLogger("feedback.worker")
 
@@ -15,6 +16,7 @@ Job = Callable[[], Awaitable[int]]
 # each job is idempotent and safe to run concurrently in several workers
 JOBS: dict[str, Job] = {
     "apply_due_churn": apply_due_churn,
+    "expire_displays": expire_displays,
 }
 
 

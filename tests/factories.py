@@ -52,3 +52,33 @@ async def token(role: Role, csm_email: str | None = None) -> str:
 
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
+
+
+async def widget_setup(
+    *,
+    origins: tuple[str, ...] = ("https://app.example.com",),
+    environment: str = "production",
+    require_identity: bool = False,
+    **schedule: Any,
+) -> dict[str, Any]:
+    """A survey, a schedule (new users eligible at once unless told otherwise) and a key."""
+    from feedback.surveys.models import Schedule, Survey, WidgetKey
+
+    survey = Survey(name="NPS", product_name="Acme HR", promoter_link_url="https://g2.example/r")
+    await survey.save()
+    rules = {"first_survey_after_days": 0, **schedule}
+    plan = Schedule(survey=survey.id, name="quarterly", **rules)
+    await plan.save()
+    key = WidgetKey(
+        key=f"wk_test_{survey.id}",
+        name="test",
+        environment=environment,
+        allowed_origins=list(origins),
+        identity_secret="s3cret" * 8,
+        require_identity=require_identity,
+    )
+    await key.save()
+    return {"survey": survey.id, "schedule": plan.id, "key": key.key, "secret": key.identity_secret}
+
+
+ORIGIN = {"origin": "https://app.example.com"}

@@ -76,6 +76,8 @@ class EndUser(Table, tablename="end_user"):
     last_seen_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # when this user was last shown any survey: the compare-and-set that keeps the global gap
+    last_display_at = Timestamptz(null=True, default=None)
 
 
 class ChurnEvent(Table, tablename="churn_event"):

@@ -18,6 +18,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account, EndUser
+from feedback.surveys.models import Display, Survey
 
 
 class Response(Table, tablename="response"):
@@ -39,3 +40,6 @@ class Response(Table, tablename="response"):
     csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null, index=True)
     arr_cents = BigInt(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # widget answers: the display they answer (one response per display) and its survey
+    display = ForeignKey(references=Display, null=True, on_delete=OnDelete.set_null)
+    survey = ForeignKey(references=Survey, null=True, on_delete=OnDelete.set_null, index=True)

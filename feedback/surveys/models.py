@@ -1,0 +1,102 @@
+"""Surveys, their schedules, widget keys and displays (one per time a user is asked)."""
+
+from enum import StrEnum
+
+from piccolo.columns import (
+    JSONB,
+    Boolean,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Real,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from feedback.accounts.models import Account, EndUser
+
+
+class DisplayStatus(StrEnum):
+    shown = "shown"
+    answered = "answered"
+    dismissed = "dismissed"
+    expired = "expired"
+
+
+class Survey(Table, tablename="survey"):
+    """The NPS question with its follow-ups and thank-yous, per locale (texts fall back to
+    the built-in English and Japanese defaults key by key)."""
+
+    name = Varchar(length=200)
+    product_name = Varchar(length=200, default="our product")
+    texts = JSONB(default={})
+    promoter_link_url = Varchar(length=2000, null=True, default=None)
+    theme = JSONB(default={})
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Schedule(Table, tablename="schedule"):
+    """Who is asked a survey, how often and where. See feedback/surveys/cadence.py."""
+
+    survey = ForeignKey(references=Survey, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200, default="")
+    cadence_days = Integer(default=90)
+    first_survey_after_days = Integer(default=14)
+    dismiss_backoff_days = Integer(default=30)
+    max_asks_per_cycle = Integer(default=3)
+    sample_percent = Real(default=100.0)
+    max_users_per_account = Integer(null=True, default=None)
+    targeting = JSONB(default={})
+    delay_seconds = Integer(default=0)
+    starts_at = Timestamptz(null=True, default=None)
+    ends_at = Timestamptz(null=True, default=None)
+    priority = Integer(default=0)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class WidgetKey(Table, tablename="widget_key"):
+    """A public, write-only key for one environment of the host product."""
+
+    key = Varchar(length=64, unique=True, index=True)
+    name = Varchar(length=200, default="")
+    environment = Varchar(length=20, default="production")
+    allowed_origins = JSONB(default=[])
+    # HMAC-SHA256 key for identity verification; kept in clear because it must verify
+    identity_secret = Varchar(length=128, null=True, default=None, secret=True)
+    require_identity = Boolean(default=False)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Display(Table, tablename="display"):
+    token = Varchar(length=64, unique=True, index=True)
+    # schedule:user:cycle:ask; unique, so simultaneous checks reserve one display at most
+    slot = Varchar(length=200, unique=True)
+    survey = ForeignKey(references=Survey, null=False, on_delete=OnDelete.cascade)
+    schedule = ForeignKey(references=Schedule, null=False, on_delete=OnDelete.cascade)
+    end_user = ForeignKey(references=EndUser, null=False, on_delete=OnDelete.cascade, index=True)
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    widget_key = ForeignKey(references=WidgetKey, null=True, on_delete=OnDelete.set_null)
+    cycle = Integer()
+    status = Varchar(length=20, default=DisplayStatus.shown.value, choices=DisplayStatus)
+    locale = Varchar(length=35, default="en")
+    url = Text(null=True, default=None)
+    shown_at = Timestamptz(default=TimestamptzNow(), index=True)
+    expires_at = Timestamptz()
+    answered_at = Timestamptz(null=True, default=None)
+    dismissed_at = Timestamptz(null=True, default=None)
+
+
+class AppSetting(Table, tablename="app_setting"):
+    """Settings admins change at run time (e.g. min_days_between_surveys)."""
+
+    key = Varchar(length=100, unique=True)
+    value = JSONB(default={})
+    updated_at = Timestamptz(default=TimestamptzNow())

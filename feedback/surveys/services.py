@@ -1,0 +1,580 @@
+"""Survey delivery: widget keys, eligibility with race-free reservation, and response intake.
+
+Every decision is made here, on the server, so it holds across tabs and devices. The
+reservation is two guards in one transaction: a compare-and-set on the user's
+`last_display_at` (the global gap between any two surveys) and a unique `slot` per
+schedule, user, cycle and ask. Simultaneous checks for one user therefore reserve at most
+one display on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from feedback.accounts.models import Account, EndUser
+from feedback.db import utcnow, write_transaction
+from feedback.errors import InputError
+from feedback.responses.models import Response
+from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
+from feedback.surveys.models import (
+    AppSetting,
+    Display,
+    DisplayStatus,
+    Schedule,
+    WidgetKey,
+)
+from feedback.surveys.targeting import targets
+from feedback.surveys.texts import category, localised_texts
+
+DISPLAY_LIFETIME = timedelta(hours=1)
+# the longest the widget waits before asking again, so configuration changes reach it
+MAX_CHECK_INTERVAL = timedelta(days=1)
+DEFAULT_MIN_DAYS_BETWEEN_SURVEYS = 7
+USER_FIELDS = ("role", "locale", "email")
+ACCOUNT_FIELDS = ("plan", "industry")
+
+
+class _NotReserved(Exception):
+    """Another request took the slot first: roll back this one's compare-and-set."""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    key: str
+    environment: str
+    allowed_origins: tuple[str, ...]
+    identity_secret: str | None
+    require_identity: bool
+
+
+async def load_key(key: str) -> KeyInfo:
+    row = (
+        await WidgetKey.select(
+            WidgetKey.id,
+            WidgetKey.key,
+            WidgetKey.environment,
+            WidgetKey.allowed_origins,
+            WidgetKey.identity_secret,
+            WidgetKey.require_identity,
+        )
+        .where((WidgetKey.key == key) & (WidgetKey.active == True))  # noqa: E712
+        .output(load_json=True)
+        .first()
+    )
+    if row is None:
+        raise NotAuthorizedException(
+            "unknown or disabled widget key", extra=[{"field": "key", "message": "unknown"}]
+        )
+    return KeyInfo(
+        id=row["id"],
+        key=row["key"],
+        environment=row["environment"],
+        allowed_origins=tuple(row["allowed_origins"] or ()),
+        identity_secret=row["identity_secret"],
+        require_identity=row["require_identity"],
+    )
+
+
+def origin_allowed(key: KeyInfo, origin: str | None) -> bool:
+    if "*" in key.allowed_origins:
+        return True
+    return origin is not None and origin.rstrip("/") in {o.rstrip("/") for o in key.allowed_origins}
+
+
+def require_origin(key: KeyInfo, origin: str | None) -> None:
+    if not origin_allowed(key, origin):
+        raise PermissionDeniedException(
+            "origin not allowed for this widget key",
+            extra=[{"field": "origin", "message": f"{origin!r} is not an allowed origin"}],
+        )
+
+
+def identity_hash(secret: str, user_id: str) -> str:
+    """What the host application sends as `user_hash`: HMAC-SHA256(secret, user id), hex."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def verify_identity(key: KeyInfo, user_id: str, user_hash: str | None) -> None:
+    if not key.require_identity:
+        return
+    if not user_hash or not key.identity_secret:
+        raise InputError("user_hash", "this widget key requires identity verification", 401)
+    if not hmac.compare_digest(identity_hash(key.identity_secret, user_id), user_hash.lower()):
+        raise InputError("user_hash", "does not match the user id", 401)
+
+
+async def min_days_between_surveys() -> int:
+    row = (
+        await AppSetting.select(AppSetting.value)
+        .where(AppSetting.key == "min_days_between_surveys")
+        .output(load_json=True)
+        .first()
+    )
+    # a JSON object, not a bare number: SQLite's NUMERIC affinity would turn "7" into 7
+    days = (row["value"] or {}).get("days") if row is not None else None
+    return days if isinstance(days, int) else DEFAULT_MIN_DAYS_BETWEEN_SURVEYS
+
+
+async def set_min_days_between_surveys(days: int) -> None:
+    await AppSetting.insert(
+        AppSetting(key="min_days_between_surveys", value={"days": days}, updated_at=utcnow())
+    ).on_conflict(
+        target=AppSetting.key, action="DO UPDATE", values=[AppSetting.value, AppSetting.updated_at]
+    )
+
+
+# -- identifying the user ---------------------------------------------------------------
+
+
+def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Widget traits -> (user fields, account fields, free-form user traits)."""
+    user: dict[str, Any] = {}
+    account: dict[str, Any] = {}
+    rest: dict[str, str] = {}
+    for name, value in traits.items():
+        if value is None:
+            continue
+        text = str(value).strip()[:500]
+        if name in USER_FIELDS:
+            user[name] = text
+        elif name in ACCOUNT_FIELDS or name == "account_name":
+            account["name" if name == "account_name" else name] = text
+        else:
+            rest[name[:100]] = text
+    return user, account, rest
+
+
+async def identify(
+    user_id: str, account_id: str, traits: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """Create or refresh the user and their account; the widget never overwrites CRM data
+    on an existing account (only fills a new one)."""
+    user_fields, account_fields, free = split_traits(traits)
+    await Account.insert(
+        Account(
+            external_id=account_id,
+            name=account_fields.get("name") or account_id,
+            plan=account_fields.get("plan"),
+            industry=account_fields.get("industry"),
+        )
+    ).on_conflict(target=Account.external_id, action="DO NOTHING")
+    account = await Account.select(Account.id).where(Account.external_id == account_id).first()
+    existing = (
+        await EndUser.select(
+            EndUser.id,
+            EndUser.account,
+            EndUser.traits,
+            EndUser.first_seen_at,
+            EndUser.last_display_at,
+            *(getattr(EndUser, f) for f in USER_FIELDS),
+        )
+        .where(EndUser.external_id == user_id)
+        .output(load_json=True)
+        .first()
+    )
+    if existing is None:
+        await EndUser.insert(
+            EndUser(
+                external_id=user_id,
+                account=account["id"],
+                traits=free,
+                first_seen_at=now,
+                last_seen_at=now,
+                **user_fields,
+            )
+        ).on_conflict(target=EndUser.external_id, action="DO NOTHING")
+        existing = (
+            await EndUser.select(
+                EndUser.id,
+                EndUser.first_seen_at,
+                EndUser.last_display_at,
+                EndUser.traits,
+                *(getattr(EndUser, f) for f in USER_FIELDS),
+            )
+            .where(EndUser.external_id == user_id)
+            .output(load_json=True)
+            .first()
+        )
+        changes: dict[Any, Any] = {}
+    else:
+        changes = {EndUser.last_seen_at: now}
+        for name, value in user_fields.items():
+            if existing[name] != value:
+                changes[getattr(EndUser, name)] = value
+                existing[name] = value
+        merged = {**(existing["traits"] or {}), **free}
+        if merged != existing["traits"]:
+            changes[EndUser.traits] = json.dumps(merged)
+            existing["traits"] = merged
+        if existing["account"] != account["id"]:
+            changes[EndUser.account] = account["id"]
+        if existing["first_seen_at"] is None:
+            changes[EndUser.first_seen_at] = now
+            existing["first_seen_at"] = now
+    if changes:
+        changes[EndUser.updated_at] = now
+        await EndUser.update(changes).where(EndUser.id == existing["id"])
+    plan = await Account.select(Account.plan).where(Account.id == account["id"]).first()
+    return {
+        "id": existing["id"],
+        "account_id": account["id"],
+        "first_seen_at": existing["first_seen_at"],
+        "last_display_at": existing["last_display_at"],
+        "attributes": {
+            "role": existing.get("role"),
+            "locale": existing.get("locale"),
+            "plan": plan["plan"] if plan else None,
+            "traits": existing["traits"] or {},
+        },
+    }
+
+
+# -- deciding ---------------------------------------------------------------------------
+
+
+async def active_schedules(now: datetime) -> list[dict[str, Any]]:
+    rows = await (
+        Schedule.select(
+            Schedule.all_columns(),
+            Schedule.survey.name.as_alias("survey_name"),
+            Schedule.survey.product_name.as_alias("product_name"),
+            Schedule.survey.texts.as_alias("texts"),
+            Schedule.survey.theme.as_alias("theme"),
+            Schedule.survey.promoter_link_url.as_alias("promoter_link_url"),
+        )
+        .where((Schedule.active == True) & (Schedule.survey.active == True))  # noqa: E712
+        .order_by(Schedule.priority, ascending=False)
+        .order_by(Schedule.id)
+        .output(load_json=True)
+    )
+    return [r for r in rows if r["ends_at"] is None or r["ends_at"] > now]
+
+
+def rules_for(schedule: dict[str, Any], min_gap_days: int) -> CadenceRules:
+    return CadenceRules(
+        cadence_days=schedule["cadence_days"],
+        first_survey_after_days=schedule["first_survey_after_days"],
+        dismiss_backoff_days=schedule["dismiss_backoff_days"],
+        max_asks_per_cycle=schedule["max_asks_per_cycle"],
+        sample_percent=schedule["sample_percent"],
+        min_days_between_surveys=min_gap_days,
+        starts_at=schedule["starts_at"],
+        ends_at=schedule["ends_at"],
+    )
+
+
+def history_for(
+    user: dict[str, Any],
+    displays: list[dict[str, Any]],
+    schedule_id: int,
+    cycle_index: int,
+    last_answered_at: datetime | None,
+) -> UserHistory:
+    mine = [d for d in displays if d["schedule"] == schedule_id]
+    in_cycle = [d for d in mine if d["cycle"] == cycle_index]
+    dismissed = [d["dismissed_at"] for d in mine if d["dismissed_at"] is not None]
+    return UserHistory(
+        first_seen_at=user["first_seen_at"],
+        asks_in_cycle=len(in_cycle),
+        answered_in_cycle=any(d["status"] == DisplayStatus.answered for d in in_cycle),
+        last_answered_at=last_answered_at,
+        last_dismissed_at=max(dismissed) if dismissed else None,
+        last_display_at=user["last_display_at"],
+    )
+
+
+@dataclass
+class Outcome:
+    show: bool
+    next_check_at: datetime
+    display: dict[str, Any] | None = None
+
+
+async def check_eligibility(
+    key: KeyInfo,
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime | None = None,
+    force: bool = False,
+) -> Outcome:
+    now = now or utcnow()
+    latest_check = now + MAX_CHECK_INTERVAL
+    async with write_transaction():
+        user = await identify(user_id, account_id, traits, now)
+        schedules = [
+            s
+            for s in await active_schedules(now)
+            if targets(s["targeting"] or {}, user["attributes"], url)
+        ]
+        if not schedules:
+            return Outcome(False, latest_check)
+        if force and key.environment != "production":
+            return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
+        displays = await Display.select(
+            Display.schedule,
+            Display.cycle,
+            Display.status,
+            Display.shown_at,
+            Display.dismissed_at,
+            Display.expires_at,
+        ).where(Display.end_user == user["id"])
+        open_until = [
+            d["expires_at"]
+            for d in displays
+            if d["status"] == DisplayStatus.shown and d["expires_at"] > now
+        ]
+        if open_until:  # another tab or device is showing a survey right now
+            return Outcome(False, min(max(open_until), latest_check))
+        answered = (
+            await Response.select(Response.answered_at)
+            .where(Response.end_user == user["id"])
+            .order_by(Response.answered_at, ascending=False)
+            .first()
+        )
+        last_answered = answered["answered_at"] if answered else None
+        gap = await min_days_between_surveys()
+        next_checks = [latest_check]
+        for schedule in schedules:
+            rules = rules_for(schedule, gap)
+            user_key, schedule_key = user_id, str(schedule["id"])
+            cycle = cycle_at(now, user_key, schedule_key, rules.cadence_days)
+            history = history_for(user, displays, schedule["id"], cycle.index, last_answered)
+            decision: Decision = decide(rules, history, now, user_key, schedule_key)
+            if not decision.show:
+                if decision.next_check_at is not None:
+                    next_checks.append(decision.next_check_at)
+                continue
+            if await _account_is_full(schedule, user, now):
+                continue
+            slot = (
+                f"{schedule['id']}:{user['id']}:{decision.cycle.index}:{history.asks_in_cycle + 1}"
+            )
+            try:
+                return await _reserve(
+                    key, user, schedule, decision.cycle.index, now, url, slot, gap
+                )
+            except _NotReserved:
+                break
+        return Outcome(False, max(min(next_checks), now + timedelta(minutes=1)))
+
+
+async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: datetime) -> bool:
+    cap = schedule["max_users_per_account"]
+    if cap is None:
+        return False
+    since = now - timedelta(days=schedule["cadence_days"])
+    rows = (
+        await Display.select(Display.end_user)
+        .where(
+            (Display.account == user["account_id"])
+            & (Display.schedule == schedule["id"])
+            & (Display.shown_at > since)
+        )
+        .distinct()
+    )
+    users = {r["end_user"] for r in rows}
+    return user["id"] not in users and len(users) >= cap
+
+
+async def _reserve(
+    key: KeyInfo,
+    user: dict[str, Any],
+    schedule: dict[str, Any],
+    cycle: int,
+    now: datetime,
+    url: str | None,
+    slot: str | None,
+    gap_days: int = 0,
+) -> Outcome:
+    if slot is not None:
+        since = now - timedelta(days=gap_days)
+        claimed = (
+            await EndUser.update({EndUser.last_display_at: now})
+            .where(
+                (EndUser.id == user["id"])
+                & (EndUser.last_display_at.is_null() | (EndUser.last_display_at <= since))
+            )
+            .returning(EndUser.id)
+        )
+        if not claimed:
+            raise _NotReserved
+    token = secrets.token_urlsafe(24)
+    locale, texts = localised_texts(
+        schedule["texts"] or {}, schedule["product_name"], user["attributes"]["locale"]
+    )
+    inserted = (
+        await Display.insert(
+            Display(
+                token=token,
+                slot=slot or f"forced:{token}",
+                survey=schedule["survey"],
+                schedule=schedule["id"],
+                end_user=user["id"],
+                account=user["account_id"],
+                widget_key=key.id,
+                cycle=cycle,
+                locale=locale,
+                url=(url or "")[:2000] or None,
+                shown_at=now,
+                expires_at=now + DISPLAY_LIFETIME,
+            )
+        )
+        .on_conflict(target=Display.slot, action="DO NOTHING")
+        .returning(Display.id)
+    )
+    if not inserted:
+        raise _NotReserved  # rolls back the compare-and-set with the transaction
+    return Outcome(
+        True,
+        now + DISPLAY_LIFETIME,
+        {
+            "token": token,
+            "locale": locale,
+            "texts": texts,
+            "theme": schedule["theme"] or {},
+            "promoter_link_url": schedule["promoter_link_url"],
+            "delay_seconds": schedule["delay_seconds"],
+            "expires_at": now + DISPLAY_LIFETIME,
+        },
+    )
+
+
+# -- answers ----------------------------------------------------------------------------
+
+
+async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
+    row = (
+        await Display.select(
+            Display.id,
+            Display.status,
+            Display.survey,
+            Display.end_user,
+            Display.account,
+            Display.locale,
+            Display.widget_key,
+            Display.survey.product_name.as_alias("product_name"),
+            Display.survey.texts.as_alias("texts"),
+            Display.survey.promoter_link_url.as_alias("promoter_link_url"),
+        )
+        .where(Display.token == token)
+        .output(load_json=True)
+        .first()
+    )
+    if row is None or row["widget_key"] != key.id:
+        raise InputError("display_token", "unknown display token")
+    return row
+
+
+async def record_score(
+    key: KeyInfo, token: str, client_id: str, score: int, now: datetime | None = None
+) -> tuple[bool, dict[str, Any]]:
+    """Store the score (idempotent by client id and by display); (created, follow-up)."""
+    now = now or utcnow()
+    async with write_transaction():
+        display = await _display_for(key, token)
+        existing = (
+            await Response.select(Response.id, Response.score)
+            .where(
+                (Response.display == display["id"])
+                | (Response.idempotency_key == f"widget:{client_id}")
+            )
+            .first()
+        )
+        created = existing is None
+        if created:
+            # an answer after a dismissal (another tab) or after expiry is still an answer
+            account = (
+                await Account.select(
+                    Account.plan,
+                    Account.industry,
+                    Account.company_size,
+                    Account.employee_count,
+                    Account.csm,
+                    Account.arr_cents,
+                )
+                .where(Account.id == display["account"])
+                .first()
+            )
+            user = (
+                await EndUser.select(EndUser.role).where(EndUser.id == display["end_user"]).first()
+            )
+            await Response.insert(
+                Response(
+                    idempotency_key=f"widget:{client_id}",
+                    source="widget",
+                    end_user=display["end_user"],
+                    account=display["account"],
+                    score=score,
+                    answered_at=now,
+                    locale=display["locale"],
+                    role=user["role"] if user else None,
+                    display=display["id"],
+                    survey=display["survey"],
+                    **account,
+                )
+            )
+            await Display.update(
+                {Display.status: DisplayStatus.answered.value, Display.answered_at: now}
+            ).where(Display.id == display["id"])
+        else:
+            score = existing["score"]
+    _, texts = localised_texts(display["texts"] or {}, display["product_name"], display["locale"])
+    kind = category(score)
+    return created, {
+        "category": kind,
+        "follow_up": texts["follow_up"][kind],
+        "thanks": texts["thanks"][kind],
+        "promoter_link_url": display["promoter_link_url"] if kind == "promoter" else None,
+    }
+
+
+async def record_comment(
+    key: KeyInfo, token: str, comment: str, now: datetime | None = None
+) -> None:
+    now = now or utcnow()
+    async with write_transaction():
+        display = await _display_for(key, token)
+        updated = (
+            await Response.update(
+                {Response.comment: comment.strip() or None, Response.commented_at: now}
+            )
+            .where(Response.display == display["id"])
+            .returning(Response.id)
+        )
+        if not updated:
+            raise InputError("display_token", "send the score before the comment")
+
+
+async def dismiss(key: KeyInfo, token: str, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    async with write_transaction():
+        display = await _display_for(key, token)
+        changed = (
+            await Display.update(
+                {Display.status: DisplayStatus.dismissed.value, Display.dismissed_at: now}
+            )
+            .where((Display.id == display["id"]) & (Display.status == DisplayStatus.shown.value))
+            .returning(Display.id)
+        )
+    return bool(changed)
+
+
+async def expire_displays() -> int:
+    """Worker job: displays nobody answered or dismissed become expired."""
+    changed = (
+        await Display.update({Display.status: DisplayStatus.expired.value})
+        .where((Display.status == DisplayStatus.shown.value) & (Display.expires_at < utcnow()))
+        .returning(Display.id)
+    )
+    return len(changed)

@@ -1,0 +1,335 @@
+"""The widget's endpoints, called as the widget calls them (JSON in a text/plain body)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from feedback.accounts.models import Account, EndUser
+from feedback.responses.models import Response
+from feedback.surveys.models import Display, WidgetKey
+from feedback.surveys.services import identity_hash
+from tests.factories import ORIGIN, book, widget_setup
+
+TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
+
+
+async def call(
+    client: Any, key: str, endpoint: str, body: Any, headers: dict[str, str] = TEXT
+) -> Any:
+    return await client.post(
+        f"/widget/v1/{key}/{endpoint}", content=json.dumps(body), headers=headers
+    )
+
+
+def check_body(**extra: Any) -> dict[str, Any]:
+    return {
+        "user_id": "u-1",
+        "account_id": "acct-1",
+        "traits": {
+            "role": "admin",
+            "plan": "premium",
+            "locale": "ja-JP",
+            "account_name": "Acme",
+            "team": "blue",
+        },
+        "url": "https://app.example.com/dashboard",
+        **extra,
+    }
+
+
+async def test_a_new_user_is_shown_the_survey_in_their_language(client: Any) -> None:
+    setup = await widget_setup()
+    answer = await call(client, setup["key"], "eligibility", check_body())
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["show"] is True and body["locale"] == "ja"
+    assert "Acme HR" in body["texts"]["question"]
+    assert answer.headers["access-control-allow-origin"] == "https://app.example.com"
+    user = await EndUser.select().where(EndUser.external_id == "u-1").output(load_json=True).first()
+    assert user["role"] == "admin" and user["traits"] == {"team": "blue"}
+    account = await Account.select().where(Account.external_id == "acct-1").first()
+    assert account["name"] == "Acme" and account["plan"] == "premium"
+
+
+async def test_a_score_then_a_comment_make_one_response_with_a_snapshot(client: Any) -> None:
+    await book()
+    setup = await widget_setup()
+    shown = (
+        await call(client, setup["key"], "eligibility", check_body(user_id="u1", account_id="a1"))
+    ).json()
+    token = shown["display_token"]
+    scored = await call(
+        client,
+        setup["key"],
+        "responses",
+        {"display_token": token, "client_id": "client-0001", "score": 10},
+    )
+    assert scored.status_code == 201
+    assert scored.json()["category"] == "promoter"
+    assert scored.json()["promoter_link_url"] == "https://g2.example/r"
+    commented = await call(
+        client, setup["key"], "comments", {"display_token": token, "comment": "Love it <b>!</b>"}
+    )
+    assert commented.status_code == 200
+    response = await Response.select().where(Response.source == "widget").first()
+    assert (response["score"], response["comment"]) == (10, "Love it <b>!</b>")
+    # the snapshot: what was true when the user answered
+    assert (response["plan"], response["industry"], response["arr_cents"]) == (
+        "premium",
+        "Software",
+        12_000_050,
+    )
+    assert response["csm"] is not None and response["role"] == "admin"
+    display = await Display.select(Display.status).first()
+    assert display["status"] == "answered"
+
+
+async def test_retries_and_double_clicks_never_duplicate_a_response(client: Any) -> None:
+    setup = await widget_setup()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    body = {"display_token": token, "client_id": "client-0002", "score": 3}
+    answers = await asyncio.gather(
+        *(call(client, setup["key"], "responses", body) for _ in range(5))
+    )
+    assert sorted(a.status_code for a in answers) == [200, 200, 200, 200, 201]
+    again = await call(
+        client, setup["key"], "responses", {**body, "client_id": "client-0003", "score": 9}
+    )
+    assert again.status_code == 200 and again.json()["category"] == "detractor"
+    assert await Response.count() == 1
+
+
+async def test_once_answered_the_user_is_not_asked_again(client: Any) -> None:
+    setup = await widget_setup()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    await call(
+        client,
+        setup["key"],
+        "responses",
+        {"display_token": token, "client_id": "client-0004", "score": 8},
+    )
+    later = await call(client, setup["key"], "eligibility", check_body())
+    assert later.json()["show"] is False
+    assert later.json()["next_check_at"].endswith("Z")
+
+
+async def test_simultaneous_checks_reserve_at_most_one_display(client: Any) -> None:
+    setup = await widget_setup()
+    answers = await asyncio.gather(
+        *(call(client, setup["key"], "eligibility", check_body()) for _ in range(12))
+    )
+    assert all(a.status_code == 200 for a in answers)
+    assert sum(a.json()["show"] for a in answers) == 1
+    assert await Display.count() == 1
+
+
+async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) -> None:
+    from feedback.surveys.services import set_min_days_between_surveys
+
+    setup = await widget_setup()
+    await set_min_days_between_surveys(0)  # leaves only the unique slot as a guard
+    answers = await asyncio.gather(
+        *(call(client, setup["key"], "eligibility", check_body()) for _ in range(12))
+    )
+    assert sum(a.json()["show"] for a in answers) == 1
+
+
+async def test_a_dismissal_is_recorded_and_backs_off(client: Any) -> None:
+    setup = await widget_setup()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    dismissed = await call(client, setup["key"], "dismissals", {"display_token": token})
+    assert dismissed.json() == {"dismissed": True}
+    display = await Display.select(Display.status, Display.dismissed_at).first()
+    assert display["status"] == "dismissed" and display["dismissed_at"] is not None
+    assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"] is False
+
+
+async def test_json_content_type_works_too(client: Any) -> None:
+    setup = await widget_setup()
+    answer = await call(
+        client,
+        setup["key"],
+        "eligibility",
+        check_body(),
+        headers={"content-type": "application/json", **ORIGIN},
+    )
+    assert answer.json()["show"] is True
+
+
+async def test_an_unknown_or_disabled_key_is_401(client: Any) -> None:
+    setup = await widget_setup()
+    assert (await call(client, "wk_nope", "eligibility", check_body())).status_code == 401
+    await WidgetKey.update({WidgetKey.active: False}).where(WidgetKey.key == setup["key"])
+    answer = await call(client, setup["key"], "eligibility", check_body())
+    assert answer.status_code == 401
+    assert answer.json()["detail"][0]["field"] == "key"
+
+
+async def test_an_origin_that_is_not_allowed_is_403(client: Any) -> None:
+    setup = await widget_setup()
+    answer = await call(
+        client,
+        setup["key"],
+        "eligibility",
+        check_body(),
+        headers={"content-type": "text/plain", "origin": "https://evil.example"},
+    )
+    assert answer.status_code == 403
+    assert answer.json()["detail"][0]["field"] == "origin"
+    assert "access-control-allow-origin" not in answer.headers
+    assert await EndUser.count() == 0
+
+
+async def test_preflight_answers_only_allowed_origins(client: Any) -> None:
+    setup = await widget_setup()
+    path = f"/widget/v1/{setup['key']}/responses"
+    good = await client.options(
+        path,
+        headers={
+            **ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    assert good.status_code == 204
+    assert good.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "POST" in good.headers["access-control-allow-methods"]
+    bad = await client.options(
+        path, headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+    )
+    assert bad.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"client_id": "client-0005", "score": 11}, "score"),
+        ({"client_id": "client-0005", "score": -1}, "score"),
+        ({"client_id": "client-0005", "score": 7.5}, "score"),
+        ({"client_id": "client-0005", "score": "7"}, "score"),
+        ({"client_id": "client-0005"}, "score"),
+        ({"client_id": "x", "score": 7}, "client_id"),
+    ],
+)
+async def test_a_bad_score_is_422_naming_the_field(
+    client: Any, body: dict[str, Any], field: str
+) -> None:
+    setup = await widget_setup()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    answer = await call(client, setup["key"], "responses", {"display_token": token, **body})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["field"] == field
+    assert answer.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert await Response.count() == 0
+
+
+async def test_a_comment_over_5000_characters_is_422(client: Any) -> None:
+    setup = await widget_setup()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    await call(
+        client,
+        setup["key"],
+        "responses",
+        {"display_token": token, "client_id": "client-0006", "score": 5},
+    )
+    answer = await call(
+        client, setup["key"], "comments", {"display_token": token, "comment": "x" * 5001}
+    )
+    assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "comment"
+
+
+async def test_an_unknown_display_token_is_422(client: Any) -> None:
+    setup = await widget_setup()
+    answer = await call(
+        client,
+        setup["key"],
+        "responses",
+        {"display_token": "nope", "client_id": "client-0007", "score": 5},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "display_token"
+
+
+async def test_a_display_token_of_another_key_is_refused(client: Any) -> None:
+    setup = await widget_setup()
+    other = WidgetKey(key="wk_other", allowed_origins=["https://app.example.com"])
+    await other.save()
+    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    answer = await call(
+        client,
+        "wk_other",
+        "responses",
+        {"display_token": token, "client_id": "client-0008", "score": 5},
+    )
+    assert answer.status_code == 422
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b"null", b'{"user_id": 5}', b"\xff\xfe"])
+async def test_malformed_bodies_are_422_not_500(client: Any, body: bytes) -> None:
+    setup = await widget_setup()
+    answer = await client.post(f"/widget/v1/{setup['key']}/eligibility", content=body, headers=TEXT)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"]
+
+
+async def test_an_oversized_body_is_rejected_before_parsing(client: Any) -> None:
+    setup = await widget_setup()
+    answer = await client.post(
+        f"/widget/v1/{setup['key']}/eligibility", content=b"x" * (65 * 1024), headers=TEXT
+    )
+    assert answer.status_code == 413
+
+
+async def test_identity_verification_refuses_a_wrong_hash(client: Any) -> None:
+    setup = await widget_setup(require_identity=True)
+    missing = await call(client, setup["key"], "eligibility", check_body())
+    assert missing.status_code == 401 and missing.json()["detail"][0]["field"] == "user_hash"
+    forged = await call(
+        client, setup["key"], "eligibility", check_body(user_hash=identity_hash("guess", "u-1"))
+    )
+    assert forged.status_code == 401
+    good = await call(
+        client,
+        setup["key"],
+        "eligibility",
+        check_body(user_hash=identity_hash(setup["secret"], "u-1")),
+    )
+    assert good.status_code == 200 and good.json()["show"] is True
+
+
+async def test_force_shows_a_survey_only_with_a_non_production_key(client: Any) -> None:
+    production = await widget_setup(first_survey_after_days=30)
+    normal = await call(client, production["key"], "eligibility", check_body(force=True))
+    assert normal.json()["show"] is False
+    staging = WidgetKey(
+        key="wk_stage", environment="staging", allowed_origins=["https://app.example.com"]
+    )
+    await staging.save()
+    forced = await call(client, "wk_stage", "eligibility", check_body(force=True))
+    assert forced.json()["show"] is True
+
+
+async def test_targeting_keeps_the_survey_from_excluded_roles_and_pages(client: Any) -> None:
+    setup = await widget_setup(
+        targeting={"exclude": {"role": ["candidate"]}, "url_exclude": ["/billing*"]}
+    )
+    candidate = check_body(user_id="c", traits={"role": "candidate"})
+    assert (await call(client, setup["key"], "eligibility", candidate)).json()["show"] is False
+    billing = check_body(user_id="b", url="https://app.example.com/billing/invoices")
+    assert (await call(client, setup["key"], "eligibility", billing)).json()["show"] is False
+    assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"]
+
+
+async def test_the_per_account_cap_limits_users_asked(client: Any) -> None:
+    setup = await widget_setup(max_users_per_account=2)
+    shown = [
+        (await call(client, setup["key"], "eligibility", check_body(user_id=f"u{n}"))).json()[
+            "show"
+        ]
+        for n in range(4)
+    ]
+    assert shown == [True, True, False, False]
