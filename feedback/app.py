@@ -25,6 +25,7 @@ from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
 from feedback.settings import Settings, get_settings
+from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             import_rows,
             SurveyAdminController,
             WidgetController,
+            widget_asset,
             PageController,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],

@@ -18,6 +18,7 @@ from feedback.imports.parsing import SourceRow
 from feedback.imports.services import Importer, ImportResult
 
 SEED = 20261122
+DEMO_WIDGET_KEY = "wk_demo_local"
 ACCOUNTS = 150
 DEFAULT_DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed, demo only
 
@@ -225,6 +226,7 @@ async def load_demo(today: date | None = None) -> list[str]:
             f"{kind}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged"
         )
+    lines.append(await load_demo_survey())
     password = os.environ.get("FEEDBACK_ADMIN_PASSWORD") or DEFAULT_DEMO_PASSWORD
     created = []
     for email, role, csm_email in STAFF:
@@ -241,3 +243,23 @@ async def load_demo(today: date | None = None) -> list[str]:
     else:
         lines.append("staff users: already present (admin@example.com, manager@, csm@, analyst@)")
     return lines
+
+
+async def load_demo_survey() -> str:
+    """The demo survey, a schedule that asks new visitors at once, and a development key
+    for the demo host page at /demo/host."""
+    from feedback.surveys.models import Schedule, Survey, WidgetKey
+
+    if await WidgetKey.exists().where(WidgetKey.key == DEMO_WIDGET_KEY):
+        return "demo survey: already present (key wk_demo_local)"
+    survey = Survey(
+        name="Quarterly NPS", product_name="Acme HR", promoter_link_url="https://www.g2.com/"
+    )
+    await survey.save()
+    await Schedule(
+        survey=survey.id, name="Every quarter", first_survey_after_days=0, delay_seconds=1
+    ).save()
+    await WidgetKey(
+        key=DEMO_WIDGET_KEY, name="Demo host page", environment="development", allowed_origins=["*"]
+    ).save()
+    return "demo survey created: open /demo/host to see the widget"

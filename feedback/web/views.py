@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -67,6 +68,17 @@ class PageController(Controller):
     async def logout(self, request: Request[Any, Any, State]) -> Redirect:
         request.clear_session()
         return Redirect(path="/login", status_code=303)
+
+    @get("/demo/host")
+    async def demo_host(self, request: Request[Any, Any, State]) -> Template:
+        """A stand-in for a customer's product page that embeds the widget (demo only)."""
+        from feedback.demo import DEMO_WIDGET_KEY
+        from feedback.settings import get_settings
+
+        if get_settings().environment == "production":
+            raise NotFoundException("the demo host page is off in production")
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return Template("demo_host.html", context={"key": DEMO_WIDGET_KEY, "base": base})
 
     @get("/", dependencies={"principal": Provide(provide_principal)}, **access(*ALL_ROLES))
     async def home(self, principal: CurrentPrincipal) -> Template:
