@@ -43,6 +43,13 @@ async def healthz() -> Response[dict[str, Any]]:
     return Response(body, status_code=200 if ok else 503)
 
 
+@get("/livez", tags=["health"], summary="Liveness only", sync_to_thread=False)
+def livez() -> dict[str, str]:
+    """No authentication, no database: the process answers. Also the trivial endpoint the
+    benchmarks compare against."""
+    return {"status": "alive"}
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(level=settings.log_level)
@@ -85,6 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             healthz,
+            livez,
             AccountController,
             AdminController,
             import_rows,
