@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -24,6 +25,7 @@ from feedback.auth.views import AdminController
 from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
+from feedback.ratelimit import limiter_for
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
@@ -58,12 +60,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "FEEDBACK_SECRET_KEY is not set: sign-in sessions end when this process restarts"
         )
 
+    rate_limiter = limiter_for(settings.redis_url)
+
     @asynccontextmanager
     async def database_pool(_: Litestar) -> AsyncIterator[None]:
         opened = await open_database()
         try:
             yield
         finally:
+            await rate_limiter.close()
             if opened:
                 await close_database()
 
@@ -113,4 +118,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         debug=False,
+        state=State({"settings": settings, "rate_limiter": rate_limiter}),
     )

@@ -141,6 +141,9 @@ class Settings:
     max_import_bytes: int
     worker_interval_seconds: int
     db_pool_size: int
+    redis_url: str | None
+    widget_rate_per_ip: int  # requests per minute, 0 = no limit
+    widget_rate_per_key: int
 
     @property
     def session_key(self) -> bytes:
@@ -166,6 +169,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "MAX_IMPORT_BYTES",
         "WORKER_INTERVAL_SECONDS",
         "DB_POOL_SIZE",
+        "REDIS_URL",
+        "WIDGET_RATE_PER_IP",
+        "WIDGET_RATE_PER_KEY",
         # read by the tools that create the first users and tokens
         "ADMIN_PASSWORD",
         "PASSWORD",
@@ -199,7 +205,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_import_bytes=env_int(env, "MAX_IMPORT_BYTES", 64 * 1024 * 1024, minimum=1024),
         worker_interval_seconds=env_int(env, "WORKER_INTERVAL_SECONDS", 60, minimum=1),
         db_pool_size=env_int(env, "DB_POOL_SIZE", 10, minimum=1),
+        redis_url=_redis_url(env),
+        widget_rate_per_ip=env_int(env, "WIDGET_RATE_PER_IP", 300),
+        widget_rate_per_key=env_int(env, "WIDGET_RATE_PER_KEY", 60_000),
     )
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env_secret(env, "REDIS_URL")
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(PREFIX + "REDIS_URL", "expected redis://host:6379/0")
+    return url
 
 
 @lru_cache(maxsize=1)

@@ -87,13 +87,15 @@ async def widget_call(
     key: str,
     handle: Callable[[services.KeyInfo, bytes], Awaitable[tuple[int, dict[str, Any]]]],
 ) -> Response[Any]:
-    """Key, then origin, then the body: errors after the origin check carry CORS headers so
-    the widget can read them."""
+    """Rate limits, key, origin, then the body: errors after the origin check carry CORS
+    headers so the widget can read them."""
+    await enforce_rate_limit(request, "ip", request.client.host if request.client else "-")
     info = await services.load_key(key)
     origin = request.headers.get("origin")
     services.require_origin(info, origin)
     headers = cors_headers(origin)
     try:
+        await enforce_rate_limit(request, "key", info.key)
         status, body = await handle(info, await request.body())
     except HTTPException as exc:
         detail = exc.extra if isinstance(exc.extra, list) else []
@@ -101,6 +103,29 @@ async def widget_call(
             error_body(exc.detail, detail), status_code=exc.status_code, headers=headers
         )
     return Response(body, status_code=status, headers={**headers, "cache-control": "no-store"})
+
+
+class TooManyRequests(HTTPException):
+    status_code = 429
+
+
+async def enforce_rate_limit(request: Request[Any, Any, Any], scope: str, who: str) -> None:
+    settings = request.app.state["settings"]
+    limit = settings.widget_rate_per_ip if scope == "ip" else settings.widget_rate_per_key
+    if limit <= 0:
+        return
+    verdict = await request.app.state["rate_limiter"].hit(f"{scope}:{who}", limit, 60)
+    if not verdict.allowed:
+        raise TooManyRequests(
+            "too many requests",
+            headers={"retry-after": str(verdict.retry_after)},
+            extra=[
+                {
+                    "field": scope,
+                    "message": f"over {limit} per minute; retry in {verdict.retry_after} s",
+                }
+            ],
+        )
 
 
 def iso(moment: datetime) -> str:
