@@ -11,6 +11,7 @@ from tests.factories import bearer, book, token
 
 ALL = {Role.admin, Role.manager, Role.csm, Role.analyst}
 ADMIN = {Role.admin}
+READERS = {Role.admin, Role.manager, Role.analyst}
 
 # method, path, json body, roles allowed
 ROUTES: list[tuple[str, str, Any, set[Role]]] = [
@@ -25,6 +26,18 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/staff-users", None, ADMIN),
     ("GET", "/api/v1/audit", None, ADMIN),
     ("POST", "/api/v1/imports/csms", [{"email": "new@example.com", "name": "New"}], ADMIN),
+    ("GET", "/api/v1/surveys", None, READERS),
+    ("POST", "/api/v1/surveys", {"name": "NPS"}, ADMIN),
+    ("GET", "/api/v1/schedules", None, READERS),
+    ("GET", "/api/v1/widget-keys", None, ADMIN),
+    (
+        "POST",
+        "/api/v1/widget-keys",
+        {"name": "web", "allowed_origins": ["https://a.example"]},
+        ADMIN,
+    ),
+    ("GET", "/api/v1/settings/surveys", None, READERS),
+    ("PUT", "/api/v1/settings/surveys", {"min_days_between_surveys": 5}, ADMIN),
 ]
 
 

@@ -8,7 +8,6 @@ text/plain, a "simple" request that needs no preflight at all; application/json 
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
@@ -17,17 +16,15 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put, route
 from litestar.di import Provide
 from litestar.enums import HttpMethod
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import audit
-from feedback.db import utcnow
 from feedback.errors import InputError, error_body
-from feedback.surveys import services
+from feedback.surveys import admin, services
 from feedback.surveys.models import Schedule, Survey, WidgetKey
-from feedback.surveys.targeting import validate_targeting
 
 WIDGET_BODY_LIMIT = 64 * 1024
 MAX_TRAITS = 50
@@ -233,81 +230,6 @@ class WidgetController(Controller):
 # -- admin API ---------------------------------------------------------------------------
 
 
-class SurveyIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Text200
-    product_name: Text200 = "our product"
-    texts: dict[str, dict[str, Any]] = {}
-    promoter_link_url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
-    theme: dict[str, str] = {}
-    active: bool = True
-
-
-class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
-    survey_id: int
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
-    cadence_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
-    first_survey_after_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 14
-    dismiss_backoff_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
-    max_asks_per_cycle: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
-    sample_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 100.0
-    max_users_per_account: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    targeting: dict[str, Any] = {}
-    delay_seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    priority: int = 0
-    active: bool = True
-
-
-class WidgetKeyIn(msgspec.Struct, forbid_unknown_fields=True):
-    name: Text200
-    environment: Annotated[str, msgspec.Meta(pattern="^(production|staging|development)$")] = (
-        "production"
-    )
-    allowed_origins: list[Annotated[str, msgspec.Meta(max_length=300)]] = []
-    require_identity: bool = False
-    active: bool = True
-
-
-class SurveySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
-    min_days_between_surveys: Annotated[int, msgspec.Meta(ge=0, le=365)]
-
-
-ORIGIN = re.compile(r"^(\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)$")
-
-
-def check_schedule(data: ScheduleIn) -> None:
-    problems = validate_targeting(data.targeting)
-    if problems:
-        raise InputError("targeting", "; ".join(problems))
-    for field in ("starts_at", "ends_at"):
-        value = getattr(data, field)
-        if value is not None and value.tzinfo is None:
-            raise InputError(field, "needs a time zone offset, e.g. 2027-01-01T00:00:00Z")
-    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
-        raise InputError("ends_at", "must be after starts_at")
-
-
-def check_origins(origins: list[str]) -> list[str]:
-    for origin in origins:
-        if not ORIGIN.match(origin):
-            raise InputError(
-                "allowed_origins", f"{origin!r} is not an origin like https://app.example.com"
-            )
-    return [o.rstrip("/") for o in origins]
-
-
-async def _require(table: type[Any], row_id: int, what: str) -> None:
-    if not await table.exists().where(table.id == row_id):
-        raise NotFoundException(f"no {what} {row_id}")
-
-
-def _schedule_values(data: ScheduleIn) -> dict[str, Any]:
-    values = msgspec.structs.asdict(data)
-    values["survey"] = values.pop("survey_id")
-    return values
-
-
 class SurveyAdminController(Controller):
     path = "/api/v1"
     tags = ["surveys"]
@@ -319,22 +241,19 @@ class SurveyAdminController(Controller):
 
     @post("/surveys", summary="Create a survey", **access(Role.admin))
     async def create_survey(
-        self, principal: CurrentPrincipal, data: JSONBody[SurveyIn]
+        self, principal: CurrentPrincipal, data: JSONBody[admin.SurveyIn]
     ) -> dict[str, Any]:
-        row = Survey(**msgspec.structs.asdict(data))
-        await row.save()
-        await audit(principal.actor, principal.source, "survey.create", str(row.id))
-        return {"id": row.id, **msgspec.structs.asdict(data)}
+        survey_id = await admin.save_survey(data, principal.actor, principal.source)
+        return {"id": survey_id, **msgspec.structs.asdict(data)}
 
     @put("/surveys/{survey_id:int}", summary="Change a survey", **access(Role.admin))
     async def update_survey(
-        self, principal: CurrentPrincipal, survey_id: FromPath[int], data: JSONBody[SurveyIn]
+        self,
+        principal: CurrentPrincipal,
+        survey_id: FromPath[int],
+        data: JSONBody[admin.SurveyIn],
     ) -> dict[str, Any]:
-        await _require(Survey, survey_id, "survey")
-        await Survey.update({**msgspec.structs.asdict(data), "updated_at": utcnow()}).where(
-            Survey.id == survey_id
-        )
-        await audit(principal.actor, principal.source, "survey.update", str(survey_id))
+        await admin.save_survey(data, principal.actor, principal.source, survey_id)
         return {"id": survey_id, **msgspec.structs.asdict(data)}
 
     @get("/schedules", summary="Schedules", **access(Role.admin, Role.manager, Role.analyst))
@@ -343,28 +262,19 @@ class SurveyAdminController(Controller):
 
     @post("/schedules", summary="Create a schedule", **access(Role.admin))
     async def create_schedule(
-        self, principal: CurrentPrincipal, data: JSONBody[ScheduleIn]
+        self, principal: CurrentPrincipal, data: JSONBody[admin.ScheduleIn]
     ) -> dict[str, Any]:
-        check_schedule(data)
-        if not await Survey.exists().where(Survey.id == data.survey_id):
-            raise InputError("survey_id", f"no survey {data.survey_id}")
-        row = Schedule(**_schedule_values(data))
-        await row.save()
-        await audit(principal.actor, principal.source, "schedule.create", str(row.id))
-        return {"id": row.id, **msgspec.structs.asdict(data)}
+        schedule_id = await admin.save_schedule(data, principal.actor, principal.source)
+        return {"id": schedule_id, **msgspec.structs.asdict(data)}
 
     @put("/schedules/{schedule_id:int}", summary="Change a schedule", **access(Role.admin))
     async def update_schedule(
-        self, principal: CurrentPrincipal, schedule_id: FromPath[int], data: JSONBody[ScheduleIn]
+        self,
+        principal: CurrentPrincipal,
+        schedule_id: FromPath[int],
+        data: JSONBody[admin.ScheduleIn],
     ) -> dict[str, Any]:
-        check_schedule(data)
-        await _require(Schedule, schedule_id, "schedule")
-        if not await Survey.exists().where(Survey.id == data.survey_id):
-            raise InputError("survey_id", f"no survey {data.survey_id}")
-        await Schedule.update({**_schedule_values(data), "updated_at": utcnow()}).where(
-            Schedule.id == schedule_id
-        )
-        await audit(principal.actor, principal.source, "schedule.update", str(schedule_id))
+        await admin.save_schedule(data, principal.actor, principal.source, schedule_id)
         return {"id": schedule_id, **msgspec.structs.asdict(data)}
 
     @get("/widget-keys", summary="Widget keys (never their identity secret)", **access(Role.admin))
@@ -381,31 +291,9 @@ class SurveyAdminController(Controller):
         **access(Role.admin),
     )
     async def create_key(
-        self, principal: CurrentPrincipal, data: JSONBody[WidgetKeyIn]
+        self, principal: CurrentPrincipal, data: JSONBody[admin.WidgetKeyIn]
     ) -> dict[str, Any]:
-        origins = check_origins(data.allowed_origins)
-        prefix = {"production": "wk_live_", "staging": "wk_stage_", "development": "wk_dev_"}
-        row = WidgetKey(
-            key=prefix[data.environment] + secrets.token_urlsafe(12),
-            name=data.name,
-            environment=data.environment,
-            allowed_origins=origins,
-            identity_secret=secrets.token_hex(32),
-            require_identity=data.require_identity,
-            active=data.active,
-        )
-        await row.save()
-        await audit(principal.actor, principal.source, "widget_key.create", row.key)
-        return {
-            "id": row.id,
-            "key": row.key,
-            "name": row.name,
-            "environment": row.environment,
-            "allowed_origins": origins,
-            "require_identity": row.require_identity,
-            "identity_secret": row.identity_secret,
-            "active": row.active,
-        }
+        return await admin.create_widget_key(data, principal.actor, principal.source)
 
     @put(
         "/widget-keys/{key_id:int}",
@@ -413,29 +301,16 @@ class SurveyAdminController(Controller):
         **access(Role.admin),
     )
     async def update_key(
-        self, principal: CurrentPrincipal, key_id: FromPath[int], data: JSONBody[WidgetKeyIn]
+        self,
+        principal: CurrentPrincipal,
+        key_id: FromPath[int],
+        data: JSONBody[admin.WidgetKeyIn],
     ) -> dict[str, Any]:
-        await _require(WidgetKey, key_id, "widget key")
-        origins = check_origins(data.allowed_origins)
-        await WidgetKey.update(
-            {
-                WidgetKey.name: data.name,
-                WidgetKey.allowed_origins: origins,
-                WidgetKey.require_identity: data.require_identity,
-                WidgetKey.active: data.active,
-            }
-        ).where(WidgetKey.id == key_id)
-        await audit(principal.actor, principal.source, "widget_key.update", str(key_id))
-        return (
-            await WidgetKey.select(exclude_secrets=True)
-            .where(WidgetKey.id == key_id)
-            .output(load_json=True)
-            .first()
-        )
+        return await admin.update_widget_key(key_id, data, principal.actor, principal.source)
 
     @delete("/widget-keys/{key_id:int}", summary="Disable a widget key", **access(Role.admin))
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> None:
-        await _require(WidgetKey, key_id, "widget key")
+        await admin.get_widget_key(key_id)
         await WidgetKey.update({WidgetKey.active: False}).where(WidgetKey.id == key_id)
         await audit(principal.actor, principal.source, "widget_key.disable", str(key_id))
 
@@ -449,13 +324,7 @@ class SurveyAdminController(Controller):
 
     @put("/settings/surveys", summary="Change global survey settings", **access(Role.admin))
     async def change_survey_settings(
-        self, principal: CurrentPrincipal, data: JSONBody[SurveySettingsIn]
+        self, principal: CurrentPrincipal, data: JSONBody[admin.SurveySettingsIn]
     ) -> dict[str, Any]:
-        await services.set_min_days_between_surveys(data.min_days_between_surveys)
-        await audit(
-            principal.actor,
-            principal.source,
-            "settings.surveys",
-            detail={"min_days_between_surveys": data.min_days_between_surveys},
-        )
+        await admin.save_survey_settings(data, principal.actor, principal.source)
         return {"min_days_between_surveys": data.min_days_between_surveys}
