@@ -29,6 +29,7 @@ from feedback.ratelimit import limiter_for
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
+from feedback.web.admin_views import AdminPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WidgetController,
             widget_asset,
             PageController,
+            AdminPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool],

@@ -1,0 +1,375 @@
+"""Admin pages: surveys with a live widget preview, schedules, widget keys and the snippet."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from feedback.auth.guards import CurrentPrincipal, access, provide_principal
+from feedback.auth.models import Role
+from feedback.errors import InputError
+from feedback.surveys import admin, services
+from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys.texts import CATEGORIES, DEFAULT_TEXTS
+
+TEXT_FIELDS = (
+    "question",
+    "low_label",
+    "high_label",
+    "promoter_link_label",
+    "comment_placeholder",
+    "submit",
+    "dismiss",
+)
+LOCALES = ("en", "ja")
+SCHEDULE_NUMBERS = (
+    "cadence_days",
+    "first_survey_after_days",
+    "dismiss_backoff_days",
+    "max_asks_per_cycle",
+    "delay_seconds",
+    "priority",
+)
+_FIELD = re.compile(r"at `\$\.([A-Za-z_]+)")
+
+FormRequest = Request[Any, Any, State]
+
+
+def convert(values: dict[str, Any], kind: type[Any]) -> Any:
+    try:
+        return msgspec.convert(values, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        named = _FIELD.search(str(exc))
+        raise InputError(named.group(1) if named else "form", str(exc)) from None
+
+
+def survey_from_form(form: Any) -> admin.SurveyIn:
+    texts: dict[str, dict[str, Any]] = {}
+    for locale in LOCALES:
+        entry: dict[str, Any] = {}
+        for field in TEXT_FIELDS:
+            value = (form.get(f"{locale}.{field}") or "").strip()
+            if value:
+                entry[field] = value
+        for group in ("follow_up", "thanks"):
+            by_category = {c: (form.get(f"{locale}.{group}.{c}") or "").strip() for c in CATEGORIES}
+            by_category = {c: v for c, v in by_category.items() if v}
+            if by_category:
+                entry[group] = by_category
+        if entry:
+            texts[locale] = entry
+    return convert(
+        {
+            "name": (form.get("name") or "").strip(),
+            "product_name": (form.get("product_name") or "").strip() or "our product",
+            "promoter_link_url": (form.get("promoter_link_url") or "").strip() or None,
+            "texts": texts,
+            "theme": {
+                "accent": form.get("accent") or "#2f5bea",
+                "position": form.get("position") or "bottom-right",
+            },
+            "active": form.get("active") == "on",
+        },
+        admin.SurveyIn,
+    )
+
+
+def _utc(value: str | None) -> str | None:
+    """An <input type=datetime-local> value, read as UTC."""
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).isoformat()
+    except ValueError:
+        return value  # the conversion names the field
+
+
+def schedule_from_form(form: Any) -> admin.ScheduleIn:
+    raw_targeting = (form.get("targeting") or "").strip() or "{}"
+    try:
+        targeting = json.loads(raw_targeting)
+    except json.JSONDecodeError as exc:
+        raise InputError("targeting", f"not valid JSON: {exc.msg}") from None
+    values: dict[str, Any] = {
+        "survey_id": form.get("survey_id"),
+        "name": (form.get("name") or "").strip(),
+        "sample_percent": form.get("sample_percent") or "100",
+        "max_users_per_account": form.get("max_users_per_account") or None,
+        "targeting": targeting,
+        "starts_at": _utc(form.get("starts_at")),
+        "ends_at": _utc(form.get("ends_at")),
+        "active": form.get("active") == "on",
+    }
+    for field in SCHEDULE_NUMBERS:
+        if form.get(field):
+            values[field] = form.get(field)
+    return convert(values, admin.ScheduleIn)
+
+
+def preview_texts() -> str:
+    return json.dumps(DEFAULT_TEXTS, ensure_ascii=False)
+
+
+class AdminPages(Controller):
+    path = "/admin"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    guards = access(Role.admin)["guards"]
+
+    @get("/surveys")
+    async def surveys(
+        self, principal: CurrentPrincipal, saved: FromQuery[str | None] = None
+    ) -> Template:
+        surveys = await Survey.select().order_by(Survey.id).output(load_json=True)
+        schedules = await Schedule.select().order_by(Schedule.id).output(load_json=True)
+        return Template(
+            "admin/surveys.html",
+            context={
+                "principal": principal,
+                "surveys": surveys,
+                "schedules": schedules,
+                "min_gap": await services.min_days_between_surveys(),
+                "saved": saved,
+            },
+        )
+
+    @post("/settings/surveys")
+    async def save_settings(
+        self, principal: CurrentPrincipal, request: FormRequest
+    ) -> Redirect | Template:
+        form = await request.form()
+        try:
+            data = convert(
+                {"min_days_between_surveys": form.get("min_days_between_surveys")},
+                admin.SurveySettingsIn,
+            )
+            await admin.save_survey_settings(data, principal.actor, "web")
+        except InputError as exc:
+            return await self._index_with_error(principal, exc)
+        return Redirect(path="/admin/surveys", query_params={"saved": "settings"}, status_code=303)
+
+    async def _index_with_error(self, principal: Any, exc: InputError) -> Template:
+        surveys = await Survey.select().order_by(Survey.id).output(load_json=True)
+        schedules = await Schedule.select().order_by(Schedule.id).output(load_json=True)
+        return Template(
+            "admin/surveys.html",
+            status_code=422,
+            context={
+                "principal": principal,
+                "surveys": surveys,
+                "schedules": schedules,
+                "min_gap": await services.min_days_between_surveys(),
+                "error": exc,
+            },
+        )
+
+    @get(["/surveys/new", "/surveys/{survey_id:int}"])
+    async def survey_page(
+        self, principal: CurrentPrincipal, survey_id: FromPath[int | None] = None
+    ) -> Template:
+        survey: dict[str, Any] = {
+            "name": "",
+            "product_name": "",
+            "texts": {},
+            "theme": {},
+            "active": True,
+            "promoter_link_url": None,
+        }
+        if survey_id is not None:
+            row = await Survey.select().where(Survey.id == survey_id).output(load_json=True).first()
+            if row is None:
+                raise NotFoundException(f"no survey {survey_id}")
+            survey = row
+        return self._survey_template(principal, survey, survey_id)
+
+    def _survey_template(
+        self,
+        principal: Any,
+        survey: dict[str, Any],
+        survey_id: int | None,
+        error: InputError | None = None,
+    ) -> Template:
+        return Template(
+            "admin/survey.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "survey": survey,
+                "survey_id": survey_id,
+                "error": error,
+                "locales": LOCALES,
+                "categories": CATEGORIES,
+                "text_fields": TEXT_FIELDS,
+                "defaults": DEFAULT_TEXTS,
+                "preview_texts": preview_texts(),
+            },
+        )
+
+    @post(["/surveys/new", "/surveys/{survey_id:int}"])
+    async def save_survey(
+        self,
+        principal: CurrentPrincipal,
+        request: FormRequest,
+        survey_id: FromPath[int | None] = None,
+    ) -> Redirect | Template:
+        form = await request.form()
+        try:
+            data = survey_from_form(form)
+            saved_id = await admin.save_survey(data, principal.actor, "web", survey_id)
+        except InputError as exc:
+            draft = {
+                "name": form.get("name"),
+                "product_name": form.get("product_name"),
+                "promoter_link_url": form.get("promoter_link_url"),
+                "active": form.get("active") == "on",
+                "texts": {},
+                "theme": {},
+            }
+            return self._survey_template(principal, draft, survey_id, exc)
+        return Redirect(path=f"/admin/surveys/{saved_id}", status_code=303)
+
+    @get(["/schedules/new", "/schedules/{schedule_id:int}"])
+    async def schedule_page(
+        self,
+        principal: CurrentPrincipal,
+        schedule_id: FromPath[int | None] = None,
+        survey_id: FromQuery[int | None] = None,
+    ) -> Template:
+        schedule: dict[str, Any] = {
+            "survey": survey_id,
+            "active": True,
+            "targeting": {},
+            "sample_percent": 100.0,
+        }
+        if schedule_id is not None:
+            row = (
+                await Schedule.select()
+                .where(Schedule.id == schedule_id)
+                .output(load_json=True)
+                .first()
+            )
+            if row is None:
+                raise NotFoundException(f"no schedule {schedule_id}")
+            schedule = row
+        return await self._schedule_template(principal, schedule, schedule_id)
+
+    async def _schedule_template(
+        self,
+        principal: Any,
+        schedule: dict[str, Any],
+        schedule_id: int | None,
+        error: InputError | None = None,
+        targeting_text: str | None = None,
+    ) -> Template:
+        surveys = await Survey.select(Survey.id, Survey.name).order_by(Survey.id)
+        defaults = msgspec.structs.asdict(admin.ScheduleIn(survey_id=0))
+        return Template(
+            "admin/schedule.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "schedule": {**defaults, **schedule},
+                "schedule_id": schedule_id,
+                "surveys": surveys,
+                "error": error,
+                "targeting_text": targeting_text
+                if targeting_text is not None
+                else json.dumps(schedule.get("targeting") or {}, indent=2),
+            },
+        )
+
+    @post(["/schedules/new", "/schedules/{schedule_id:int}"])
+    async def save_schedule(
+        self,
+        principal: CurrentPrincipal,
+        request: FormRequest,
+        schedule_id: FromPath[int | None] = None,
+    ) -> Redirect | Template:
+        form = await request.form()
+        try:
+            data = schedule_from_form(form)
+            await admin.save_schedule(data, principal.actor, "web", schedule_id)
+        except InputError as exc:
+            draft = {k: form.get(k) for k in form}
+            draft["survey"] = int(form.get("survey_id") or 0)
+            draft["active"] = form.get("active") == "on"
+            return await self._schedule_template(
+                principal, draft, schedule_id, exc, form.get("targeting") or ""
+            )
+        return Redirect(path="/admin/surveys", query_params={"saved": "schedule"}, status_code=303)
+
+    @get("/widget-keys")
+    async def widget_keys(self, principal: CurrentPrincipal, request: FormRequest) -> Template:
+        return await self._keys_template(principal, request)
+
+    async def _keys_template(
+        self,
+        principal: Any,
+        request: FormRequest,
+        created: dict[str, Any] | None = None,
+        error: InputError | None = None,
+    ) -> Template:
+        keys = (
+            await WidgetKey.select(exclude_secrets=True)
+            .order_by(WidgetKey.id)
+            .output(load_json=True)
+        )
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        return Template(
+            "admin/widget_keys.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "keys": keys,
+                "created": created,
+                "error": error,
+                "snippet": admin.snippet(created["key"], base) if created else None,
+                "base": base,
+            },
+        )
+
+    @post("/widget-keys")
+    async def create_key(self, principal: CurrentPrincipal, request: FormRequest) -> Template:
+        form = await request.form()
+        origins = [
+            line.strip()
+            for line in (form.get("allowed_origins") or "").splitlines()
+            if line.strip()
+        ]
+        try:
+            data = convert(
+                {
+                    "name": (form.get("name") or "").strip(),
+                    "environment": form.get("environment") or "production",
+                    "allowed_origins": origins,
+                    "require_identity": form.get("require_identity") == "on",
+                },
+                admin.WidgetKeyIn,
+            )
+            created = await admin.create_widget_key(data, principal.actor, "web")
+        except InputError as exc:
+            return await self._keys_template(principal, request, error=exc)
+        return await self._keys_template(principal, request, created=created)
+
+    @post("/widget-keys/{key_id:int}/disable")
+    async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> Redirect:
+        row = await admin.get_widget_key(key_id)
+        data = admin.WidgetKeyIn(
+            name=row["name"] or row["key"],
+            environment=row["environment"],
+            allowed_origins=row["allowed_origins"],
+            require_identity=row["require_identity"],
+            active=False,
+        )
+        await admin.update_widget_key(key_id, data, principal.actor, "web")
+        return Redirect(path="/admin/widget-keys", status_code=303)
