@@ -100,7 +100,11 @@ async def schema() -> AsyncIterator[None]:
 
 @pytest.fixture(autouse=True)
 async def clean_tables(schema: None) -> AsyncIterator[None]:
+    from feedback.surveys.services import forget_configuration
+
+    forget_configuration()
     yield
+    forget_configuration()
     engine = current_engine()
     names = [t._meta.tablename for t in reversed(TABLES)]
     if engine.engine_type == "postgres":

@@ -107,6 +107,7 @@ async def save_survey(data: SurveyIn, actor: str, source: str, survey_id: int | 
         await _require(Survey, survey_id, "survey")
         await Survey.update({**values, "updated_at": utcnow()}).where(Survey.id == survey_id)
         await audit(actor, source, "survey.update", str(survey_id))
+    services.forget_configuration()
     return survey_id
 
 
@@ -127,6 +128,7 @@ async def save_schedule(
             Schedule.id == schedule_id
         )
         await audit(actor, source, "schedule.update", str(schedule_id))
+    services.forget_configuration()
     return schedule_id
 
 
@@ -170,6 +172,7 @@ async def update_widget_key(
         }
     ).where(WidgetKey.id == key_id)
     await audit(actor, source, "widget_key.update", str(key_id))
+    services.forget_configuration()
     return await get_widget_key(key_id)
 
 

@@ -23,6 +23,7 @@ from feedback.accounts.models import Account, EndUser
 from feedback.db import utcnow, write_transaction
 from feedback.errors import InputError
 from feedback.responses.models import Response
+from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
 from feedback.surveys.models import (
     AppSetting,
@@ -56,7 +57,27 @@ class KeyInfo:
     require_identity: bool
 
 
+CONFIG_TTL_SECONDS = 10
+_keys: TTLCache[KeyInfo | None] = TTLCache(CONFIG_TTL_SECONDS)
+_config: TTLCache[Any] = TTLCache(CONFIG_TTL_SECONDS)
+
+
+def forget_configuration() -> None:
+    """Called after admin changes so this process applies them at once."""
+    _keys.clear()
+    _config.clear()
+
+
 async def load_key(key: str) -> KeyInfo:
+    info = await _keys.get(key, lambda: _read_key(key))
+    if info is None:
+        raise NotAuthorizedException(
+            "unknown or disabled widget key", extra=[{"field": "key", "message": "unknown"}]
+        )
+    return info
+
+
+async def _read_key(key: str) -> KeyInfo | None:
     row = (
         await WidgetKey.select(
             WidgetKey.id,
@@ -71,9 +92,7 @@ async def load_key(key: str) -> KeyInfo:
         .first()
     )
     if row is None:
-        raise NotAuthorizedException(
-            "unknown or disabled widget key", extra=[{"field": "key", "message": "unknown"}]
-        )
+        return None
     return KeyInfo(
         id=row["id"],
         key=row["key"],
@@ -130,6 +149,7 @@ async def set_min_days_between_surveys(days: int) -> None:
     ).on_conflict(
         target=AppSetting.key, action="DO UPDATE", values=[AppSetting.value, AppSetting.updated_at]
     )
+    forget_configuration()
 
 
 # -- identifying the user ---------------------------------------------------------------
@@ -242,7 +262,12 @@ async def identify(
 
 
 async def active_schedules(now: datetime) -> list[dict[str, Any]]:
-    rows = await (
+    rows = await _config.get("schedules", _read_schedules)
+    return [r for r in rows if r["ends_at"] is None or r["ends_at"] > now]
+
+
+async def _read_schedules() -> list[dict[str, Any]]:
+    return await (
         Schedule.select(
             Schedule.all_columns(),
             Schedule.survey.name.as_alias("survey_name"),
@@ -256,7 +281,6 @@ async def active_schedules(now: datetime) -> list[dict[str, Any]]:
         .order_by(Schedule.id)
         .output(load_json=True)
     )
-    return [r for r in rows if r["ends_at"] is None or r["ends_at"] > now]
 
 
 def rules_for(schedule: dict[str, Any], min_gap_days: int) -> CadenceRules:

@@ -312,6 +312,7 @@ class SurveyAdminController(Controller):
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> None:
         await admin.get_widget_key(key_id)
         await WidgetKey.update({WidgetKey.active: False}).where(WidgetKey.id == key_id)
+        services.forget_configuration()
         await audit(principal.actor, principal.source, "widget_key.disable", str(key_id))
 
     @get(
