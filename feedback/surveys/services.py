@@ -39,6 +39,8 @@ DISPLAY_LIFETIME = timedelta(hours=1)
 # the longest the widget waits before asking again, so configuration changes reach it
 MAX_CHECK_INTERVAL = timedelta(days=1)
 DEFAULT_MIN_DAYS_BETWEEN_SURVEYS = 7
+# last_seen_at is for "going dark" reports, not a clock: one write an hour per user is enough
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
 USER_FIELDS = ("role", "locale", "email")
 ACCOUNT_FIELDS = ("plan", "industry")
 
@@ -179,21 +181,32 @@ async def identify(
     """Create or refresh the user and their account; the widget never overwrites CRM data
     on an existing account (only fills a new one)."""
     user_fields, account_fields, free = split_traits(traits)
-    await Account.insert(
-        Account(
-            external_id=account_id,
-            name=account_fields.get("name") or account_id,
-            plan=account_fields.get("plan"),
-            industry=account_fields.get("industry"),
+    account = (
+        await Account.select(Account.id, Account.plan)
+        .where(Account.external_id == account_id)
+        .first()
+    )
+    if account is None:
+        await Account.insert(
+            Account(
+                external_id=account_id,
+                name=account_fields.get("name") or account_id,
+                plan=account_fields.get("plan"),
+                industry=account_fields.get("industry"),
+            )
+        ).on_conflict(target=Account.external_id, action="DO NOTHING")
+        account = (
+            await Account.select(Account.id, Account.plan)
+            .where(Account.external_id == account_id)
+            .first()
         )
-    ).on_conflict(target=Account.external_id, action="DO NOTHING")
-    account = await Account.select(Account.id).where(Account.external_id == account_id).first()
     existing = (
         await EndUser.select(
             EndUser.id,
             EndUser.account,
             EndUser.traits,
             EndUser.first_seen_at,
+            EndUser.last_seen_at,
             EndUser.last_display_at,
             *(getattr(EndUser, f) for f in USER_FIELDS),
         )
@@ -226,7 +239,10 @@ async def identify(
         )
         changes: dict[Any, Any] = {}
     else:
-        changes = {EndUser.last_seen_at: now}
+        changes = {}
+        last_seen = existing["last_seen_at"]
+        if last_seen is None or now - last_seen > LAST_SEEN_RESOLUTION:
+            changes[EndUser.last_seen_at] = now
         for name, value in user_fields.items():
             if existing[name] != value:
                 changes[getattr(EndUser, name)] = value
@@ -243,7 +259,6 @@ async def identify(
     if changes:
         changes[EndUser.updated_at] = now
         await EndUser.update(changes).where(EndUser.id == existing["id"])
-    plan = await Account.select(Account.plan).where(Account.id == account["id"]).first()
     return {
         "id": existing["id"],
         "account_id": account["id"],
@@ -252,7 +267,7 @@ async def identify(
         "attributes": {
             "role": existing.get("role"),
             "locale": existing.get("locale"),
-            "plan": plan["plan"] if plan else None,
+            "plan": account["plan"],
             "traits": existing["traits"] or {},
         },
     }
