@@ -542,9 +542,7 @@ def _merge_traits(existing: dict[str, Any] | None, new: dict[str, Any] | None) -
     merged: dict[str, Any] = {}
     if existing:
         value = existing.get("traits")
-        if isinstance(value, str):
-            import json
-
+        if isinstance(value, str):  # lookup() returns JSON columns as text
             value = json.loads(value or "{}")
         merged.update(value or {})
     merged.update(new or {})
