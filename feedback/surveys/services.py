@@ -492,7 +492,16 @@ async def _reserve(
 # -- answers ----------------------------------------------------------------------------
 
 
-async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
+SNAPSHOT_FIELDS = ("plan", "industry", "company_size", "employee_count", "csm", "arr_cents")
+
+
+async def _display_for(key: KeyInfo, token: str, snapshot: bool = False) -> dict[str, Any]:
+    """The display, its survey's texts and, with `snapshot`, the user's role and the
+    account's segment attributes now: one query with joins."""
+    extra = []
+    if snapshot:
+        extra = [getattr(Display.account, f).as_alias(f) for f in SNAPSHOT_FIELDS]
+        extra.append(Display.end_user.role.as_alias("role"))
     row = (
         await Display.select(
             Display.id,
@@ -505,6 +514,7 @@ async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
             Display.survey.product_name.as_alias("product_name"),
             Display.survey.texts.as_alias("texts"),
             Display.survey.promoter_link_url.as_alias("promoter_link_url"),
+            *extra,
         )
         .where(Display.token == token)
         .output(load_json=True)
@@ -518,55 +528,47 @@ async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
 async def record_score(
     key: KeyInfo, token: str, client_id: str, score: int, now: datetime | None = None
 ) -> tuple[bool, dict[str, Any]]:
-    """Store the score (idempotent by client id and by display); (created, follow-up)."""
+    """Store the score (idempotent by client id and by display); (created, follow-up).
+
+    An answer after a dismissal (another tab) or after expiry is still an answer."""
     now = now or utcnow()
+    idempotency_key = f"widget:{client_id}"
     async with write_transaction():
-        display = await _display_for(key, token)
-        existing = (
-            await Response.select(Response.id, Response.score)
-            .where(
-                (Response.display == display["id"])
-                | (Response.idempotency_key == f"widget:{client_id}")
-            )
-            .first()
-        )
-        created = existing is None
-        if created:
-            # an answer after a dismissal (another tab) or after expiry is still an answer
-            account = (
-                await Account.select(
-                    Account.plan,
-                    Account.industry,
-                    Account.company_size,
-                    Account.employee_count,
-                    Account.csm,
-                    Account.arr_cents,
-                )
-                .where(Account.id == display["account"])
-                .first()
-            )
-            user = (
-                await EndUser.select(EndUser.role).where(EndUser.id == display["end_user"]).first()
-            )
+        display = await _display_for(key, token, snapshot=True)
+        inserted = (
             await Response.insert(
                 Response(
-                    idempotency_key=f"widget:{client_id}",
+                    idempotency_key=idempotency_key,
                     source="widget",
                     end_user=display["end_user"],
                     account=display["account"],
                     score=score,
                     answered_at=now,
                     locale=display["locale"],
-                    role=user["role"] if user else None,
+                    role=display["role"],
                     display=display["id"],
                     survey=display["survey"],
-                    **account,
+                    **{f: display[f] for f in SNAPSHOT_FIELDS},
                 )
             )
+            # a retry conflicts on the client id, a second answer on the display
+            .on_conflict(action="DO NOTHING")
+            .returning(Response.id)
+        )
+        created = bool(inserted)
+        if created:
             await Display.update(
                 {Display.status: DisplayStatus.answered.value, Display.answered_at: now}
             ).where(Display.id == display["id"])
         else:
+            existing = (
+                await Response.select(Response.score)
+                .where(
+                    (Response.display == display["id"])
+                    | (Response.idempotency_key == idempotency_key)
+                )
+                .first()
+            )
             score = existing["score"]
     _, texts = localised_texts(display["texts"] or {}, display["product_name"], display["locale"])
     kind = category(score)
