@@ -333,3 +333,21 @@ async def test_the_per_account_cap_limits_users_asked(client: Any) -> None:
         for n in range(4)
     ]
     assert shown == [True, True, False, False]
+
+
+async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory(
+    client: Any,
+) -> None:
+    from feedback.surveys.models import Schedule
+    from feedback.surveys.services import forget_configuration
+
+    setup = await widget_setup(first_survey_after_days=30)
+    first = await call(client, setup["key"], "eligibility", check_body())
+    assert first.json()["show"] is False
+    # another process changes the schedule: this one keeps its "not now" for a while ...
+    await Schedule.update({Schedule.first_survey_after_days: 0}, force=True)
+    again = await call(client, setup["key"], "eligibility", check_body())
+    assert again.json() == first.json()
+    # ... until its configuration is refreshed (at once after a change made here)
+    forget_configuration()
+    assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"]

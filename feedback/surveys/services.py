@@ -32,7 +32,7 @@ from feedback.surveys.models import (
     Schedule,
     WidgetKey,
 )
-from feedback.surveys.targeting import targets
+from feedback.surveys.targeting import targets, url_path
 from feedback.surveys.texts import category, localised_texts
 
 DISPLAY_LIFETIME = timedelta(hours=1)
@@ -64,10 +64,32 @@ _keys: TTLCache[KeyInfo | None] = TTLCache(CONFIG_TTL_SECONDS)
 _config: TTLCache[Any] = TTLCache(CONFIG_TTL_SECONDS)
 
 
+# "not now, until T" per user, page and traits: decisions only move later as a user is
+# asked, answers or dismisses, so a repeat check before T can be answered from memory. Capped
+# so that admin changes made in another process reach every user within minutes.
+QUIET_CAP = timedelta(minutes=5)
+QUIET_MAX_ENTRIES = 100_000
+_quiet: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
+
+
 def forget_configuration() -> None:
     """Called after admin changes so this process applies them at once."""
     _keys.clear()
     _config.clear()
+    _quiet.clear()
+
+
+def _quiet_key(
+    key: KeyInfo, user_id: str, account_id: str, traits: dict[str, Any], url: str | None
+) -> tuple[Any, ...]:
+    return (key.id, user_id, account_id, url_path(url), json.dumps(traits, sort_keys=True))
+
+
+def _remember_quiet(quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> Outcome:
+    if len(_quiet) >= QUIET_MAX_ENTRIES:
+        _quiet.clear()
+    _quiet[quiet] = (min(outcome.next_check_at, now + QUIET_CAP), outcome.next_check_at)
+    return outcome
 
 
 async def load_key(key: str) -> KeyInfo:
@@ -349,6 +371,26 @@ async def check_eligibility(
 ) -> Outcome:
     now = now or utcnow()
     latest_check = now + MAX_CHECK_INTERVAL
+    quiet = _quiet_key(key, user_id, account_id, traits, url)
+    remembered = None if force else _quiet.get(quiet)
+    if remembered is not None and remembered[0] > now:
+        return Outcome(False, remembered[1])
+    outcome = await _check(key, user_id, account_id, traits, url, now, latest_check, force)
+    if not outcome.show:
+        _remember_quiet(quiet, outcome, now)
+    return outcome
+
+
+async def _check(
+    key: KeyInfo,
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime,
+    latest_check: datetime,
+    force: bool,
+) -> Outcome:
     async with write_transaction():
         user = await identify(user_id, account_id, traits, now)
         schedules = [
