@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -197,18 +197,45 @@ def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return user, account, rest
 
 
+_USER_SQL = """
+SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
+       u.role, u.locale, u.email,
+       (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
+FROM end_user u
+WHERE u.external_id = {}
+"""
+_NEW_USER_SQL = """
+INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
+                      last_seen_at, created_at, updated_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (external_id) DO NOTHING
+RETURNING id
+"""
+
+
+def _moment(value: Any) -> datetime | None:
+    """A timestamp from raw SQL: SQLite gives computed columns (max()) back as text."""
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        return json.loads(value or "{}")
+    return value or {}
+
+
 async def identify(
     user_id: str, account_id: str, traits: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """Create or refresh the user and their account; the widget never overwrites CRM data
-    on an existing account (only fills a new one)."""
+    """Create or refresh the user and their account, in plain SQL (this runs on every check);
+    the widget never overwrites CRM data on an existing account (only fills a new one)."""
     user_fields, account_fields, free = split_traits(traits)
-    account = (
-        await Account.select(Account.id, Account.plan)
-        .where(Account.external_id == account_id)
-        .first()
-    )
-    if account is None:
+    find_account = "SELECT id, plan FROM account WHERE external_id = {}"
+    accounts = await Account.raw(find_account, account_id)
+    if not accounts:
         await Account.insert(
             Account(
                 external_id=account_id,
@@ -217,59 +244,45 @@ async def identify(
                 industry=account_fields.get("industry"),
             )
         ).on_conflict(target=Account.external_id, action="DO NOTHING")
-        account = (
-            await Account.select(Account.id, Account.plan)
-            .where(Account.external_id == account_id)
-            .first()
+        accounts = await Account.raw(find_account, account_id)
+    account = accounts[0]
+    rows = await EndUser.raw(_USER_SQL, user_id)
+    is_new = not rows
+    if is_new:
+        values = (user_fields.get("role"), user_fields.get("email"), user_fields.get("locale"))
+        inserted = await EndUser.raw(
+            _NEW_USER_SQL, user_id, account["id"], *values, json.dumps(free), now, now, now, now
         )
-    existing = (
-        await EndUser.select(
-            EndUser.id,
-            EndUser.account,
-            EndUser.traits,
-            EndUser.first_seen_at,
-            EndUser.last_seen_at,
-            EndUser.last_display_at,
-            *(getattr(EndUser, f) for f in USER_FIELDS),
-        )
-        .where(EndUser.external_id == user_id)
-        .output(load_json=True)
-        .first()
-    )
-    if existing is None:
-        await EndUser.insert(
-            EndUser(
-                external_id=user_id,
-                account=account["id"],
-                traits=free,
-                first_seen_at=now,
-                last_seen_at=now,
-                **user_fields,
-            )
-        ).on_conflict(target=EndUser.external_id, action="DO NOTHING")
-        existing = (
-            await EndUser.select(
-                EndUser.id,
-                EndUser.first_seen_at,
-                EndUser.last_display_at,
-                EndUser.traits,
-                *(getattr(EndUser, f) for f in USER_FIELDS),
-            )
-            .where(EndUser.external_id == user_id)
-            .output(load_json=True)
-            .first()
-        )
-        changes: dict[Any, Any] = {}
-    else:
-        changes = {}
-        last_seen = existing["last_seen_at"]
+        if inserted:  # everything about this user is known: no need to read it back
+            rows = [
+                {
+                    "id": inserted[0]["id"],
+                    "account": account["id"],
+                    "traits": free,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "last_display_at": None,
+                    "last_answered_at": None,
+                    "role": values[0],
+                    "email": values[1],
+                    "locale": values[2],
+                }
+            ]
+        else:  # a simultaneous request created the user first
+            rows = await EndUser.raw(_USER_SQL, user_id)
+            is_new = False
+    existing = rows[0]
+    existing["traits"] = _json(existing["traits"])
+    changes: dict[Any, Any] = {}
+    if not is_new:
+        last_seen = _moment(existing["last_seen_at"])
         if last_seen is None or now - last_seen > LAST_SEEN_RESOLUTION:
             changes[EndUser.last_seen_at] = now
         for name, value in user_fields.items():
             if existing[name] != value:
                 changes[getattr(EndUser, name)] = value
                 existing[name] = value
-        merged = {**(existing["traits"] or {}), **free}
+        merged = {**existing["traits"], **free}
         if merged != existing["traits"]:
             changes[EndUser.traits] = json.dumps(merged)
             existing["traits"] = merged
@@ -283,14 +296,16 @@ async def identify(
         await EndUser.update(changes).where(EndUser.id == existing["id"])
     return {
         "id": existing["id"],
+        "is_new": is_new,
         "account_id": account["id"],
-        "first_seen_at": existing["first_seen_at"],
-        "last_display_at": existing["last_display_at"],
+        "first_seen_at": _moment(existing["first_seen_at"]),
+        "last_display_at": _moment(existing["last_display_at"]),
+        "last_answered_at": _moment(existing["last_answered_at"]),
         "attributes": {
             "role": existing.get("role"),
             "locale": existing.get("locale"),
             "plan": account["plan"],
-            "traits": existing["traits"] or {},
+            "traits": existing["traits"],
         },
     }
 
@@ -381,6 +396,12 @@ async def check_eligibility(
     return outcome
 
 
+_DISPLAYS_SQL = """
+SELECT schedule, cycle, status, shown_at, dismissed_at, expires_at
+FROM display WHERE end_user = {}
+"""
+
+
 async def _check(
     key: KeyInfo,
     user_id: str,
@@ -402,14 +423,8 @@ async def _check(
             return Outcome(False, latest_check)
         if force and key.environment != "production":
             return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
-        displays = await Display.select(
-            Display.schedule,
-            Display.cycle,
-            Display.status,
-            Display.shown_at,
-            Display.dismissed_at,
-            Display.expires_at,
-        ).where(Display.end_user == user["id"])
+        # someone first seen just now has no history to read
+        displays = [] if user["is_new"] else await Display.raw(_DISPLAYS_SQL, user["id"])
         open_until = [
             d["expires_at"]
             for d in displays
@@ -417,13 +432,7 @@ async def _check(
         ]
         if open_until:  # another tab or device is showing a survey right now
             return Outcome(False, min(max(open_until), latest_check))
-        answered = (
-            await Response.select(Response.answered_at)
-            .where(Response.end_user == user["id"])
-            .order_by(Response.answered_at, ascending=False)
-            .first()
-        )
-        last_answered = answered["answered_at"] if answered else None
+        last_answered = user["last_answered_at"]
         gap = await min_days_between_surveys()
         next_checks = [latest_check]
         for schedule in schedules:
@@ -468,6 +477,20 @@ async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: 
     return user["id"] not in users and len(users) >= cap
 
 
+_CLAIM_SQL = """
+UPDATE end_user SET last_display_at = {}
+WHERE id = {} AND (last_display_at IS NULL OR last_display_at <= {})
+RETURNING id
+"""
+_RESERVE_SQL = """
+INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
+                     status, locale, url, shown_at, expires_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+ON CONFLICT (slot) DO NOTHING
+RETURNING id
+"""
+
+
 async def _reserve(
     key: KeyInfo,
     user: dict[str, Any],
@@ -479,40 +502,28 @@ async def _reserve(
     gap_days: int = 0,
 ) -> Outcome:
     if slot is not None:
-        since = now - timedelta(days=gap_days)
-        claimed = (
-            await EndUser.update({EndUser.last_display_at: now})
-            .where(
-                (EndUser.id == user["id"])
-                & (EndUser.last_display_at.is_null() | (EndUser.last_display_at <= since))
-            )
-            .returning(EndUser.id)
-        )
+        claimed = await EndUser.raw(_CLAIM_SQL, now, user["id"], now - timedelta(days=gap_days))
         if not claimed:
             raise _NotReserved
     token = secrets.token_urlsafe(24)
     locale, texts = localised_texts(
         schedule["texts"] or {}, schedule["product_name"], user["attributes"]["locale"]
     )
-    inserted = (
-        await Display.insert(
-            Display(
-                token=token,
-                slot=slot or f"forced:{token}",
-                survey=schedule["survey"],
-                schedule=schedule["id"],
-                end_user=user["id"],
-                account=user["account_id"],
-                widget_key=key.id,
-                cycle=cycle,
-                locale=locale,
-                url=(url or "")[:2000] or None,
-                shown_at=now,
-                expires_at=now + DISPLAY_LIFETIME,
-            )
-        )
-        .on_conflict(target=Display.slot, action="DO NOTHING")
-        .returning(Display.id)
+    inserted = await Display.raw(
+        _RESERVE_SQL,
+        token,
+        slot or f"forced:{token}",
+        schedule["survey"],
+        schedule["id"],
+        user["id"],
+        user["account_id"],
+        key.id,
+        cycle,
+        DisplayStatus.shown.value,
+        locale,
+        (url or "")[:2000] or None,
+        now,
+        now + DISPLAY_LIFETIME,
     )
     if not inserted:
         raise _NotReserved  # rolls back the compare-and-set with the transaction
