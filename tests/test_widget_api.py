@@ -25,6 +25,13 @@ async def call(
     )
 
 
+async def shown_token(client: Any, key: str) -> str:
+    """Check the default user in, expecting a survey, and return its display token."""
+    answer = await call(client, key, "eligibility", check_body())
+    assert answer.json()["show"] is True, answer.text
+    return str(answer.json()["display_token"])
+
+
 def check_body(**extra: Any) -> dict[str, Any]:
     return {
         "user_id": "u-1",
@@ -90,7 +97,7 @@ async def test_a_score_then_a_comment_make_one_response_with_a_snapshot(client: 
 
 async def test_retries_and_double_clicks_never_duplicate_a_response(client: Any) -> None:
     setup = await widget_setup()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     body = {"display_token": token, "client_id": "client-0002", "score": 3}
     answers = await asyncio.gather(
         *(call(client, setup["key"], "responses", body) for _ in range(5))
@@ -105,7 +112,7 @@ async def test_retries_and_double_clicks_never_duplicate_a_response(client: Any)
 
 async def test_once_answered_the_user_is_not_asked_again(client: Any) -> None:
     setup = await widget_setup()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     await call(
         client,
         setup["key"],
@@ -140,7 +147,7 @@ async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) ->
 
 async def test_a_dismissal_is_recorded_and_backs_off(client: Any) -> None:
     setup = await widget_setup()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     dismissed = await call(client, setup["key"], "dismissals", {"display_token": token})
     assert dismissed.json() == {"dismissed": True}
     display = await Display.select(Display.status, Display.dismissed_at).first()
@@ -219,7 +226,7 @@ async def test_a_bad_score_is_422_naming_the_field(
     client: Any, body: dict[str, Any], field: str
 ) -> None:
     setup = await widget_setup()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     answer = await call(client, setup["key"], "responses", {"display_token": token, **body})
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["field"] == field
@@ -229,7 +236,7 @@ async def test_a_bad_score_is_422_naming_the_field(
 
 async def test_a_comment_over_5000_characters_is_422(client: Any) -> None:
     setup = await widget_setup()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     await call(
         client,
         setup["key"],
@@ -258,7 +265,7 @@ async def test_a_display_token_of_another_key_is_refused(client: Any) -> None:
     setup = await widget_setup()
     other = WidgetKey(key="wk_other", allowed_origins=["https://app.example.com"])
     await other.save()
-    token = (await call(client, setup["key"], "eligibility", check_body())).json()["display_token"]
+    token = await shown_token(client, setup["key"])
     answer = await call(
         client,
         "wk_other",
