@@ -1,0 +1,254 @@
+"""Net Promoter Score point estimates and confidence intervals.
+
+NPS is ``100 * (P - D) / n`` for promoters ``P``, passives ``A`` and detractors ``D`` from one
+sample of ``n = P + A + D`` respondents.  The two proportions come from the same trinomial
+sample, so the variance of their difference carries their negative covariance:
+``Var(p_P - p_D) = (p_P + p_D - (p_P - p_D)**2) / n``.
+
+Three interval methods are offered:
+
+* ``"wald"`` - the normal-approximation interval with the trinomial variance above.
+* ``"adjusted-wald"`` - Sauro and Lewis's adjustment as evaluated by Rocks (2016, The American
+  Statistician): add 3/4 to promoters, 3/4 to detractors and 3/2 to passives, then apply the
+  Wald formula to the adjusted proportions.
+* ``"score"`` (default) - Tango's (1998, Statistics in Medicine 17:891-908) score interval for
+  a difference of paired proportions, applied to the trinomial by treating promoters and
+  detractors as the two discordant cells (``b = P``, ``c = D``) of a paired 2x2 table of ``n``
+  pairs.  The difference of the paired marginals is then exactly ``(P - D) / n``.
+
+This module imports only the standard library and, lazily, SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+from typing import Literal
+
+Method = Literal["wald", "adjusted-wald", "score"]
+Precision = Literal["counts_only", "low", "ok"]
+
+METHODS: tuple[str, ...] = ("wald", "adjusted-wald", "score")
+
+#: Below this many responses no score is shown at all, only the counts.
+COUNTS_ONLY_BELOW = 5
+#: Below this many responses the score is shown but flagged as imprecise.
+LOW_PRECISION_BELOW = 30
+
+
+@dataclass(frozen=True, slots=True)
+class NPSResult:
+    """An NPS with its confidence interval, on the -100..100 scale.
+
+    ``nps``, ``ci_low`` and ``ci_high`` are ``None`` when ``precision == "counts_only"``
+    (fewer than 5 responses): the counts are all that should be shown.
+    """
+
+    nps: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    promoters: int
+    passives: int
+    detractors: int
+    method: str
+    confidence: float
+    precision: Precision
+
+
+def _check_count(name: str, value: object) -> int:
+    """Return ``value`` as a non-negative ``int`` or raise ``ValueError``."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    try:
+        count = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        if isinstance(value, float) and value.is_integer():
+            count = int(value)
+        else:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}") from None
+    if count < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return count
+
+
+def check_counts(promoters: object, passives: object, detractors: object) -> tuple[int, int, int]:
+    """Validate a (promoters, passives, detractors) triple and return it as ints."""
+    return (
+        _check_count("promoters", promoters),
+        _check_count("passives", passives),
+        _check_count("detractors", detractors),
+    )
+
+
+def check_confidence(confidence: float) -> float:
+    """Validate a confidence level in the open interval (0, 1)."""
+    try:
+        level = float(confidence)
+    except (TypeError, ValueError):
+        raise ValueError(f"confidence must be a number in (0, 1), got {confidence!r}") from None
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return level
+
+
+def two_sided_z(confidence: float) -> float:
+    """Two-sided normal critical value ``z = Phi^-1(1 - (1 - confidence) / 2)``."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+
+
+def precision_for(n: int) -> Precision:
+    """Precision flag: ``counts_only`` below 5 responses, ``low`` below 30, else ``ok``."""
+    if n < COUNTS_ONLY_BELOW:
+        return "counts_only"
+    if n < LOW_PRECISION_BELOW:
+        return "low"
+    return "ok"
+
+
+def _clip(x: float) -> float:
+    return min(1.0, max(-1.0, x))
+
+
+def _wald(p_pos: float, p_neg: float, n: float, z: float) -> tuple[float, float]:
+    """Wald interval for ``p_pos - p_neg`` from one trinomial sample of size ``n``."""
+    diff = p_pos - p_neg
+    var = max(0.0, p_pos + p_neg - diff * diff) / n
+    half = z * math.sqrt(var)
+    return _clip(diff - half), _clip(diff + half)
+
+
+def tango_statistic(b: int, c: int, n: int, delta: float) -> float:
+    """Tango's (1998) score statistic ``Z(delta)`` for a paired difference ``delta``.
+
+    ``Z(delta) = (b - c - n*delta) / sqrt(n * (2*q + delta*(1 - delta)))`` where ``q`` is the
+    restricted maximum-likelihood estimate of the ``c`` cell probability under ``delta``, the
+    positive root of ``A q^2 + B q + C = 0`` with ``A = 2n``,
+    ``B = -b - c + (2n - b + c) * delta`` and ``C = -c * delta * (1 - delta)``.
+    A zero variance gives ``0`` for a zero numerator and ``+/-inf`` otherwise.
+    """
+    a_coef = 2.0 * n
+    b_coef = -b - c + (2.0 * n - b + c) * delta
+    c_coef = -c * delta * (1.0 - delta)
+    disc = max(0.0, b_coef * b_coef - 4.0 * a_coef * c_coef)
+    q = max(0.0, (-b_coef + math.sqrt(disc)) / (2.0 * a_coef))
+    var = n * (2.0 * q + delta * (1.0 - delta))
+    num = b - c - n * delta
+    if var <= 0.0:
+        if num == 0.0:
+            return 0.0
+        return math.copysign(math.inf, num)
+    return num / math.sqrt(var)
+
+
+_EDGE = 1e-12
+_XTOL = 1e-13
+
+
+def tango_interval(b: int, c: int, n: int, z: float) -> tuple[float, float]:
+    """Tango's (1998) score interval ``{delta : |Z(delta)| <= z}`` for a paired difference.
+
+    Each bound is found with :func:`scipy.optimize.brentq` on ``[-1, point]`` and
+    ``[point, 1]``.  When ``b == n`` the upper bound is 1 and when ``c == n`` the lower bound
+    is -1; when the statistic never crosses the critical value the bound is the edge.  The
+    interval always lies within [-1, 1] and contains the point estimate ``(b - c) / n``.
+    """
+    from scipy.optimize import brentq
+
+    point = (b - c) / n
+
+    if b == n:
+        high = 1.0
+    else:
+        hi_edge = 1.0 - _EDGE
+        if hi_edge <= point or tango_statistic(b, c, n, hi_edge) >= -z:
+            high = 1.0
+        else:
+            high = brentq(lambda d: tango_statistic(b, c, n, d) + z, point, hi_edge, xtol=_XTOL)
+
+    if c == n:
+        low = -1.0
+    else:
+        lo_edge = -1.0 + _EDGE
+        if lo_edge >= point or tango_statistic(b, c, n, lo_edge) <= z:
+            low = -1.0
+        else:
+            low = brentq(lambda d: tango_statistic(b, c, n, d) - z, lo_edge, point, xtol=_XTOL)
+
+    return min(_clip(low), point), max(_clip(high), point)
+
+
+def raw_nps_interval(
+    promoters: int,
+    passives: int,
+    detractors: int,
+    confidence: float = 0.95,
+    method: str = "score",
+) -> tuple[float, float, float]:
+    """Return ``(nps, low, high)`` on the -100..100 scale for any ``n >= 1``.
+
+    This applies no precision rule; use :func:`nps_interval` for display.  See the module
+    docstring for the methods and their sources.
+    """
+    p, a, d = check_counts(promoters, passives, detractors)
+    level = check_confidence(confidence)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    n = p + a + d
+    if n == 0:
+        raise ValueError("at least one response is needed for an interval")
+    z = two_sided_z(level)
+    point = (p - d) / n
+    if method == "wald":
+        low, high = _wald(p / n, d / n, n, z)
+    elif method == "adjusted-wald":
+        n_adj = n + 3.0
+        low, high = _wald((p + 0.75) / n_adj, (d + 0.75) / n_adj, n_adj, z)
+    else:
+        low, high = tango_interval(p, d, n, z)
+    return 100.0 * point, 100.0 * low, 100.0 * high
+
+
+def nps_interval(
+    promoters: int,
+    passives: int,
+    detractors: int,
+    confidence: float = 0.95,
+    method: str = "score",
+) -> NPSResult:
+    """NPS with a confidence interval (-100..100 scale) and a precision flag.
+
+    Methods: ``"wald"`` (trinomial variance, clipped to [-100, 100]), ``"adjusted-wald"``
+    (Sauro and Lewis; Rocks 2016: +3/4 promoters, +3/4 detractors, +3/2 passives; the
+    reported point estimate stays the raw NPS) and ``"score"`` (Tango 1998, Stat Med
+    17:891-908, with promoters and detractors as the discordant cells of a paired table).
+
+    With fewer than 5 responses the result has ``precision="counts_only"`` and ``None`` for
+    the score and bounds.  Raises ``ValueError`` for negative or non-integer counts, a
+    confidence outside (0, 1) or an unknown method.
+    """
+    p, a, d = check_counts(promoters, passives, detractors)
+    level = check_confidence(confidence)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    n = p + a + d
+    precision = precision_for(n)
+    if precision == "counts_only":
+        nps = low = high = None
+    else:
+        nps, low, high = raw_nps_interval(p, a, d, level, method)
+    return NPSResult(
+        nps=nps,
+        ci_low=low,
+        ci_high=high,
+        n=n,
+        promoters=p,
+        passives=a,
+        detractors=d,
+        method=method,
+        confidence=level,
+        precision=precision,
+    )

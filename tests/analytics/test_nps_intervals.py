@@ -1,0 +1,282 @@
+"""Tests for analytics.nps: hand computations, independent checks and properties."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.stats import norm
+
+from analytics.nps import METHODS, NPSResult, nps_interval, raw_nps_interval
+
+Z95 = float(norm.ppf(0.975))  # 1.959964...
+
+PROPERTY_SETTINGS = settings(max_examples=150, deadline=None)
+
+
+# --------------------------------------------------------------------------- hand computations
+
+
+def test_the_wald_interval_matches_a_hand_computation() -> None:
+    # P=50, A=30, D=20, n=100: p_P = 0.5, p_D = 0.2, NPS = 0.3 -> 30.
+    # Var = (p_P + p_D - (p_P - p_D)^2) / n = (0.5 + 0.2 - 0.09) / 100 = 0.0061
+    # SE = sqrt(0.0061) = 0.078102; half-width = 1.959964 * 0.078102 = 0.153078
+    # 95% interval = 30 +/- 15.3078 = [14.6922, 45.3078].
+    result = nps_interval(50, 30, 20, method="wald")
+    assert result.nps == pytest.approx(30.0)
+    assert result.ci_low == pytest.approx(14.6922, abs=1e-3)
+    assert result.ci_high == pytest.approx(45.3078, abs=1e-3)
+    assert result.ci_low == pytest.approx(30 - 100 * Z95 * math.sqrt(0.0061), abs=1e-9)
+
+
+def test_the_wald_interval_is_two_sided() -> None:
+    # 90% uses z = 1.644854 (not 1.281552): half-width = 1.644854 * 0.078102 = 0.128467.
+    result = nps_interval(50, 30, 20, confidence=0.90, method="wald")
+    assert result.ci_high == pytest.approx(30 + 12.8467, abs=1e-3)
+
+
+def test_the_wald_interval_is_clipped_to_the_scale() -> None:
+    # P=9, A=0, D=1, n=10: NPS 0.8, Var = (0.9+0.1-0.64)/10 = 0.036, SE 0.18974,
+    # upper = 0.8 + 1.96*0.18974 = 1.1719 -> clipped to 1.
+    result = nps_interval(9, 0, 1, method="wald")
+    assert result.ci_high == 100.0
+    assert result.ci_low == pytest.approx(100 * (0.8 - Z95 * math.sqrt(0.036)), abs=1e-9)
+
+
+def test_the_adjusted_wald_interval_matches_a_hand_computation() -> None:
+    # P=50, A=30, D=20 -> adjusted P'=50.75, A'=31.5, D'=20.75, n'=103.
+    # p_P' = 50.75/103 = 0.492718, p_D' = 20.75/103 = 0.201456, diff = 0.291262
+    # Var = (0.492718 + 0.201456 - 0.291262^2) / 103 = (0.694175 - 0.084834) / 103 = 0.0059159
+    # SE = 0.076915; half-width = 1.959964 * 0.076915 = 0.150751
+    # interval = [0.140511, 0.442013] -> [14.05, 44.20]; the reported NPS stays the raw 30.
+    result = nps_interval(50, 30, 20, method="adjusted-wald")
+    assert result.nps == pytest.approx(30.0)
+    assert result.ci_low == pytest.approx(14.051, abs=1e-2)
+    assert result.ci_high == pytest.approx(44.201, abs=1e-2)
+
+
+# --------------------------------------------------------------------------- score (Tango 1998)
+
+
+def _brute_force_score_interval(b: int, c: int, n: int, z: float) -> tuple[float, float]:
+    """Invert Tango's score test on a fine grid by an independent code path.
+
+    No published Tango (1998) / Newcombe (1998) numbers were available to check against, so
+    this is the independent check: the restricted MLE of p21 under each delta is found by
+    bisection on the derivative of the multinomial log-likelihood
+    ``b log(p21 + delta) + c log(p21) + (n - b - c) log(1 - 2 p21 - delta)`` (not by the
+    closed-form quadratic root used in the implementation); the variance is then written as
+    ``n (p12 + p21 - delta^2)``.  The interval is the set of grid points with |Z| <= z.
+    """
+    delta = np.linspace(-1.0, 1.0, 40001)
+    lo = np.maximum(0.0, -delta)
+    hi = (1.0 - delta) / 2.0
+    rest = n - b - c
+
+    def dloglik(q: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = np.where(b > 0, b / (q + delta), 0.0)
+            t2 = np.where(c > 0, c / q, 0.0)
+            t3 = np.where(rest > 0, 2.0 * rest / (1.0 - 2.0 * q - delta), 0.0)
+            # At delta = +/-1 the feasible range is a single point and inf - inf is nan;
+            # nan compares False, which is harmless there.
+            return t1 + t2 - t3
+
+    a, z_hi = lo.copy(), hi.copy()
+    for _ in range(80):
+        mid = (a + z_hi) / 2.0
+        positive = dloglik(mid) > 0
+        a = np.where(positive, mid, a)
+        z_hi = np.where(positive, z_hi, mid)
+    p21 = (a + z_hi) / 2.0
+    p12 = p21 + delta
+    var = n * (p12 + p21 - delta**2)
+    num = b - c - n * delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.where(var > 1e-15, num / np.sqrt(np.maximum(var, 1e-300)), np.inf)
+    stat = np.where((var <= 1e-15) & (np.abs(num) < 1e-9), 0.0, stat)
+    accepted = delta[np.abs(stat) <= z]
+    return float(accepted.min()), float(accepted.max())
+
+
+@pytest.mark.parametrize(
+    ("promoters", "passives", "detractors"),
+    [(50, 30, 20), (40, 100, 20), (3, 1, 1), (0, 10, 0), (10, 0, 0), (1, 0, 0), (2, 0, 7)],
+)
+def test_the_score_interval_matches_a_brute_force_inversion_of_the_score_test(
+    promoters: int, passives: int, detractors: int
+) -> None:
+    """Independent check (no trusted published number found): grid inversion, step 5e-5."""
+    n = promoters + passives + detractors
+    low, high = _brute_force_score_interval(promoters, detractors, n, Z95)
+    _, got_low, got_high = raw_nps_interval(promoters, passives, detractors, method="score")
+    assert got_low / 100 == pytest.approx(low, abs=6e-5)
+    assert got_high / 100 == pytest.approx(high, abs=6e-5)
+
+
+def test_the_score_interval_with_only_passives_matches_its_closed_form() -> None:
+    # b = c = 0: the restricted MLE is p21 = 0 for delta > 0, so Z = -sqrt(n d / (1 - d)),
+    # and |Z| = z gives d = z^2 / (n + z^2). n = 10: 3.841459 / 13.841459 = 0.277533.
+    _, low, high = raw_nps_interval(0, 10, 0, method="score")
+    bound = Z95**2 / (10 + Z95**2)
+    assert high / 100 == pytest.approx(bound, abs=1e-9)
+    assert low / 100 == pytest.approx(-bound, abs=1e-9)
+
+
+def test_the_score_interval_with_only_promoters_matches_its_closed_form() -> None:
+    # b = n, c = 0: p21 = (1 - d) / 2, Var = n (1 - d^2), Z = sqrt(n (1 - d) / (1 + d)).
+    # Z = z gives d = (n - z^2) / (n + z^2); n = 10: 6.158541 / 13.841459 = 0.444934.
+    _, low, high = raw_nps_interval(10, 0, 0, method="score")
+    assert high == 100.0
+    assert low / 100 == pytest.approx((10 - Z95**2) / (10 + Z95**2), abs=1e-9)
+
+
+def test_the_score_interval_reaches_minus_100_when_everyone_is_a_detractor() -> None:
+    _, low, high = raw_nps_interval(0, 0, 10, method="score")
+    assert low == -100.0
+    assert high / 100 == pytest.approx(-(10 - Z95**2) / (10 + Z95**2), abs=1e-9)
+
+
+def test_the_score_interval_covers_close_to_the_nominal_level() -> None:
+    # p = (0.5, 0.3, 0.2) -> true NPS 30; n = 50; 2,000 trinomial draws with a fixed seed.
+    rng = np.random.default_rng(20260522)
+    draws = rng.multinomial(50, [0.5, 0.3, 0.2], size=2000)
+    rows, counts = np.unique(draws, axis=0, return_counts=True)
+    covered = 0
+    for (p, a, d), weight in zip(rows.tolist(), counts.tolist(), strict=True):
+        _, low, high = raw_nps_interval(p, a, d, method="score")
+        if low <= 30.0 <= high:
+            covered += weight
+    coverage = covered / 2000
+    assert 0.93 <= coverage <= 0.97
+
+
+# --------------------------------------------------------------------------- precision flags
+
+
+@pytest.mark.parametrize(
+    ("counts", "precision"),
+    [((2, 1, 1), "counts_only"), ((2, 2, 1), "low"), ((15, 9, 5), "low"), ((15, 10, 5), "ok")],
+)
+def test_the_precision_flag_follows_the_sample_size(
+    counts: tuple[int, int, int], precision: str
+) -> None:
+    result = nps_interval(*counts)
+    assert result.n == sum(counts)
+    assert result.precision == precision
+    if precision == "counts_only":
+        assert (result.nps, result.ci_low, result.ci_high) == (None, None, None)
+    else:
+        assert result.nps is not None and result.ci_low is not None
+
+
+def test_the_result_is_a_frozen_record_of_the_inputs() -> None:
+    result = nps_interval(5, 3, 2, confidence=0.9, method="wald")
+    assert isinstance(result, NPSResult)
+    assert (result.promoters, result.passives, result.detractors) == (5, 3, 2)
+    assert (result.method, result.confidence) == ("wald", 0.9)
+    with pytest.raises(AttributeError):
+        result.nps = 0.0  # type: ignore[misc]
+
+
+def test_the_default_method_is_the_score_interval() -> None:
+    assert nps_interval(50, 30, 20).method == "score"
+
+
+def test_no_responses_show_counts_only() -> None:
+    result = nps_interval(0, 0, 0)
+    assert result.precision == "counts_only"
+    assert result.nps is None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "counts", [(-1, 2, 3), (1.5, 2, 3), (1, "2", 3), (True, 2, 3), (1, 2, None)]
+)
+def test_bad_counts_are_rejected(counts: tuple[object, object, object]) -> None:
+    with pytest.raises(ValueError):
+        nps_interval(*counts)  # type: ignore[arg-type]
+
+
+def test_an_unknown_method_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown method"):
+        nps_interval(5, 5, 5, method="bootstrap")
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, -0.1, 1.5, math.nan])
+def test_a_confidence_outside_zero_and_one_is_rejected(confidence: float) -> None:
+    with pytest.raises(ValueError):
+        nps_interval(5, 5, 5, confidence=confidence)
+
+
+def test_any_confidence_level_in_zero_to_one_is_accepted() -> None:
+    narrow = nps_interval(50, 30, 20, confidence=0.01)
+    wide = nps_interval(50, 30, 20, confidence=0.9999)
+    assert narrow.ci_high - narrow.ci_low < wide.ci_high - wide.ci_low  # type: ignore[operator]
+
+
+# --------------------------------------------------------------------------- properties
+
+counts_strategy = st.tuples(st.integers(0, 300), st.integers(0, 300), st.integers(0, 300)).filter(
+    lambda t: sum(t) >= 1
+)
+confidence_strategy = st.floats(0.5, 0.999)
+method_strategy = st.sampled_from(METHODS)
+TOL = 1e-7
+
+
+@PROPERTY_SETTINGS
+@given(counts=counts_strategy, confidence=confidence_strategy, method=method_strategy)
+def test_the_interval_is_ordered_and_on_the_scale(
+    counts: tuple[int, int, int], confidence: float, method: str
+) -> None:
+    nps, low, high = raw_nps_interval(*counts, confidence=confidence, method=method)
+    assert -100.0 <= low <= high <= 100.0
+    if method != "adjusted-wald":  # adjusted-wald is centred on the adjusted estimate
+        assert low - TOL <= nps <= high + TOL
+
+
+@PROPERTY_SETTINGS
+@given(counts=counts_strategy, pair=st.tuples(confidence_strategy, confidence_strategy))
+def test_higher_confidence_never_gives_a_narrower_interval(
+    counts: tuple[int, int, int], pair: tuple[float, float]
+) -> None:
+    lower_level, higher_level = sorted(pair)
+    for method in METHODS:
+        _, lo1, hi1 = raw_nps_interval(*counts, confidence=lower_level, method=method)
+        _, lo2, hi2 = raw_nps_interval(*counts, confidence=higher_level, method=method)
+        assert hi2 - lo2 >= hi1 - lo1 - TOL
+        assert lo2 <= lo1 + TOL and hi2 >= hi1 - TOL
+
+
+@PROPERTY_SETTINGS
+@given(counts=counts_strategy.filter(lambda t: sum(t) >= 10), confidence=confidence_strategy)
+def test_multiplying_all_counts_by_four_narrows_the_interval(
+    counts: tuple[int, int, int], confidence: float
+) -> None:
+    bigger = tuple(4 * x for x in counts)
+    for method in METHODS:
+        _, lo1, hi1 = raw_nps_interval(*counts, confidence=confidence, method=method)
+        _, lo4, hi4 = raw_nps_interval(*bigger, confidence=confidence, method=method)
+        if method == "wald" and hi1 == lo1:  # degenerate zero-width Wald (all one category)
+            assert hi4 == lo4
+        else:
+            assert hi4 - lo4 < hi1 - lo1
+
+
+@PROPERTY_SETTINGS
+@given(counts=counts_strategy, confidence=confidence_strategy, method=method_strategy)
+def test_swapping_promoters_and_detractors_negates_the_interval(
+    counts: tuple[int, int, int], confidence: float, method: str
+) -> None:
+    p, a, d = counts
+    nps, low, high = raw_nps_interval(p, a, d, confidence=confidence, method=method)
+    nps_s, low_s, high_s = raw_nps_interval(d, a, p, confidence=confidence, method=method)
+    assert nps_s == pytest.approx(-nps, abs=1e-9)
+    assert low_s == pytest.approx(-high, abs=1e-6)
+    assert high_s == pytest.approx(-low, abs=1e-6)
