@@ -26,6 +26,7 @@ from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
 from feedback.ratelimit import limiter_for
+from feedback.reports.views import ReportController
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             AdminController,
             import_rows,
+            ReportController,
             SurveyAdminController,
             WidgetController,
             widget_asset,

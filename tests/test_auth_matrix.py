@@ -37,6 +37,7 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
         ADMIN,
     ),
     ("GET", "/api/v1/settings/surveys", None, READERS),
+    ("GET", "/api/v1/reports/nps?group_by=plan", None, ALL),
     ("PUT", "/api/v1/settings/surveys", {"min_days_between_surveys": 5}, ADMIN),
 ]
 

@@ -1,0 +1,71 @@
+"""Report API: /api/v1/reports/..., JSON by default, CSV with format=csv."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Response, get
+from litestar.di import Provide
+from litestar.params import FromQuery, QueryParameter
+
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.errors import InputError
+from feedback.reports.services import FILTERS, NPSQuery, nps_report, report_csv
+
+
+class ReportController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/nps", summary="NPS with confidence intervals, by segment", **access(*ALL_ROLES))
+    async def nps(
+        self,
+        principal: CurrentPrincipal,
+        group_by: FromQuery[str] = "none",
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        ci_method: FromQuery[str] = "score",
+        confidence: FromQuery[float] = 0.95,
+        format: FromQuery[Literal["json", "csv"]] = "json",
+        plan: FromQuery[str | None] = None,
+        role: FromQuery[str | None] = None,
+        industry: FromQuery[str | None] = None,
+        company_size: FromQuery[str | None] = None,
+        csm: FromQuery[str | None] = None,
+        account: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        """`group_by`: none, plan, role, industry, company_size, csm, account, quarter, month.
+        `ci_method`: score (Tango; default), adjusted-wald, wald. Every group carries its
+        counts, NPS, interval and a precision flag (counts only under 5 responses, low under
+        30). A CSM sees their own accounts only. Segment attributes are those at answer
+        time."""
+        for name, value in (("from", date_from), ("to", date_to)):
+            if value is not None and value.tzinfo is None:
+                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        values = {
+            "plan": plan,
+            "role": role,
+            "industry": industry,
+            "company_size": company_size,
+            "csm": csm,
+            "account": account,
+        }
+        filters = tuple((k, v) for k, v in values.items() if v and k in FILTERS)
+        query = NPSQuery(
+            group_by=group_by,
+            date_from=date_from,
+            date_to=date_to,
+            ci_method=ci_method,
+            confidence=confidence,
+            filters=filters,
+        )
+        report = await nps_report(principal, query)
+        if format == "csv":
+            return Response(
+                report_csv(report),
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": 'attachment; filename="nps.csv"'},
+            )
+        return Response(report)
