@@ -22,6 +22,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc_datetime(value: Any) -> datetime | None:
+    """A timestamp from raw SQL: SQLite returns computed columns (min(), max()) as text."""
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def engine_for(database: DatabaseURL) -> Engine:
     if database.engine == "sqlite":
         assert database.sqlite_path is not None

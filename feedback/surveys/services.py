@@ -14,13 +14,13 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from feedback.accounts.models import Account, EndUser
-from feedback.db import utcnow, write_transaction
+from feedback.db import as_utc_datetime, utcnow, write_transaction
 from feedback.errors import InputError
 from feedback.responses.models import Response
 from feedback.surveys.cache import TTLCache
@@ -213,14 +213,6 @@ RETURNING id
 """
 
 
-def _moment(value: Any) -> datetime | None:
-    """A timestamp from raw SQL: SQLite gives computed columns (max()) back as text."""
-    if value is None or isinstance(value, datetime):
-        return value
-    moment = datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _json(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return json.loads(value or "{}")
@@ -275,7 +267,7 @@ async def identify(
     existing["traits"] = _json(existing["traits"])
     changes: dict[Any, Any] = {}
     if not is_new:
-        last_seen = _moment(existing["last_seen_at"])
+        last_seen = as_utc_datetime(existing["last_seen_at"])
         if last_seen is None or now - last_seen > LAST_SEEN_RESOLUTION:
             changes[EndUser.last_seen_at] = now
         for name, value in user_fields.items():
@@ -298,9 +290,9 @@ async def identify(
         "id": existing["id"],
         "is_new": is_new,
         "account_id": account["id"],
-        "first_seen_at": _moment(existing["first_seen_at"]),
-        "last_display_at": _moment(existing["last_display_at"]),
-        "last_answered_at": _moment(existing["last_answered_at"]),
+        "first_seen_at": as_utc_datetime(existing["first_seen_at"]),
+        "last_display_at": as_utc_datetime(existing["last_display_at"]),
+        "last_answered_at": as_utc_datetime(existing["last_answered_at"]),
         "attributes": {
             "role": existing.get("role"),
             "locale": existing.get("locale"),
