@@ -11,6 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.errors import InputError
+from feedback.reports.churn import churn_report
 from feedback.reports.services import FILTERS, NPSQuery, nps_report, report_csv
 
 
@@ -69,3 +70,26 @@ class ReportController(Controller):
                 headers={"content-disposition": 'attachment; filename="nps.csv"'},
             )
         return Response(report)
+
+    @get(
+        "/churn",
+        summary="Churn by NPS category, risk ratios, correlation, survival",
+        **access(*ALL_ROLES),
+    )
+    async def churn(
+        self,
+        principal: CurrentPrincipal,
+        window_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 365,
+        confidence: FromQuery[float] = 0.95,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+    ) -> dict[str, Any]:
+        """At account level: churn rate (Wilson interval) for detractor, passive, promoter and
+        non-respondent accounts within `window_days` after their first answer; detractor vs
+        promoter relative risk and odds ratio with intervals and Fisher's exact p;
+        point-biserial correlation of account NPS with churn; Kaplan-Meier curves to the
+        termination notice by category with a log-rank p. A CSM sees their own accounts."""
+        for name, value in (("from", date_from), ("to", date_to)):
+            if value is not None and value.tzinfo is None:
+                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return await churn_report(principal, window_days, confidence, date_from, date_to)

@@ -1,0 +1,333 @@
+"""Churn statistics: rates, risk comparisons, correlations and survival curves.
+
+* :func:`churn_rates` - churn proportions with Wilson (1927, JASA 22:209-212) score intervals.
+* :func:`compare_risk` - relative risk with the Katz et al. (1978, Biometrics 34:469-474)
+  log interval, the conditional maximum-likelihood odds ratio with its exact interval
+  (Cornfield 1956; as in R's ``fisher.test``), and Fisher's exact two-sided test.
+* :func:`point_biserial` - the point-biserial correlation, i.e. Pearson's ``r`` with a 0/1
+  variable, with a Fisher z-transform interval.
+* :func:`kaplan_meier` - the Kaplan and Meier (1958, JASA 53:457-481) product-limit estimate.
+* :func:`logrank` - the Mantel (1966) / Peto and Peto (1972) log-rank test for ``k`` groups.
+
+Degenerate inputs (empty groups, no variation, zero cells) give ``None`` rather than NaN, and
+never make SciPy warn.  This module imports only the standard library, NumPy and, lazily, SciPy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analytics.nps import _check_count, check_confidence
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnRate:
+    """The churn proportion of one group, on the 0..1 scale.
+
+    ``rate``, ``ci_low`` and ``ci_high`` are ``None`` when ``accounts == 0``.
+    """
+
+    group: str
+    accounts: int
+    churned: int
+    rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskComparison:
+    """Relative risk and odds ratio of churn for ``exposed`` versus ``reference``.
+
+    A ratio is ``None`` when it is undefined (0/0) and ``inf`` when only its denominator is zero.
+    An interval bound is ``None`` when SciPy cannot define it.
+    """
+
+    exposed: str
+    reference: str
+    relative_risk: float | None
+    rr_low: float | None
+    rr_high: float | None
+    odds_ratio: float | None
+    or_low: float | None
+    or_high: float | None
+    fisher_p: float
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    """A point-biserial correlation with its p-value and confidence interval.
+
+    All fields but ``n`` are ``None`` when ``n < 3`` or either variable is constant.
+    """
+
+    r: float | None
+    p: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class SurvivalCurve:
+    """A Kaplan-Meier step function: ``survival[i]`` holds from ``times[i]`` on.
+
+    ``at_risk`` is the number of accounts at the start and ``events`` the number of churns.
+    """
+
+    group: str
+    times: list[float]
+    survival: list[float]
+    at_risk: int
+    events: int
+
+
+def _finite_or_none(value: object) -> float | None:
+    """Return ``value`` as a float, with NaN mapped to ``None`` (infinities are kept)."""
+    number = float(value)  # type: ignore[arg-type]
+    return None if math.isnan(number) else number
+
+
+def _check_group(name: str, accounts: object, churned: object) -> tuple[int, int]:
+    """Validate an (accounts, churned) pair: non-negative integers with churned <= accounts."""
+    n = _check_count(f"{name}: accounts", accounts)
+    k = _check_count(f"{name}: churned", churned)
+    if k > n:
+        raise ValueError(f"{name}: churned ({k}) cannot exceed accounts ({n})")
+    return n, k
+
+
+def churn_rates(groups: Mapping[str, tuple[int, int]], confidence: float = 0.95) -> list[ChurnRate]:
+    """Churn rate per group with a Wilson score interval, in the input order.
+
+    ``groups`` maps a group name to ``(accounts, churned)``.  The Wilson (1927) interval is
+    ``(p + z^2/2n +/- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)``, computed with
+    ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
+    """
+    level = check_confidence(confidence)
+    rates: list[ChurnRate] = []
+    for name, pair in groups.items():
+        try:
+            accounts, churned = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected (accounts, churned), got {pair!r}") from None
+        n, k = _check_group(name, accounts, churned)
+        if n == 0:
+            rates.append(ChurnRate(name, 0, 0, None, None, None))
+            continue
+        from scipy.stats import binomtest
+
+        ci = binomtest(k, n).proportion_ci(confidence_level=level, method="wilson")
+        rate = k / n
+        # Clamp against rounding so that the interval always contains the rate.
+        low = min(max(float(ci.low), 0.0), rate)
+        high = max(min(float(ci.high), 1.0), rate)
+        rates.append(ChurnRate(name, n, k, rate, low, high))
+    return rates
+
+
+def compare_risk(
+    exposed: tuple[str, int, int], reference: tuple[str, int, int], confidence: float = 0.95
+) -> RiskComparison:
+    """Compare churn in ``exposed`` against ``reference``; each is ``(name, accounts, churned)``.
+
+    * Relative risk ``(a/n1) / (c/n2)`` with the Katz log interval, from
+      ``scipy.stats.contingency.relative_risk``.  ``None`` when a group is empty or neither
+      group churned; ``inf`` when only the reference churned nobody.
+    * Odds ratio: the conditional maximum-likelihood estimate (noncentral hypergeometric) with
+      its exact conditional interval, from ``scipy.stats.contingency.odds_ratio(kind=
+      "conditional")``.  ``None`` when a row or column of the 2x2 table is empty.
+    * Fisher's exact two-sided p-value from ``scipy.stats.fisher_exact``.
+    """
+    level = check_confidence(confidence)
+    exposed_name, n1, a = exposed[0], *_check_group(exposed[0], exposed[1], exposed[2])
+    reference_name, n2, c = reference[0], *_check_group(reference[0], reference[1], reference[2])
+
+    from scipy.stats import fisher_exact
+    from scipy.stats.contingency import odds_ratio, relative_risk
+
+    table = [[a, n1 - a], [c, n2 - c]]
+    fisher_p = min(float(fisher_exact(table, alternative="two-sided").pvalue), 1.0)
+
+    rr: float | None = None
+    rr_low: float | None = None
+    rr_high: float | None = None
+    if n1 > 0 and n2 > 0 and (a > 0 or c > 0):
+        rr_result = relative_risk(a, n1, c, n2)
+        rr = _finite_or_none(rr_result.relative_risk)
+        rr_ci = rr_result.confidence_interval(confidence_level=level)
+        rr_low, rr_high = _finite_or_none(rr_ci.low), _finite_or_none(rr_ci.high)
+
+    or_: float | None = None
+    or_low: float | None = None
+    or_high: float | None = None
+    if n1 > 0 and n2 > 0 and 0 < a + c < n1 + n2:
+        or_result = odds_ratio(table, kind="conditional")
+        or_ = _finite_or_none(or_result.statistic)
+        or_ci = or_result.confidence_interval(confidence_level=level)
+        or_low, or_high = _finite_or_none(or_ci.low), _finite_or_none(or_ci.high)
+
+    return RiskComparison(
+        exposed=exposed_name,
+        reference=reference_name,
+        relative_risk=rr,
+        rr_low=rr_low,
+        rr_high=rr_high,
+        odds_ratio=or_,
+        or_low=or_low,
+        or_high=or_high,
+        fisher_p=fisher_p,
+    )
+
+
+def point_biserial(
+    values: Sequence[float], churned: Sequence[bool], confidence: float = 0.95
+) -> Correlation:
+    """Point-biserial correlation between a metric and churn (Tate 1954, Ann. Math. Stat.).
+
+    It is Pearson's ``r`` with churn coded 0/1: ``scipy.stats.pearsonr`` gives ``r`` and its
+    two-sided p-value, and the interval is Fisher's z-transform ``tanh(atanh(r) +/- z/sqrt(n-3))``
+    from ``.confidence_interval``.
+    """
+    level = check_confidence(confidence)
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1:
+        raise ValueError("values must be a one-dimensional sequence")
+    y = _check_events(churned, "churned").astype(float)
+    if len(x) != len(y):
+        raise ValueError(f"values ({len(x)}) and churned ({len(y)}) differ in length")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("values must be finite")
+    n = len(x)
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return Correlation(None, None, None, None, n)
+
+    from scipy.stats import pearsonr
+
+    result = pearsonr(x, y)
+    ci = result.confidence_interval(confidence_level=level)
+    return Correlation(
+        r=float(result.statistic),
+        p=float(result.pvalue),
+        ci_low=_finite_or_none(ci.low),
+        ci_high=_finite_or_none(ci.high),
+        n=n,
+    )
+
+
+def _check_events(events: Sequence[bool], name: str = "events") -> np.ndarray:
+    """Validate a sequence of booleans (or 0/1) and return it as a boolean array."""
+    array = np.asarray(events)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional sequence")
+    if array.size and not np.all((array == 0) | (array == 1)):
+        raise ValueError(f"{name} must be booleans or 0/1")
+    return array.astype(bool)
+
+
+def _check_survival(durations: Sequence[float], events: Sequence[bool]) -> tuple[np.ndarray, ...]:
+    """Validate durations (finite, non-negative) and event flags of equal length."""
+    t = np.asarray(durations, dtype=float)
+    if t.ndim != 1:
+        raise ValueError("durations must be a one-dimensional sequence")
+    e = _check_events(events)
+    if len(t) != len(e):
+        raise ValueError(f"durations ({len(t)}) and events ({len(e)}) differ in length")
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError("durations must be finite and non-negative")
+    return t, e
+
+
+def kaplan_meier(group: str, durations: Sequence[float], events: Sequence[bool]) -> SurvivalCurve:
+    """Kaplan-Meier product-limit survival curve (Kaplan and Meier 1958).
+
+    ``S(t) = prod_{t_j <= t} (1 - d_j / n_j)`` with ``d_j`` churns at ``t_j`` and ``n_j``
+    accounts still at risk just before ``t_j`` (censored at ``t_j`` counts as at risk).
+    Computed by ``scipy.stats.ecdf`` on ``CensoredData``; ``events[i]`` is true for a churn
+    and false for an account censored (still active) at ``durations[i]``.
+    """
+    t, e = _check_survival(durations, events)
+    if len(t) == 0:
+        return SurvivalCurve(group, [], [], 0, 0)
+
+    from scipy.stats import CensoredData, ecdf
+
+    sf = ecdf(CensoredData(uncensored=t[e], right=t[~e])).sf
+    return SurvivalCurve(
+        group=group,
+        times=[float(v) for v in sf.quantiles],
+        survival=[float(v) for v in sf.probabilities],
+        at_risk=len(t),
+        events=int(e.sum()),
+    )
+
+
+def _logrank_chi2(samples: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, int] | None:
+    """k-sample log-rank chi-square statistic and its degrees of freedom.
+
+    At each distinct churn time ``t_j`` with ``n_ij`` at risk and ``d_ij`` churns in group ``i``
+    (totals ``n_j``, ``d_j``), ``U_i = sum_j (d_ij - n_ij d_j / n_j)`` and
+    ``V_il = sum_j d_j (n_j - d_j) / (n_j - 1) * (n_ij / n_j) (delta_il - n_lj / n_j)``.
+    The statistic is ``U' V^- U`` on the first ``k - 1`` groups (a generalized inverse, with
+    ``rank(V)`` degrees of freedom; Kalbfleisch and Prentice 2002, section 7.3).
+    ``None`` when there are no churns or ``V`` is zero.
+    """
+    k = len(samples)
+    all_times = np.concatenate([t[e] for t, e in samples])
+    if all_times.size == 0:
+        return None
+    event_times = np.unique(all_times)
+    at_risk = np.array([[np.count_nonzero(t >= s) for s in event_times] for t, _ in samples])
+    deaths = np.array([[np.count_nonzero(t[e] == s) for s in event_times] for t, e in samples])
+    n_j = at_risk.sum(axis=0).astype(float)
+    d_j = deaths.sum(axis=0).astype(float)
+    share = at_risk / n_j
+    u = (deaths - share * d_j).sum(axis=1)
+    factor = np.zeros_like(n_j)
+    multi = n_j > 1
+    factor[multi] = d_j[multi] * (n_j[multi] - d_j[multi]) / (n_j[multi] - 1)
+    v = np.empty((k, k))
+    for i in range(k):
+        for m in range(k):
+            v[i, m] = np.sum(factor * share[i] * ((i == m) - share[m]))
+    u_sub, v_sub = u[: k - 1], v[: k - 1, : k - 1]
+    df = int(np.linalg.matrix_rank(v_sub))
+    if df == 0:
+        return None
+    stat = float(u_sub @ np.linalg.pinv(v_sub) @ u_sub)
+    return max(stat, 0.0), df
+
+
+def logrank(groups: Mapping[str, tuple[Sequence[float], Sequence[bool]]]) -> float | None:
+    """p-value of the log-rank test that all groups share one survival curve.
+
+    Two groups use ``scipy.stats.logrank`` (two-sided; Mantel 1966).  More groups use the
+    k-sample log-rank chi-square with ``k - 1`` degrees of freedom (see ``_logrank_chi2``);
+    for two groups that statistic is the square of SciPy's z.  Empty groups are ignored.
+    ``None`` when fewer than two groups are non-empty, nobody churned or there is no
+    information (zero variance).
+    """
+    samples = [_check_survival(d, e) for d, e in groups.values()]
+    samples = [(t, e) for t, e in samples if len(t) > 0]
+    if len(samples) < 2:
+        return None
+    result = _logrank_chi2(samples)
+    if result is None:
+        return None
+    stat, df = result
+    if len(samples) == 2:
+        from scipy.stats import CensoredData
+        from scipy.stats import logrank as scipy_logrank
+
+        (t1, e1), (t2, e2) = samples
+        x = CensoredData(uncensored=t1[e1], right=t1[~e1])
+        y = CensoredData(uncensored=t2[e2], right=t2[~e2])
+        return float(scipy_logrank(x, y, alternative="two-sided").pvalue)
+
+    from scipy.stats import chi2
+
+    return float(chi2.sf(stat, df))

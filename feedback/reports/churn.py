@@ -1,0 +1,113 @@
+"""Churn against NPS at account level: the database aggregates per account, analytics/ tests.
+
+An account's category comes from its mean score over the responses in the period (9-10
+promoter, 7-8 passive, 0-6 detractor); accounts without responses are non-respondents. The
+clock starts at the account's first answer (non-respondents: when the account was created)
+and an account counts as churned when a termination notice or non-renewal is noticed within
+`window_days` after that. Accounts whose churn was noticed before their clock started are
+left out and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from analytics.churn import churn_rates, compare_risk, kaplan_meier, logrank, point_biserial
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.db import as_utc_datetime, utcnow
+from feedback.errors import InputError
+from feedback.responses.models import Response
+
+CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
+
+_ACCOUNTS_SQL = """
+SELECT a.id,
+       a.created_at,
+       COUNT(r.id) AS responses,
+       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
+       AVG(r.score) AS mean_score,
+       MIN(r.answered_at) AS first_answer,
+       (SELECT MIN(ce.noticed_at) FROM churn_event ce WHERE ce.account = a.id) AS churned_at
+FROM account a
+LEFT JOIN response r ON r.account = a.id {response_filter}
+WHERE {account_filter}
+GROUP BY a.id, a.created_at
+"""
+
+
+def category_of(mean_score: float | None) -> str:
+    if mean_score is None:
+        return "non_respondent"
+    return "promoter" if mean_score >= 9 else "passive" if mean_score >= 7 else "detractor"
+
+
+async def churn_report(
+    principal: Principal,
+    window_days: int = 365,
+    confidence: float = 0.95,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> dict[str, Any]:
+    if not 1 <= window_days <= 3650:
+        raise InputError("window_days", "must be between 1 and 3650")
+    if not 0 < confidence < 1:
+        raise InputError("confidence", "must be between 0 and 1, e.g. 0.95")
+    response_filter, account_filter, args = "", "1 = 1", []
+    if date_from is not None:
+        response_filter += " AND r.answered_at >= {}"
+        args.append(date_from)
+    if date_to is not None:
+        response_filter += " AND r.answered_at < {}"
+        args.append(date_to)
+    if principal.role is Role.csm:
+        account_filter = "a.csm = {}"
+        args.append(principal.csm_id)
+    sql = _ACCOUNTS_SQL.format(response_filter=response_filter, account_filter=account_filter)
+    rows = await Response.raw(sql, *args)
+
+    now = utcnow()
+    window = timedelta(days=window_days)
+    counts = {c: [0, 0] for c in CATEGORIES}
+    survival: dict[str, tuple[list[float], list[bool]]] = {c: ([], []) for c in CATEGORIES}
+    account_nps: list[float] = []
+    account_churned: list[bool] = []
+    excluded = 0
+    for row in rows:
+        mean = None if not row["responses"] else float(row["mean_score"])
+        group = category_of(mean)
+        start = as_utc_datetime(row["first_answer"]) or as_utc_datetime(row["created_at"])
+        churned_at = as_utc_datetime(row["churned_at"])
+        if start is None or (churned_at is not None and churned_at < start):
+            excluded += 1
+            continue
+        churned = churned_at is not None and churned_at <= start + window
+        counts[group][0] += 1
+        counts[group][1] += churned
+        ended = churned_at if churned_at is not None else now
+        survival[group][0].append(max((ended - start).total_seconds() / 86400, 0.0))
+        survival[group][1].append(churned_at is not None)
+        if mean is not None:
+            n = int(row["responses"])
+            account_nps.append(100 * (int(row["promoters"]) - int(row["detractors"])) / n)
+            account_churned.append(churned)
+
+    rates = churn_rates({c: (counts[c][0], counts[c][1]) for c in CATEGORIES}, confidence)
+    risk = compare_risk(
+        ("detractor", *counts["detractor"]), ("promoter", *counts["promoter"]), confidence
+    )
+    curves = [kaplan_meier(c, *survival[c]) for c in CATEGORIES if survival[c][0]]
+    return {
+        "window_days": window_days,
+        "confidence": confidence,
+        "accounts": sum(v[0] for v in counts.values()),
+        "excluded": excluded,
+        "rates": [asdict(r) for r in rates],
+        "detractor_vs_promoter": asdict(risk),
+        "nps_churn_correlation": asdict(point_biserial(account_nps, account_churned, confidence)),
+        "survival_days": [asdict(c) for c in curves],
+        "logrank_p": logrank({c: survival[c] for c in CATEGORIES if survival[c][0]}),
+    }
