@@ -139,3 +139,19 @@ async def test_the_saas_churn_file_gives_the_nps_an_independent_count_gives(
     assert sum(g["detractors"] for g in groups) == detractors
     overall = (await client.get("/api/v1/reports/nps", headers=analyst)).json()["groups"][0]
     assert overall["nps"] == round(100 * (promoters - detractors) / len(scores), 2)
+
+
+async def test_a_trend_splits_each_segment_by_quarter(client: Any, admin: dict[str, str]) -> None:
+    answer = await client.get("/api/v1/reports/nps?group_by=plan&period=quarter", headers=admin)
+    assert answer.status_code == 200, answer.text
+    cells = {(g["key"], g["period"]): g["responses"] for g in answer.json()["groups"]}
+    assert cells == {
+        ("premium", "2025-Q1"): 2,
+        ("premium", "2025-Q2"): 1,
+        ("paid", "2025-Q1"): 1,
+        ("paid", "2025-Q2"): 1,
+        ("free", "2025-Q1"): 1,
+        ("free", "2025-Q2"): 1,
+    }
+    bad = await client.get("/api/v1/reports/nps?group_by=quarter&period=month", headers=admin)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "period"

@@ -25,6 +25,7 @@ class ReportController(Controller):
         self,
         principal: CurrentPrincipal,
         group_by: FromQuery[str] = "none",
+        period: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
         ci_method: FromQuery[str] = "score",
@@ -37,7 +38,8 @@ class ReportController(Controller):
         csm: FromQuery[str | None] = None,
         account: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        """`group_by`: none, plan, role, industry, company_size, csm, account, quarter, month.
+        """`group_by`: none, plan, role, industry, company_size, csm, account, quarter, month;
+        `period` (quarter or month) splits every group again into a trend.
         `ci_method`: score (Tango; default), adjusted-wald, wald. Every group carries its
         counts, NPS, interval and a precision flag (counts only under 5 responses, low under
         30). A CSM sees their own accounts only. Segment attributes are those at answer
@@ -61,6 +63,7 @@ class ReportController(Controller):
             ci_method=ci_method,
             confidence=confidence,
             filters=filters,
+            period=period,
         )
         report = await nps_report(principal, query)
         if format == "csv":
