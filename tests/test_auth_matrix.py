@@ -39,6 +39,7 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/settings/surveys", None, READERS),
     ("GET", "/api/v1/reports/nps?group_by=plan", None, ALL),
     ("GET", "/api/v1/reports/churn", None, ALL),
+    ("GET", "/api/v1/reports/responses?category=promoter", None, ALL),
     ("PUT", "/api/v1/settings/surveys", {"min_days_between_surveys": 5}, ADMIN),
 ]
 

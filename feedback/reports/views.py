@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -12,7 +14,14 @@ from litestar.params import FromQuery, QueryParameter
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.errors import InputError
 from feedback.reports.churn import churn_report
-from feedback.reports.services import FILTERS, NPSQuery, nps_report, report_csv
+from feedback.reports.responses import COLUMNS, list_responses
+from feedback.reports.services import (
+    FILTERS,
+    NPSQuery,
+    nps_report,
+    report_csv,
+    spreadsheet_safe,
+)
 
 
 class ReportController(Controller):
@@ -96,3 +105,69 @@ class ReportController(Controller):
             if value is not None and value.tzinfo is None:
                 raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
         return await churn_report(principal, window_days, confidence, date_from, date_to)
+
+    @get(
+        "/responses",
+        summary="Answers with comments: explorer, promoters, per account/user",
+        **access(*ALL_ROLES),
+    )
+    async def responses(
+        self,
+        principal: CurrentPrincipal,
+        category: FromQuery[str | None] = None,
+        q: FromQuery[str | None] = None,
+        has_comment: FromQuery[bool | None] = None,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        plan: FromQuery[str | None] = None,
+        role: FromQuery[str | None] = None,
+        industry: FromQuery[str | None] = None,
+        company_size: FromQuery[str | None] = None,
+        csm: FromQuery[str | None] = None,
+        account: FromQuery[str | None] = None,
+        user: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response[Any]:
+        """Newest first. `category`: promoter (whom to ask for reviews and references),
+        passive, detractor; `q` searches comment text; `has_comment`; segment filters
+        including `account` and `user` for the per-account and per-user views. A CSM sees
+        their own accounts."""
+        for name, value in (("from", date_from), ("to", date_to)):
+            if value is not None and value.tzinfo is None:
+                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        values = {
+            "plan": plan,
+            "role": role,
+            "industry": industry,
+            "company_size": company_size,
+            "csm": csm,
+            "account": account,
+            "user": user,
+        }
+        result = await list_responses(
+            principal,
+            category=category,
+            text=q,
+            has_comment=has_comment,
+            filters={k: v for k, v in values.items() if v},
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            offset=offset,
+        )
+        if format == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(COLUMNS)
+            for row in result["responses"]:
+                writer.writerow(
+                    ["" if row[c] is None else spreadsheet_safe(row[c]) for c in COLUMNS]
+                )
+            return Response(
+                out.getvalue(),
+                media_type="text/csv; charset=utf-8",
+                headers={"content-disposition": 'attachment; filename="responses.csv"'},
+            )
+        return Response(result)
