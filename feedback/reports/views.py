@@ -14,6 +14,7 @@ from litestar.params import FromQuery, QueryParameter
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.errors import InputError
 from feedback.reports.churn import churn_report
+from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
 from feedback.reports.services import (
     FILTERS,
@@ -171,3 +172,24 @@ class ReportController(Controller):
                 headers={"content-disposition": 'attachment; filename="responses.csv"'},
             )
         return Response(result)
+
+    @get(
+        "/quadrant",
+        summary="ARR x NPS per account, by the action each quadrant calls for",
+        **access(*ALL_ROLES),
+    )
+    async def quadrant(
+        self,
+        principal: CurrentPrincipal,
+        nps_threshold: Annotated[float, QueryParameter(ge=-100, le=100)] = 0.0,
+        arr_threshold: Annotated[float | None, QueryParameter(ge=0)] = None,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+    ) -> dict[str, Any]:
+        """Quadrants: protect (high ARR, low NPS), advocate (high ARR, high NPS), grow (low
+        ARR, high NPS), fix (low ARR, low NPS). `arr_threshold` defaults to the median ARR;
+        `nps_threshold` to 0. Protect accounts come first, by ARR. A CSM sees their own."""
+        for name, value in (("from", date_from), ("to", date_to)):
+            if value is not None and value.tzinfo is None:
+                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)

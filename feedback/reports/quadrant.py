@@ -1,0 +1,97 @@
+"""The ARR x NPS quadrant: each account placed by its revenue and its NPS, to prioritise.
+
+Quadrants are named by the action they call for:
+- `protect`: high ARR, low NPS - revenue at risk, act first;
+- `advocate`: high ARR, high NPS - ask for references and case studies, expand;
+- `grow`: low ARR, high NPS - happy and small, upsell;
+- `fix`: low ARR, low NPS - fix the experience at scale (low-touch).
+"""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime
+from typing import Any
+
+from analytics.nps import nps_interval
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.responses.models import Response
+
+_SQL = """
+SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
+       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+       SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
+       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+FROM account a
+JOIN response r ON r.account = a.id
+LEFT JOIN csm c ON c.id = a.csm
+WHERE {condition}
+GROUP BY a.external_id, a.name, a.arr_cents, c.email
+"""
+
+
+def quadrant_of(high_arr: bool, high_nps: bool) -> str:
+    if high_arr:
+        return "advocate" if high_nps else "protect"
+    return "grow" if high_nps else "fix"
+
+
+async def quadrant_report(
+    principal: Principal,
+    nps_threshold: float = 0.0,
+    arr_threshold: float | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
+    An account's NPS is on its responses in the period; the interval says how sure it is."""
+    where, args = ["a.arr_cents IS NOT NULL"], []
+    if date_from is not None:
+        where.append("r.answered_at >= {}")
+        args.append(date_from)
+    if date_to is not None:
+        where.append("r.answered_at < {}")
+        args.append(date_to)
+    if principal.role is Role.csm:
+        where.append("a.csm = {}")
+        args.append(principal.csm_id)
+    rows = await Response.raw(_SQL.format(condition=" AND ".join(where)), *args)
+    arrs = [int(r["arr_cents"]) / 100 for r in rows]
+    threshold = (
+        arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)
+    )
+    accounts = []
+    for row in rows:
+        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
+        result = nps_interval(*counts, confidence=confidence)
+        n = sum(counts)
+        nps = 100 * (counts[0] - counts[2]) / n
+        arr = int(row["arr_cents"]) / 100
+        accounts.append(
+            {
+                "account_id": row["account_id"],
+                "name": row["name"],
+                "csm_email": row["csm_email"],
+                "arr": arr,
+                "responses": n,
+                "nps": round(nps, 2),
+                "ci_low": None if result.ci_low is None else round(result.ci_low, 2),
+                "ci_high": None if result.ci_high is None else round(result.ci_high, 2),
+                "precision": result.precision,
+                "quadrant": quadrant_of(arr >= threshold, nps >= nps_threshold),
+            }
+        )
+    # the accounts to look at first: most revenue at risk
+    accounts.sort(key=lambda a: (a["quadrant"] != "protect", -a["arr"]))
+    summary: dict[str, dict[str, float]] = {}
+    for name in ("protect", "advocate", "grow", "fix"):
+        members = [a for a in accounts if a["quadrant"] == name]
+        summary[name] = {"accounts": len(members), "arr": sum(a["arr"] for a in members)}
+    return {
+        "nps_threshold": nps_threshold,
+        "arr_threshold": threshold,
+        "quadrants": summary,
+        "accounts": accounts,
+    }
