@@ -41,6 +41,7 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/reports/churn", None, ALL),
     ("GET", "/api/v1/reports/responses?category=promoter", None, ALL),
     ("GET", "/api/v1/reports/quadrant", None, ALL),
+    ("GET", "/api/v1/reports/segments?dimension=plan", None, ALL),
     ("PUT", "/api/v1/settings/surveys", {"min_days_between_surveys": 5}, ADMIN),
 ]
 

@@ -16,6 +16,7 @@ from feedback.errors import InputError
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
+from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     FILTERS,
     NPSQuery,
@@ -193,3 +194,26 @@ class ReportController(Controller):
             if value is not None and value.tzinfo is None:
                 raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
         return await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)
+
+    @get(
+        "/segments",
+        summary="Each segment's NPS against the rest, with FDR control",
+        **access(*ALL_ROLES),
+    )
+    async def segments(
+        self,
+        principal: CurrentPrincipal,
+        dimension: FromQuery[str] = "plan",
+        confidence: FromQuery[float] = 0.95,
+        q: FromQuery[float] = 0.05,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+    ) -> dict[str, Any]:
+        """`dimension`: plan, industry, company_size, csm (account-level: cluster-robust
+        comparison) or role (independent Wald). Each segment: NPS, the rest's NPS, the
+        difference with its interval, p-value, Benjamini-Hochberg adjusted p and whether it
+        is a discovery at `q`. Sorted by p-value. A CSM sees their own accounts."""
+        for name, value in (("from", date_from), ("to", date_to)):
+            if value is not None and value.tzinfo is None:
+                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        return await segment_scan(principal, dimension, date_from, date_to, confidence, q)

@@ -1,0 +1,109 @@
+"""Which segments differ from the rest for real: each segment's NPS against everyone else's,
+with a p-value, and the Benjamini-Hochberg false discovery rate over the whole scan.
+
+Respondents cluster within accounts, so for segments that are properties of the account
+(plan, industry, company size, CSM) the comparison uses the account-level (cluster-robust)
+variance; for role, where one account's users sit in several segments, the groups share
+accounts and the independent-samples Wald comparison is used instead. Each row says which.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.errors import InputError
+from feedback.responses.models import Response
+
+DIMENSIONS = {
+    "plan": "r.plan",
+    "industry": "r.industry",
+    "company_size": "r.company_size",
+    "csm": "c.email",
+    "role": "r.role",
+}
+ACCOUNT_LEVEL = {"plan", "industry", "company_size", "csm"}
+MIN_ACCOUNTS = 2  # the cluster-robust variance needs two accounts on each side
+
+
+async def segment_scan(
+    principal: Principal,
+    dimension: str,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    confidence: float = 0.95,
+    q: float = 0.05,
+) -> dict[str, Any]:
+    if dimension not in DIMENSIONS:
+        raise InputError("dimension", f"must be one of {', '.join(DIMENSIONS)}")
+    if not 0 < confidence < 1:
+        raise InputError("confidence", "must be between 0 and 1, e.g. 0.95")
+    if not 0 < q < 1:
+        raise InputError("q", "must be between 0 and 1, e.g. 0.05")
+    where, args = [f"{DIMENSIONS[dimension]} IS NOT NULL"], []
+    if date_from is not None:
+        where.append("r.answered_at >= {}")
+        args.append(date_from)
+    if date_to is not None:
+        where.append("r.answered_at < {}")
+        args.append(date_to)
+    if principal.role is Role.csm:
+        where.append("a.csm = {}")
+        args.append(principal.csm_id)
+    key = DIMENSIONS[dimension]
+    sql = f"""
+        SELECT {key} AS key, r.account AS account,
+               SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+               SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
+               SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+        FROM response r
+        JOIN account a ON a.id = r.account
+        LEFT JOIN csm c ON c.id = r.csm
+        WHERE {" AND ".join(where)}
+        GROUP BY {key}, r.account
+    """  # noqa: S608 - the key is a whitelisted expression
+    rows = await Response.raw(sql, *args)
+    by_segment: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+    for row in rows:
+        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
+        by_segment[str(row["key"])].append(counts)
+
+    clustered = dimension in ACCOUNT_LEVEL
+    results = []
+    for name, mine in sorted(by_segment.items()):
+        rest = [c for other, cells in by_segment.items() if other != name for c in cells]
+        if not rest or (clustered and (len(mine) < MIN_ACCOUNTS or len(rest) < MIN_ACCOUNTS)):
+            continue
+        if clustered:
+            comparison = compare_clustered(mine, rest, confidence)
+        else:
+            comparison = compare_nps(
+                [sum(c[i] for c in mine) for i in range(3)],
+                [sum(c[i] for c in rest) for i in range(3)],
+                confidence,
+            )
+        results.append(
+            {
+                "key": name,
+                "responses": sum(sum(c) for c in mine),
+                "accounts": len(mine),
+                "nps": round(comparison.nps_a, 2),
+                "rest_nps": round(comparison.nps_b, 2),
+                "diff": round(comparison.diff, 2),
+                "ci_low": round(comparison.ci_low, 2),
+                "ci_high": round(comparison.ci_high, 2),
+                "p_value": comparison.p_value,
+                "method": comparison.method,
+            }
+        )
+    if results:
+        fdr = benjamini_hochberg([r["p_value"] for r in results], q)
+        for row, adjusted, found in zip(results, fdr.adjusted, fdr.discoveries, strict=True):
+            row["p_adjusted"] = adjusted
+            row["significant"] = found
+    results.sort(key=lambda r: r["p_value"])
+    return {"dimension": dimension, "confidence": confidence, "q": q, "segments": results}
