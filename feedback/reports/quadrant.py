@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from analytics.nps import nps_interval
-from feedback.auth.models import Role
 from feedback.auth.services import Principal
+from feedback.reports.services import add_scope
 from feedback.responses.models import Response
 
 _SQL = """
@@ -48,15 +48,7 @@ async def quadrant_report(
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
     An account's NPS is on its responses in the period; the interval says how sure it is."""
     where, args = ["a.arr_cents IS NOT NULL"], []
-    if date_from is not None:
-        where.append("r.answered_at >= {}")
-        args.append(date_from)
-    if date_to is not None:
-        where.append("r.answered_at < {}")
-        args.append(date_to)
-    if principal.role is Role.csm:
-        where.append("a.csm = {}")
-        args.append(principal.csm_id)
+    add_scope(where, args, principal, date_from, date_to)
     rows = await Response.raw(_SQL.format(condition=" AND ".join(where)), *args)
     arrs = [int(r["arr_cents"]) / 100 for r in rows]
     threshold = (

@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import FILTERS
+from feedback.reports.services import FILTERS, add_scope
 from feedback.responses.models import Response
 from feedback.surveys.texts import CATEGORIES
 
@@ -73,15 +72,7 @@ async def list_responses(
     for name, value in (filters or {}).items():
         where.append(f"{FILTER_COLUMNS[name]} = {{}}")
         args.append(value)
-    if date_from is not None:
-        where.append("r.answered_at >= {}")
-        args.append(date_from)
-    if date_to is not None:
-        where.append("r.answered_at < {}")
-        args.append(date_to)
-    if principal.role is Role.csm:
-        where.append("a.csm = {}")
-        args.append(principal.csm_id)
+    add_scope(where, args, principal, date_from, date_to)
     condition = " AND ".join(where)
     total = await Response.raw(f"SELECT COUNT(*) AS n {_FROM} WHERE {condition}", *args)
     rows = await Response.raw(

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
-from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.errors import InputError
+from feedback.reports.services import add_scope
 from feedback.responses.models import Response
 
 DIMENSIONS = {
@@ -45,15 +45,7 @@ async def segment_scan(
     if not 0 < q < 1:
         raise InputError("q", "must be between 0 and 1, e.g. 0.05")
     where, args = [f"{DIMENSIONS[dimension]} IS NOT NULL"], []
-    if date_from is not None:
-        where.append("r.answered_at >= {}")
-        args.append(date_from)
-    if date_to is not None:
-        where.append("r.answered_at < {}")
-        args.append(date_to)
-    if principal.role is Role.csm:
-        where.append("a.csm = {}")
-        args.append(principal.csm_id)
+    add_scope(where, args, principal, date_from, date_to)
     key = DIMENSIONS[dimension]
     sql = f"""
         SELECT {key} AS key, r.account AS account,

@@ -26,6 +26,14 @@ from feedback.reports.services import (
 )
 
 
+def check_period(date_from: datetime | None, date_to: datetime | None) -> None:
+    for name, value in (("from", date_from), ("to", date_to)):
+        if value is not None and value.tzinfo is None:
+            raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+    if date_from is not None and date_to is not None and date_to <= date_from:
+        raise InputError("to", "must be after from")
+
+
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
@@ -55,9 +63,7 @@ class ReportController(Controller):
         counts, NPS, interval and a precision flag (counts only under 5 responses, low under
         30). A CSM sees their own accounts only. Segment attributes are those at answer
         time."""
-        for name, value in (("from", date_from), ("to", date_to)):
-            if value is not None and value.tzinfo is None:
-                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        check_period(date_from, date_to)
         values = {
             "plan": plan,
             "role": role,
@@ -103,9 +109,7 @@ class ReportController(Controller):
         promoter relative risk and odds ratio with intervals and Fisher's exact p;
         point-biserial correlation of account NPS with churn; Kaplan-Meier curves to the
         termination notice by category with a log-rank p. A CSM sees their own accounts."""
-        for name, value in (("from", date_from), ("to", date_to)):
-            if value is not None and value.tzinfo is None:
-                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        check_period(date_from, date_to)
         return await churn_report(principal, window_days, confidence, date_from, date_to)
 
     @get(
@@ -136,9 +140,7 @@ class ReportController(Controller):
         passive, detractor; `q` searches comment text; `has_comment`; segment filters
         including `account` and `user` for the per-account and per-user views. A CSM sees
         their own accounts."""
-        for name, value in (("from", date_from), ("to", date_to)):
-            if value is not None and value.tzinfo is None:
-                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        check_period(date_from, date_to)
         values = {
             "plan": plan,
             "role": role,
@@ -190,9 +192,7 @@ class ReportController(Controller):
         """Quadrants: protect (high ARR, low NPS), advocate (high ARR, high NPS), grow (low
         ARR, high NPS), fix (low ARR, low NPS). `arr_threshold` defaults to the median ARR;
         `nps_threshold` to 0. Protect accounts come first, by ARR. A CSM sees their own."""
-        for name, value in (("from", date_from), ("to", date_to)):
-            if value is not None and value.tzinfo is None:
-                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        check_period(date_from, date_to)
         return await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)
 
     @get(
@@ -213,7 +213,5 @@ class ReportController(Controller):
         comparison) or role (independent Wald). Each segment: NPS, the rest's NPS, the
         difference with its interval, p-value, Benjamini-Hochberg adjusted p and whether it
         is a discovery at `q`. Sorted by p-value. A CSM sees their own accounts."""
-        for name, value in (("from", date_from), ("to", date_to)):
-            if value is not None and value.tzinfo is None:
-                raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
+        check_period(date_from, date_to)
         return await segment_scan(principal, dimension, date_from, date_to, confidence, q)
