@@ -289,7 +289,7 @@ def check() -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
-    """Run background jobs (account status from churn events; later: outbox, health)."""
+    """Run background jobs (churn, CTA rules, snoozes, digests); deliver the Slack outbox."""
     from feedback.worker import run_worker
 
     settings = settings_or_exit()

@@ -6,7 +6,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.app import forget_old_events
 from feedback.accounts.services import apply_due_churn
+from feedback.ctas.outbox import enqueue_digests
+from feedback.ctas.rules import evaluate_rules
+from feedback.ctas.services import wake_snoozed
 from feedback.surveys.services import expire_displays
 
 log = logging.getLogger("feedback.worker")
@@ -17,6 +21,10 @@ Job = Callable[[], Awaitable[int]]
 JOBS: dict[str, Job] = {
     "apply_due_churn": apply_due_churn,
     "expire_displays": expire_displays,
+    "cta_rules": evaluate_rules,
+    "cta_snoozes": wake_snoozed,
+    "slack_digests": enqueue_digests,
+    "slack_event_ids": forget_old_events,
 }
 
 
@@ -32,10 +40,28 @@ async def run_jobs_once() -> dict[str, int]:
 
 
 async def run_worker(interval_seconds: int, once: bool = False) -> None:
+    """The jobs every `interval_seconds`, and (when Slack is configured) the outbox
+    deliverer continuously beside them."""
+    from bot.delivery import Deliverer
+    from feedback.settings import get_settings
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    while True:
+    settings = get_settings()
+    deliverer = Deliverer(settings) if settings.slack.configured else None
+    if once:
         results = await run_jobs_once()
+        if deliverer is not None:
+            results["slack_sent"] = (await deliverer.deliver_once()).sent
         log.info("jobs ran: %s", results)
-        if once:
-            return
-        await asyncio.sleep(interval_seconds)
+        return
+    stop = asyncio.Event()
+    delivery = asyncio.create_task(deliverer.run(stop)) if deliverer is not None else None
+    try:
+        while True:
+            results = await run_jobs_once()
+            log.info("jobs ran: %s", results)
+            await asyncio.sleep(interval_seconds)
+    finally:
+        stop.set()
+        if delivery is not None:
+            await delivery
