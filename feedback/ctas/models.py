@@ -49,7 +49,7 @@ class CtaType(Table, tablename="cta_type"):
 
 
 class Cta(Table, tablename="cta"):
-    type = Varchar(length=40, index=True)
+    type = Varchar(length=40)
     reason = Varchar(length=300)
     detail = Text(default="")
     # 1 = urgent ... 4 = low

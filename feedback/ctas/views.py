@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, get, post, put
 from litestar.di import Provide
-from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from feedback.accounts.models import Account
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
@@ -92,7 +92,7 @@ class CtaController(Controller):
         status: FromQuery[str] = "active",
         owner: FromQuery[int | None] = None,
         account: FromQuery[str | None] = None,
-        type_: Annotated[str | None, QueryParameter(query="type")] = None,
+        type_: Annotated[str | None, QueryParameter(name="type")] = None,
         team_of: FromQuery[int | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
     ) -> list[dict[str, Any]]:
@@ -118,7 +118,7 @@ class CtaController(Controller):
         return [cta_json(row) for row in rows]
 
     @post("/ctas", summary="Raise a CTA by hand", status_code=201, **access(*MANAGE))
-    async def create(self, principal: CurrentPrincipal, data: CtaIn) -> dict[str, Any]:
+    async def create(self, principal: CurrentPrincipal, data: JSONBody[CtaIn]) -> dict[str, Any]:
         return await create_cta(principal, data)
 
     @get("/ctas/{cta_id:int}", summary="One CTA with its history", **access(*ALL_ROLES))
@@ -133,7 +133,7 @@ class CtaController(Controller):
         **access(*MANAGE),
     )
     async def act(
-        self, principal: CurrentPrincipal, cta_id: FromPath[int], data: CtaAction
+        self, principal: CurrentPrincipal, cta_id: FromPath[int], data: JSONBody[CtaAction]
     ) -> dict[str, Any]:
         await services.get_visible_cta(principal, cta_id)
         change = await services.change_cta(
@@ -154,7 +154,7 @@ class CtaController(Controller):
 
     @put("/cta-rules", summary="Change CTA rules (partial)", **access(Role.admin))
     async def put_rules(
-        self, principal: CurrentPrincipal, data: Annotated[dict[str, Any], Body()]
+        self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]
     ) -> dict[str, Any]:
         return await services.update_cta_rules(data, principal.actor, principal.source)
 
@@ -163,7 +163,7 @@ class CtaController(Controller):
         return await services.cta_types()
 
     @post("/cta-types", summary="Add a CTA type", status_code=201, **access(Role.admin))
-    async def add_type(self, data: CtaTypeIn) -> dict[str, str]:
+    async def add_type(self, data: JSONBody[CtaTypeIn]) -> dict[str, str]:
         return await services.add_cta_type(data.key, data.label)
 
     @get(

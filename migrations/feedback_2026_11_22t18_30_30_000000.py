@@ -1,7 +1,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine.finder import engine_finder
 
-ID = "2026-11-22T18:25:30:000000"
+ID = "2026-11-22T18:30:30:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "one open CTA per account, type and reason; outbox claim order"
 
