@@ -120,7 +120,7 @@ async def _act(
 def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> AsyncApp:
     assert settings.slack.bot_token and settings.slack.signing_secret
     app = AsyncApp(
-        token=settings.slack.bot_token,
+        # the client carries the bot token (and the Web API base URL)
         signing_secret=settings.slack.signing_secret,
         client=client or make_client(settings),
         # listeners are quick (one transaction); answering after them keeps tests and

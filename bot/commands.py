@@ -92,11 +92,11 @@ async def _find_account(principal: Principal, query: str) -> dict[str, Any]:
     columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
     found = await Account.select(*columns).where(Account.external_id == query).first()
     if found is None:
-        matches = await (
-            Account.select(*columns)
-            .where(Account.name.ilike(query.replace("%", "") + "%"))
-            .order_by(Account.name)
-            .limit(2)
+        pattern = query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        matches = await Account.raw(
+            "SELECT id, external_id, name, arr_cents, csm FROM account "
+            "WHERE LOWER(name) LIKE {} ORDER BY name LIMIT 2",
+            pattern,
         )
         if len(matches) > 1:
             raise InputError("account", f"more than one account starts with {query!r}")

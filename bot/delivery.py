@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import cta_blocks
 from feedback.ctas.models import Cta, Outbox, OutboxStatus
-from feedback.ctas.services import cta_types, load_cta, on_enqueue
+from feedback.ctas.services import cta_types, load_cta, on_enqueue, route
 from feedback.db import as_utc_datetime, is_sqlite, utcnow, write_transaction
 from feedback.settings import Settings
 
@@ -80,6 +80,11 @@ WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {}
                    OR (o.status = 'sending' AND o.claimed_until < {}))
             ORDER BY o.id LIMIT 1 __LOCK__)
 RETURNING id, kind, cta, channel, payload, attempts
+"""
+
+_LAST_TS_SQL = """
+SELECT slack_ts FROM outbox WHERE cta = {} AND channel = {} AND slack_ts IS NOT NULL
+ORDER BY id DESC LIMIT 1
 """
 
 _NEXT_DUE_SQL = """
@@ -201,12 +206,16 @@ class Deliverer:
             return None  # the account was erased; nothing to show
         types = await cta_types()
         text, blocks = cta_blocks(cta, self.settings.public_url, types.get(cta["type"], "CTA"))
-        if cta["slack_ts"] and cta["slack_channel"] == channel:
+        # the message this CTA already has in this channel, if any
+        if cta["slack_channel"] == channel:
+            ts = cta["slack_ts"]
+        else:
+            earlier = await Outbox.raw(_LAST_TS_SQL, cta["id"], channel)
+            ts = earlier[0]["slack_ts"] if earlier else None
+        if ts:
             try:
-                await self.client.chat_update(
-                    channel=channel, ts=cta["slack_ts"], text=text, blocks=blocks
-                )
-                return cta["slack_ts"]
+                await self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                return ts
             except SlackApiError as exc:
                 if exc.response.get("error") != "message_not_found":
                     raise
@@ -214,7 +223,13 @@ class Deliverer:
             channel=channel, text=text, blocks=blocks, unfurl_links=False
         )
         ts = result.get("ts")
-        await Cta.update({Cta.slack_channel: channel, Cta.slack_ts: ts}).where(Cta.id == cta["id"])
+        if cta["slack_ts"] is None or channel == route(
+            cta["owner_channel"], cta["owner_slack_user"]
+        ):
+            # the owner's message is the CTA's message from now on
+            await Cta.update({Cta.slack_channel: channel, Cta.slack_ts: ts}).where(
+                Cta.id == cta["id"]
+            )
         return ts
 
     async def _sent(self, row: dict[str, Any], now: datetime, ts: str | None) -> None:

@@ -333,32 +333,40 @@ def route(owner_channel: str | None, owner_user: str | None) -> str | None:
 
 
 async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
-    """Queue a post (or an update of the CTA's message). One pending row per CTA is enough:
-    the worker renders the CTA as it is when it sends."""
+    """Queue a post or an update of the CTA's message: in the owner's channel, and in the
+    channel of its current message when that differs (after a reassignment the old message
+    shows the new owner). One pending row per CTA and channel is enough: the worker renders
+    the CTA as it is when it sends."""
     now = now or utcnow()
     rows = await Cta.raw(_ROUTE_SQL, cta_id)
     if not rows:
         return
     row = rows[0]
-    pending = await Outbox.exists().where(
-        (Outbox.cta == cta_id) & (Outbox.status == OutboxStatus.pending.value)
+    target = route(row["owner_channel"], row["owner_slack_user"])
+    channels = [target] + (
+        [row["slack_channel"]] if row["slack_channel"] not in (None, target) else []
     )
-    if pending:
-        return
-    channel = route(row["owner_channel"], row["owner_slack_user"])
-    await Outbox.insert(
-        Outbox(
-            key=f"cta:{cta_id}:v{row['version']}",
-            kind="cta",
-            cta=cta_id,
-            channel=channel,
-            payload={},
-            status=OutboxStatus.pending.value if channel else OutboxStatus.unrouted.value,
-            next_attempt_at=now,
-            created_at=now,
-            last_error="" if channel else "no Slack channel: owner has none and no default",
+    for channel in channels:
+        pending = await Outbox.exists().where(
+            (Outbox.cta == cta_id)
+            & (Outbox.status == OutboxStatus.pending.value)
+            & (Outbox.channel == channel if channel else Outbox.channel.is_null())
         )
-    ).on_conflict(action="DO NOTHING")
+        if pending:
+            continue
+        await Outbox.insert(
+            Outbox(
+                key=f"cta:{cta_id}:v{row['version']}:{channel or '-'}",
+                kind="cta",
+                cta=cta_id,
+                channel=channel,
+                payload={},
+                status=OutboxStatus.pending.value if channel else OutboxStatus.unrouted.value,
+                next_attempt_at=now,
+                created_at=now,
+                last_error="" if channel else "no Slack channel: owner has none and no default",
+            )
+        ).on_conflict(action="DO NOTHING")
     _notify_delivery()
 
 
@@ -398,7 +406,7 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
        a.plan, a.renewal_date, a.csm AS account_csm,
        c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
-       c.manager AS owner_manager
+       c.manager AS owner_manager, c.slack_channel AS owner_channel
 FROM cta t
 JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = t.owner
