@@ -82,6 +82,10 @@ WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {}
 RETURNING id, kind, cta, channel, payload, attempts
 """
 
+_PACE_AFTER_SEND_SQL = """
+UPDATE slack_channel_pace SET next_send_at = {} WHERE channel = {} AND next_send_at < {}
+"""
+
 _LAST_TS_SQL = """
 SELECT slack_ts FROM outbox WHERE cta = {} AND channel = {} AND slack_ts IS NOT NULL
 ORDER BY id DESC LIMIT 1
@@ -139,22 +143,33 @@ class Deliverer:
     # -- claiming ---------------------------------------------------------------------
 
     async def claim(self, now: datetime | None = None) -> list[dict[str, Any]]:
-        """Take the slot of every channel that has a message ready and claim that message."""
+        """Take the slot of every channel that has a message ready and claim that message
+        (without sending: `deliver_once` sends each one as soon as it is claimed)."""
+        claimed: list[dict[str, Any]] = []
+        for channel in await self._ready_channels(now or utcnow()):
+            claimed.extend(await self._claim_channel(channel, now))
+        return claimed
+
+    async def _ready_channels(self, now: datetime) -> list[str]:
+        rows = await Outbox.raw(_READY_CHANNELS_SQL, now, now, self.max_channels)
+        return [row["channel"] for row in rows]
+
+    async def _claim_channel(self, channel: str, now: datetime | None) -> list[dict[str, Any]]:
+        """One short transaction per channel: its slot, then its oldest ready message."""
         now = now or utcnow()
         lock = "" if is_sqlite() else "FOR UPDATE SKIP LOCKED"
-        claim_sql = _CLAIM_SQL.replace("__LOCK__", lock)
-        claimed: list[dict[str, Any]] = []
         async with write_transaction():
-            channels = await Outbox.raw(_READY_CHANNELS_SQL, now, now, self.max_channels)
-            for row in channels:
-                slot = await Outbox.raw(_TAKE_SLOT_SQL, row["channel"], now + self.interval, now)
-                if not slot:
-                    continue  # another worker sent to this channel less than an interval ago
-                rows = await Outbox.raw(
-                    claim_sql, self.worker_id, now + self.lease, row["channel"], now, now
-                )
-                claimed.extend(rows)
-        return claimed
+            slot = await Outbox.raw(_TAKE_SLOT_SQL, channel, now + self.interval, now)
+            if not slot:
+                return []  # another worker sent to this channel less than an interval ago
+            return await Outbox.raw(
+                _CLAIM_SQL.replace("__LOCK__", lock),
+                self.worker_id,
+                now + self.lease,
+                channel,
+                now,
+                now,
+            )
 
     async def next_due(self) -> datetime | None:
         rows = await Outbox.raw(_NEXT_DUE_SQL)
@@ -163,18 +178,21 @@ class Deliverer:
     # -- sending ----------------------------------------------------------------------
 
     async def deliver_once(self, now: datetime | None = None) -> Outcome:
-        now = now or utcnow()
-        claimed = await self.claim(now)
+        """Claim and send what is ready. Each message is sent the moment its channel is
+        claimed, so the time between a slot and its send stays small and even."""
+        sends: list[asyncio.Task[str]] = []
+        for channel in await self._ready_channels(now or utcnow()):
+            for row in await self._claim_channel(channel, now):
+                sends.append(asyncio.create_task(self._send(row, now or utcnow())))
         outcome = Outcome()
-        results = await asyncio.gather(*(self._send(row, now) for row in claimed))
-        for result in results:
+        for result in await asyncio.gather(*sends):
             setattr(outcome, result, getattr(outcome, result) + 1)
             setattr(self.totals, result, getattr(self.totals, result) + 1)
         return outcome
 
     async def _send(self, row: dict[str, Any], now: datetime) -> str:
         try:
-            ts = await self._call_slack(row)
+            ts = await self._paced(row)
         except SlackApiError as exc:
             status = exc.response.status_code
             error = str(exc.response.get("error") or f"HTTP {status}")
@@ -192,6 +210,18 @@ class Deliverer:
             return await self._transient(row, now, f"{type(exc).__name__}: {exc}".strip(": "))
         await self._sent(row, now, ts)
         return "sent"
+
+    async def _paced(self, row: dict[str, Any]) -> str | None:
+        """Call Slack, then move the channel's next slot to an interval after the moment the
+        request left: the slot taken at claim time alone would let a slow send and a quick
+        one land closer together than the interval."""
+        began = utcnow()
+        try:
+            return await self._call_slack(row)
+        finally:
+            if self.interval:
+                slot = began + self.interval
+                await Outbox.raw(_PACE_AFTER_SEND_SQL, slot, row["channel"], slot)
 
     async def _call_slack(self, row: dict[str, Any]) -> str | None:
         channel = row["channel"]

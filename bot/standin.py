@@ -73,6 +73,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_post("/api/{method}", self._handle)
         app.router.add_post("/response_url/{name}", self._response_url)
+        app.router.add_get("/_standin/calls", self._report)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -191,14 +192,28 @@ class SlackStandIn:
             return {"ok": True, "view": {"id": "V1", **(args.get("view") or {})}}
         return {"ok": True}
 
+    async def _report(self, request: web.Request) -> web.Response:
+        """What was called, for a client in another process (the benchmark)."""
+        calls = [
+            {
+                "method": c.method,
+                "status": c.status,
+                "channel": c.args.get("channel"),
+                "text": c.args.get("text"),
+                "at": c.at,
+            }
+            for c in self.calls
+        ]
+        return web.json_response({"calls": calls, "violations": self.violations})
+
     async def _response_url(self, request: web.Request) -> web.Response:
         args = await request.json()
         self.calls.append(Call("response_url", args, time.monotonic(), 200, ""))
         return web.json_response({"ok": True})
 
 
-async def _serve(port: int) -> None:
-    standin = await SlackStandIn(port=port).start()
+async def _serve(port: int, rate_interval: float) -> None:
+    standin = await SlackStandIn(port=port, rate_interval=rate_interval).start()
     print(f"Slack stand-in: FEEDBACK_SLACK_API_URL={standin.api_url}", flush=True)
     try:
         await asyncio.Event().wait()  # until interrupted
@@ -209,7 +224,9 @@ async def _serve(port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8099)
-    asyncio.run(_serve(parser.parse_args().port))
+    parser.add_argument("--rate-interval", type=float, default=1.0)
+    args = parser.parse_args()
+    asyncio.run(_serve(args.port, args.rate_interval))
 
 
 if __name__ == "__main__":

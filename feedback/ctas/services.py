@@ -71,6 +71,11 @@ _rules_cache: TTLCache[dict[str, Any]] = TTLCache(ttl=10)
 # -- settings ---------------------------------------------------------------------------
 
 
+def forget_cta_rules() -> None:
+    """Drop the cached rules (they are re-read within 10 s in other processes anyway)."""
+    _rules_cache.clear()
+
+
 async def _read_setting(key: str) -> dict[str, Any]:
     row = (
         await AppSetting.select(AppSetting.value)
@@ -135,7 +140,7 @@ async def update_cta_rules(changes: dict[str, Any], actor: str, source: str) -> 
     async with write_transaction():
         await _write_setting(RULES_KEY, merged)
         await _audit(actor, source, "cta_rules.update", changes)
-    _rules_cache.clear()
+    forget_cta_rules()
     return merged
 
 
@@ -146,8 +151,11 @@ async def _audit(actor: str, source: str, action: str, detail: dict[str, Any]) -
 
 
 async def cta_types() -> dict[str, str]:
-    custom = await CtaType.select(CtaType.key, CtaType.label).order_by(CtaType.key)
-    return {**BUILTIN_TYPES, **{row["key"]: row["label"] for row in custom}}
+    async def load() -> dict[str, str]:
+        custom = await CtaType.select(CtaType.key, CtaType.label).order_by(CtaType.key)
+        return {**BUILTIN_TYPES, **{row["key"]: row["label"] for row in custom}}
+
+    return await _rules_cache.get("types", load)  # type: ignore[arg-type]
 
 
 async def add_cta_type(key: str, label: str) -> dict[str, str]:
@@ -166,6 +174,7 @@ async def add_cta_type(key: str, label: str) -> dict[str, str]:
     )
     if not inserted:
         raise InputError("key", "exists already", status_code=409)
+    forget_cta_rules()
     return {"key": key, "label": label}
 
 
@@ -347,11 +356,11 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
         [row["slack_channel"]] if row["slack_channel"] not in (None, target) else []
     )
     for channel in channels:
-        pending = await Outbox.exists().where(
-            (Outbox.cta == cta_id)
-            & (Outbox.status == OutboxStatus.pending.value)
-            & (Outbox.channel == channel if channel else Outbox.channel.is_null())
-        )
+        if channel:
+            waiting = (Outbox.status == OutboxStatus.pending.value) & (Outbox.channel == channel)
+        else:  # one unrouted row per CTA shows admins what it would say
+            waiting = Outbox.status == OutboxStatus.unrouted.value
+        pending = await Outbox.exists().where((Outbox.cta == cta_id) & waiting)
         if pending:
             continue
         await Outbox.insert(
