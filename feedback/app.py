@@ -35,6 +35,7 @@ from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
+from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
@@ -139,6 +140,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             widget_asset,
             PageController,
             AdminPages,
+            CtaPages,
+            CtaAdminPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, slack_delivery],
