@@ -143,7 +143,7 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ratio to baseline: {elapsed / ideal:.3f}")
         print(
             f"duplicates: {duplicates}; 429 answers: {len(limited)}; "
-            f"limit violations: {len(standin.violations)}"
+            f"limit violations: {len(report['violations'])}"
         )
     finally:
         await close_database()

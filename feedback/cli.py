@@ -299,3 +299,59 @@ def worker(once: bool) -> None:
         await run_worker(settings.worker_interval_seconds, once=once)
 
     run()
+
+
+@main.group()
+def slack() -> None:
+    """The Slack app: its manifest, and Socket Mode for installs without a public URL."""
+
+
+@slack.command("manifest")
+@click.option(
+    "--url",
+    required=True,
+    help="The service's public address, e.g. https://feedback.example.com.",
+)
+def slack_manifest(url: str) -> None:
+    """Print the Slack app manifest with your address (paste it into api.slack.com/apps)."""
+    if not url.startswith(("https://", "http://")):
+        fail("--url: expected https://your-host")
+    from importlib.resources import files
+
+    text = files("bot").joinpath("slack-manifest.yml").read_text(encoding="utf-8")
+    click.echo(text.replace("https://feedback.example.com", url.rstrip("/")), nl=False)
+
+
+@slack.command("socket")
+def slack_socket() -> None:
+    """Talk to Slack over Socket Mode (needs FEEDBACK_SLACK_APP_TOKEN, xapp-...) instead of
+    receiving requests at /slack/events; also delivers the outbox unless
+    FEEDBACK_SLACK_DELIVERY=worker."""
+    settings = settings_or_exit()
+    if not settings.slack.configured:
+        fail("FEEDBACK_SLACK_BOT_TOKEN: not set (Slack is not configured)")
+    if not settings.slack.app_token:
+        fail("FEEDBACK_SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-...)")
+
+    @with_database
+    async def run() -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        from bot.app import build_bolt_app
+        from bot.delivery import Deliverer
+
+        handler = AsyncSocketModeHandler(build_bolt_app(settings), settings.slack.app_token)
+        stop = asyncio.Event()
+        delivery = (
+            asyncio.create_task(Deliverer(settings).run(stop))
+            if settings.slack.deliver_in_serve
+            else None
+        )
+        try:
+            await handler.start_async()
+        finally:
+            stop.set()
+            if delivery is not None:
+                await delivery
+
+    run()
