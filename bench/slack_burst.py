@@ -86,7 +86,7 @@ async def main(args: argparse.Namespace) -> None:
     from feedback.settings import get_settings
 
     await migrate()
-    await open_database(pool_size=8)
+    await open_database(pool_size=20)
     settings = get_settings()
     try:
         started = time.perf_counter()

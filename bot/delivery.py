@@ -125,6 +125,7 @@ class Deliverer:
         backoff_seconds: float = 2.0,
         max_backoff_seconds: float = 300.0,
         max_channels: int = 200,
+        claim_concurrency: int = 4,
     ) -> None:
         self.settings = settings
         self.client = client or make_client(settings)
@@ -134,6 +135,7 @@ class Deliverer:
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.max_channels = max_channels
+        self.claim_concurrency = claim_concurrency
         self._wake = asyncio.Event()
         self.totals = Outcome()
 
@@ -181,9 +183,18 @@ class Deliverer:
         """Claim and send what is ready. Each message is sent the moment its channel is
         claimed, so the time between a slot and its send stays small and even."""
         sends: list[asyncio.Task[str]] = []
-        for channel in await self._ready_channels(now or utcnow()):
-            for row in await self._claim_channel(channel, now):
+        # channels are independent: claim several at once on PostgreSQL (row locks keep
+        # them apart); SQLite has one writer, so there they go one after another
+        gate = asyncio.Semaphore(1 if is_sqlite() else self.claim_concurrency)
+
+        async def claim_and_send(channel: str) -> None:
+            async with gate:
+                rows = await self._claim_channel(channel, now)
+            for row in rows:
                 sends.append(asyncio.create_task(self._send(row, now or utcnow())))
+
+        channels = await self._ready_channels(now or utcnow())
+        await asyncio.gather(*(claim_and_send(channel) for channel in channels))
         outcome = Outcome()
         for result in await asyncio.gather(*sends):
             setattr(outcome, result, getattr(outcome, result) + 1)
