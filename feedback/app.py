@@ -29,6 +29,7 @@ from feedback.ctas.views import CtaController
 from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
+from feedback.lifecycle.views import LifecycleController
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
 from feedback.settings import Settings, get_settings
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CtaController,
             slack_events,
             import_rows,
+            LifecycleController,
             ReportController,
             SurveyAdminController,
             WidgetController,

@@ -355,3 +355,66 @@ def slack_socket() -> None:
                 await delivery
 
     run()
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["user", "account"]))
+@click.argument("external_id")
+@click.option(
+    "--mode",
+    type=click.Choice(["anonymise", "delete"]),
+    default="anonymise",
+    show_default=True,
+    help="anonymise: answers keep score and segments, lose the person; delete: answers go too.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(kind: str, external_id: str, mode: str, yes: bool) -> None:
+    """Erase an end user or an account on request (an audit entry is kept)."""
+    settings_or_exit()
+    if not yes:
+        click.confirm(f"Erase {kind} {external_id!r} ({mode})?", abort=True)
+    from feedback.errors import InputError
+    from feedback.lifecycle import services
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        erase_one = services.erase_user if kind == "user" else services.erase_account
+        return await erase_one(external_id, mode, "cli", "cli")
+
+    try:
+        result = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+        return
+    click.echo(json.dumps(result))
+
+
+@main.command("export")
+@click.argument("kind", type=click.Choice(["account"]))
+@click.argument("external_id")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True), help="File (else stdout)."
+)
+def export_data(kind: str, external_id: str, output: str | None) -> None:
+    """Export everything stored about an account as JSON."""
+    settings_or_exit()
+    from feedback.auth.services import audit
+    from feedback.errors import InputError
+    from feedback.lifecycle import services
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        data = await services.export_account(external_id)
+        await audit("cli", "cli", "export.account", external_id, {})
+        return data
+
+    try:
+        data = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+        return
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)

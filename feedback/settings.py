@@ -146,6 +146,7 @@ class Settings:
     widget_rate_per_key: int
     public_url: str
     slack: SlackSettings
+    comment_retention_months: int  # 0 = keep comments
 
     @property
     def session_key(self) -> bytes:
@@ -175,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "WIDGET_RATE_PER_IP",
         "WIDGET_RATE_PER_KEY",
         "PUBLIC_URL",
+        "COMMENT_RETENTION_MONTHS",
         "SLACK_BOT_TOKEN",
         "SLACK_BOT_TOKEN_FILE",
         "SLACK_SIGNING_SECRET",
@@ -224,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         widget_rate_per_key=env_int(env, "WIDGET_RATE_PER_KEY", 60_000),
         public_url=_public_url(env, port),
         slack=_slack(env),
+        comment_retention_months=env_int(env, "COMMENT_RETENTION_MONTHS", 0),
     )
 
 

@@ -17,6 +17,14 @@ log = logging.getLogger("feedback.worker")
 
 Job = Callable[[], Awaitable[int]]
 
+
+async def expire_comments() -> int:
+    from feedback.lifecycle.services import expire_old_comments
+    from feedback.settings import get_settings
+
+    return await expire_old_comments(get_settings().comment_retention_months)
+
+
 # each job is idempotent and safe to run concurrently in several workers
 JOBS: dict[str, Job] = {
     "apply_due_churn": apply_due_churn,
@@ -25,6 +33,7 @@ JOBS: dict[str, Job] = {
     "cta_snoozes": wake_snoozed,
     "slack_digests": enqueue_digests,
     "slack_event_ids": forget_old_events,
+    "comment_retention": expire_comments,
 }
 
 
