@@ -34,6 +34,7 @@ from bot.blocks import cta_blocks
 from feedback.ctas.models import Cta, Outbox, OutboxStatus
 from feedback.ctas.services import cta_types, load_cta, on_enqueue, route
 from feedback.db import as_utc_datetime, is_sqlite, utcnow, write_transaction
+from feedback.observability import SLACK_SENDS
 from feedback.settings import Settings
 
 log = logging.getLogger("feedback.slack")
@@ -204,6 +205,7 @@ class Deliverer:
         await asyncio.gather(*(claim_and_send(channel) for channel in channels))
         outcome = Outcome()
         for result in await asyncio.gather(*sends):
+            SLACK_SENDS.labels(result).inc()
             setattr(outcome, result, getattr(outcome, result) + 1)
             setattr(self.totals, result, getattr(self.totals, result) + 1)
         return outcome

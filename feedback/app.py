@@ -30,6 +30,7 @@ from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.imports.views import import_rows
 from feedback.lifecycle.views import LifecycleController
+from feedback.observability import configure_logging, metrics, observability_middleware
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
 from feedback.settings import Settings, get_settings
@@ -62,7 +63,7 @@ def livez() -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.secret_key_is_generated:
         logging.getLogger("feedback").warning(
             "FEEDBACK_SECRET_KEY is not set: sign-in sessions end when this process restarts"
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             livez,
+            metrics,
             AccountController,
             AdminController,
             CtaController,
@@ -147,7 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, slack_delivery],
-        middleware=[security_headers_middleware, sessions.middleware],
+        middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
             cookie_secure=settings.secure_cookies,

@@ -147,6 +147,8 @@ class Settings:
     public_url: str
     slack: SlackSettings
     comment_retention_months: int  # 0 = keep comments
+    log_format: str  # text or json
+    metrics_token: str | None  # /metrics is off without it
 
     @property
     def session_key(self) -> bytes:
@@ -177,6 +179,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "WIDGET_RATE_PER_KEY",
         "PUBLIC_URL",
         "COMMENT_RETENTION_MONTHS",
+        "LOG_FORMAT",
+        "METRICS_TOKEN",
+        "METRICS_TOKEN_FILE",
         "SLACK_BOT_TOKEN",
         "SLACK_BOT_TOKEN_FILE",
         "SLACK_SIGNING_SECRET",
@@ -227,6 +232,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env, port),
         slack=_slack(env),
         comment_retention_months=env_int(env, "COMMENT_RETENTION_MONTHS", 0),
+        log_format=env_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+        metrics_token=env_secret(env, "METRICS_TOKEN"),
     )
 
 

@@ -11,6 +11,7 @@ from feedback.accounts.services import apply_due_churn
 from feedback.ctas.outbox import enqueue_digests
 from feedback.ctas.rules import evaluate_rules
 from feedback.ctas.services import wake_snoozed
+from feedback.observability import JOB_SECONDS, configure_logging
 from feedback.surveys.services import expire_displays
 
 log = logging.getLogger("feedback.worker")
@@ -41,7 +42,8 @@ async def run_jobs_once() -> dict[str, int]:
     done: dict[str, int] = {}
     for name, job in JOBS.items():
         try:
-            done[name] = await job()
+            with JOB_SECONDS.labels(name).time():
+                done[name] = await job()
         except Exception:  # one failing job must not stop the others
             log.exception("job %s failed", name)
             done[name] = -1
@@ -54,8 +56,8 @@ async def run_worker(interval_seconds: int, once: bool = False) -> None:
     from bot.delivery import Deliverer
     from feedback.settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
     deliverer = Deliverer(settings) if settings.slack.configured else None
     if once:
         results = await run_jobs_once()
