@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, delete, get
 from litestar.di import Provide
@@ -13,6 +13,9 @@ from feedback.accounts.models import AccountStatus
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.lifecycle import services as lifecycle
+
+
+EraseMode = Literal["anonymise", "delete"]
 
 
 class AccountController(Controller):
@@ -28,7 +31,7 @@ class AccountController(Controller):
         plan: FromQuery[str | None] = None,
         status: FromQuery[AccountStatus | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
     ) -> list[dict[str, Any]]:
         return await services.list_accounts(
             principal,
@@ -73,7 +76,7 @@ class AccountController(Controller):
         self,
         principal: CurrentPrincipal,
         external_id: FromPath[str],
-        mode: FromQuery[str] = "anonymise",
+        mode: FromQuery[EraseMode] = "anonymise",
     ) -> dict[str, Any]:
         return await lifecycle.erase_user(external_id, mode, principal.actor, principal.source)
 
@@ -87,6 +90,6 @@ class AccountController(Controller):
         self,
         principal: CurrentPrincipal,
         external_id: FromPath[str],
-        mode: FromQuery[str] = "anonymise",
+        mode: FromQuery[EraseMode] = "anonymise",
     ) -> dict[str, Any]:
         return await lifecycle.erase_account(external_id, mode, principal.actor, principal.source)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 
 from feedback.auth.models import Role
 from feedback.auth.services import Principal, authenticate_token, principal_for_staff_user
@@ -67,9 +69,41 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
+class ErrorItem(msgspec.Struct):
+    field: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    """Every 4xx answer: what went wrong, and which field."""
+
+    error: str
+    detail: list[ErrorItem]
+
+
+# the answers any authenticated operation may give besides its success, in the OpenAPI
+ERROR_RESPONSES = {
+    status: ResponseSpec(ErrorBody, description=text)
+    for status, text in (
+        (400, "Malformed request"),
+        (401, "No or an invalid token"),
+        (403, "The token's role may not do this, or the data belongs to another CSM"),
+        (404, "Not found"),
+        (409, "Conflicts with the current state"),
+        (413, "Body too large"),
+        (422, "Invalid input; `detail` names the field"),
+    )
+}
+
+
 def access(*roles: Role) -> dict[str, Any]:
-    """Keyword arguments for a route decorator: the guard and the roles in its OpenAPI text."""
-    return {"guards": [allow(*roles)], "description": roles_note(*roles)}
+    """Keyword arguments for a route decorator: the guard, the roles in its OpenAPI text and
+    the documented error answers."""
+    return {
+        "guards": [allow(*roles)],
+        "description": roles_note(*roles),
+        "responses": ERROR_RESPONSES,
+    }
 
 
 # handlers declare `principal: CurrentPrincipal` to receive the caller

@@ -111,7 +111,7 @@ class AdminController(Controller):
     async def audit_log(
         self,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
     ) -> list[dict[str, Any]]:
         return await (
             AuditEntry.select()

@@ -133,7 +133,7 @@ class ReportController(Controller):
         account: FromQuery[str | None] = None,
         user: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
         format: FromQuery[Literal["json", "csv"]] = "json",
     ) -> Response[Any]:
         """Newest first. `category`: promoter (whom to ask for reviews and references),
@@ -185,7 +185,7 @@ class ReportController(Controller):
         self,
         principal: CurrentPrincipal,
         nps_threshold: Annotated[float, QueryParameter(ge=-100, le=100)] = 0.0,
-        arr_threshold: Annotated[float | None, QueryParameter(ge=0)] = None,
+        arr_threshold: Annotated[float | None, QueryParameter(ge=0, le=1e13)] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
     ) -> dict[str, Any]:
