@@ -14,7 +14,6 @@ from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_pr
 from feedback.auth.models import Role
 from feedback.lifecycle import services as lifecycle
 
-
 EraseMode = Literal["anonymise", "delete"]
 
 
