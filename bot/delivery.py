@@ -129,7 +129,7 @@ class Deliverer:
         settings: Settings,
         client: AsyncWebClient | None = None,
         worker_id: str | None = None,
-        lease_seconds: float = 60.0,
+        lease_seconds: float | None = None,
         backoff_seconds: float = 2.0,
         max_backoff_seconds: float = 300.0,
         max_channels: int = 200,
@@ -139,7 +139,7 @@ class Deliverer:
         self.client = client or make_client(settings)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.interval = timedelta(milliseconds=settings.slack.channel_interval_ms)
-        self.lease = timedelta(seconds=lease_seconds)
+        self.lease = timedelta(seconds=lease_seconds or settings.slack.lease_seconds)
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.max_channels = max_channels

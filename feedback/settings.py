@@ -192,6 +192,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "SLACK_DEFAULT_CHANNEL",
         "SLACK_CHANNEL_INTERVAL_MS",
         "SLACK_MAX_ATTEMPTS",
+        "SLACK_LEASE_SECONDS",
         "SLACK_DELIVERY",
         # read by the tools that create the first users and tokens
         "ADMIN_PASSWORD",
@@ -256,6 +257,7 @@ class SlackSettings:
     default_channel: str | None
     channel_interval_ms: int  # at most one message per channel per interval
     max_attempts: int  # then a message is dead and shown to admins
+    lease_seconds: int  # a claimed message not marked sent by then is sent by another worker
     deliver_in_serve: bool  # `feedback serve` also runs the outbox worker
 
     @property
@@ -283,6 +285,7 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         default_channel=channel,
         channel_interval_ms=env_int(env, "SLACK_CHANNEL_INTERVAL_MS", 1000, minimum=0),
         max_attempts=env_int(env, "SLACK_MAX_ATTEMPTS", 8, minimum=1),
+        lease_seconds=env_int(env, "SLACK_LEASE_SECONDS", 60, minimum=1),
         deliver_in_serve=env_choice(env, "SLACK_DELIVERY", "serve", ("serve", "worker")) == "serve",
     )
 
