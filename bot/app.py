@@ -10,6 +10,7 @@ own CTAs or their team's (managers); everyone else gets an ephemeral refusal.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import timedelta
 from typing import Any
@@ -117,6 +118,20 @@ async def _act(
         await _tell(client, body, change.message)
 
 
+def tolerant(listener: Any) -> Any:
+    """Listeners ack first; a payload that is signed but not shaped as Slack's (a field
+    missing, a bad CTA reference) is logged and dropped instead of answering 500."""
+
+    @functools.wraps(listener)
+    async def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            await listener(*args, **kwargs)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError, InputError) as exc:
+            log.warning("slack: ignored a malformed request: %r", exc)
+
+    return wrapper
+
+
 def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> AsyncApp:
     assert settings.slack.bot_token and settings.slack.signing_secret
     app = AsyncApp(
@@ -130,12 +145,14 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
     )
 
     @app.action("cta_ack")
+    @tolerant
     async def acknowledge(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         cta_id, version, _ = _cta_ref(body["actions"][0]["value"])
         await _act(client, body, cta_id, "acknowledge", version=version)
 
     @app.action("cta_snooze")
+    @tolerant
     async def snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         value = body["actions"][0]["selected_option"]["value"]
@@ -145,6 +162,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         )
 
     @app.action("cta_reassign")
+    @tolerant
     async def reassign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         action = body["actions"][0]
@@ -156,6 +174,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await _act(client, body, cta_id, "reassign", owner_id=target["id"])
 
     @app.action("cta_close")
+    @tolerant
     async def close(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
@@ -167,6 +186,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await client.views_open(trigger_id=body["trigger_id"], view=close_modal(cta))
 
     @app.view("cta_close_modal")
+    @tolerant
     async def close_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
@@ -183,6 +203,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await ack()  # a link button: the browser does the rest
 
     @app.command("/nps")
+    @tolerant
     async def nps_command(ack: AsyncAck, command: dict[str, Any]) -> None:
         csm = await csm_for_slack_user(command["user_id"])
         if csm is None:
@@ -192,6 +213,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await ack(response_type="ephemeral", text=text, blocks=blocks)
 
     @app.event("app_home_opened")
+    @tolerant
     async def home(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if not await first_time(body.get("event_id")):
             return  # Slack retried an event we handled

@@ -7,7 +7,9 @@ signature over exactly these bytes) and returns bolt's response.
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import parse_qs
 
 from litestar import Request, Response, post
 from slack_bolt.async_app import AsyncApp
@@ -35,6 +37,13 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
             status_code=404,
         )
     body = await request.body()
+    problem = malformed(body, request.headers.get("content-type", ""))
+    if problem is not None:
+        # bolt assumes Slack's shapes; a signed-but-odd body must not reach it and crash
+        return Response(
+            error_body("not a Slack request", [{"field": problem[0], "message": problem[1]}]),
+            status_code=400,
+        )
     headers: dict[str, list[str]] = {}
     for name, value in request.headers.multi_items():
         headers.setdefault(name.lower(), []).append(value)
@@ -51,3 +60,46 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
         headers=flat,
         media_type=flat.get("content-type", "text/plain;charset=utf-8"),
     )
+
+
+def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
+    """(field, reason) when the body cannot be one of Slack's requests, else None."""
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type:
+        try:
+            data = json.loads(text or "null")
+        except ValueError:
+            return "body", "not JSON"
+        if not isinstance(data, dict):
+            return "body", "expected a JSON object"
+        if data.get("type") not in ("event_callback", "url_verification", "app_rate_limited"):
+            return "type", "not an Events API request"
+        event = data.get("event")
+        if data["type"] == "event_callback" and (
+            not isinstance(event, dict) or not isinstance(event.get("type"), str)
+        ):
+            return "event", "expected an object with a type"
+        return None
+    form = {k: v[0] for k, v in parse_qs(text).items()}
+    if "payload" not in form:
+        return None if "command" in form or not form else ("body", "unknown form")
+    try:
+        payload = json.loads(form["payload"])
+    except ValueError:
+        return "payload", "not JSON"
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        return "payload", "expected an object with a type"
+    user = payload.get("user")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return "payload.user", "expected an object with an id"
+    actions = payload.get("actions")
+    if actions is not None and (
+        not isinstance(actions, list)
+        or not actions
+        or not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions)
+    ):
+        return "payload.actions", "expected a list of actions with an action_id"
+    for name in ("view", "channel", "team", "container", "message"):
+        if name in payload and not isinstance(payload[name], dict | None):
+            return f"payload.{name}", "expected an object"
+    return None
