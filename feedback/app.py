@@ -31,6 +31,7 @@ from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
+from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             widget_asset,
             PageController,
             AdminPages,
+            ReportPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool],
