@@ -81,11 +81,14 @@ def test_a_counts_only_segment_has_a_row_and_no_bar() -> None:
     assert len(find_all(root, "g", "segment")) == 1
     assert find_all(root, "rect", "bar") == []
     assert find_all(root, "text", "value")[0].text == "counts only, n=3"
+    root = parse(bar_chart([Bar("none", None)], title="t", desc="d", empty_text="no accounts"))
+    assert find_all(root, "text", "value")[0].text == "no accounts"
 
 
 def test_values_outside_the_domain_are_clamped_to_the_plot() -> None:
-    root = parse(bar_chart([Bar("x", 150, 120, 180)], title="t", desc="d", domain=(-100, 100)))
-    x = linear((-100, 100), (170, 510))
+    svg = bar_chart([Bar("x", 150, 120, 180)], title="t", desc="d", domain=(-100, 100))
+    x = linear((-100, 100), (170, 900 - 320))
+    root = parse(svg)
     (high,) = find_all(root, "line", "high")
     assert float(high.get("x1")) == pytest.approx(x(100))
 

@@ -118,13 +118,15 @@ def bar_chart(
     desc: str,
     chart_id: str = "bars",
     domain: tuple[float, float] = (-100.0, 100.0),
-    width: float = 720.0,
+    width: float = 900.0,
     row_height: float = 28.0,
     label_width: float = 170.0,
-    value_width: float = 210.0,
+    value_width: float = 320.0,
+    empty_text: str = "counts only",
 ) -> Markup:
     """Horizontal bars from zero to each value, whiskers from `low` to `high`, one row per
-    segment with its label on the left and its values as text on the right."""
+    segment with its label on the left and its values as text on the right. A bar without a
+    value gets a row saying `empty_text`."""
     top, bottom = 24.0, 28.0
     height = top + bottom + row_height * max(len(bars), 1)
     left, right = label_width, width - value_width
@@ -145,7 +147,7 @@ def bar_chart(
     for i, bar in enumerate(bars):
         y0 = top + i * row_height
         mid = y0 + row_height / 2
-        summary = f"{bar.label}: {_value_text(bar)}"
+        summary = f"{bar.label}: {_value_text(bar, empty_text)}"
         cls = "segment flagged" if bar.flagged else "segment"
         parts.append(f'<g class="{cls}" aria-label="{escape(summary)}">')
         parts.append(f"<title>{escape(summary)}</title>")
@@ -167,15 +169,15 @@ def bar_chart(
                 f'<line class="whisker cap high" x1="{_n(hi)}" x2="{_n(hi)}" '
                 f'y1="{_n(mid - cap)}" y2="{_n(mid + cap)}"/>'
             )
-        parts.append(_text(right + 10, mid + 4, _value_text(bar), "value"))
+        parts.append(_text(right + 10, mid + 4, _value_text(bar, empty_text), "value"))
         parts.append("</g>")
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
-def _value_text(bar: Bar) -> str:
+def _value_text(bar: Bar, empty_text: str) -> str:
     if bar.value is None:
-        text = "counts only"
+        text = empty_text
     elif bar.low is not None and bar.high is not None:
         text = f"{fmt(bar.value)} ({fmt(bar.low)} to {fmt(bar.high)})"
     else:
@@ -216,12 +218,13 @@ def line_chart(
     desc: str,
     chart_id: str = "trend",
     domain: tuple[float, float] = (-100.0, 100.0),
-    width: float = 720.0,
+    width: float = 900.0,
     height: float = 280.0,
 ) -> Markup:
     """One line per series over the periods (evenly spaced), with a band from each point's
     `low` to `high`; a period without a value breaks the line."""
-    left, right, top, bottom = 48.0, width - 16.0, 16.0, 48.0
+    # room on the right for the last period's label, centred under its point
+    left, right, top, bottom = 48.0, width - 40.0, 16.0, 48.0
     legend = 18.0 * math.ceil(len(series) / 3) if len(series) > 1 else 0.0
     plot_bottom = height - bottom - legend
     y = linear(domain, (plot_bottom, top))
@@ -319,8 +322,8 @@ def scatter_chart(
     corner_labels: tuple[str, str, str, str] = ("", "", "", ""),
     chart_id: str = "scatter",
     y_domain: tuple[float, float] = (-100.0, 100.0),
-    width: float = 720.0,
-    height: float = 420.0,
+    width: float = 900.0,
+    height: float = 460.0,
 ) -> Markup:
     """Dots at (x, y) with a vertical line at `x_threshold` and a horizontal one at
     `y_threshold`. `corner_labels`: top-left, top-right, bottom-left, bottom-right."""
@@ -395,7 +398,7 @@ def step_chart(
     y_label: str,
     chart_id: str = "steps",
     y_domain: tuple[float, float] = (0.0, 1.0),
-    width: float = 720.0,
+    width: float = 900.0,
     height: float = 320.0,
 ) -> Markup:
     left, right, top, bottom = 56.0, width - 16.0, 16.0, 48.0

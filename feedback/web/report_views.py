@@ -520,6 +520,7 @@ class ReportPages(Controller):
             "its Wilson interval.",
             chart_id="churn-rates",
             domain=(0.0, 100.0),
+            empty_text="no accounts",
         )
         curves = [
             Steps(c["group"].replace("_", "-"), c["times"], c["survival"])
