@@ -223,6 +223,8 @@ async def test_the_comments_explorer_searches_and_exports(client: Any, data: Non
         ("/reports/comments?offset=-1", "offset"),
         ("/reports/my-accounts?to=2025-13-01", "to"),
         ("/reports/executive?from=2025-02-30", "from"),
+        ("/reports/comments?q=a%00b", "q"),
+        ("/reports/segments?plan=%00", "plan"),
     ],
 )
 async def test_bad_parameters_get_the_page_with_a_message(
@@ -233,6 +235,12 @@ async def test_bad_parameters_get_the_page_with_a_message(
     assert answer.status_code == 422, answer.text
     assert "text/html" in answer.headers["content-type"]
     assert f"Please check <strong>{field}</strong>" in answer.text
+
+
+async def test_extreme_dates_are_answered(client: Any, data: None) -> None:
+    await as_role(client, Role.admin)
+    answer = await client.get("/reports/segments?from=0001-01-01&to=9999-12-31")
+    assert answer.status_code == 200 and "premium" in answer.text
 
 
 async def test_a_bad_csv_request_is_a_4xx_page(client: Any, data: None) -> None:

@@ -129,11 +129,15 @@ class Form:
 
 def read_form(request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTERS)) -> Form:
     raw = {k: v.strip()[:MAX_TEXT] for k, v in request.query_params.items() if isinstance(v, str)}
+    for name, value in raw.items():
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
+        if "\x00" in value:
+            raise InputError(name, "must not contain NUL characters")
     form = Form(raw)
     form.date_from = _day(form, "from")
     until = _day(form, "to")
     # a "to" day is inclusive on the page; the services take an exclusive end
-    form.date_to = None if until is None else until + timedelta(days=1)
+    form.date_to = None if until is None or until.date() == date.max else until + timedelta(days=1)
     if form.date_from and form.date_to and form.date_to <= form.date_from:
         raise InputError("to", "must be on or after from")
     form.filters = {k: raw[k] for k in filter_names if raw.get(k)}
