@@ -159,6 +159,21 @@ def test_a_trend_draws_a_band_from_low_to_high_and_breaks_at_gaps() -> None:
     assert dots[0].get("aria-label") == "all, 2025-Q1: 10.0 (0 to 20.0)"
 
 
+def test_several_series_can_go_without_bands() -> None:
+    points = {"2025-Q1": Point(10, 0, 20), "2025-Q2": Point(20, 10, 30)}
+    svg = line_chart(
+        ["2025-Q1", "2025-Q2"],
+        [Series("Ann", points), Series("Bob", points)],
+        title="t",
+        desc="d",
+        bands=False,
+    )
+    root = parse(svg)
+    assert find_all(root, "polygon", "band") == []
+    assert len(find_all(root, "polyline", "line")) == 2
+    assert len(find_all(root, "rect", "legend")) == 2
+
+
 def test_a_scatter_puts_the_quadrant_lines_at_the_thresholds() -> None:
     svg = scatter_chart(
         [Dot("Acme", 100_000, 50, "advocate"), Dot("Globex", 10_000, -20, "fix")],

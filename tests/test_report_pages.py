@@ -162,6 +162,8 @@ async def test_the_manager_dashboard_shows_each_csm_and_the_team_trend(
     assert "Ann" in page.text and "Bob" in page.text
     assert svg_count(page.text, "segment") + svg_count(page.text, "segment flagged") == 2
     assert "Team NPS by quarter" in page.text and "2025-Q2" in page.text
+    assert 'id="team-csm-trend"' in page.text
+    assert 'aria-label="Ann"' in page.text and 'aria-label="Bob"' in page.text
     unknown = await client.get("/reports/team?manager=nobody@example.com")
     assert unknown.status_code == 422 and "not a manager of any CSM" in unknown.text
 
@@ -254,3 +256,30 @@ async def test_empty_data_renders_every_page(client: Any) -> None:
     for path in PAGES:
         answer = await client.get(path)
         assert answer.status_code == 200, (path, answer.text)
+
+
+async def test_a_manager_team_leaves_out_other_teams(client: Any, data: None) -> None:
+    result = await import_csv(
+        "csms",
+        "email,name,manager_email\nlead@example.com,Lena,\ncarl@example.com,Carl,lead@example.com\n",
+    )
+    assert result.ok, result.errors
+    result = await import_csv(
+        "accounts", "external_id,name,plan,arr,csm_email\nc1,Carlco,paid,5000,carl@example.com\n"
+    )
+    assert result.ok, result.errors
+    await import_csv("users", "external_id,account_id\nu9,c1\n")
+    result = await import_csv(
+        "responses",
+        "response_id,account_id,user_id,score,answered_at\n"
+        + "".join(f"c{i},c1,u9,{i},2025-0{1 + i % 6}-10T10:00:00Z\n" for i in range(6)),
+    )
+    assert result.ok, result.errors
+    await as_role(client, Role.manager)
+    boss = await client.get("/reports/team?manager=boss@example.com")
+    assert "Ann" in boss.text and "Carl" not in boss.text
+    lena = await client.get("/reports/team?manager=lead@example.com")
+    assert "Carl" in lena.text and "Ann" not in lena.text
+    assert "6 / 0 / 0" not in lena.text and "0 / 0 / 6" in lena.text
+    executive = await client.get("/reports/executive")
+    assert "Boss" in executive.text and "Lena" in executive.text

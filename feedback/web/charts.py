@@ -220,9 +220,11 @@ def line_chart(
     domain: tuple[float, float] = (-100.0, 100.0),
     width: float = 900.0,
     height: float = 280.0,
+    bands: bool = True,
 ) -> Markup:
     """One line per series over the periods (evenly spaced), with a band from each point's
-    `low` to `high`; a period without a value breaks the line."""
+    `low` to `high` (with `bands`; the dots name the interval either way); a period without
+    a value breaks the line."""
     # room on the right for the last period's label, centred under its point
     left, right, top, bottom = 48.0, width - 40.0, 16.0, 48.0
     legend = 18.0 * math.ceil(len(series) / 3) if len(series) > 1 else 0.0
@@ -247,7 +249,8 @@ def line_chart(
     for s_index, one in enumerate(series):
         cls = f"series series-{s_index % SERIES_CLASSES}"
         parts.append(f'<g class="{cls}" aria-label="{escape(one.name)}">')
-        for run in _runs(periods, one.points, lambda p: p.low is not None and p.high is not None):
+        with_band = (lambda p: p.low is not None and p.high is not None) if bands else None
+        for run in _runs(periods, one.points, with_band) if with_band else []:
             upper = [f"{_n(px(i))},{_n(y(_clamp(p.high, domain)))}" for i, p in run]  # type: ignore[arg-type]
             lower = [f"{_n(px(i))},{_n(y(_clamp(p.low, domain)))}" for i, p in reversed(run)]  # type: ignore[arg-type]
             parts.append(f'<polygon class="band" points="{" ".join(upper + lower)}"/>')

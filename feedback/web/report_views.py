@@ -203,10 +203,16 @@ def trend_series(
     return periods, [Series(name, pts) for name, pts in points.items()]
 
 
-def trend_chart(groups: list[dict[str, Any]], title: str, chart_id: str) -> Markup | None:
-    periods, series = trend_series(groups)
+def trend_chart(
+    groups: list[dict[str, Any]], title: str, chart_id: str, name_of: Any = None
+) -> Markup | None:
+    periods, series = trend_series(groups, name_of)
     if not periods:
         return None
+    if len(series) > 1:
+        # overlapping bands of several series hide each other: the dots carry the intervals
+        desc = "NPS per period, one line per series; each point names its interval."
+        return line_chart(periods, series, title=title, desc=desc, chart_id=chart_id, bands=False)
     return line_chart(
         periods,
         series,
@@ -430,6 +436,9 @@ class ReportPages(Controller):
             if result["groups"]
             else None,
             trend=trend_chart(result["team_trend"], "Team NPS by quarter", "team-trend"),
+            csm_trend=trend_chart(
+                result["trend"], "NPS per CSM by quarter", "team-csm-trend", name_of=csm_name
+            ),
             team_trend=result["team_trend"],
             by_quarter=_pivot(result["trend"]),
         )

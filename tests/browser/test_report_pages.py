@@ -23,7 +23,7 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/reports/segments?dimension=plan", ("#segments-bars", "#segments-trend")),
     ("/reports/segments?dimension=industry&segment=Retail", ("#segments-bars", "#segments-trend")),
     ("/reports/my-accounts", ("#accounts-bars", "#accounts-trend")),
-    ("/reports/team", ("#team-bars", "#team-trend")),
+    ("/reports/team", ("#team-bars", "#team-trend", "#team-csm-trend")),
     ("/reports/executive", ("#executive-bars", "#executive-trend")),
     ("/reports/quadrant?nps_threshold=10", ("#quadrant-scatter",)),
     ("/reports/churn", ("#churn-rates", "#churn-survival")),
