@@ -38,6 +38,7 @@ from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
+from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminPages,
             CtaPages,
             CtaAdminPages,
+            ReportPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, slack_delivery],

@@ -1,0 +1,630 @@
+"""Report pages for staff: segment explorer, CSM, manager and executive dashboards, the
+ARR x NPS quadrant, churn and the comments explorer, with server-drawn SVG charts.
+
+The pages call the same report services as /api/v1/reports, with the same scoping: a CSM
+sees their own accounts only. Query parameters are read by hand so that a bad value comes
+back as the page with a message naming the field (422), never as a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.response import Template
+from markupsafe import Markup
+
+from feedback.accounts.services import list_accounts
+from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, provide_principal
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.db import as_utc_datetime
+from feedback.errors import InputError, http_exception_handler
+from feedback.reports.churn import churn_report
+from feedback.reports.quadrant import quadrant_report
+from feedback.reports.responses import COLUMNS, list_responses
+from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
+from feedback.reports.segments import segment_scan
+from feedback.reports.services import FILTERS, NPSQuery, nps_report, spreadsheet_safe
+from feedback.reports.teams import csm_directory, managers, nps_by_csm, nps_by_manager
+from feedback.web.charts import (
+    Bar,
+    Dot,
+    Point,
+    Series,
+    Steps,
+    bar_chart,
+    fmt,
+    line_chart,
+    scatter_chart,
+    step_chart,
+)
+
+PageRequest = Request[Any, Any, State]
+
+DIMENSION_LABELS = {
+    "plan": "Plan",
+    "role": "User role",
+    "industry": "Industry",
+    "company_size": "Company size",
+    "csm": "CSM",
+    "account": "Account",
+}
+CATEGORY_LABELS = {"promoter": "Promoters", "passive": "Passives", "detractor": "Detractors"}
+QUADRANT_LABELS = {
+    "protect": "Protect: high ARR, low NPS",
+    "advocate": "Advocate: high ARR, high NPS",
+    "grow": "Grow: low ARR, high NPS",
+    "fix": "Fix: low ARR, low NPS",
+}
+CSV_ROW_LIMIT = 10_000
+MAX_TEXT = 200
+
+
+def page_error_handler(request: PageRequest, exc: HTTPException) -> Response[Any]:
+    """Report pages answer errors with a page; signing in still redirects to /login."""
+    if isinstance(exc, NotAuthorizedException):
+        return http_exception_handler(request, exc)
+    principal = request.state.get("principal")
+    return Template(
+        "reports/error.html",
+        status_code=exc.status_code,
+        context={"principal": principal, "status": exc.status_code, "message": exc.detail},
+    )
+
+
+# --- reading the query string -------------------------------------------------------------
+
+
+@dataclass
+class Form:
+    """The query string as the form shows it again, and its parsed values."""
+
+    raw: dict[str, str]
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    filters: dict[str, str] = field(default_factory=dict)
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.raw.get(name, default)
+
+    def choice(self, name: str, choices: Mapping[str, Any] | tuple[str, ...], default: str) -> str:
+        value = self.raw.get(name) or default
+        if value not in choices:
+            raise InputError(name, f"must be one of {', '.join(choices)}")
+        return value
+
+    def number(self, name: str, default: float | None, low: float, high: float) -> float | None:
+        text = self.raw.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            raise InputError(name, f"must be a number, got {text!r}") from None
+        if not low <= value <= high:
+            raise InputError(name, f"must be between {low:g} and {high:g}")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.number(name, default, low, high)
+        if value is None or value != int(value):
+            raise InputError(name, "must be a whole number")
+        return int(value)
+
+    def query_string(self, **changes: str | None) -> str:
+        values = {**self.raw, **changes}
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def read_form(request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTERS)) -> Form:
+    raw = {k: v.strip()[:MAX_TEXT] for k, v in request.query_params.items() if isinstance(v, str)}
+    for name, value in raw.items():
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
+        if "\x00" in value:
+            raise InputError(name, "must not contain NUL characters")
+    form = Form(raw)
+    form.date_from = _day(form, "from")
+    until = _day(form, "to")
+    # a "to" day is inclusive on the page; the services take an exclusive end
+    form.date_to = None if until is None or until.date() == date.max else until + timedelta(days=1)
+    if form.date_from and form.date_to and form.date_to <= form.date_from:
+        raise InputError("to", "must be on or after from")
+    form.filters = {k: raw[k] for k in filter_names if raw.get(k)}
+    return form
+
+
+def _day(form: Form, name: str) -> datetime | None:
+    text = form.raw.get(name, "")
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+    except ValueError:
+        raise InputError(name, f"must be a date like 2026-01-31, got {text!r}") from None
+
+
+def nps_query(form: Form, **values: Any) -> NPSQuery:
+    confidence = form.number("confidence", 0.95, 0.5, 0.999) or 0.95
+    return NPSQuery(
+        date_from=form.date_from,
+        date_to=form.date_to,
+        confidence=confidence,
+        filters=tuple(form.filters.items()),
+        **values,
+    )
+
+
+# --- turning report rows into charts -------------------------------------------------------
+
+
+def flag(group: Mapping[str, Any]) -> str:
+    precision = group.get("precision")
+    if precision == "counts_only":
+        return "counts only: under 5 answers"
+    if precision == "low":
+        return "low precision: under 30 answers"
+    return ""
+
+
+def bars_for(groups: list[dict[str, Any]], label: Any = None) -> list[Bar]:
+    return [
+        Bar(
+            label=str(label(g) if label else g["key"] if g["key"] is not None else "(none)"),
+            value=g["nps"],
+            low=g["ci_low"],
+            high=g["ci_high"],
+            note=f"n={g['responses']}" + (", low precision" if g["precision"] == "low" else ""),
+            flagged=g["precision"] != "ok",
+        )
+        for g in groups
+    ]
+
+
+def trend_series(
+    groups: list[dict[str, Any]], name_of: Any = None
+) -> tuple[list[str], list[Series]]:
+    """Report groups split by period -> the periods and one series per key."""
+    periods = sorted({g["period"] for g in groups if g.get("period")})
+    points: dict[str, dict[str, Point]] = defaultdict(dict)
+    for g in groups:
+        key = str(name_of(g) if name_of else g["key"])
+        points[key][g["period"]] = Point(g["nps"], g["ci_low"], g["ci_high"], f"n={g['responses']}")
+    return periods, [Series(name, pts) for name, pts in points.items()]
+
+
+def trend_chart(
+    groups: list[dict[str, Any]], title: str, chart_id: str, name_of: Any = None
+) -> Markup | None:
+    periods, series = trend_series(groups, name_of)
+    if not periods:
+        return None
+    if len(series) > 1:
+        # overlapping bands of several series hide each other: the dots carry the intervals
+        desc = "NPS per period, one line per series; each point names its interval."
+        return line_chart(periods, series, title=title, desc=desc, chart_id=chart_id, bands=False)
+    return line_chart(
+        periods,
+        series,
+        title=title,
+        desc="NPS per period as a line, its confidence interval as a shaded band; "
+        "periods with fewer than 5 answers show no value.",
+        chart_id=chart_id,
+    )
+
+
+def nps_bars(groups: list[dict[str, Any]], title: str, chart_id: str, label: Any = None) -> Markup:
+    return bar_chart(
+        bars_for(groups, label),
+        title=title,
+        desc="One bar per segment from 0 to its NPS (-100 to 100), a whisker across its "
+        "confidence interval; segments with fewer than 5 answers show counts only.",
+        chart_id=chart_id,
+    )
+
+
+def pval(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def day(value: Any) -> str:
+    moment = as_utc_datetime(value)
+    return "" if moment is None else moment.strftime("%Y-%m-%d")
+
+
+def context(principal: Principal, **values: Any) -> dict[str, Any]:
+    return {
+        "principal": principal,
+        "dimension_labels": DIMENSION_LABELS,
+        "category_labels": CATEGORY_LABELS,
+        "flag": flag,
+        "num": fmt,
+        "pval": pval,
+        "day": day,
+        **values,
+    }
+
+
+def render(name: str, principal: Principal, form: Form | None, **values: Any) -> Template:
+    return Template(name, context=context(principal, form=form, **values))
+
+
+def failed(name: str, principal: Principal, raw: Mapping[str, str], error: InputError) -> Template:
+    return Template(
+        name,
+        status_code=422,
+        context=context(principal, form=Form(dict(raw)), error=error),
+    )
+
+
+def _raw(request: PageRequest) -> dict[str, str]:
+    return {k: v[:MAX_TEXT] for k, v in request.query_params.items() if isinstance(v, str)}
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+class ReportPages(Controller):
+    path = "/reports"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    exception_handlers = {HTTPException: page_error_handler}
+
+    @get("/", **access(*ALL_ROLES))
+    async def index(self, principal: CurrentPrincipal) -> Template:
+        return render("reports/index.html", principal, None)
+
+    @get("/segments", **access(*ALL_ROLES))
+    async def segments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """Segment explorer for product teams."""
+        name = "reports/segments.html"
+        try:
+            form = read_form(request)
+            dimension = form.choice("dimension", DIMENSION_LABELS, "plan")
+            period = form.choice("period", ("quarter", "month"), "quarter")
+            segment = form.get("segment") or None
+            report = await nps_report(principal, nps_query(form, group_by=dimension))
+            selection = dict(form.filters)
+            if segment is not None:
+                selection[dimension] = segment
+            chosen = Form(form.raw, form.date_from, form.date_to, selection)
+            trend = await nps_report(principal, nps_query(chosen, period=period))
+            scan = None
+            if dimension in SCAN_DIMENSIONS:
+                scan = await segment_scan(
+                    principal,
+                    dimension,
+                    form.date_from,
+                    form.date_to,
+                    confidence=nps_query(form).confidence,
+                )
+            comments = await list_responses(
+                principal,
+                has_comment=True,
+                filters=selection,
+                date_from=form.date_from,
+                date_to=form.date_to,
+                limit=20,
+            )
+            promoters = await list_responses(
+                principal,
+                category="promoter",
+                filters=selection,
+                date_from=form.date_from,
+                date_to=form.date_to,
+                limit=20,
+            )
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        label = DIMENSION_LABELS[dimension]
+        return render(
+            name,
+            principal,
+            form,
+            dimension=dimension,
+            period=period,
+            segment=segment,
+            groups=report["groups"],
+            bars=nps_bars(report["groups"], f"NPS by {label.lower()}", "segments-bars"),
+            trend=trend_chart(
+                trend["groups"],
+                f"NPS by {period}" + (f" for {label.lower()} {segment}" if segment else ""),
+                "segments-trend",
+            ),
+            trend_groups=trend["groups"],
+            scan=scan,
+            comments=comments,
+            promoters=promoters,
+            selection=selection,
+            selection_query=Form(
+                {**selection, "from": form.get("from"), "to": form.get("to")}
+            ).query_string(),
+        )
+
+    @get("/my-accounts", **access(*ALL_ROLES))
+    async def my_accounts(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """The CSM dashboard: NPS per account with interval, trend, recent detractors.
+        A CSM sees their own book; other roles pick a CSM (or see every account)."""
+        name = "reports/my_accounts.html"
+        try:
+            form = read_form(request, filter_names=("csm",))
+            if principal.role is Role.csm:
+                form.filters.pop("csm", None)
+            query = nps_query(form, group_by="account")
+            report = await nps_report(principal, query)
+            trend = await nps_report(principal, nps_query(form, period="quarter"))
+            detractors = await list_responses(
+                principal,
+                category="detractor",
+                has_comment=True,
+                filters=form.filters,
+                date_from=form.date_from,
+                date_to=form.date_to,
+                limit=25,
+            )
+            book = await list_accounts(principal, csm_email=form.filters.get("csm"), limit=5000)
+            directory = await csm_directory() if principal.role is not Role.csm else {}
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        scores = {g["key"]: g for g in report["groups"]}
+        # one row per account of the book; later columns (health) join on external_id
+        rows = [{"account": a, "nps": scores.get(a["external_id"])} for a in book]
+        rows.sort(key=lambda r: (r["nps"] is None, (r["nps"] or {}).get("nps") or 0))
+        with_scores = [r for r in rows if r["nps"] is not None]
+        return render(
+            name,
+            principal,
+            form,
+            rows=rows,
+            bars=nps_bars(
+                [r["nps"] for r in with_scores],
+                "NPS per account",
+                "accounts-bars",
+                label=lambda g: _account_label(g["key"], book),
+            )
+            if with_scores
+            else None,
+            trend=trend_chart(trend["groups"], "NPS by quarter", "accounts-trend"),
+            trend_groups=trend["groups"],
+            detractors=detractors,
+            csms=sorted(directory.values(), key=lambda m: m.name),
+        )
+
+    @get("/team", **access(*READ_ALL))
+    async def team(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """Manager dashboard: the team by CSM, with intervals and the team's trend."""
+        name = "reports/team.html"
+        try:
+            form = read_form(request, filter_names=())
+            directory = await csm_directory()
+            leads = managers(directory)
+            lead = form.get("manager") or None
+            if lead is not None and lead not in {m.email for m in leads}:
+                raise InputError("manager", "not a manager of any CSM")
+            team = None
+            if lead is not None:
+                team = {m.email for m in directory.values() if m.manager_email == lead}
+            result = await nps_by_csm(principal, nps_query(form, period="quarter"), team)
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+
+        def csm_name(g: Mapping[str, Any]) -> str:
+            member = directory.get(g["key"]) if g["key"] else None
+            return member.name if member else (g["key"] or "(no CSM)")
+
+        return render(
+            name,
+            principal,
+            form,
+            leads=leads,
+            lead=lead,
+            groups=result["groups"],
+            csm_name=csm_name,
+            bars=nps_bars(result["groups"], "NPS per CSM", "team-bars", label=csm_name)
+            if result["groups"]
+            else None,
+            trend=trend_chart(result["team_trend"], "Team NPS by quarter", "team-trend"),
+            csm_trend=trend_chart(
+                result["trend"], "NPS per CSM by quarter", "team-csm-trend", name_of=csm_name
+            ),
+            team_trend=result["team_trend"],
+            by_quarter=_pivot(result["trend"]),
+        )
+
+    @get("/executive", **access(*READ_ALL))
+    async def executive(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """Executive dashboard: NPS by manager and the overall trend by quarter."""
+        name = "reports/executive.html"
+        try:
+            form = read_form(request, filter_names=())
+            by_manager = await nps_by_manager(principal, nps_query(form))
+            overall = await nps_report(principal, nps_query(form))
+            trend = await nps_report(principal, nps_query(form, period="quarter"))
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        groups = by_manager["groups"]
+        return render(
+            name,
+            principal,
+            form,
+            groups=groups,
+            overall=overall["groups"][0],
+            bars=nps_bars(groups, "NPS by manager", "executive-bars", label=lambda g: g["name"])
+            if groups
+            else None,
+            trend=trend_chart(trend["groups"], "Overall NPS by quarter", "executive-trend"),
+            trend_groups=trend["groups"],
+        )
+
+    @get("/quadrant", **access(*ALL_ROLES))
+    async def quadrant(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        name = "reports/quadrant.html"
+        try:
+            form = read_form(request, filter_names=())
+            nps_threshold = form.number("nps_threshold", 0.0, -100, 100) or 0.0
+            arr_threshold = form.number("arr_threshold", None, 0, 1e12)
+            report = await quadrant_report(
+                principal, nps_threshold, arr_threshold, form.date_from, form.date_to
+            )
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        dots = [
+            Dot(f"{a['name']} ({a['account_id']})", a["arr"], a["nps"], a["quadrant"])
+            for a in report["accounts"]
+        ]
+        chart = scatter_chart(
+            dots,
+            title="ARR x NPS per account",
+            desc="Each account as a dot at its ARR (across) and NPS (up); the lines are the "
+            f"thresholds: ARR {report['arr_threshold']:,.0f}, NPS {nps_threshold:g}.",
+            x_label="ARR",
+            y_label="NPS",
+            x_threshold=report["arr_threshold"],
+            y_threshold=nps_threshold,
+            corner_labels=("Grow", "Advocate", "Fix", "Protect"),
+            chart_id="quadrant-scatter",
+        )
+        return render(
+            name,
+            principal,
+            form,
+            report=report,
+            chart=chart,
+            quadrant_labels=QUADRANT_LABELS,
+        )
+
+    @get("/churn", **access(*ALL_ROLES))
+    async def churn(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        name = "reports/churn.html"
+        try:
+            form = read_form(request, filter_names=())
+            window = form.integer("window_days", 365, 1, 3650)
+            report = await churn_report(
+                principal, window, 0.95, date_from=form.date_from, date_to=form.date_to
+            )
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        rates = [
+            Bar(
+                r["group"].replace("_", "-"),
+                None if r["rate"] is None else 100 * r["rate"],
+                None if r["ci_low"] is None else 100 * r["ci_low"],
+                None if r["ci_high"] is None else 100 * r["ci_high"],
+                note=f"{r['churned']} of {r['accounts']} accounts",
+            )
+            for r in report["rates"]
+        ]
+        rate_chart = bar_chart(
+            rates,
+            title=f"Churn within {window} days, by NPS category (%)",
+            desc="One bar per category from 0 to its churn rate in percent, a whisker across "
+            "its Wilson interval.",
+            chart_id="churn-rates",
+            domain=(0.0, 100.0),
+            empty_text="no accounts",
+        )
+        curves = [
+            Steps(c["group"].replace("_", "-"), c["times"], c["survival"])
+            for c in report["survival_days"]
+        ]
+        survival = (
+            step_chart(
+                curves,
+                title="Accounts without a termination notice (Kaplan-Meier)",
+                desc="Share of accounts still without a churn notice by days since their first "
+                "answer, one step curve per NPS category.",
+                x_label="days since first answer",
+                y_label="share without churn",
+                chart_id="churn-survival",
+            )
+            if curves
+            else None
+        )
+        return render(
+            name, principal, form, report=report, rate_chart=rate_chart, survival=survival
+        )
+
+    @get("/comments", **access(*ALL_ROLES))
+    async def comments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        name = "reports/comments.html"
+        try:
+            form, options = _comment_options(request)
+            page_size = 50
+            offset = form.integer("offset", 0, 0, 10_000_000)
+            result = await list_responses(principal, **options, limit=page_size, offset=offset)
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        return render(
+            name,
+            principal,
+            form,
+            result=result,
+            page_size=page_size,
+            offset=offset,
+            csv_query=form.query_string(offset=None),
+        )
+
+    @get("/comments.csv", **access(*ALL_ROLES))
+    async def comments_csv(
+        self, principal: CurrentPrincipal, request: PageRequest
+    ) -> Response[Any]:
+        """The explorer's selection as CSV: the API's columns and formula escaping (the API
+        itself takes tokens, not the page's session cookie)."""
+        _, options = _comment_options(request)
+        result = await list_responses(principal, **options, limit=CSV_ROW_LIMIT)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(COLUMNS)
+        for row in result["responses"]:
+            writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in COLUMNS])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="responses.csv"'},
+        )
+
+
+def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
+    form = read_form(request, filter_names=(*FILTERS, "user"))
+    category = form.get("category") or None
+    if category is not None:
+        form.choice("category", CATEGORY_LABELS, "promoter")
+    has_comment = {"": None, "yes": True, "no": False}.get(form.get("has_comment"))
+    if form.get("has_comment") not in ("", "yes", "no"):
+        raise InputError("has_comment", "must be yes or no")
+    return form, {
+        "category": category,
+        "text": form.get("q") or None,
+        "has_comment": has_comment,
+        "filters": form.filters,
+        "date_from": form.date_from,
+        "date_to": form.date_to,
+    }
+
+
+def _account_label(external_id: str, book: list[dict[str, Any]]) -> str:
+    for account in book:
+        if account["external_id"] == external_id:
+            return str(account["name"])
+    return external_id
+
+
+def _pivot(groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-CSM trend rows as a table: CSM x period."""
+    periods = sorted({g["period"] for g in groups})
+    cells: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for g in groups:
+        cells[g["key"] or "(no CSM)"][g["period"]] = g
+    return {"periods": periods, "rows": sorted(cells.items())}
