@@ -15,28 +15,14 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
+from tests.databases import PG_ADMIN_URL, _pg_admin, _with_database
+
 ENGINE = os.environ.get("TEST_DATABASE_ENGINE", "sqlite")
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROOT = Path(__file__).resolve().parent.parent
 TMP = Path(tempfile.mkdtemp(prefix="feedback-tests-"))
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path="/" + name).geturl()
-
-
-async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 def _create_postgres_database() -> str:
@@ -151,14 +137,3 @@ async def client() -> AsyncIterator[Any]:
 def tmp_dir() -> Iterator[Path]:
     with tempfile.TemporaryDirectory(dir=TMP) as path:
         yield Path(path)
-
-
-def fresh_postgres_database() -> tuple[str, str]:
-    """A second, empty PostgreSQL database (name, url) for migration tests."""
-    name = f"feedback_empty_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    return name, _with_database(PG_ADMIN_URL, name)
-
-
-def drop_postgres_database(name: str) -> None:
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -9,7 +9,7 @@ import pytest
 
 from feedback.piccolo_app import APP_CONFIG, TABLES
 from tests.cli import feedback
-from tests.conftest import drop_postgres_database, fresh_postgres_database
+from tests.databases import drop_postgres_database, fresh_postgres_database
 
 TABLE_NAMES = {t._meta.tablename for t in TABLES}
 
