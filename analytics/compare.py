@@ -105,8 +105,14 @@ def _as_account_array(by_account: object) -> np.ndarray:
     arr = np.asarray(by_account)
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError("per-account counts must have shape (accounts, 3)")
-    for row in arr.tolist():
-        check_counts(*row)
+    if arr.dtype.kind in "iu" and arr.size:
+        # integer arrays (the common case, thousands of accounts): one vectorised check
+        if int(arr.min()) < 0:
+            for row in arr.tolist():
+                check_counts(*row)
+    else:
+        for row in arr.tolist():
+            check_counts(*row)
     arr = arr.astype(np.int64)
     if arr.shape[0] < 2:
         raise ValueError("a cluster-robust variance needs at least two accounts per group")

@@ -16,14 +16,16 @@ Three interval methods are offered:
   detractors as the two discordant cells (``b = P``, ``c = D``) of a paired 2x2 table of ``n``
   pairs.  The difference of the paired marginals is then exactly ``(P - D) / n``.
 
-This module imports only the standard library and, lazily, SciPy.
+This module imports only the standard library and, lazily, SciPy and NumPy.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Method = Literal["wald", "adjusted-wald", "score"]
@@ -93,8 +95,12 @@ def check_confidence(confidence: float) -> float:
     return level
 
 
+@lru_cache(maxsize=64)
 def two_sided_z(confidence: float) -> float:
-    """Two-sided normal critical value ``z = Phi^-1(1 - (1 - confidence) / 2)``."""
+    """Two-sided normal critical value ``z = Phi^-1(1 - (1 - confidence) / 2)``.
+
+    Cached: a report asks for the same level thousands of times, and SciPy's ``ppf`` costs
+    about 0.1 ms a call."""
     from scipy.stats import norm
 
     return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
@@ -252,3 +258,123 @@ def nps_interval(
         confidence=level,
         precision=precision,
     )
+
+
+# --------------------------------------------------------------------------- many at once
+
+#: Bisection steps for the batch score interval: the bracket is at most 2 wide, so 60 halvings
+#: leave it below 2e-18, finer than the scalar :func:`tango_interval` (``xtol`` 1e-13).
+_BISECTIONS = 60
+
+
+def _tango_statistic_array(b, c, n, delta):  # type: ignore[no-untyped-def]
+    """:func:`tango_statistic` for NumPy arrays (same formula, same zero-variance rule)."""
+    import numpy as np
+
+    a_coef = 2.0 * n
+    b_coef = -b - c + (2.0 * n - b + c) * delta
+    c_coef = -c * delta * (1.0 - delta)
+    disc = np.maximum(0.0, b_coef * b_coef - 4.0 * a_coef * c_coef)
+    q = np.maximum(0.0, (-b_coef + np.sqrt(disc)) / (2.0 * a_coef))
+    var = n * (2.0 * q + delta * (1.0 - delta))
+    num = b - c - n * delta
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = num / np.sqrt(np.where(var > 0.0, var, 1.0))
+    edge = np.where(num == 0.0, 0.0, np.copysign(np.inf, num))
+    return np.where(var > 0.0, stat, edge)
+
+
+def _tango_bounds_array(b, c, n, z: float):  # type: ignore[no-untyped-def]
+    """:func:`tango_interval` for arrays: the same bounds, found by vectorised bisection."""
+    import numpy as np
+
+    point = (b - c) / n
+    # upper bound: the root of Z(d) + z on [point, 1 - edge]; Z falls as d grows
+    hi_edge = np.full_like(point, 1.0 - _EDGE)
+    at_edge = (b == n) | (hi_edge <= point) | (_tango_statistic_array(b, c, n, hi_edge) >= -z)
+    lo, hi = point.copy(), hi_edge
+    for _ in range(_BISECTIONS):
+        mid = (lo + hi) / 2.0
+        above = _tango_statistic_array(b, c, n, mid) + z > 0.0
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    high = np.where(at_edge, 1.0, (lo + hi) / 2.0)
+    # lower bound: the root of Z(d) - z on [-1 + edge, point]
+    lo_edge = np.full_like(point, -1.0 + _EDGE)
+    at_edge = (c == n) | (lo_edge >= point) | (_tango_statistic_array(b, c, n, lo_edge) <= z)
+    lo, hi = lo_edge, point.copy()
+    for _ in range(_BISECTIONS):
+        mid = (lo + hi) / 2.0
+        above = _tango_statistic_array(b, c, n, mid) - z > 0.0
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    low = np.where(at_edge, -1.0, (lo + hi) / 2.0)
+    return (
+        np.minimum(np.clip(low, -1.0, 1.0), point),
+        np.maximum(np.clip(high, -1.0, 1.0), point),
+    )
+
+
+def nps_intervals(
+    counts: Iterable[Sequence[int]],
+    confidence: float = 0.95,
+    method: str = "score",
+) -> list[NPSResult]:
+    """:func:`nps_interval` for many ``(promoters, passives, detractors)`` triples at once.
+
+    The same methods, precision rule and validation, computed with NumPy over all groups
+    together: a report with 20,000 accounts takes milliseconds instead of seconds.  Results
+    agree with :func:`nps_interval` to about 1e-12 (the score bounds are found by bisection
+    instead of Brent's method).
+    """
+    import numpy as np
+
+    checked = [check_counts(*row) for row in counts]
+    level = check_confidence(confidence)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if not checked:
+        return []
+    arr = np.asarray(checked, dtype=np.float64)
+    p, d = arr[:, 0], arr[:, 2]
+    n = arr.sum(axis=1)
+    shown = n >= COUNTS_ONLY_BELOW
+    safe_n = np.where(shown, n, 1.0)  # rows with counts only get no interval
+    z = two_sided_z(level)
+    point = (p - d) / safe_n
+    if method == "score":
+        low, high = _tango_bounds_array(p, d, safe_n, z)
+    else:
+        if method == "adjusted-wald":
+            n_w, p_w, d_w = safe_n + 3.0, p + 0.75, d + 0.75
+        else:
+            n_w, p_w, d_w = safe_n, p, d
+        diff = p_w / n_w - d_w / n_w
+        var = np.maximum(0.0, p_w / n_w + d_w / n_w - diff * diff) / n_w
+        half = z * np.sqrt(var)
+        low = np.clip(diff - half, -1.0, 1.0)
+        high = np.clip(diff + half, -1.0, 1.0)
+    results = []
+    for i, (pi, ai, di) in enumerate(checked):
+        total = pi + ai + di
+        precision = precision_for(total)
+        if precision == "counts_only":
+            nps = lo_i = hi_i = None
+        else:
+            nps, lo_i, hi_i = 100.0 * point[i], 100.0 * low[i], 100.0 * high[i]
+            nps, lo_i, hi_i = float(nps), float(lo_i), float(hi_i)
+        results.append(
+            NPSResult(
+                nps=nps,
+                ci_low=lo_i,
+                ci_high=hi_i,
+                n=total,
+                promoters=pi,
+                passives=ai,
+                detractors=di,
+                method=method,
+                confidence=level,
+                precision=precision,
+            )
+        )
+    return results

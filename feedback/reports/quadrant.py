@@ -13,7 +13,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from analytics.nps import nps_interval
+from analytics.nps import nps_intervals
 from feedback.auth.services import Principal
 from feedback.reports.services import add_scope
 from feedback.responses.models import Response
@@ -54,10 +54,13 @@ async def quadrant_report(
     threshold = (
         arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)
     )
+    all_counts = [
+        (int(row["promoters"]), int(row["passives"]), int(row["detractors"])) for row in rows
+    ]
+    # one vectorised call for every account's interval
+    results = nps_intervals(all_counts, confidence=confidence)
     accounts = []
-    for row in rows:
-        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
-        result = nps_interval(*counts, confidence=confidence)
+    for row, counts, result in zip(rows, all_counts, results, strict=True):
         n = sum(counts)
         nps = 100 * (counts[0] - counts[2]) / n
         arr = int(row["arr_cents"]) / 100

@@ -9,9 +9,10 @@ accounts and the independent-samples Wald comparison is used instead. Each row s
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
+
+import numpy as np
 
 from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
 from feedback.auth.services import Principal
@@ -59,29 +60,30 @@ async def segment_scan(
         GROUP BY {key}, r.account
     """  # noqa: S608 - the key is a whitelisted expression
     rows = await Response.raw(sql, *args)
-    by_segment: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for row in rows:
-        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
-        by_segment[str(row["key"])].append(counts)
+    keys = [str(row["key"]) for row in rows]
+    cells = np.array(
+        [(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in rows],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    labels = np.array(keys, dtype=object)
 
     clustered = dimension in ACCOUNT_LEVEL
+    totals = cells.sum(axis=0)
     results = []
-    for name, mine in sorted(by_segment.items()):
-        rest = [c for other, cells in by_segment.items() if other != name for c in cells]
-        if not rest or (clustered and (len(mine) < MIN_ACCOUNTS or len(rest) < MIN_ACCOUNTS)):
+    for name in sorted(set(keys)):
+        mask = labels == name
+        mine, rest = cells[mask], cells[~mask]
+        if not len(rest) or (clustered and (len(mine) < MIN_ACCOUNTS or len(rest) < MIN_ACCOUNTS)):
             continue
         if clustered:
             comparison = compare_clustered(mine, rest, confidence)
         else:
-            comparison = compare_nps(
-                [sum(c[i] for c in mine) for i in range(3)],
-                [sum(c[i] for c in rest) for i in range(3)],
-                confidence,
-            )
+            own = mine.sum(axis=0)
+            comparison = compare_nps(own.tolist(), (totals - own).tolist(), confidence)
         results.append(
             {
                 "key": name,
-                "responses": sum(sum(c) for c in mine),
+                "responses": int(mine.sum()),
                 "accounts": len(mine),
                 "nps": round(comparison.nps_a, 2),
                 "rest_nps": round(comparison.nps_b, 2),

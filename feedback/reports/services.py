@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from analytics.nps import METHODS, nps_interval
+from analytics.nps import METHODS, NPSResult, nps_intervals
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import is_sqlite
@@ -127,7 +127,12 @@ async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
     """  # noqa: S608 - every interpolated piece is a whitelisted expression
     rows = await Response.raw(sql, *args)
     # with no grouping, an empty selection still yields its one (empty) row of counts
-    groups = [_with_interval(row, query) for row in rows if row["responses"] or not grouping]
+    kept = [row for row in rows if row["responses"] or not grouping]
+    # one vectorised call for all groups: by account that is 20,000 intervals
+    results = nps_intervals(
+        [_counts(row) for row in kept], confidence=query.confidence, method=query.ci_method
+    )
+    groups = [_with_interval(row, result, query) for row, result in zip(kept, results, strict=True)]
     return {
         "group_by": query.group_by,
         "period": query.period,
@@ -139,9 +144,12 @@ async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
     }
 
 
-def _with_interval(row: dict[str, Any], query: NPSQuery) -> dict[str, Any]:
-    counts = (int(row["promoters"] or 0), int(row["passives"] or 0), int(row["detractors"] or 0))
-    result = nps_interval(*counts, confidence=query.confidence, method=query.ci_method)
+def _counts(row: dict[str, Any]) -> tuple[int, int, int]:
+    return (int(row["promoters"] or 0), int(row["passives"] or 0), int(row["detractors"] or 0))
+
+
+def _with_interval(row: dict[str, Any], result: NPSResult, query: NPSQuery) -> dict[str, Any]:
+    counts = _counts(row)
     return {
         "key": row["key"],
         **({"period": row["period"]} if query.period else {}),
