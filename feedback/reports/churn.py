@@ -23,19 +23,33 @@ from feedback.responses.models import Response
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
 
+# responses are aggregated per account first (one pass, grouped by an integer), then joined
+# to the accounts, with each account's first churn notice from one grouped pass as well
 _ACCOUNTS_SQL = """
 SELECT a.id,
        a.created_at,
-       COUNT(r.id) AS responses,
-       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
-       AVG(r.score) AS mean_score,
-       MIN(r.answered_at) AS first_answer,
-       (SELECT MIN(ce.noticed_at) FROM churn_event ce WHERE ce.account = a.id) AS churned_at
+       COALESCE(t.responses, 0) AS responses,
+       t.promoters,
+       t.detractors,
+       t.mean_score,
+       t.first_answer,
+       ce.churned_at
 FROM account a
-LEFT JOIN response r ON r.account = a.id {response_filter}
+LEFT JOIN (
+    SELECT r.account,
+           COUNT(*) AS responses,
+           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
+           AVG(r.score) AS mean_score,
+           MIN(r.answered_at) AS first_answer
+    FROM response r
+    WHERE 1 = 1 {response_filter}
+    GROUP BY r.account
+) t ON t.account = a.id
+LEFT JOIN (
+    SELECT account, MIN(noticed_at) AS churned_at FROM churn_event GROUP BY account
+) ce ON ce.account = a.id
 WHERE {account_filter}
-GROUP BY a.id, a.created_at
 """
 
 

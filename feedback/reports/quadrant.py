@@ -15,19 +15,27 @@ from typing import Any
 
 from analytics.nps import nps_intervals
 from feedback.auth.services import Principal
-from feedback.reports.services import add_scope
+from feedback.reports.services import add_scope, report_joins
 from feedback.responses.models import Response
 
+# counts per account first (one pass over the responses, grouped by an integer), then the
+# account's name, ARR and CSM for those few thousand rows
 _SQL = """
 SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
-       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-       SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
-       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
-FROM account a
-JOIN response r ON r.account = a.id
+       t.promoters, t.passives, t.detractors
+FROM (
+    SELECT r.account,
+           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+           SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
+           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+    FROM response r
+    {joins}
+    WHERE {condition}
+    GROUP BY r.account
+) t
+JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = a.csm
-WHERE {condition}
-GROUP BY a.external_id, a.name, a.arr_cents, c.email
+WHERE a.arr_cents IS NOT NULL
 """
 
 
@@ -47,9 +55,10 @@ async def quadrant_report(
 ) -> dict[str, Any]:
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
     An account's NPS is on its responses in the period; the interval says how sure it is."""
-    where, args = ["a.arr_cents IS NOT NULL"], []
+    where, args = ["1 = 1"], []
     add_scope(where, args, principal, date_from, date_to)
-    rows = await Response.raw(_SQL.format(condition=" AND ".join(where)), *args)
+    sql = _SQL.format(condition=" AND ".join(where), joins=report_joins(principal, *where))
+    rows = await Response.raw(sql, *args)
     arrs = [int(r["arr_cents"]) / 100 for r in rows]
     threshold = (
         arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)

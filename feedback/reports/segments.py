@@ -17,7 +17,7 @@ import numpy as np
 from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import add_scope
+from feedback.reports.services import add_scope, report_joins
 from feedback.responses.models import Response
 
 DIMENSIONS = {
@@ -54,8 +54,7 @@ async def segment_scan(
                SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
                SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
         FROM response r
-        JOIN account a ON a.id = r.account
-        LEFT JOIN csm c ON c.id = r.csm
+        {report_joins(principal, *where)}
         WHERE {" AND ".join(where)}
         GROUP BY {key}, r.account
     """  # noqa: S608 - the key is a whitelisted expression
