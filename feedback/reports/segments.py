@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
+from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
 from feedback.reports.services import add_scope, report_joins
@@ -64,18 +64,23 @@ async def segment_scan(
         [(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in rows],
         dtype=np.int64,
     ).reshape(-1, 3)
-    labels = np.array(keys, dtype=object)
+    names = sorted(set(keys))
+    code_of = {name: i for i, name in enumerate(names)}
+    codes = np.array([code_of[k] for k in keys], dtype=np.int64)
 
     clustered = dimension in ACCOUNT_LEVEL
     totals = cells.sum(axis=0)
+    # account-level dimensions: every segment against the rest from per-segment sums at once
+    scan = compare_clustered_each_vs_rest(cells, codes, confidence) if clustered else []
     results = []
-    for name in sorted(set(keys)):
-        mask = labels == name
-        mine, rest = cells[mask], cells[~mask]
-        if not len(rest) or (clustered and (len(mine) < MIN_ACCOUNTS or len(rest) < MIN_ACCOUNTS)):
+    for code, name in enumerate(names):
+        mine = cells[codes == code]
+        if len(mine) == len(cells):
             continue
         if clustered:
-            comparison = compare_clustered(mine, rest, confidence)
+            comparison = scan[code]
+            if comparison is None:  # fewer than two accounts on one side
+                continue
         else:
             own = mine.sum(axis=0)
             comparison = compare_nps(own.tolist(), (totals - own).tolist(), confidence)
