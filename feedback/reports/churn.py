@@ -19,7 +19,7 @@ from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime, utcnow
 from feedback.errors import InputError
-from feedback.responses.models import Response
+from feedback.reports.services import report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
 
@@ -81,7 +81,7 @@ async def churn_report(
         account_filter = "a.csm = {}"
         args.append(principal.csm_id)
     sql = _ACCOUNTS_SQL.format(response_filter=response_filter, account_filter=account_filter)
-    rows = await Response.raw(sql, *args)
+    rows = await report_rows(sql, *args)
 
     now = utcnow()
     window = timedelta(days=window_days)

@@ -15,8 +15,7 @@ from typing import Any
 
 from analytics.nps import nps_intervals
 from feedback.auth.services import Principal
-from feedback.reports.services import add_scope, report_joins
-from feedback.responses.models import Response
+from feedback.reports.services import add_scope, report_joins, report_rows
 
 # counts per account first (one pass over the responses, grouped by an integer), then the
 # account's name, ARR and CSM for those few thousand rows
@@ -58,7 +57,7 @@ async def quadrant_report(
     where, args = ["1 = 1"], []
     add_scope(where, args, principal, date_from, date_to)
     sql = _SQL.format(condition=" AND ".join(where), joins=report_joins(principal, *where))
-    rows = await Response.raw(sql, *args)
+    rows = await report_rows(sql, *args)
     arrs = [int(r["arr_cents"]) / 100 for r in rows]
     threshold = (
         arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)

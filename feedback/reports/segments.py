@@ -17,8 +17,7 @@ import numpy as np
 from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import add_scope, report_joins
-from feedback.responses.models import Response
+from feedback.reports.services import add_scope, report_joins, report_rows
 
 DIMENSIONS = {
     "plan": "r.plan",
@@ -58,7 +57,7 @@ async def segment_scan(
         WHERE {" AND ".join(where)}
         GROUP BY {key}, r.account
     """  # noqa: S608 - the key is a whitelisted expression
-    rows = await Response.raw(sql, *args)
+    rows = await report_rows(sql, *args)
     keys = [str(row["key"]) for row in rows]
     cells = np.array(
         [(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in rows],
