@@ -628,7 +628,12 @@ def size_of(body: dict[str, Any]) -> int:
 async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) -> list[Row]:
     import asyncpg
 
-    connection = await asyncpg.connect(dsn, timeout=30)
+    # the baselines get the memory the service gives its report queries (REPORT_WORK_MEM)
+    from feedback.reports.services import REPORT_WORK_MEM
+
+    connection = await asyncpg.connect(
+        dsn, timeout=30, server_settings={"work_mem": REPORT_WORK_MEM}
+    )
     rows = []
     try:
         for report in reports():
@@ -691,7 +696,8 @@ def table(rows: list[Row]) -> str:
         )
     lines.append(
         "ratio = service / the faster SQL baseline; SQL 1-step = one GROUP BY with "
-        "COUNT(DISTINCT account), 2-step = per segment and account, then per segment"
+        "COUNT(DISTINCT account), 2-step = per segment and account, then per segment; "
+        "both with the service's work_mem"
     )
     return "\n".join(lines)
 
