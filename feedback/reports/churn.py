@@ -10,7 +10,7 @@ left out and counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -122,6 +122,8 @@ async def churn_report(
         "rates": [asdict(r) for r in rates],
         "detractor_vs_promoter": asdict(risk),
         "nps_churn_correlation": asdict(point_biserial(account_nps, account_churned, confidence)),
-        "survival_days": [asdict(c) for c in curves],
+        # field by field: asdict() deep-copies every point of every curve, which for 20,000
+        # accounts costs most of a second
+        "survival_days": [{f.name: getattr(c, f.name) for f in fields(c)} for c in curves],
         "logrank_p": logrank({c: survival[c] for c in CATEGORIES if survival[c][0]}),
     }

@@ -32,6 +32,12 @@ GROUPS: dict[str, str | None] = {
     "quarter": "__quarter__",
     "month": "__month__",
 }
+# segments that are a row of another table: grouped by the response's integer reference and
+# named afterwards, once per group, instead of joining the table to every response
+BY_REFERENCE = {
+    "account": ("r.account", "(SELECT a2.external_id FROM account a2 WHERE a2.id = t.k)"),
+    "csm": ("r.csm", "(SELECT c2.email FROM csm c2 WHERE c2.id = t.k)"),
+}
 FILTERS = {
     "plan": "r.plan",
     "role": "r.role",
@@ -147,6 +153,8 @@ async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
     if expression in ("__quarter__", "__month__"):
         key_inner, key_outer = _period_parts(expression.strip("_"))
         key_outer = key_outer.replace("pk", "k")
+    elif query.group_by in BY_REFERENCE:
+        key_inner, key_outer = BY_REFERENCE[query.group_by]
     period_inner, period_outer = _period_parts(query.period) if query.period else (None, None)
     grouping = [e for e in (key_inner and "k", period_inner and "pk") if e]
     where, args = ["1 = 1"], []
@@ -178,7 +186,7 @@ async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
             WHERE {" AND ".join(where)}
             GROUP BY {", ".join([*[e for e in (key_inner, period_inner) if e], "r.account"])}
         ) t
-        {f"GROUP BY {', '.join(grouping)} ORDER BY {', '.join(grouping)}" if grouping else ""}
+        {f"GROUP BY {', '.join(grouping)} ORDER BY 1, 2" if grouping else ""}
     """  # noqa: S608 - every interpolated piece is a whitelisted expression
     rows = await report_rows(sql, *args)
     # with no grouping, an empty selection still yields its one (empty) row of counts
