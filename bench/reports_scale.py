@@ -275,6 +275,14 @@ def nps_two_step(group_by: str, period: bool = False) -> str:
             f"date_trunc('{group_by}', r.answered_at AT TIME ZONE 'UTC')",
             (f"to_char(k, '{fmt}')"),
         )
+    if group_by == "account":  # group by the integer reference, name each group once
+        key, join, key_out = (
+            "r.account",
+            "",
+            ("(SELECT a.external_id FROM account a WHERE a.id = t.k)"),
+        )
+    elif group_by == "csm":
+        key, join, key_out = "r.csm", "", "(SELECT c.email FROM csm c WHERE c.id = t.k)"
     inner = [e for e in (key if group_by != "none" else None,) if e]
     period_in = "date_trunc('quarter', r.answered_at AT TIME ZONE 'UTC')" if period else "NULL"
     if period:
