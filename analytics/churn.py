@@ -347,8 +347,18 @@ def _logrank_chi2(samples: list[tuple[np.ndarray, np.ndarray]]) -> tuple[float, 
     if all_times.size == 0:
         return None
     event_times = np.unique(all_times)
-    at_risk = np.array([[np.count_nonzero(t >= s) for s in event_times] for t, _ in samples])
-    deaths = np.array([[np.count_nonzero(t[e] == s) for s in event_times] for t, e in samples])
+    # counts by binary search over each group's sorted times (the same integers as counting
+    # t >= s and t[e] == s at every event time s, without a pass per event time)
+    at_risk_rows, death_rows = [], []
+    for t, e in samples:
+        times, events = np.sort(t), np.sort(t[e])
+        at_risk_rows.append(times.size - np.searchsorted(times, event_times, side="left"))
+        death_rows.append(
+            np.searchsorted(events, event_times, side="right")
+            - np.searchsorted(events, event_times, side="left")
+        )
+    at_risk = np.array(at_risk_rows)
+    deaths = np.array(death_rows)
     n_j = at_risk.sum(axis=0).astype(float)
     d_j = deaths.sum(axis=0).astype(float)
     share = at_risk / n_j
