@@ -105,8 +105,14 @@ def _as_account_array(by_account: object) -> np.ndarray:
     arr = np.asarray(by_account)
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError("per-account counts must have shape (accounts, 3)")
-    for row in arr.tolist():
-        check_counts(*row)
+    if arr.dtype.kind in "iu" and arr.size:
+        # integer arrays (the common case, thousands of accounts): one vectorised check
+        if int(arr.min()) < 0:
+            for row in arr.tolist():
+                check_counts(*row)
+    else:
+        for row in arr.tolist():
+            check_counts(*row)
     arr = arr.astype(np.int64)
     if arr.shape[0] < 2:
         raise ValueError("a cluster-robust variance needs at least two accounts per group")
@@ -155,6 +161,66 @@ def compare_clustered(
     nps_a, var_a = clustered_nps_and_variance(a_by_account)
     nps_b, var_b = clustered_nps_and_variance(b_by_account)
     return _comparison(nps_a, nps_b, math.sqrt(var_a + var_b), level, "cluster-robust (accounts)")
+
+
+def _clustered_from_sums(
+    k: int, y: int, n: int, syy: int, syn: int, snn: int
+) -> tuple[float, float]:
+    """:func:`clustered_nps_and_variance` from exact integer sums over ``k`` accounts:
+    ``y = sum(y_i)``, ``n = sum(n_i)``, ``syy = sum(y_i^2)``, ``syn = sum(y_i n_i)``,
+    ``snn = sum(n_i^2)``.  With ``R = y / n``,
+    ``sum((y_i - R n_i)^2) * n^2 = n^2 syy - 2 y n syn + y^2 snn``, an exact integer."""
+    ss_times_n2 = n * n * syy - 2 * y * n * syn + y * y * snn
+    return y / n, k / (k - 1) * max(0, ss_times_n2) / float(n) ** 4
+
+
+def compare_clustered_each_vs_rest(
+    by_account: object, segment: object, confidence: float = 0.95
+) -> list[NPSComparison | None]:
+    """:func:`compare_clustered` of every segment against all the other accounts at once.
+
+    ``by_account`` is an ``(accounts, 3)`` array of per-account counts and ``segment`` the
+    segment number (``0 .. S-1``) of each row.  The result has one comparison per segment
+    number (``None`` where either side has fewer than two accounts).  Each side's variance
+    comes from five integer sums, and the rest's sums are the totals minus the segment's, so
+    a scan over ``S`` segments costs one pass over the accounts instead of ``S``; the numbers
+    equal :func:`compare_clustered` up to floating-point rounding.
+    """
+    level = check_confidence(confidence)
+    arr = np.asarray(by_account)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError("per-account counts must have shape (accounts, 3)")
+    if arr.dtype.kind not in "iu" or (arr.size and int(arr.min()) < 0):
+        arr = np.asarray([check_counts(*row) for row in arr.tolist()], dtype=np.int64)
+    arr = arr.astype(np.int64).reshape(-1, 3)
+    codes = np.asarray(segment, dtype=np.int64)
+    if codes.shape != (arr.shape[0],) or (codes.size and int(codes.min()) < 0):
+        raise ValueError("segment must give one non-negative segment number per row")
+    y = arr[:, 0] - arr[:, 2]
+    n = arr.sum(axis=1)
+    if np.any(n == 0):
+        raise ValueError("each account needs at least one response")
+    size = int(codes.max()) + 1 if codes.size else 0
+    columns = (np.ones_like(y), y, n, y * y, y * n, n * n)
+    sums = []
+    for column in columns:
+        per_segment = np.zeros(size, dtype=np.int64)
+        np.add.at(per_segment, codes, column)  # exact integer sums
+        sums.append(per_segment.tolist())
+    totals = [int(c.sum()) for c in columns]
+    results: list[NPSComparison | None] = []
+    for g in range(size):
+        mine = [col[g] for col in sums]
+        rest = [t - m for t, m in zip(totals, mine, strict=True)]
+        if mine[0] < 2 or rest[0] < 2:
+            results.append(None)
+            continue
+        nps_a, var_a = _clustered_from_sums(*mine)
+        nps_b, var_b = _clustered_from_sums(*rest)
+        results.append(
+            _comparison(nps_a, nps_b, math.sqrt(var_a + var_b), level, "cluster-robust (accounts)")
+        )
+    return results
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,16 @@ Three interval methods are offered:
   detractors as the two discordant cells (``b = P``, ``c = D``) of a paired 2x2 table of ``n``
   pairs.  The difference of the paired marginals is then exactly ``(P - D) / n``.
 
-This module imports only the standard library and, lazily, SciPy.
+This module imports only the standard library and, lazily, SciPy and NumPy.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 Method = Literal["wald", "adjusted-wald", "score"]
@@ -93,8 +95,12 @@ def check_confidence(confidence: float) -> float:
     return level
 
 
+@lru_cache(maxsize=64)
 def two_sided_z(confidence: float) -> float:
-    """Two-sided normal critical value ``z = Phi^-1(1 - (1 - confidence) / 2)``."""
+    """Two-sided normal critical value ``z = Phi^-1(1 - (1 - confidence) / 2)``.
+
+    Cached: a report asks for the same level thousands of times, and SciPy's ``ppf`` costs
+    about 0.1 ms a call."""
     from scipy.stats import norm
 
     return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
@@ -252,3 +258,142 @@ def nps_interval(
         confidence=level,
         precision=precision,
     )
+
+
+# --------------------------------------------------------------------------- many at once
+
+#: Bisection steps for the batch score interval, then one linear interpolation across the
+#: remaining bracket (under 2e-9 wide after 30 halvings; the interpolation error is of the
+#: order of its square): as fine as the scalar :func:`tango_interval` (``xtol`` 1e-13).
+_BISECTIONS = 30
+
+
+def _tango_statistic_array(b, c, n, delta):  # type: ignore[no-untyped-def]
+    """:func:`tango_statistic` for NumPy arrays (same formula, same zero-variance rule)."""
+    import numpy as np
+
+    spread = delta * (1.0 - delta)
+    b_coef = -b - c + (2.0 * n - b + c) * delta
+    disc = np.maximum(0.0, b_coef * b_coef + 8.0 * n * c * spread)
+    q = np.maximum(0.0, (np.sqrt(disc) - b_coef) / (4.0 * n))
+    var = n * (2.0 * q + spread)
+    num = b - c - n * delta
+    positive = var > 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = num / np.sqrt(np.where(positive, var, 1.0))
+    if positive.all():
+        return stat
+    edge = np.where(num == 0.0, 0.0, np.copysign(np.inf, num))
+    return np.where(positive, stat, edge)
+
+
+def _root_array(b, c, n, z: float, lo, hi):  # type: ignore[no-untyped-def]
+    """Where ``Z(d) = z`` in ``[lo, hi]`` (Z falls, ``Z(lo) > z >= Z(hi)``): bisection, then a
+    linear interpolation inside the last bracket."""
+    import numpy as np
+
+    for _ in range(_BISECTIONS):
+        mid = (lo + hi) / 2.0
+        above = _tango_statistic_array(b, c, n, mid) > z
+        lo = np.where(above, mid, lo)
+        hi = np.where(above, hi, mid)
+    f_lo = _tango_statistic_array(b, c, n, lo) - z
+    f_hi = _tango_statistic_array(b, c, n, hi) - z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = f_lo / (f_lo - f_hi)
+    t = np.where(np.isfinite(t), np.clip(t, 0.0, 1.0), 0.5)
+    return lo + t * (hi - lo)
+
+
+def _tango_bounds_array(b, c, n, z: float):  # type: ignore[no-untyped-def]
+    """:func:`tango_interval` for arrays: the same bounds, found by vectorised bisection."""
+    import numpy as np
+
+    point = (b - c) / n
+    # upper bound: where Z(d) = -z on [point, 1 - edge]; Z falls as d grows
+    hi_edge = np.full_like(point, 1.0 - _EDGE)
+    at_edge = (b == n) | (hi_edge <= point) | (_tango_statistic_array(b, c, n, hi_edge) >= -z)
+    high = np.where(at_edge, 1.0, _root_array(b, c, n, -z, point.copy(), hi_edge))
+    # lower bound: where Z(d) = z on [-1 + edge, point]
+    lo_edge = np.full_like(point, -1.0 + _EDGE)
+    at_edge = (c == n) | (lo_edge >= point) | (_tango_statistic_array(b, c, n, lo_edge) <= z)
+    low = np.where(at_edge, -1.0, _root_array(b, c, n, z, lo_edge, point.copy()))
+    return (
+        np.minimum(np.clip(low, -1.0, 1.0), point),
+        np.maximum(np.clip(high, -1.0, 1.0), point),
+    )
+
+
+def nps_intervals(
+    counts: Iterable[Sequence[int]],
+    confidence: float = 0.95,
+    method: str = "score",
+) -> list[NPSResult]:
+    """:func:`nps_interval` for many ``(promoters, passives, detractors)`` triples at once.
+
+    The same methods, precision rule and validation, computed with NumPy over all groups
+    together: a report with 20,000 accounts takes milliseconds instead of seconds.  Results
+    agree with :func:`nps_interval` to about 1e-12 (the score bounds are found by bisection
+    instead of Brent's method).
+    """
+    import numpy as np
+
+    arr = np.asarray(counts if isinstance(counts, np.ndarray) else list(counts))
+    level = check_confidence(confidence)
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if arr.size == 0:
+        return []
+    if arr.ndim != 2 or arr.shape[1] != 3 or arr.dtype.kind not in "iu" or arr.min() < 0:
+        # anything but a plain table of non-negative integers: check row by row, which
+        # raises the same errors as nps_interval
+        arr = np.asarray([check_counts(*row) for row in arr.tolist()], dtype=np.int64)
+    ints = arr.astype(np.int64)
+    arr = ints.astype(np.float64)
+    p, d = arr[:, 0], arr[:, 2]
+    n = arr.sum(axis=1)
+    shown = n >= COUNTS_ONLY_BELOW
+    safe_n = np.where(shown, n, 1.0)  # rows with counts only get no interval
+    z = two_sided_z(level)
+    point = (p - d) / safe_n
+    if method == "score":
+        low, high = _tango_bounds_array(p, d, safe_n, z)
+    else:
+        if method == "adjusted-wald":
+            n_w, p_w, d_w = safe_n + 3.0, p + 0.75, d + 0.75
+        else:
+            n_w, p_w, d_w = safe_n, p, d
+        diff = p_w / n_w - d_w / n_w
+        var = np.maximum(0.0, p_w / n_w + d_w / n_w - diff * diff) / n_w
+        half = z * np.sqrt(var)
+        low = np.clip(diff - half, -1.0, 1.0)
+        high = np.clip(diff + half, -1.0, 1.0)
+    totals = ints.sum(axis=1)
+    flags = np.where(
+        totals < COUNTS_ONLY_BELOW,
+        "counts_only",
+        np.where(totals < LOW_PRECISION_BELOW, "low", "ok"),
+    ).tolist()
+    return [
+        NPSResult(
+            nps=None if flag == "counts_only" else 100.0 * nps,
+            ci_low=None if flag == "counts_only" else 100.0 * lo_i,
+            ci_high=None if flag == "counts_only" else 100.0 * hi_i,
+            n=total,
+            promoters=pi,
+            passives=ai,
+            detractors=di,
+            method=method,
+            confidence=level,
+            precision=flag,
+        )
+        for (pi, ai, di), total, nps, lo_i, hi_i, flag in zip(
+            ints.tolist(),
+            totals.tolist(),
+            point.tolist(),
+            low.tolist(),
+            high.tolist(),
+            flags,
+            strict=True,
+        )
+    ]

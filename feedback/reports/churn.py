@@ -10,7 +10,7 @@ left out and counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,23 +19,37 @@ from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime, utcnow
 from feedback.errors import InputError
-from feedback.responses.models import Response
+from feedback.reports.services import report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
 
+# responses are aggregated per account first (one pass, grouped by an integer), then joined
+# to the accounts, with each account's first churn notice from one grouped pass as well
 _ACCOUNTS_SQL = """
 SELECT a.id,
        a.created_at,
-       COUNT(r.id) AS responses,
-       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
-       AVG(r.score) AS mean_score,
-       MIN(r.answered_at) AS first_answer,
-       (SELECT MIN(ce.noticed_at) FROM churn_event ce WHERE ce.account = a.id) AS churned_at
+       COALESCE(t.responses, 0) AS responses,
+       t.promoters,
+       t.detractors,
+       t.mean_score,
+       t.first_answer,
+       ce.churned_at
 FROM account a
-LEFT JOIN response r ON r.account = a.id {response_filter}
+LEFT JOIN (
+    SELECT r.account,
+           COUNT(*) AS responses,
+           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
+           AVG(r.score) AS mean_score,
+           MIN(r.answered_at) AS first_answer
+    FROM response r
+    WHERE 1 = 1 {response_filter}
+    GROUP BY r.account
+) t ON t.account = a.id
+LEFT JOIN (
+    SELECT account, MIN(noticed_at) AS churned_at FROM churn_event GROUP BY account
+) ce ON ce.account = a.id
 WHERE {account_filter}
-GROUP BY a.id, a.created_at
 """
 
 
@@ -67,7 +81,7 @@ async def churn_report(
         account_filter = "a.csm = {}"
         args.append(principal.csm_id)
     sql = _ACCOUNTS_SQL.format(response_filter=response_filter, account_filter=account_filter)
-    rows = await Response.raw(sql, *args)
+    rows = await report_rows(sql, *args)
 
     now = utcnow()
     window = timedelta(days=window_days)
@@ -108,6 +122,8 @@ async def churn_report(
         "rates": [asdict(r) for r in rates],
         "detractor_vs_promoter": asdict(risk),
         "nps_churn_correlation": asdict(point_biserial(account_nps, account_churned, confidence)),
-        "survival_days": [asdict(c) for c in curves],
+        # field by field: asdict() deep-copies every point of every curve, which for 20,000
+        # accounts costs most of a second
+        "survival_days": [{f.name: getattr(c, f.name) for f in fields(c)} for c in curves],
         "logrank_p": logrank({c: survival[c] for c in CATEGORIES if survival[c][0]}),
     }

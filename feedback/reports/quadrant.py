@@ -13,21 +13,28 @@ import statistics
 from datetime import datetime
 from typing import Any
 
-from analytics.nps import nps_interval
+from analytics.nps import nps_intervals
 from feedback.auth.services import Principal
-from feedback.reports.services import add_scope
-from feedback.responses.models import Response
+from feedback.reports.services import add_scope, report_joins, report_rows
 
+# counts per account first (one pass over the responses, grouped by an integer), then the
+# account's name, ARR and CSM for those few thousand rows
 _SQL = """
 SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
-       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-       SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
-       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
-FROM account a
-JOIN response r ON r.account = a.id
+       t.promoters, t.passives, t.detractors
+FROM (
+    SELECT r.account,
+           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+           SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
+           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+    FROM response r
+    {joins}
+    WHERE {condition}
+    GROUP BY r.account
+) t
+JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = a.csm
-WHERE {condition}
-GROUP BY a.external_id, a.name, a.arr_cents, c.email
+WHERE a.arr_cents IS NOT NULL
 """
 
 
@@ -47,17 +54,21 @@ async def quadrant_report(
 ) -> dict[str, Any]:
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
     An account's NPS is on its responses in the period; the interval says how sure it is."""
-    where, args = ["a.arr_cents IS NOT NULL"], []
+    where, args = ["1 = 1"], []
     add_scope(where, args, principal, date_from, date_to)
-    rows = await Response.raw(_SQL.format(condition=" AND ".join(where)), *args)
+    sql = _SQL.format(condition=" AND ".join(where), joins=report_joins(principal, *where))
+    rows = await report_rows(sql, *args)
     arrs = [int(r["arr_cents"]) / 100 for r in rows]
     threshold = (
         arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)
     )
+    all_counts = [
+        (int(row["promoters"]), int(row["passives"]), int(row["detractors"])) for row in rows
+    ]
+    # one vectorised call for every account's interval
+    results = nps_intervals(all_counts, confidence=confidence)
     accounts = []
-    for row in rows:
-        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
-        result = nps_interval(*counts, confidence=confidence)
+    for row, counts, result in zip(rows, all_counts, results, strict=True):
         n = sum(counts)
         nps = 100 * (counts[0] - counts[2]) / n
         arr = int(row["arr_cents"]) / 100

@@ -9,15 +9,15 @@ accounts and the independent-samples Wald comparison is used instead. Each row s
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from analytics.compare import benjamini_hochberg, compare_clustered, compare_nps
+import numpy as np
+
+from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import add_scope
-from feedback.responses.models import Response
+from feedback.reports.services import add_scope, report_joins, report_rows
 
 DIMENSIONS = {
     "plan": "r.plan",
@@ -53,35 +53,40 @@ async def segment_scan(
                SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
                SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
         FROM response r
-        JOIN account a ON a.id = r.account
-        LEFT JOIN csm c ON c.id = r.csm
+        {report_joins(principal, *where)}
         WHERE {" AND ".join(where)}
         GROUP BY {key}, r.account
     """  # noqa: S608 - the key is a whitelisted expression
-    rows = await Response.raw(sql, *args)
-    by_segment: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-    for row in rows:
-        counts = (int(row["promoters"]), int(row["passives"]), int(row["detractors"]))
-        by_segment[str(row["key"])].append(counts)
+    rows = await report_rows(sql, *args)
+    keys = [str(row["key"]) for row in rows]
+    cells = np.array(
+        [(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in rows],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    names = sorted(set(keys))
+    code_of = {name: i for i, name in enumerate(names)}
+    codes = np.array([code_of[k] for k in keys], dtype=np.int64)
 
     clustered = dimension in ACCOUNT_LEVEL
+    totals = cells.sum(axis=0)
+    # account-level dimensions: every segment against the rest from per-segment sums at once
+    scan = compare_clustered_each_vs_rest(cells, codes, confidence) if clustered else []
     results = []
-    for name, mine in sorted(by_segment.items()):
-        rest = [c for other, cells in by_segment.items() if other != name for c in cells]
-        if not rest or (clustered and (len(mine) < MIN_ACCOUNTS or len(rest) < MIN_ACCOUNTS)):
+    for code, name in enumerate(names):
+        mine = cells[codes == code]
+        if len(mine) == len(cells):
             continue
         if clustered:
-            comparison = compare_clustered(mine, rest, confidence)
+            comparison = scan[code]
+            if comparison is None:  # fewer than two accounts on one side
+                continue
         else:
-            comparison = compare_nps(
-                [sum(c[i] for c in mine) for i in range(3)],
-                [sum(c[i] for c in rest) for i in range(3)],
-                confidence,
-            )
+            own = mine.sum(axis=0)
+            comparison = compare_nps(own.tolist(), (totals - own).tolist(), confidence)
         results.append(
             {
                 "key": name,
-                "responses": sum(sum(c) for c in mine),
+                "responses": int(mine.sum()),
                 "accounts": len(mine),
                 "nps": round(comparison.nps_a, 2),
                 "rest_nps": round(comparison.nps_b, 2),

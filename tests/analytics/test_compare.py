@@ -141,3 +141,23 @@ def test_benjamini_hochberg_handles_empty_and_rejects_bad_input() -> None:
         benjamini_hochberg([0.5, math.nan])
     with pytest.raises(ValueError):
         benjamini_hochberg([0.5], q=0.0)
+
+
+def test_each_segment_against_the_rest_equals_compare_clustered() -> None:
+    """The one-pass scan from integer sums gives compare_clustered's numbers per segment."""
+    from analytics.compare import compare_clustered, compare_clustered_each_vs_rest
+
+    rng = np.random.default_rng(11)
+    cells = rng.integers(0, 40, size=(500, 3))
+    cells[cells.sum(axis=1) == 0, 1] = 1
+    codes = rng.integers(0, 7, size=500)
+    codes[:1] = 7  # a segment of one account: no comparison
+    scan = compare_clustered_each_vs_rest(cells, codes, 0.9)
+    assert len(scan) == 8 and scan[7] is None
+    for g in range(7):
+        want = compare_clustered(cells[codes == g], cells[codes != g], 0.9)
+        got = scan[g]
+        assert got is not None
+        for field in ("diff", "ci_low", "ci_high", "se", "p_value", "nps_a", "nps_b"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9, abs=1e-12)
+        assert got.method == want.method
