@@ -4,6 +4,7 @@ from piccolo.conf.apps import AppConfig
 
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
+from feedback.health.models import HealthSnapshot, UsageMetric
 from feedback.responses.models import Response
 from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
 
@@ -21,6 +22,8 @@ TABLES = [
     ApiToken,
     AuditEntry,
     AppSetting,
+    UsageMetric,
+    HealthSnapshot,
 ]
 
 APP_CONFIG = AppConfig(

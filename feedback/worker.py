@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from feedback.accounts.services import apply_due_churn
+from feedback.health.snapshot import snapshot_job
 from feedback.surveys.services import expire_displays
 
 log = logging.getLogger("feedback.worker")
@@ -17,6 +18,7 @@ Job = Callable[[], Awaitable[int]]
 JOBS: dict[str, Job] = {
     "apply_due_churn": apply_due_churn,
     "expire_displays": expire_displays,
+    "health_snapshot": snapshot_job,
 }
 
 

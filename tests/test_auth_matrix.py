@@ -43,6 +43,18 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/reports/quadrant", None, ALL),
     ("GET", "/api/v1/reports/segments?dimension=plan", None, ALL),
     ("PUT", "/api/v1/settings/surveys", {"min_days_between_surveys": 5}, ADMIN),
+    (
+        "POST",
+        "/api/v1/metrics",
+        [{"account_id": "a1", "metric": "logins", "day": "2026-11-01", "value": 3}],
+        ADMIN,
+    ),
+    ("GET", "/api/v1/metrics", None, ALL),
+    ("GET", "/api/v1/health", None, ALL),
+    ("GET", "/api/v1/health/trend", None, ALL),
+    ("GET", "/api/v1/health/accounts/a1", None, ALL),
+    ("GET", "/api/v1/settings/health", None, ALL),
+    ("PUT", "/api/v1/settings/health", {"green_min": 75}, ADMIN),
 ]
 
 
