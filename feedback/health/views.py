@@ -15,6 +15,7 @@ from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_pr
 from feedback.auth.models import Role
 from feedback.errors import InputError
 from feedback.health import metrics, services
+from feedback.health.model import health_model
 from feedback.health.settings import load_health_settings, update_health_settings
 
 MAX_METRICS_BODY = 4 * 1024 * 1024
@@ -134,6 +135,33 @@ class HealthController(Controller):
     ) -> dict[str, Any]:
         return await services.account_history(
             principal, external_id, day_param(day_from, "from"), day_param(day_to, "to")
+        )
+
+    @get(
+        "/reports/health-model",
+        summary="Churn model: coefficients with intervals, out-of-time AUC and calibration",
+        **access(*ALL_ROLES),
+    )
+    async def health_model(
+        self,
+        principal: CurrentPrincipal,
+        horizon_days: FromQuery[int] = 365,
+        feature_days: FromQuery[int] = 30,
+        train_share: FromQuery[float] = 0.7,
+        confidence: FromQuery[float] = 0.95,
+    ) -> dict[str, Any]:
+        """Logistic regression of churn within `horizon_days` of the prediction point (the
+        first answer + `feature_days`) on NPS, detractor share, coverage, trend, days to
+        renewal and usage metrics. Trained on the earliest `train_share` of accounts by
+        prediction time, validated on the later ones: AUC, calibration deciles, Brier.
+        `suggested_weights` are what "adopt the model's weights" would store. A CSM's model
+        uses their own accounts."""
+        return await health_model(
+            principal,
+            horizon_days=horizon_days,
+            feature_days=feature_days,
+            train_share=train_share,
+            confidence=confidence,
         )
 
     @get("/settings/health", summary="Health-score weights and bands", **access(*ALL_ROLES))
