@@ -24,7 +24,7 @@ from feedback.accounts.views import AccountController
 from feedback.auth.views import AdminController
 from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
-from feedback.health.views import HealthController
+from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             AdminController,
             HealthController,
+            HealthAdminPages,
             import_rows,
             ReportController,
             SurveyAdminController,

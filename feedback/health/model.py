@@ -51,7 +51,8 @@ def _window_sql(days: float) -> tuple[str, str, str]:
     return (
         f"r.answered_at <= {span}",
         f"r.answered_at > f.t0 + interval '{days / 2:.6f} days'",
-        f"m.day >= (f.t0 AT TIME ZONE 'UTC')::date AND m.day <= ({span} AT TIME ZONE 'UTC')::date",
+        f"m.day >= (f.t0 AT TIME ZONE 'UTC')::date "
+        f"AND m.day <= (({span}) AT TIME ZONE 'UTC')::date",
     )
 
 

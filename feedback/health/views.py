@@ -8,17 +8,22 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
 
+from analytics.health import BASE_COMPONENTS
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
+from feedback.auth.services import audit
 from feedback.errors import InputError
 from feedback.health import metrics, services
 from feedback.health.model import health_model
 from feedback.health.settings import load_health_settings, update_health_settings
 
 MAX_METRICS_BODY = 4 * 1024 * 1024
+FormRequest = Request[Any, Any, State]
 
 
 def day_param(value: str | None, name: str) -> date | None:
@@ -178,3 +183,89 @@ class HealthController(Controller):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError("body", "invalid JSON") from None
         return (await update_health_settings(payload)).as_dict()
+
+
+class HealthAdminPages(Controller):
+    """/admin/health: weights and bands, and the model's weights to adopt."""
+
+    path = "/admin/health"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    guards = access(Role.admin)["guards"]
+
+    @get("/")
+    async def page(
+        self,
+        principal: CurrentPrincipal,
+        fit: FromQuery[bool] = False,
+        horizon_days: FromQuery[int] = 365,
+        feature_days: FromQuery[int] = 30,
+        saved: FromQuery[str | None] = None,
+    ) -> Template:
+        model = None
+        error = None
+        if fit:
+            try:
+                model = await health_model(
+                    principal, horizon_days=horizon_days, feature_days=feature_days
+                )
+            except InputError as exc:
+                error = exc
+        return await self._page(principal, model=model, error=error, saved=saved)
+
+    async def _page(
+        self,
+        principal: Any,
+        *,
+        model: dict[str, Any] | None = None,
+        error: InputError | None = None,
+        saved: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        settings = await load_health_settings()
+        names = list(dict.fromkeys([*BASE_COMPONENTS, *settings.weights]))
+        return Template(
+            "admin/health.html",
+            status_code=status_code,
+            context={
+                "principal": principal,
+                "settings": settings,
+                "names": names,
+                "model": model,
+                "error": error,
+                "saved": saved,
+            },
+        )
+
+    @post("/")
+    async def save(self, principal: CurrentPrincipal, request: FormRequest) -> Redirect | Template:
+        form = await request.form()
+        payload: dict[str, Any] = {"weights": {}}
+        for key, value in form.items():
+            if key.startswith("weight."):
+                payload["weights"][key.removeprefix("weight.")] = value.strip() or "0"
+            elif key in ("metric_weight", "green_min", "red_below"):
+                payload[key] = value.strip()
+        new = (form.get("new_metric") or "").strip()
+        if new:
+            payload["weights"][f"metric.{new}"] = (form.get("new_metric_weight") or "0").strip()
+        try:
+            await update_health_settings(payload)
+        except InputError as exc:
+            return await self._page(principal, error=exc, status_code=422)
+        await audit(principal.actor, "web", "health_settings.update", "health_score", payload)
+        return Redirect(path="/admin/health", query_params={"saved": "settings"}, status_code=303)
+
+    @post("/adopt-model")
+    async def adopt(self, principal: CurrentPrincipal, request: FormRequest) -> Redirect | Template:
+        """The weights the model suggested, as shown on the page, become the score weights."""
+        form = await request.form()
+        weights = {k.removeprefix("weight."): v for k, v in form.items() if k.startswith("weight.")}
+        try:
+            if not weights:
+                raise InputError("weights", "fit the model first")
+            await update_health_settings({"weights": weights})
+        except InputError as exc:
+            return await self._page(principal, error=exc, status_code=422)
+        await audit(principal.actor, "web", "health_settings.adopt_model", "health_score", weights)
+        return Redirect(path="/admin/health", query_params={"saved": "model"}, status_code=303)
