@@ -55,6 +55,7 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/health/accounts/a1", None, ALL),
     ("GET", "/api/v1/settings/health", None, ALL),
     ("GET", "/api/v1/reports/health-model", None, ALL),
+    ("GET", "/api/v1/reports/retention?period=month", None, ALL),
     ("PUT", "/api/v1/settings/health", {"green_min": 75}, ADMIN),
 ]
 

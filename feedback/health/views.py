@@ -20,6 +20,7 @@ from feedback.auth.services import audit
 from feedback.errors import InputError
 from feedback.health import metrics, services
 from feedback.health.model import health_model
+from feedback.health.retention import retention_report
 from feedback.health.settings import load_health_settings, update_health_settings
 
 MAX_METRICS_BODY = 4 * 1024 * 1024
@@ -167,6 +168,26 @@ class HealthController(Controller):
             feature_days=feature_days,
             train_share=train_share,
             confidence=confidence,
+        )
+
+    @get(
+        "/reports/retention",
+        summary="Logo retention, gross and net revenue retention per month or quarter",
+        **access(*ALL_ROLES),
+    )
+    async def retention(
+        self,
+        principal: CurrentPrincipal,
+        period: FromQuery[str] = "quarter",
+        day_from: Annotated[str | None, QueryParameter(name="from")] = None,
+        day_to: Annotated[str | None, QueryParameter(name="to")] = None,
+    ) -> dict[str, Any]:
+        """Per period, for the accounts that were customers when it began: logo retention,
+        GRR (churn and contraction), NRR (with expansion), in cents. `from`/`to` are days
+        (default: the last 12 months or 8 quarters, the current one marked partial). A CSM
+        sees their own accounts."""
+        return await retention_report(
+            principal, period, day_param(day_from, "from"), day_param(day_to, "to")
         )
 
     @get("/settings/health", summary="Health-score weights and bands", **access(*ALL_ROLES))
