@@ -125,6 +125,8 @@ async def test_the_api_shows_bands_and_trends_against_7_and_30_days_ago(
     body = answer.json()
     assert body["day"] == TODAY.isoformat()
     assert body["summary"]["bands"] == {"green": 1, "yellow": 0, "red": 1, "unknown": 1}
+    assert body["summary"]["mean_score"] == pytest.approx((93.75 + 21.43) / 2, abs=0.01)
+    assert body["total"] == 3
     by_id = {a["account_id"]: a for a in body["accounts"]}
     assert [a["account_id"] for a in body["accounts"]] == ["a2", "a1", "b1"]
     # 30 days ago a2 had no answer yet (unknown), a week ago neither did it
@@ -142,7 +144,10 @@ async def test_the_api_shows_bands_and_trends_against_7_and_30_days_ago(
     ).json()
     assert [a["account_id"] for a in team["accounts"]] == ["b1"]
     reds = (await client.get("/api/v1/health?band=red", headers=admin)).json()
-    assert [a["account_id"] for a in reds["accounts"]] == ["a2"]
+    assert [a["account_id"] for a in reds["accounts"]] == ["a2"] and reds["total"] == 1
+    assert reds["summary"]["accounts"] == 3
+    page = (await client.get("/api/v1/health?limit=1&offset=1", headers=admin)).json()
+    assert [a["account_id"] for a in page["accounts"]] == ["a1"]
 
 
 async def test_history_and_roll_ups_for_drawing_trends(client: Any, scored_book: None) -> None:

@@ -3,6 +3,7 @@ history, and daily roll-ups for a CSM, a team (a manager's CSMs) or the whole bo
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
@@ -57,13 +58,24 @@ async def health_on_day(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """Each account's snapshot on `day` (default: the latest computed), lowest score first."""
+    """Each account's snapshot on `day` (default: the latest computed), lowest score first;
+    the summary counts every account in scope before the band filter."""
     day = day or await latest_day()
     if day is None:
-        return {"day": None, "summary": _summary([]), "accounts": []}
+        return {"day": None, "summary": _summary([]), "total": 0, "accounts": []}
     where = ["s.day = {}"]
     args: list[Any] = [day]
     _scope(where, args, principal, csm, manager, "a.csm")
+    summary_sql = f"""
+        SELECT s.band, COUNT(*) AS accounts, SUM(s.score) AS score_sum, COUNT(s.score) AS scored
+        FROM health_snapshot s JOIN account a ON a.id = s.account
+        WHERE {" AND ".join(where)}
+        GROUP BY s.band
+    """  # noqa: S608 - only whitelisted conditions are interpolated
+    summary = _summary(await HealthSnapshot.raw(summary_sql, *args))
+    if band:
+        where.append("s.band = {}")
+        args.append(band)
     sql = f"""
         SELECT a.external_id AS account_id, a.name, c.email AS csm_email,
                s.score, s.band, s.components, s.arr_cents,
@@ -74,24 +86,22 @@ async def health_on_day(
         LEFT JOIN health_snapshot s7 ON s7.account = s.account AND s7.day = {{}}
         LEFT JOIN health_snapshot s30 ON s30.account = s.account AND s30.day = {{}}
         WHERE {" AND ".join(where)}
+        ORDER BY CASE WHEN s.score IS NULL THEN 1 ELSE 0 END, s.score, a.external_id
+        LIMIT {{}} OFFSET {{}}
     """  # noqa: S608 - only whitelisted conditions are interpolated
-    rows = await HealthSnapshot.raw(sql, day - timedelta(days=7), day - timedelta(days=30), *args)
-    accounts = [_account_out(r) for r in rows]
-    summary = _summary(accounts)
-    if band:
-        accounts = [a for a in accounts if a["band"] == band]
-    accounts.sort(key=lambda a: (a["score"] is None, a["score"] or 0.0, a["account_id"]))
+    rows = await HealthSnapshot.raw(
+        sql, day - timedelta(days=7), day - timedelta(days=30), *args, limit, offset
+    )
+    total = summary["bands"][band] if band else summary["accounts"]
     return {
         "day": day,
         "summary": summary,
-        "total": len(accounts),
-        "accounts": accounts[offset : offset + limit],
+        "total": total,
+        "accounts": [_account_out(r) for r in rows],
     }
 
 
 def _account_out(row: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     components = row["components"]
     if isinstance(components, str):
         components = json.loads(components)
@@ -111,12 +121,13 @@ def _account_out(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _summary(accounts: list[dict[str, Any]]) -> dict[str, Any]:
-    scores = [a["score"] for a in accounts if a["score"] is not None]
+def _summary(by_band: list[dict[str, Any]]) -> dict[str, Any]:
+    scored = sum(int(r["scored"] or 0) for r in by_band)
+    total = sum(float(r["score_sum"] or 0) for r in by_band)
     return {
-        "accounts": len(accounts),
-        "mean_score": round(sum(scores) / len(scores), 2) if scores else None,
-        "bands": {b: sum(1 for a in accounts if a["band"] == b) for b in BANDS},
+        "accounts": sum(int(r["accounts"]) for r in by_band),
+        "mean_score": round(total / scored, 2) if scored else None,
+        "bands": {b: sum(int(r["accounts"]) for r in by_band if r["band"] == b) for b in BANDS},
     }
 
 
