@@ -73,14 +73,14 @@ ORDER BY a.id
 """
 
 _METRICS_SQL = """
-SELECT m.account, m.name, m.value
-FROM usage_metric m
-JOIN (
-    SELECT account, name, MAX(day) AS day
+SELECT account, name, value
+FROM (
+    SELECT account, name, value,
+           ROW_NUMBER() OVER (PARTITION BY account, name ORDER BY day DESC) AS newest
     FROM usage_metric
     WHERE day <= {} AND day > {}
-    GROUP BY account, name
-) latest ON latest.account = m.account AND latest.name = m.name AND latest.day = m.day
+) m
+WHERE newest = 1
 """
 
 
@@ -207,14 +207,19 @@ async def compute_snapshot(day: date, *, replace: bool = True) -> SnapshotResult
     return SnapshotResult(day, len(records), True)
 
 
+COLUMNS = ("account", "day", "score", "band", "components", "csm", "arr_cents", "computed_at")
+
+
 async def _insert(records: list[tuple[Any, ...]]) -> None:
-    columns = "account, day, score, band, components, csm, arr_cents, computed_at"
-    if is_sqlite():
-        marks = ", ".join("?" for _ in range(8))
-    else:
-        marks = ", ".join(f"${i}" for i in range(1, 9))
-    sql = f"INSERT INTO health_snapshot ({columns}) VALUES ({marks})"  # noqa: S608
     connection = current_engine().current_transaction.get().connection  # type: ignore[union-attr]
+    if not is_sqlite():
+        # COPY writes 20,000 rows in a fraction of the time executemany takes
+        await connection.copy_records_to_table(
+            "health_snapshot", records=records, columns=list(COLUMNS)
+        )
+        return
+    marks = ", ".join("?" for _ in COLUMNS)
+    sql = f"INSERT INTO health_snapshot ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608
     for start in range(0, len(records), INSERT_CHUNK):
         await connection.executemany(sql, records[start : start + INSERT_CHUNK])
 
