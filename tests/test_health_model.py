@@ -54,3 +54,31 @@ async def test_bad_parameters_answer_422(client: Any, query: str) -> None:
     )
     assert answer.status_code == 422
     assert answer.json()["detail"][0]["field"] == query.split("=")[0]
+
+
+async def test_usage_metrics_enter_the_model_as_features(client: Any) -> None:
+    import csv
+    import io
+
+    from feedback.health.metrics import push_metrics
+    from feedback.imports.saas_churn import account_id
+
+    data = SAAS_CHURN.read_bytes()
+    assert all(r.ok for r in await import_saas_churn(Importer(), data, "2025-01-01"))
+    rows = list(csv.DictReader(io.StringIO(data.decode())))
+    usage = ("articles_viewed", "minutes_customer_support", "social_media_ads_viewed")
+    items = [
+        {"account_id": account_id(i), "metric": m, "day": "2025-01-01", "value": float(r[m])}
+        for i, r in enumerate(rows, start=1)
+        for m in usage
+    ]
+    await push_metrics(items)
+    answer = await client.get(
+        "/api/v1/reports/health-model?feature_days=0", headers=bearer(await token(Role.analyst))
+    )
+    report = answer.json()
+    names = [c["name"] for c in report["coefficients"]]
+    assert names == ["nps", "detractor_share", *(f"metric.{m}" for m in usage)]
+    support = report["coefficients"][3]
+    assert support["per_sd"]["ci_low"] > 0  # more support minutes, more churn
+    assert report["validation"]["auc"] > 0.72
