@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,19 +21,24 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from bot.http import slack_events
 from feedback import __version__
 from feedback.accounts.views import AccountController
 from feedback.auth.views import AdminController
+from feedback.ctas.views import CtaController
 from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
+from feedback.lifecycle.views import LifecycleController
+from feedback.observability import configure_logging, metrics, observability_middleware
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
+from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
 
@@ -57,13 +64,18 @@ def livez() -> dict[str, str]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.secret_key_is_generated:
         logging.getLogger("feedback").warning(
             "FEEDBACK_SECRET_KEY is not set: sign-in sessions end when this process restarts"
         )
 
     rate_limiter = limiter_for(settings.redis_url)
+    bolt = None
+    if settings.slack.configured:
+        from bot.app import build_bolt_app
+
+        bolt = build_bolt_app(settings)
 
     @asynccontextmanager
     async def database_pool(_: Litestar) -> AsyncIterator[None]:
@@ -75,13 +87,32 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if opened:
                 await close_database()
 
+    @asynccontextmanager
+    async def slack_delivery(_: Litestar) -> AsyncIterator[None]:
+        """The single-machine default: `feedback serve` also delivers the outbox
+        (FEEDBACK_SLACK_DELIVERY=worker leaves it to `feedback worker` processes)."""
+        if not (settings.slack.configured and settings.slack.deliver_in_serve):
+            yield
+            return
+        from bot.delivery import Deliverer
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(Deliverer(settings).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     sessions = CookieBackendConfig(
         secret=settings.session_key,
         key="feedback_session",
         max_age=12 * 3600,
         secure=settings.secure_cookies,
         samesite="lax",
-        exclude=["^/api/", "^/widget/", "^/healthz", "^/schema"],
+        exclude=["^/api/", "^/widget/", "^/healthz", "^/schema", "^/slack/"],
     )
     openapi = OpenAPIConfig(
         title="Feedback API",
@@ -101,29 +132,35 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             livez,
+            metrics,
             AccountController,
             AdminController,
             HealthController,
             HealthAdminPages,
+            CtaController,
+            slack_events,
             import_rows,
+            LifecycleController,
             ReportController,
             SurveyAdminController,
             WidgetController,
             widget_asset,
             PageController,
             AdminPages,
+            CtaPages,
+            CtaAdminPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
-        lifespan=[database_pool],
-        middleware=[security_headers_middleware, sessions.middleware],
+        lifespan=[database_pool, slack_delivery],
+        middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
             cookie_secure=settings.secure_cookies,
-            exclude=["^/api/", "^/widget/", "^/healthz"],
+            exclude=["^/api/", "^/widget/", "^/healthz", "^/slack/"],
         ),
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         debug=False,
-        state=State({"settings": settings, "rate_limiter": rate_limiter}),
+        state=State({"settings": settings, "rate_limiter": rate_limiter, "bolt": bolt}),
     )

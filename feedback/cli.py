@@ -289,7 +289,7 @@ def check() -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
-    """Run background jobs (account status from churn events; later: outbox, health)."""
+    """Run background jobs (churn, CTA rules, snoozes, digests); deliver the Slack outbox."""
     from feedback.worker import run_worker
 
     settings = settings_or_exit()
@@ -329,3 +329,122 @@ def health_snapshot(day: str | None) -> None:
 
     result = run()
     click.echo(f"health snapshot {result.day.isoformat()}: {result.accounts} accounts")
+
+
+@main.group()
+def slack() -> None:
+    """The Slack app: its manifest, and Socket Mode for installs without a public URL."""
+
+
+@slack.command("manifest")
+@click.option(
+    "--url",
+    required=True,
+    help="The service's public address, e.g. https://feedback.example.com.",
+)
+def slack_manifest(url: str) -> None:
+    """Print the Slack app manifest with your address (paste it into api.slack.com/apps)."""
+    if not url.startswith(("https://", "http://")):
+        fail("--url: expected https://your-host")
+    from importlib.resources import files
+
+    text = files("bot").joinpath("slack-manifest.yml").read_text(encoding="utf-8")
+    click.echo(text.replace("https://feedback.example.com", url.rstrip("/")), nl=False)
+
+
+@slack.command("socket")
+def slack_socket() -> None:
+    """Talk to Slack over Socket Mode (needs FEEDBACK_SLACK_APP_TOKEN, xapp-...) instead of
+    receiving requests at /slack/events; also delivers the outbox unless
+    FEEDBACK_SLACK_DELIVERY=worker."""
+    settings = settings_or_exit()
+    if not settings.slack.configured:
+        fail("FEEDBACK_SLACK_BOT_TOKEN: not set (Slack is not configured)")
+    if not settings.slack.app_token:
+        fail("FEEDBACK_SLACK_APP_TOKEN: Socket Mode needs an app-level token (xapp-...)")
+
+    @with_database
+    async def run() -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        from bot.app import build_bolt_app
+        from bot.delivery import Deliverer
+
+        handler = AsyncSocketModeHandler(build_bolt_app(settings), settings.slack.app_token)
+        stop = asyncio.Event()
+        delivery = (
+            asyncio.create_task(Deliverer(settings).run(stop))
+            if settings.slack.deliver_in_serve
+            else None
+        )
+        try:
+            await handler.start_async()
+        finally:
+            stop.set()
+            if delivery is not None:
+                await delivery
+
+    run()
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["user", "account"]))
+@click.argument("external_id")
+@click.option(
+    "--mode",
+    type=click.Choice(["anonymise", "delete"]),
+    default="anonymise",
+    show_default=True,
+    help="anonymise: answers keep score and segments, lose the person; delete: answers go too.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase(kind: str, external_id: str, mode: str, yes: bool) -> None:
+    """Erase an end user or an account on request (an audit entry is kept)."""
+    settings_or_exit()
+    if not yes:
+        click.confirm(f"Erase {kind} {external_id!r} ({mode})?", abort=True)
+    from feedback.errors import InputError
+    from feedback.lifecycle import services
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        erase_one = services.erase_user if kind == "user" else services.erase_account
+        return await erase_one(external_id, mode, "cli", "cli")
+
+    try:
+        result = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+        return
+    click.echo(json.dumps(result))
+
+
+@main.command("export")
+@click.argument("kind", type=click.Choice(["account"]))
+@click.argument("external_id")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, writable=True), help="File (else stdout)."
+)
+def export_data(kind: str, external_id: str, output: str | None) -> None:
+    """Export everything stored about an account as JSON."""
+    settings_or_exit()
+    from feedback.auth.services import audit
+    from feedback.errors import InputError
+    from feedback.lifecycle import services
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        data = await services.export_account(external_id)
+        await audit("cli", "cli", "export.account", external_id, {})
+        return data
+
+    try:
+        data = run()
+    except InputError as exc:
+        fail(f"{exc.field}: {exc.message}")
+        return
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)

@@ -4,6 +4,7 @@ from piccolo.conf.apps import AppConfig
 
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
+from feedback.ctas.models import Cta, CtaEvent, CtaType, Outbox, SlackChannelPace, SlackEventSeen
 from feedback.health.models import HealthSnapshot, UsageMetric
 from feedback.responses.models import Response
 from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
@@ -22,6 +23,12 @@ TABLES = [
     ApiToken,
     AuditEntry,
     AppSetting,
+    CtaType,
+    Cta,
+    CtaEvent,
+    Outbox,
+    SlackChannelPace,
+    SlackEventSeen,
     UsageMetric,
     HealthSnapshot,
 ]

@@ -144,6 +144,11 @@ class Settings:
     redis_url: str | None
     widget_rate_per_ip: int  # requests per minute, 0 = no limit
     widget_rate_per_key: int
+    public_url: str
+    slack: SlackSettings
+    comment_retention_months: int  # 0 = keep comments
+    log_format: str  # text or json
+    metrics_token: str | None  # /metrics is off without it
 
     @property
     def session_key(self) -> bytes:
@@ -172,6 +177,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "REDIS_URL",
         "WIDGET_RATE_PER_IP",
         "WIDGET_RATE_PER_KEY",
+        "PUBLIC_URL",
+        "COMMENT_RETENTION_MONTHS",
+        "LOG_FORMAT",
+        "METRICS_TOKEN",
+        "METRICS_TOKEN_FILE",
+        "SLACK_BOT_TOKEN",
+        "SLACK_BOT_TOKEN_FILE",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_SIGNING_SECRET_FILE",
+        "SLACK_APP_TOKEN",
+        "SLACK_APP_TOKEN_FILE",
+        "SLACK_API_URL",
+        "SLACK_DEFAULT_CHANNEL",
+        "SLACK_CHANNEL_INTERVAL_MS",
+        "SLACK_MAX_ATTEMPTS",
+        "SLACK_DELIVERY",
         # read by the tools that create the first users and tokens
         "ADMIN_PASSWORD",
         "PASSWORD",
@@ -208,6 +229,61 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         redis_url=_redis_url(env),
         widget_rate_per_ip=env_int(env, "WIDGET_RATE_PER_IP", 300),
         widget_rate_per_key=env_int(env, "WIDGET_RATE_PER_KEY", 60_000),
+        public_url=_public_url(env, port),
+        slack=_slack(env),
+        comment_retention_months=env_int(env, "COMMENT_RETENTION_MONTHS", 0),
+        log_format=env_choice(env, "LOG_FORMAT", "text", ("text", "json")),
+        metrics_token=env_secret(env, "METRICS_TOKEN"),
+    )
+
+
+def _public_url(env: Mapping[str, str], port: int) -> str:
+    url = env_str(env, "PUBLIC_URL", f"http://127.0.0.1:{port}").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError(PREFIX + "PUBLIC_URL", "expected http(s)://host[:port]")
+    return url
+
+
+@dataclass(frozen=True)
+class SlackSettings:
+    """Slack is optional: without a bot token, CTAs are kept in the outbox as `unrouted`
+    and the admin page shows what would have been sent."""
+
+    bot_token: str | None
+    signing_secret: str | None
+    app_token: str | None  # Socket Mode (xapp-...), for installs without a public URL
+    api_url: str  # the Web API base; tests point it at a local stand-in
+    default_channel: str | None
+    channel_interval_ms: int  # at most one message per channel per interval
+    max_attempts: int  # then a message is dead and shown to admins
+    deliver_in_serve: bool  # `feedback serve` also runs the outbox worker
+
+    @property
+    def configured(self) -> bool:
+        return self.bot_token is not None
+
+
+def _slack(env: Mapping[str, str]) -> SlackSettings:
+    token = env_secret(env, "SLACK_BOT_TOKEN")
+    signing = env_secret(env, "SLACK_SIGNING_SECRET")
+    if token is not None and signing is None:
+        raise SettingsError(
+            PREFIX + "SLACK_SIGNING_SECRET", "required with FEEDBACK_SLACK_BOT_TOKEN"
+        )
+    api_url = env_str(env, "SLACK_API_URL", "https://slack.com/api/")
+    if not api_url.startswith(("http://", "https://")):
+        raise SettingsError(PREFIX + "SLACK_API_URL", "expected an http(s) URL")
+    channel = _raw(env, "SLACK_DEFAULT_CHANNEL")
+    return SlackSettings(
+        bot_token=token,
+        signing_secret=signing,
+        app_token=env_secret(env, "SLACK_APP_TOKEN"),
+        # slack-sdk joins method names onto the base: it must end with a slash
+        api_url=api_url if api_url.endswith("/") else api_url + "/",
+        default_channel=channel,
+        channel_interval_ms=env_int(env, "SLACK_CHANNEL_INTERVAL_MS", 1000, minimum=0),
+        max_attempts=env_int(env, "SLACK_MAX_ATTEMPTS", 8, minimum=1),
+        deliver_in_serve=env_choice(env, "SLACK_DELIVERY", "serve", ("serve", "worker")) == "serve",
     )
 
 

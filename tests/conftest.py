@@ -100,11 +100,14 @@ async def schema() -> AsyncIterator[None]:
 
 @pytest.fixture(autouse=True)
 async def clean_tables(schema: None) -> AsyncIterator[None]:
+    from feedback.ctas.services import forget_cta_rules
     from feedback.surveys.services import forget_configuration
 
     forget_configuration()
+    forget_cta_rules()
     yield
     forget_configuration()
+    forget_cta_rules()
     engine = current_engine()
     names = [t._meta.tablename for t in reversed(TABLES)]
     if engine.engine_type == "postgres":

@@ -12,6 +12,7 @@ from tests.factories import bearer, book, token
 ALL = {Role.admin, Role.manager, Role.csm, Role.analyst}
 ADMIN = {Role.admin}
 READERS = {Role.admin, Role.manager, Role.analyst}
+ACT = {Role.admin, Role.manager, Role.csm}
 
 # method, path, json body, roles allowed
 ROUTES: list[tuple[str, str, Any, set[Role]]] = [
@@ -57,6 +58,13 @@ ROUTES: list[tuple[str, str, Any, set[Role]]] = [
     ("GET", "/api/v1/reports/health-model", None, ALL),
     ("GET", "/api/v1/reports/retention?period=month", None, ALL),
     ("PUT", "/api/v1/settings/health", {"green_min": 75}, ADMIN),
+    ("GET", "/api/v1/ctas", None, ALL),
+    ("POST", "/api/v1/ctas", {"account": "a1", "type": "onboarding", "reason": "Kick-off"}, ACT),
+    ("GET", "/api/v1/cta-rules", None, ADMIN),
+    ("PUT", "/api/v1/cta-rules", {"going_dark": {"days": 30}}, ADMIN),
+    ("GET", "/api/v1/cta-types", None, ALL),
+    ("POST", "/api/v1/cta-types", {"key": "expansion", "label": "Expansion"}, ADMIN),
+    ("GET", "/api/v1/outbox", None, ADMIN),
 ]
 
 

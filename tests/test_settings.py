@@ -35,6 +35,11 @@ def test_a_postgres_url_selects_postgres_and_hides_its_password() -> None:
         ({"FEEDBACK_SECRET_KEY": "short"}, "FEEDBACK_SECRET_KEY"),
         ({"FEEDBACK_DATABSE_URL": "sqlite:///x"}, "FEEDBACK_DATABSE_URL"),
         ({"FEEDBACK_SECRET_KEY_FILE": "/nonexistent/secret"}, "FEEDBACK_SECRET_KEY_FILE"),
+        ({"FEEDBACK_SLACK_BOT_TOKEN": "xoxb-1"}, "FEEDBACK_SLACK_SIGNING_SECRET"),
+        ({"FEEDBACK_SLACK_DELIVERY": "both"}, "FEEDBACK_SLACK_DELIVERY"),
+        ({"FEEDBACK_SLACK_API_URL": "slack.com/api"}, "FEEDBACK_SLACK_API_URL"),
+        ({"FEEDBACK_SLACK_MAX_ATTEMPTS": "0"}, "FEEDBACK_SLACK_MAX_ATTEMPTS"),
+        ({"FEEDBACK_PUBLIC_URL": "feedback.example.com"}, "FEEDBACK_PUBLIC_URL"),
     ],
 )
 def test_it_names_the_bad_variable(env: dict[str, str], variable: str) -> None:
@@ -55,3 +60,20 @@ def test_secrets_can_be_read_from_files(tmp_path: Path) -> None:
 def test_production_defaults_to_secure_cookies() -> None:
     settings = load_settings({"FEEDBACK_ENV": "production", "FEEDBACK_SECRET_KEY": "x" * 32})
     assert settings.secure_cookies
+
+
+def test_slack_is_off_by_default_and_on_with_a_token_and_a_signing_secret(tmp_path: Path) -> None:
+    assert load_settings({}).slack.configured is False
+    secret = tmp_path / "signing"
+    secret.write_text("s3cret-signing\n")
+    settings = load_settings(
+        {
+            "FEEDBACK_SLACK_BOT_TOKEN": "xoxb-1",
+            "FEEDBACK_SLACK_SIGNING_SECRET_FILE": str(secret),
+            "FEEDBACK_SLACK_API_URL": "http://127.0.0.1:8099/api",
+        }
+    )
+    assert settings.slack.configured and settings.slack.signing_secret == "s3cret-signing"
+    # slack-sdk joins method names onto the base, which must end with a slash
+    assert settings.slack.api_url == "http://127.0.0.1:8099/api/"
+    assert settings.slack.deliver_in_serve is True

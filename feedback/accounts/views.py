@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, delete, get
 from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from feedback.accounts import services
 from feedback.accounts.models import AccountStatus
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.auth.models import Role
+from feedback.lifecycle import services as lifecycle
 
 
 class AccountController(Controller):
@@ -60,3 +62,31 @@ class AccountController(Controller):
     @get("/csms", summary="CSMs and their managers", **access(*ALL_ROLES))
     async def list_csms(self) -> list[dict[str, Any]]:
         return await services.list_csms()
+
+    @delete(
+        "/users/{external_id:str}",
+        summary="Erase an end user (their answers anonymised, or deleted with mode=delete)",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def erase_user(
+        self,
+        principal: CurrentPrincipal,
+        external_id: FromPath[str],
+        mode: FromQuery[str] = "anonymise",
+    ) -> dict[str, Any]:
+        return await lifecycle.erase_user(external_id, mode, principal.actor, principal.source)
+
+    @delete(
+        "/accounts/{external_id:str}",
+        summary="Erase an account (anonymised, or deleted with everything with mode=delete)",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def erase_account(
+        self,
+        principal: CurrentPrincipal,
+        external_id: FromPath[str],
+        mode: FromQuery[str] = "anonymise",
+    ) -> dict[str, Any]:
+        return await lifecycle.erase_account(external_id, mode, principal.actor, principal.source)

@@ -20,6 +20,7 @@ from typing import Any
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from feedback.accounts.models import Account, EndUser
+from feedback.ctas.rules import on_answer
 from feedback.db import as_utc_datetime, utcnow, write_transaction
 from feedback.errors import InputError
 from feedback.responses.models import Response
@@ -602,6 +603,8 @@ async def record_score(
             await Display.update(
                 {Display.status: DisplayStatus.answered.value, Display.answered_at: now}
             ).where(Display.id == display["id"])
+            if score <= 6 or score >= 9:  # the only answers a CTA rule may act on
+                await on_answer(inserted[0]["id"], now)
         else:
             existing = (
                 await Response.select(Response.score)
@@ -637,6 +640,7 @@ async def record_comment(
         )
         if not updated:
             raise InputError("display_token", "send the score before the comment")
+        await on_answer(updated[0]["id"], now)
 
 
 async def dismiss(key: KeyInfo, token: str, now: datetime | None = None) -> bool:

@@ -23,6 +23,7 @@ from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import audit
 from feedback.errors import InputError, error_body
+from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.surveys import admin, services
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 
@@ -175,7 +176,9 @@ class WidgetController(Controller):
                 info, data.user_id, data.account_id, data.traits, data.url, force=data.force
             )
             if not outcome.show or outcome.display is None:
+                WIDGET_DECISIONS.labels("not_now").inc()
                 return 200, {"show": False, "next_check_at": iso(outcome.next_check_at)}
+            WIDGET_DECISIONS.labels("show").inc()
             display = outcome.display
             return 200, {
                 "show": True,
@@ -199,6 +202,8 @@ class WidgetController(Controller):
             created, follow_up = await services.record_score(
                 info, data.display_token, data.client_id, data.score
             )
+            if created:
+                RESPONSES_RECEIVED.labels("widget").inc()
             return (201 if created else 200), follow_up
 
         return await widget_call(request, key, handle)

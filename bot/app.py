@@ -1,0 +1,226 @@
+"""The Slack app (slack-bolt): CTA buttons, the close modal, `/nps`, the App Home.
+
+Bolt verifies every request's signature and rejects timestamps older than five minutes.
+Listeners ack first and then change the CTA through feedback.ctas.services (the same code
+the web pages use); the change enqueues a message update that the outbox deliverer sends
+with `chat.update`. Changes are compare-and-set, so double clicks and Slack's retries are
+harmless. Only Slack users linked to a CSM (`csm.slack_user_id`) may act, and only on their
+own CTAs or their team's (managers); everyone else gets an ephemeral refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import commands
+from bot.blocks import close_modal, home_view
+from bot.delivery import make_client
+from feedback.accounts.models import CSM
+from feedback.ctas.models import SlackEventSeen
+from feedback.ctas.services import (
+    change_cta,
+    enqueue_cta_message,
+    load_cta,
+    team_of,
+)
+from feedback.db import utcnow, write_transaction
+from feedback.errors import InputError
+from feedback.settings import Settings
+
+log = logging.getLogger("feedback.slack")
+
+REFUSAL = (
+    "Sorry, your Slack user is not linked to a CSM here, so you cannot act on CTAs. "
+    "Ask an admin to add your Slack user id to your CSM record."
+)
+
+
+async def csm_for_slack_user(slack_user_id: str) -> dict[str, Any] | None:
+    return (
+        await CSM.select(CSM.id, CSM.name, CSM.email, CSM.manager)
+        .where((CSM.slack_user_id == slack_user_id) & (CSM.active == True))  # noqa: E712
+        .first()
+    )
+
+
+async def may_act(csm: dict[str, Any], cta: dict[str, Any]) -> bool:
+    """The owner, anyone above the owner (a manager), or anyone when nobody owns it."""
+    owner = cta["owner_id"] if cta["owner_id"] is not None else cta["account_csm"]
+    if owner is None or owner == csm["id"]:
+        return True
+    return owner in await team_of(csm["id"])
+
+
+def _cta_ref(value: str) -> tuple[int, int | None, str | None]:
+    """Button values are "id:version" (snooze options "id:version:days")."""
+    parts = value.split(":")
+    try:
+        cta_id = int(parts[0])
+        version = int(parts[1]) if len(parts) > 1 else None
+    except ValueError:
+        raise InputError("value", f"not a CTA reference: {value!r}") from None
+    return cta_id, version, parts[2] if len(parts) > 2 else None
+
+
+async def _tell(client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """An ephemeral note to the clicking user (a DM from the App Home)."""
+    user = body["user"]["id"]
+    channel = (body.get("channel") or {}).get("id")
+    if channel:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    else:
+        await client.chat_postMessage(channel=user, text=text)
+
+
+async def _act(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    cta_id: int,
+    action: str,
+    *,
+    version: int | None = None,
+    **kwargs: Any,
+) -> None:
+    slack_user = body["user"]["id"]
+    csm = await csm_for_slack_user(slack_user)
+    if csm is None:
+        await _tell(client, body, REFUSAL)
+        return
+    cta = await load_cta(cta_id)
+    if cta is None:
+        await _tell(client, body, "That CTA no longer exists.")
+        return
+    if not await may_act(csm, cta):
+        await _tell(client, body, f"This CTA belongs to {cta['owner_name']}; you cannot change it.")
+        return
+    try:
+        change = await change_cta(
+            cta_id,
+            action,
+            actor=f"{csm['email']} (slack {slack_user})",
+            source="slack",
+            expected_version=version,
+            **kwargs,
+        )
+    except InputError as exc:
+        await _tell(client, body, f"Not done: {exc.message}")
+        return
+    if not change.changed:
+        # a double click or a stale message: show the user why, and refresh the message
+        async with write_transaction():
+            await enqueue_cta_message(cta_id)
+        await _tell(client, body, change.message)
+
+
+def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> AsyncApp:
+    assert settings.slack.bot_token and settings.slack.signing_secret
+    app = AsyncApp(
+        # the client carries the bot token (and the Web API base URL)
+        signing_secret=settings.slack.signing_secret,
+        client=client or make_client(settings),
+        # listeners are quick (one transaction); answering after them keeps tests and
+        # the order of effects deterministic and still well inside Slack's 3 seconds
+        process_before_response=True,
+        raise_error_for_unhandled_request=False,
+    )
+
+    @app.action("cta_ack")
+    async def acknowledge(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        cta_id, version, _ = _cta_ref(body["actions"][0]["value"])
+        await _act(client, body, cta_id, "acknowledge", version=version)
+
+    @app.action("cta_snooze")
+    async def snooze(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        value = body["actions"][0]["selected_option"]["value"]
+        cta_id, version, days = _cta_ref(value)
+        await _act(
+            client, body, cta_id, "snooze", version=version, snooze_days=int(days or 0) or None
+        )
+
+    @app.action("cta_reassign")
+    async def reassign(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = body["actions"][0]
+        cta_id = int(action["block_id"].removeprefix("cta:"))
+        target = await csm_for_slack_user(action.get("selected_user") or "")
+        if target is None:
+            await _tell(client, body, "That Slack user is not linked to a CSM here.")
+            return
+        await _act(client, body, cta_id, "reassign", owner_id=target["id"])
+
+    @app.action("cta_close")
+    async def close(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
+        csm = await csm_for_slack_user(body["user"]["id"])
+        cta = await load_cta(cta_id)
+        if csm is None or cta is None or not await may_act(csm, cta):
+            await _tell(client, body, REFUSAL if csm is None else "You cannot close this CTA.")
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=close_modal(cta))
+
+    @app.view("cta_close_modal")
+    async def close_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        reason = (view["state"]["values"]["reason"]["value"].get("value") or "").strip()
+        if not reason:
+            await ack(response_action="errors", errors={"reason": "Say why it is closed."})
+            return
+        await ack()
+        cta_id, version, _ = _cta_ref(view["private_metadata"])
+        await _act(client, body, cta_id, "close", version=version, reason=reason)
+
+    @app.action("cta_open")
+    async def opened_in_browser(ack: AsyncAck) -> None:
+        await ack()  # a link button: the browser does the rest
+
+    @app.command("/nps")
+    async def nps_command(ack: AsyncAck, command: dict[str, Any]) -> None:
+        csm = await csm_for_slack_user(command["user_id"])
+        if csm is None:
+            await ack(response_type="ephemeral", text=REFUSAL)
+            return
+        text, blocks = await commands.answer(csm, command.get("text") or "", settings)
+        await ack(response_type="ephemeral", text=text, blocks=blocks)
+
+    @app.event("app_home_opened")
+    async def home(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await first_time(body.get("event_id")):
+            return  # Slack retried an event we handled
+        csm = await csm_for_slack_user(event["user"])
+        ctas = await commands.open_ctas_for(csm) if csm else []
+        await client.views_publish(
+            user_id=event["user"], view=home_view(ctas, settings.public_url, csm is not None)
+        )
+
+    return app
+
+
+async def first_time(event_id: str | None) -> bool:
+    """Remember an Events API id; False when it was seen before (a retry)."""
+    if not event_id:
+        return True
+    inserted = (
+        await SlackEventSeen.insert(SlackEventSeen(event_id=event_id, seen_at=utcnow()))
+        .on_conflict(action="DO NOTHING")
+        .returning(SlackEventSeen.id)
+    )
+    return bool(inserted)
+
+
+async def forget_old_events() -> int:
+    """Worker job: event ids older than a day (Slack retries within minutes)."""
+    old = (
+        await SlackEventSeen.delete()
+        .where(SlackEventSeen.seen_at < utcnow() - timedelta(days=1))
+        .returning(SlackEventSeen.id)
+    )
+    return len(old)

@@ -1,0 +1,143 @@
+"""`/nps` answers: an account summary, my CTAs, a short segment report, help.
+
+Everything comes from the same report and CTA services as the API; a CSM sees their own
+accounts, a manager (a CSM others report to) sees every account, as in the reports.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
+from feedback.accounts.models import CSM, Account
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.ctas.services import list_ctas, team_of
+from feedback.db import utcnow
+from feedback.errors import InputError
+from feedback.reports.responses import list_responses
+from feedback.reports.services import GROUPS, NPSQuery, nps_report
+from feedback.settings import Settings
+
+HELP = (
+    "*/nps ACCOUNT* — an account: NPS with its interval, trend by quarter, last comments, "
+    "open CTAs (ACCOUNT is its id or the start of its name)\n"
+    "*/nps mine* — my open CTAs\n"
+    "*/nps segment DIM* — NPS over the last 12 months by plan, role, industry, "
+    "company_size or csm\n"
+    "*/nps help* — this help"
+)
+SEGMENTS = ("plan", "role", "industry", "company_size", "csm")
+
+
+async def principal_for(csm: dict[str, Any]) -> Principal:
+    is_manager = await CSM.exists().where(CSM.manager == csm["id"])
+    role = Role.manager if is_manager else Role.csm
+    return Principal(role=role, actor=csm["email"], source="slack", csm_id=csm["id"])
+
+
+async def open_ctas_for(csm: dict[str, Any]) -> list[dict[str, Any]]:
+    principal = await principal_for(csm)
+    owners = await team_of(csm["id"]) if principal.role is Role.manager else {csm["id"]}
+    return await list_ctas(principal, owner_ids=owners)
+
+
+def _nps_text(group: dict[str, Any]) -> str:
+    n = group["responses"]
+    if group.get("nps") is None:
+        return f"{n} answers (too few for a score)"
+    low, high = group.get("ci_low"), group.get("ci_high")
+    interval = f" ({low:.0f} to {high:.0f})" if low is not None and high is not None else ""
+    flag = " · low precision" if group.get("precision") == "low" else ""
+    return f"*{group['nps']:.0f}*{interval} · n={n}{flag}"
+
+
+async def answer(csm: dict[str, Any], text: str, settings: Settings) -> tuple[str, list[dict]]:
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return "How to use /nps", [{"type": "section", "text": mrkdwn(HELP)}]
+    if words[0].lower() == "mine":
+        ctas = await open_ctas_for(csm)
+        return f"{len(ctas)} open CTAs", cta_list_blocks(
+            "Your open Calls-to-Action", ctas, settings.public_url
+        )
+    principal = await principal_for(csm)
+    if words[0].lower() == "segment":
+        dimension = words[1].lower() if len(words) > 1 else ""
+        if dimension not in SEGMENTS:
+            return "Unknown segment", [
+                {"type": "section", "text": mrkdwn(f"Segments: {', '.join(SEGMENTS)}")}
+            ]
+        return await _segment(principal, dimension)
+    return await _account(principal, " ".join(words), settings)
+
+
+async def _segment(principal: Principal, dimension: str) -> tuple[str, list[dict]]:
+    assert dimension in GROUPS
+    report = await nps_report(
+        principal, NPSQuery(group_by=dimension, date_from=utcnow() - timedelta(days=365))
+    )
+    groups = sorted(report["groups"], key=lambda g: -g["responses"])[:15]
+    lines = [f"• {escape(g['key'] or '(none)')}: {_nps_text(g)}" for g in groups]
+    title = f"NPS by {dimension.replace('_', ' ')}, last 12 months"
+    body = "\n".join(lines) or "No answers in the last 12 months."
+    return title, [
+        {"type": "header", "text": plain(title)},
+        {"type": "section", "text": mrkdwn(body)},
+    ]
+
+
+async def _find_account(principal: Principal, query: str) -> dict[str, Any]:
+    columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
+    found = await Account.select(*columns).where(Account.external_id == query).first()
+    if found is None:
+        pattern = query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
+        matches = await Account.raw(
+            "SELECT id, external_id, name, arr_cents, csm FROM account "
+            "WHERE LOWER(name) LIKE {} ORDER BY name LIMIT 2",
+            pattern,
+        )
+        if len(matches) > 1:
+            raise InputError("account", f"more than one account starts with {query!r}")
+        found = matches[0] if matches else None
+    if found is None or not principal.can_see_csm(found["csm"]):
+        raise InputError("account", f"no account {query!r} among yours")
+    return found
+
+
+async def _account(principal: Principal, query: str, settings: Settings) -> tuple[str, list[dict]]:
+    try:
+        account = await _find_account(principal, query)
+    except InputError as exc:
+        return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
+    since = utcnow() - timedelta(days=365)
+    filters = (("account", account["external_id"]),)
+    overall = await nps_report(principal, NPSQuery(date_from=since, filters=filters))
+    trend = await nps_report(principal, NPSQuery(group_by="quarter", filters=filters))
+    comments = await list_responses(
+        principal, has_comment=True, filters={"account": account["external_id"]}, limit=3
+    )
+    ctas = await list_ctas(principal, account_id=account["id"])
+    title = f"{account['name']} ({account['external_id']})"
+    lines = [f"*NPS, last 12 months:* {_nps_text(overall['groups'][0])}"]
+    quarters = trend["groups"][-4:]
+    if quarters:
+        lines.append(
+            "*Trend:* "
+            + " → ".join(
+                f"{q['key']}: {q['nps']:.0f}" if q.get("nps") is not None else f"{q['key']}: n<5"
+                for q in quarters
+            )
+        )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(title)},
+        {"type": "section", "text": mrkdwn("\n".join(lines))},
+    ]
+    if comments["responses"]:
+        quoted = "\n".join(
+            f"> {r['score']}: {escape(r['comment'][:300])}" for r in comments["responses"]
+        )
+        blocks.append({"type": "section", "text": mrkdwn("*Last comments*\n" + quoted)})
+    blocks += cta_list_blocks("Open CTAs", ctas, settings.public_url)[1:] if ctas else []
+    return title, blocks

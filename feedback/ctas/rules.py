@@ -1,0 +1,184 @@
+"""The rules that turn signals into CTAs. Admins switch each one off or tune it
+(`PUT /api/v1/cta-rules`, the CTA rules page); defaults in services.DEFAULT_RULES.
+
+Answer-driven rules run inside the transaction that stores the answer, so an answer and its
+CTA (and the CTA's outbox message) are written together or not at all. Time-driven rules run
+in the worker (`evaluate_rules`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from feedback.ctas.models import Cta
+from feedback.ctas.services import Signal, cta_rules, raise_signal
+from feedback.db import as_utc_datetime, utcnow, write_transaction
+
+DETRACTOR_REASON = "Detractor answer"
+ADVOCACY_REASON = "Promoter with a comment"
+RENEWAL_REASON = "Renewal at risk"
+DARK_REASON = "No answers and no activity"
+
+_ANSWER_SQL = """
+SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
+       u.external_id AS user_external_id, u.email AS user_email, r.role
+FROM response r LEFT JOIN end_user u ON u.id = r.end_user
+WHERE r.id = {}
+"""
+
+
+def detractor_priority(score: int, arr_cents: int | None, high_arr_cents: int) -> int:
+    """1 (urgent) to 4 (low): a harsh score and a large account each make it more urgent."""
+    priority = 3
+    if score <= 3:
+        priority -= 1
+    if arr_cents is not None and arr_cents >= high_arr_cents:
+        priority -= 1
+    return max(1, priority)
+
+
+def _trigger(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "response",
+        "response_id": row["id"],
+        "score": row["score"],
+        "comment": row["comment"] or "",
+        "user": row["user_external_id"] or "",
+        "role": row["role"] or "",
+        "answered_at": as_utc_datetime(row["answered_at"]),
+    }
+
+
+def _due(now: datetime, days: int) -> date:
+    return (now + timedelta(days=days)).date()
+
+
+async def on_answer(response_id: int, now: datetime | None = None) -> tuple[int, str] | None:
+    """A widget answer was stored or got its comment: raise or update its CTA.
+    Call inside the answer's transaction."""
+    now = now or utcnow()
+    rules = await cta_rules()
+    rows = await Cta.raw(_ANSWER_SQL, response_id)
+    if not rows:
+        return None
+    answer = rows[0]
+    score, comment = answer["score"], (answer["comment"] or "").strip()
+    who = answer["user_external_id"] or "a user"
+    if score <= 6 and rules["detractor_risk"]["enabled"]:
+        rule = rules["detractor_risk"]
+        detail = f"{who} answered {score}" + (f": {comment}" if comment else "")
+        return await raise_signal(
+            Signal(
+                account_id=answer["account"],
+                type="risk",
+                reason=DETRACTOR_REASON,
+                detail=detail,
+                priority=detractor_priority(score, answer["arr_cents"], rule["high_arr_cents"]),
+                due_on=_due(now, rule["due_days"]),
+                trigger=_trigger(answer),
+                actor="rule:detractor_risk",
+            ),
+            now,
+        )
+    if score >= 9 and comment and rules["promoter_advocacy"]["enabled"]:
+        rule = rules["promoter_advocacy"]
+        return await raise_signal(
+            Signal(
+                account_id=answer["account"],
+                type="advocacy",
+                reason=ADVOCACY_REASON,
+                detail=f"{who} answered {score}: {comment}",
+                priority=4,
+                due_on=_due(now, rule["due_days"]),
+                trigger=_trigger(answer),
+                actor="rule:promoter_advocacy",
+            ),
+            now,
+        )
+    return None
+
+
+# -- time-driven rules (worker) -----------------------------------------------------------------
+
+_RENEWAL_SQL = """
+SELECT a.id, a.renewal_date,
+       COUNT(r.id) AS responses,
+       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
+       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+FROM account a
+JOIN response r ON r.account = a.id AND r.answered_at >= {}
+WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
+  AND a.renewal_date >= {} AND a.renewal_date <= {}
+GROUP BY a.id, a.renewal_date
+"""
+
+_DARK_SQL = """
+SELECT a.id,
+       (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
+       (SELECT MAX(u.last_seen_at) FROM end_user u WHERE u.account = a.id) AS last_seen,
+       a.created_at
+FROM account a
+WHERE a.status <> 'churned'
+"""
+
+
+async def evaluate_rules(now: datetime | None = None) -> int:
+    """Worker job: renewal-risk and going-dark CTAs. Idempotent: an open CTA for the same
+    account, type and reason is updated, never duplicated; snoozed ones stay quiet."""
+    now = now or utcnow()
+    rules = await cta_rules()
+    raised = 0
+    if rules["renewal_risk"]["enabled"]:
+        rule = rules["renewal_risk"]
+        today = now.date()
+        horizon = today + timedelta(days=rule["days_before_renewal"])
+        rows = await Cta.raw(_RENEWAL_SQL, now - timedelta(days=365), today, horizon)
+        for row in rows:
+            nps = 100 * (row["promoters"] - row["detractors"]) / row["responses"]
+            if nps >= 0:
+                continue
+            renewal = row["renewal_date"]
+            renewal = date.fromisoformat(renewal) if isinstance(renewal, str) else renewal
+            async with write_transaction():
+                _, what = await raise_signal(
+                    Signal(
+                        account_id=row["id"],
+                        type="renewal",
+                        reason=RENEWAL_REASON,
+                        detail=(
+                            f"Renews on {renewal.isoformat()} with NPS {nps:.0f} "
+                            f"over the last year ({row['responses']} answers)"
+                        ),
+                        priority=1 if (renewal - today).days <= 30 else 2,
+                        due_on=min(_due(now, rule["due_days"]), renewal),
+                        trigger={"kind": "renewal", "renewal_date": renewal, "nps": round(nps)},
+                        actor="rule:renewal_risk",
+                    ),
+                    now,
+                )
+            raised += what == "created"
+    if rules["going_dark"]["enabled"]:
+        rule = rules["going_dark"]
+        cutoff = now - timedelta(days=rule["days"])
+        for row in await Cta.raw(_DARK_SQL):
+            moments = [as_utc_datetime(row[k]) for k in ("last_answer", "last_seen", "created_at")]
+            latest = max((m for m in moments if m is not None), default=None)
+            if latest is None or latest >= cutoff:
+                continue
+            async with write_transaction():
+                _, what = await raise_signal(
+                    Signal(
+                        account_id=row["id"],
+                        type="going_dark",
+                        reason=DARK_REASON,
+                        detail=f"No answers and no product activity since {latest.date()}",
+                        priority=2,
+                        due_on=_due(now, rule["due_days"]),
+                        trigger={"kind": "going_dark", "last_activity": latest},
+                        actor="rule:going_dark",
+                    ),
+                    now,
+                )
+            raised += what == "created"
+    return raised

@@ -1,0 +1,188 @@
+"""CTA API: list, read, create, act; rules, types and the outbox for admins."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, post, put
+from litestar.di import Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from feedback.accounts.models import Account
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.ctas import outbox, services
+from feedback.ctas.services import Signal
+from feedback.db import utcnow, write_transaction
+from feedback.errors import InputError
+
+MANAGE = (Role.admin, Role.manager, Role.csm)
+
+
+class CtaAction(msgspec.Struct, forbid_unknown_fields=True):
+    action: str
+    snooze_days: int | None = None
+    reason: str = ""
+    owner: int | None = None
+    expected_version: int | None = None
+
+
+class CtaIn(msgspec.Struct, forbid_unknown_fields=True):
+    account: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    type: Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    detail: Annotated[str, msgspec.Meta(max_length=5000)] = ""
+    priority: Annotated[int, msgspec.Meta(ge=1, le=4)] = 3
+    due_on: date | None = None
+
+
+class CtaTypeIn(msgspec.Struct, forbid_unknown_fields=True):
+    key: str
+    label: str
+
+
+def cta_json(cta: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"slack_channel", "slack_ts", "account_csm", "owner_manager"}
+    return {k: v for k, v in cta.items() if k not in hidden}
+
+
+async def create_cta(principal: Principal, data: CtaIn) -> dict[str, Any]:
+    """A CTA raised by a person (an onboarding call, a business review, ...)."""
+    types = await services.cta_types()
+    if data.type not in types:
+        raise InputError("type", f"unknown type; types: {', '.join(types)}")
+    account = (
+        await Account.select(Account.id, Account.csm)
+        .where(Account.external_id == data.account)
+        .first()
+    )
+    if account is None or not principal.can_see_csm(account["csm"]):
+        raise InputError("account", f"no account {data.account!r}")
+    async with write_transaction():
+        cta_id, what = await services.raise_signal(
+            Signal(
+                account_id=account["id"],
+                type=data.type,
+                reason=data.reason.strip(),
+                detail=data.detail,
+                priority=data.priority,
+                due_on=data.due_on,
+                trigger={"kind": "manual", "by": principal.actor},
+                actor=principal.actor,
+            ),
+            utcnow(),
+        )
+    cta = await services.load_cta(cta_id)
+    assert cta is not None
+    return {"result": what, "cta": cta_json(cta)}
+
+
+class CtaController(Controller):
+    path = "/api/v1"
+    tags = ["ctas"]
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/ctas", summary="CTAs (a CSM sees those of their accounts)", **access(*ALL_ROLES))
+    async def list_ctas(
+        self,
+        principal: CurrentPrincipal,
+        status: FromQuery[str] = "active",
+        owner: FromQuery[int | None] = None,
+        account: FromQuery[str | None] = None,
+        type_: Annotated[str | None, QueryParameter(name="type")] = None,
+        team_of: FromQuery[int | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        owners: set[int] | None = None
+        if owner is not None:
+            owners = {owner}
+        if team_of is not None:
+            owners = (owners or set()) | await services.team_of(team_of)
+        account_id = None
+        if account is not None:
+            row = await Account.select(Account.id).where(Account.external_id == account).first()
+            if row is None:
+                raise InputError("account", f"no account {account!r}")
+            account_id = row["id"]
+        rows = await services.list_ctas(
+            principal,
+            status=None if status == "all" else status,
+            owner_ids=owners,
+            account_id=account_id,
+            type_=type_,
+            limit=limit,
+        )
+        return [cta_json(row) for row in rows]
+
+    @post("/ctas", summary="Raise a CTA by hand", status_code=201, **access(*MANAGE))
+    async def create(self, principal: CurrentPrincipal, data: JSONBody[CtaIn]) -> dict[str, Any]:
+        return await create_cta(principal, data)
+
+    @get("/ctas/{cta_id:int}", summary="One CTA with its history", **access(*ALL_ROLES))
+    async def get_cta(self, principal: CurrentPrincipal, cta_id: FromPath[int]) -> dict[str, Any]:
+        cta = await services.get_visible_cta(principal, cta_id)
+        return {**cta_json(cta), "history": await services.cta_history(cta_id)}
+
+    @post(
+        "/ctas/{cta_id:int}/actions",
+        summary="Acknowledge, snooze, close, reassign or reopen a CTA",
+        status_code=200,
+        **access(*MANAGE),
+    )
+    async def act(
+        self, principal: CurrentPrincipal, cta_id: FromPath[int], data: JSONBody[CtaAction]
+    ) -> dict[str, Any]:
+        await services.get_visible_cta(principal, cta_id)
+        change = await services.change_cta(
+            cta_id,
+            data.action,
+            actor=principal.actor,
+            source=principal.source,
+            snooze_days=data.snooze_days,
+            reason=data.reason,
+            owner_id=data.owner,
+            expected_version=data.expected_version,
+        )
+        return {"changed": change.changed, "message": change.message, "cta": cta_json(change.cta)}
+
+    @get("/cta-rules", summary="The CTA rules and their settings", **access(Role.admin))
+    async def get_rules(self) -> dict[str, Any]:
+        return await services.cta_rules()
+
+    @put("/cta-rules", summary="Change CTA rules (partial)", **access(Role.admin))
+    async def put_rules(
+        self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return await services.update_cta_rules(data, principal.actor, principal.source)
+
+    @get("/cta-types", summary="CTA types", **access(*ALL_ROLES))
+    async def get_types(self) -> dict[str, str]:
+        return await services.cta_types()
+
+    @post("/cta-types", summary="Add a CTA type", status_code=201, **access(Role.admin))
+    async def add_type(self, data: JSONBody[CtaTypeIn]) -> dict[str, str]:
+        return await services.add_cta_type(data.key, data.label)
+
+    @get(
+        "/outbox",
+        summary="Slack messages: queued, dead or unrouted, with what they would show",
+        **access(Role.admin),
+    )
+    async def list_outbox(
+        self,
+        status: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> list[dict[str, Any]]:
+        return await outbox.list_messages(status, limit)
+
+    @post(
+        "/outbox/{message_id:int}/retry",
+        summary="Send a dead or unrouted message again",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def retry(self, principal: CurrentPrincipal, message_id: FromPath[int]) -> dict[str, Any]:
+        return await outbox.retry(message_id, principal.actor)

@@ -1,0 +1,196 @@
+"""Metrics (Prometheus text format at `/metrics`, behind FEEDBACK_METRICS_TOKEN), request ids
+and JSON logs.
+
+Counters and histograms live in each process (prometheus_client); with several service
+processes scrape each one, or set PROMETHEUS_MULTIPROC_DIR as prometheus_client documents.
+The outbox gauges are read from the database at scrape time, so every process reports the
+same, shared figures.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import secrets
+import time
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client.core import REGISTRY, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from feedback.errors import error_body
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+HTTP_REQUESTS = Counter(
+    "feedback_http_requests", "HTTP requests by route and status", ["method", "route", "status"]
+)
+HTTP_SECONDS = Histogram(
+    "feedback_http_request_seconds",
+    "HTTP request duration by route",
+    ["method", "route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+WIDGET_DECISIONS = Counter(
+    "feedback_widget_decisions", "Eligibility answers by outcome", ["outcome"]
+)
+RESPONSES_RECEIVED = Counter(
+    "feedback_responses_received", "Answers stored (new, not retries)", ["source"]
+)
+SLACK_SENDS = Counter("feedback_slack_sends", "Outbox deliveries by result", ["result"])
+JOB_SECONDS = Histogram(
+    "feedback_job_seconds",
+    "Worker job duration",
+    ["job"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300),
+)
+
+
+class OutboxCollector(Collector):
+    """Outbox depth by status and the age of the oldest waiting message, from the database."""
+
+    def __init__(self) -> None:
+        self.snapshot: dict[str, Any] = {}
+
+    def collect(self) -> Any:
+        depth = GaugeMetricFamily(
+            "feedback_outbox_messages", "Outbox messages by status", labels=["status"]
+        )
+        for status, info in sorted(self.snapshot.get("by_status", {}).items()):
+            depth.add_metric([status], info["count"])
+        yield depth
+        yield GaugeMetricFamily(
+            "feedback_outbox_oldest_pending_seconds",
+            "Age of the oldest message waiting to be sent",
+            value=self.snapshot.get("oldest_pending_seconds", 0.0),
+        )
+        yield GaugeMetricFamily(
+            "feedback_outbox_dead_messages",
+            "Messages that failed for good (shown at /admin/outbox)",
+            value=self.snapshot.get("by_status", {}).get("dead", {}).get("count", 0),
+        )
+
+
+OUTBOX = OutboxCollector()
+REGISTRY.register(OUTBOX)
+
+
+async def refresh_outbox_snapshot() -> None:
+    from feedback.ctas.outbox import outbox_summary
+    from feedback.db import utcnow
+
+    summary = await outbox_summary()
+    pending = summary.get("pending", {}).get("oldest")
+    OUTBOX.snapshot = {
+        "by_status": summary,
+        "oldest_pending_seconds": (utcnow() - pending).total_seconds() if pending else 0.0,
+    }
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Prometheus text format. Needs `Authorization: Bearer <FEEDBACK_METRICS_TOKEN>`; without
+    that setting the endpoint is off (404)."""
+    expected = request.app.state["settings"].metrics_token
+    if not expected:
+        return Response(
+            error_body(
+                "metrics are off",
+                [{"field": "FEEDBACK_METRICS_TOKEN", "message": "set it to enable /metrics"}],
+            ),
+            status_code=404,
+        )
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not secrets.compare_digest(given.encode(), expected.encode()):
+        return Response(
+            error_body(
+                "a valid metrics token is required",
+                [{"field": "authorization", "message": "Bearer token"}],
+            ),
+            status_code=401,
+        )
+    await refresh_outbox_snapshot()
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def observability_middleware(app: ASGIApp) -> ASGIApp:
+    """A request id (the caller's X-Request-ID if sane, else a new one) in the logs and the
+    response headers; request counts and durations by route template."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = (
+            incoming
+            if 8 <= len(incoming) <= 64 and incoming.isprintable()
+            else (secrets.token_hex(8))
+        )
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("path_template") or "unmatched"
+            method = scope.get("method", "")
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            REQUEST_ID.reset(token)
+
+    return middleware
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    """Text (default) or one JSON object per line; both carry the request id."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    if fmt == "json":
+        formatter: logging.Formatter = JsonFormatter()
+        formatter.converter = time.gmtime
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        )
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_feedback", False):
+            root.removeHandler(existing)
+    handler._feedback = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)

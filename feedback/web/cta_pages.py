@@ -1,0 +1,216 @@
+"""CTA pages: a CSM's (or a manager's team's) Calls-to-Action, acting on one, and for admins
+the CTA rules and the Slack outbox (what was, will be or could not be sent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from feedback.accounts.models import CSM
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.ctas import outbox, services
+from feedback.errors import InputError
+
+FormRequest = Request[Any, Any, State]
+ACT = (Role.admin, Role.manager, Role.csm)
+
+
+def _int(value: Any, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(field, "a whole number") from None
+
+
+async def _csms() -> list[dict[str, Any]]:
+    return (
+        await CSM.select(CSM.id, CSM.name, CSM.email, CSM.manager)
+        .where(
+            CSM.active == True  # noqa: E712
+        )
+        .order_by(CSM.name)
+    )
+
+
+class CtaPages(Controller):
+    path = "/ctas"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+
+    @get("/", **access(*ALL_ROLES))
+    async def index(
+        self,
+        principal: CurrentPrincipal,
+        status: FromQuery[str] = "active",
+        owner: FromQuery[str | None] = None,
+        team_of: FromQuery[str | None] = None,
+    ) -> Template:
+        error = None
+        ctas: list[dict[str, Any]] = []
+        try:
+            owners = None
+            owner_id, team_id = _int(owner, "owner"), _int(team_of, "team_of")
+            if owner_id is not None:
+                owners = {owner_id}
+            if team_id is not None:
+                owners = (owners or set()) | await services.team_of(team_id)
+            ctas = await services.list_ctas(
+                principal, status=None if status == "all" else status, owner_ids=owners
+            )
+        except InputError as exc:
+            error = exc
+        return Template(
+            "ctas/index.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "ctas": ctas,
+                "status": status,
+                "owner": owner or "",
+                "team_of": team_of or "",
+                "csms": await _csms(),
+                "types": await services.cta_types(),
+                "error": error,
+            },
+        )
+
+    @get("/{cta_id:int}", **access(*ALL_ROLES))
+    async def detail(
+        self, principal: CurrentPrincipal, cta_id: FromPath[int], done: FromQuery[str | None] = None
+    ) -> Template:
+        return await self._detail(principal, cta_id, message=done)
+
+    async def _detail(
+        self,
+        principal: Principal,
+        cta_id: int,
+        message: str | None = None,
+        error: InputError | None = None,
+    ) -> Template:
+        cta = await services.get_visible_cta(principal, cta_id)
+        return Template(
+            "ctas/detail.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "cta": cta,
+                "history": await services.cta_history(cta_id),
+                "csms": await _csms(),
+                "types": await services.cta_types(),
+                "can_act": principal.role in ACT,
+                "snooze_choices": services.SNOOZE_CHOICES,
+                "message": message,
+                "error": error,
+            },
+        )
+
+    @post("/{cta_id:int}", **access(*ACT))
+    async def act(
+        self, principal: CurrentPrincipal, cta_id: FromPath[int], request: FormRequest
+    ) -> Redirect | Template:
+        await services.get_visible_cta(principal, cta_id)
+        form = await request.form()
+        try:
+            change = await services.change_cta(
+                cta_id,
+                str(form.get("action") or ""),
+                actor=principal.actor,
+                source="web",
+                snooze_days=_int(form.get("snooze_days"), "snooze_days"),
+                reason=str(form.get("reason") or ""),
+                owner_id=_int(form.get("owner"), "owner"),
+                expected_version=_int(form.get("version"), "version"),
+            )
+        except InputError as exc:
+            return await self._detail(principal, cta_id, error=exc)
+        return Redirect(
+            path=f"/ctas/{cta_id}", query_params={"done": change.message}, status_code=303
+        )
+
+
+class CtaAdminPages(Controller):
+    path = "/admin"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    guards = access(Role.admin)["guards"]
+
+    @get("/cta-rules")
+    async def rules(self, principal: CurrentPrincipal, saved: FromQuery[bool] = False) -> Template:
+        return await self._rules(principal, saved=saved)
+
+    async def _rules(
+        self, principal: Principal, saved: bool = False, error: InputError | None = None
+    ) -> Template:
+        return Template(
+            "ctas/rules.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "rules": await services.cta_rules(),
+                "params": services.RULE_PARAMS,
+                "csms": await _csms(),
+                "saved": saved,
+                "error": error,
+            },
+        )
+
+    @post("/cta-rules")
+    async def save_rules(
+        self, principal: CurrentPrincipal, request: FormRequest
+    ) -> Redirect | Template:
+        form = await request.form()
+        changes: dict[str, Any] = {}
+        try:
+            for name, params in services.RULE_PARAMS.items():
+                change: dict[str, Any] = {"enabled": form.get(f"{name}.enabled") == "on"}
+                for param in params:
+                    value = _int(form.get(f"{name}.{param}"), f"{name}.{param}")
+                    if value is not None:
+                        change[param] = value
+                changes[name] = change
+            changes["default_owner"] = _int(form.get("default_owner"), "default_owner")
+            await services.update_cta_rules(changes, principal.actor, "web")
+        except InputError as exc:
+            return await self._rules(principal, error=exc)
+        return Redirect(path="/admin/cta-rules", query_params={"saved": "true"}, status_code=303)
+
+    @get("/outbox")
+    async def outbox_page(
+        self, principal: CurrentPrincipal, status: FromQuery[str | None] = None
+    ) -> Template:
+        error = None
+        try:
+            messages = await outbox.list_messages(status or None, limit=200)
+        except InputError as exc:
+            messages, error = [], exc
+        return Template(
+            "ctas/outbox.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "messages": messages,
+                "summary": await outbox.outbox_summary(),
+                "status": status or "",
+                "statuses": outbox.STATUSES,
+                "error": error,
+            },
+        )
+
+    @post("/outbox/{message_id:int}/retry")
+    async def retry(self, principal: CurrentPrincipal, message_id: FromPath[int]) -> Redirect:
+        try:
+            await outbox.retry(message_id, principal.actor)
+        except InputError as exc:
+            return Redirect(
+                path="/admin/outbox", query_params={"error": exc.message}, status_code=303
+            )
+        return Redirect(path="/admin/outbox", status_code=303)

@@ -1,0 +1,349 @@
+"""Calls-to-Action: rules, one open CTA per account/type/reason, snoozes, the API, the
+time-driven rules and the digest (without Slack: messages wait in the outbox)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feedback.accounts.models import CSM, Account, EndUser
+from feedback.auth.models import Role
+from feedback.ctas.models import Cta, CtaEvent, Outbox
+from feedback.ctas.outbox import enqueue_digests
+from feedback.ctas.rules import detractor_priority, evaluate_rules
+from feedback.ctas.services import (
+    Signal,
+    change_cta,
+    raise_signal,
+    update_cta_rules,
+    wake_snoozed,
+)
+from feedback.db import utcnow, write_transaction
+from tests.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
+from tests.slack import link_slack_users
+
+TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
+
+
+async def answer(client: httpx.AsyncClient, score: int, comment: str | None = None) -> None:
+    setup = await widget_setup()
+    body = {"user_id": "u1", "account_id": "a1"}
+    shown = await client.post(
+        f"/widget/v1/{setup['key']}/eligibility", content=json.dumps(body), headers=TEXT
+    )
+    display = shown.json()["display_token"]
+    scored = await client.post(
+        f"/widget/v1/{setup['key']}/responses",
+        content=json.dumps({"display_token": display, "client_id": "client-0001", "score": score}),
+        headers=TEXT,
+    )
+    assert scored.status_code == 201
+    if comment is not None:
+        await client.post(
+            f"/widget/v1/{setup['key']}/comments",
+            content=json.dumps({"display_token": display, "comment": comment}),
+            headers=TEXT,
+        )
+
+
+async def account_id(external_id: str = "a1") -> int:
+    row = await Account.select(Account.id).where(Account.external_id == external_id).first()
+    return int(row["id"])
+
+
+def signal(account: int, reason: str = "Kick-off", detail: str = "") -> Signal:
+    return Signal(account, "onboarding", reason, detail, 3, None, {"kind": "test"})
+
+
+@pytest.mark.parametrize(
+    ("score", "comment", "expected"),
+    [
+        (0, None, ("risk", "Detractor answer")),
+        (6, "slow", ("risk", "Detractor answer")),
+        (7, "fine", None),
+        (8, None, None),
+        (9, None, None),  # a promoter without a comment: nothing to ask them about
+        (10, "love it", ("advocacy", "Promoter with a comment")),
+    ],
+)
+async def test_answers_raise_the_right_cta(
+    client: httpx.AsyncClient, score: int, comment: str | None, expected: tuple[str, str] | None
+) -> None:
+    await book()
+    await answer(client, score, comment)
+    rows = await Cta.select(Cta.type, Cta.reason, Cta.status)
+    if expected is None:
+        assert rows == []
+        assert await Outbox.count() == 0
+    else:
+        assert [(r["type"], r["reason"], r["status"]) for r in rows] == [(*expected, "open")]
+        # no Slack configured here: the message waits as unrouted (no channel) for admins
+        (message,) = await Outbox.select(Outbox.status)
+        assert message["status"] == "unrouted"
+
+
+def test_detractor_priority_from_score_and_arr() -> None:
+    high = 10_000_000
+    assert detractor_priority(0, 20_000_000, high) == 1
+    assert detractor_priority(2, 100, high) == 2
+    assert detractor_priority(6, 20_000_000, high) == 2
+    assert detractor_priority(6, None, high) == 3
+
+
+async def test_a_new_signal_updates_the_open_cta_instead_of_duplicating_it() -> None:
+    await book()
+    await link_slack_users()
+    account = await account_id()
+    async with write_transaction():
+        first = await raise_signal(signal(account, detail="one"))
+        again = await raise_signal(signal(account, detail="one"))
+        second = await raise_signal(signal(account, detail="two"))
+    assert first[1] == "created" and again == (first[0], "unchanged")
+    assert second == (first[0], "updated")
+    assert await Cta.count() == 1
+    # one pending message per CTA and channel: it will show the latest state
+    assert await Outbox.count() == 1
+    change = await change_cta(first[0], "close", actor="ann", source="web", reason="done")
+    assert change.changed
+    async with write_transaction():
+        reopened = await raise_signal(signal(account, detail="three"))
+    assert reopened[1] == "created" and reopened[0] != first[0]
+
+
+async def test_a_snoozed_cta_stays_quiet_until_its_snooze_ends() -> None:
+    await book()
+    await link_slack_users()
+    account = await account_id()
+    async with write_transaction():
+        cta_id, _ = await raise_signal(signal(account, detail="one"))
+    await Outbox.update({Outbox.status: "sent"}).where(Outbox.id > 0)
+    now = utcnow()
+    await change_cta(cta_id, "snooze", actor="ann", source="web", snooze_days=7, now=now)
+    await Outbox.update({Outbox.status: "sent"}).where(Outbox.id > 0)
+    async with write_transaction():
+        what = await raise_signal(signal(account, detail="two"), now + timedelta(days=1))
+    assert what == (cta_id, "snoozed")
+    assert await Outbox.count().where(Outbox.status == "pending") == 0
+    assert await wake_snoozed(now + timedelta(days=6)) == 0
+    assert await wake_snoozed(now + timedelta(days=7, seconds=1)) == 1
+    cta = await Cta.select(Cta.status).where(Cta.id == cta_id).first()
+    assert cta["status"] == "open"
+    assert await Outbox.count().where(Outbox.status == "pending") == 1
+
+
+ACTIONS = st.lists(
+    st.sampled_from(["acknowledge", "snooze", "close", "reassign", "reopen"]), max_size=8
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=ACTIONS)
+async def test_cta_state_machine_properties(actions: list[str]) -> None:
+    """Whatever the sequence: a closed CTA never changes again, each real change bumps the
+    version by one and writes one history row, and no-ops write nothing."""
+    await Cta.delete(force=True)
+    await CSM.delete(force=True)
+    await import_csv("csms", "email,name\nx@example.com,X\ny@example.com,Y\n")
+    await import_csv("accounts", "external_id,name,csm_email\nq1,Q,x@example.com\n")
+    account = await account_id("q1")
+    owners = [r["id"] for r in await CSM.select(CSM.id).order_by(CSM.id)]
+    async with write_transaction():
+        cta_id, _ = await raise_signal(signal(account))
+    closed = False
+    for index, action in enumerate(actions):
+        before = await Cta.select(Cta.version, Cta.status).where(Cta.id == cta_id).first()
+        events = await CtaEvent.count()
+        change = await change_cta(
+            cta_id,
+            action,
+            actor="t",
+            source="api",
+            snooze_days=1,
+            reason="r",
+            owner_id=owners[index % 2],
+        )
+        after = await Cta.select(Cta.version, Cta.status).where(Cta.id == cta_id).first()
+        if closed:
+            assert not change.changed and after["status"] == "closed"
+        if change.changed:
+            assert after["version"] == before["version"] + 1
+            assert await CtaEvent.count() == events + 1
+        else:
+            assert after == before and await CtaEvent.count() == events
+        closed = after["status"] == "closed"
+
+
+async def test_renewal_and_going_dark_rules(client: httpx.AsyncClient) -> None:
+    await book()
+    now = utcnow()
+    soon = (now + timedelta(days=40)).date()
+    await Account.update({Account.renewal_date: soon}).where(Account.external_id == "a1")
+    await import_csv(
+        "responses",
+        "response_id,account_id,user_id,score,answered_at\n"
+        f"r1,a1,u1,2,{(now - timedelta(days=30)).isoformat()}\n"
+        f"r2,a1,u2,4,{(now - timedelta(days=20)).isoformat()}\n"
+        f"r3,a2,u3,10,{(now - timedelta(days=200)).isoformat()}\n",
+    )
+    await Account.update({Account.created_at: now - timedelta(days=400)}).where(Account.id > 0)
+    await EndUser.update({EndUser.last_seen_at: now - timedelta(days=1)}).where(
+        EndUser.external_id == "u4"
+    )
+    created = await evaluate_rules(now)
+    rows = await Cta.select(Cta.type, Cta.account.external_id, Cta.priority, Cta.due_on)
+    found = {(r["type"], r["account.external_id"]) for r in rows}
+    # a1 renews in 40 days with NPS -100; a2's last answer was 200 days ago and nobody uses it;
+    # b1 has no answers but a user seen yesterday
+    assert found == {("renewal", "a1"), ("going_dark", "a2")}
+    assert created == 2
+    assert await evaluate_rules(now) == 0  # idempotent
+    assert await Cta.count() == 2
+
+
+async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(client: httpx.AsyncClient) -> None:
+    await book()
+    await link_slack_users()
+    await answer(client, 1, "broken")
+    at = utcnow() + timedelta(minutes=1)
+    await update_cta_rules({"daily_digest": {"hour_utc": at.hour}}, "test", "api")
+    assert await enqueue_digests(at) == 1  # Ann: one CTA and a detractor; Bob: nothing
+    assert await enqueue_digests(at + timedelta(minutes=30)) == 0
+    digest = await Outbox.select().where(Outbox.kind == "digest").output(load_json=True).first()
+    assert digest["channel"] == "UANN"  # a direct message
+    text = json.dumps(digest["payload"])
+    assert "Detractor answer" in text and "broken" in text
+    # the next day, before the digest hour: nothing yet
+    await update_cta_rules({"daily_digest": {"hour_utc": 8}}, "test", "api")
+    early = (at + timedelta(days=1)).replace(hour=7)
+    assert await enqueue_digests(early) == 0
+
+
+# -- API ------------------------------------------------------------------------------------
+
+
+async def test_the_cta_api_lists_reads_creates_and_acts(client: httpx.AsyncClient) -> None:
+    await book()
+    await answer(client, 2, "slow")
+    ann = bearer(await token(Role.csm, "ann@example.com"))
+    bob = bearer(await token(Role.csm, "bob@example.com"))
+    listed = await client.get("/api/v1/ctas", headers=ann)
+    assert listed.status_code == 200
+    (cta,) = listed.json()
+    assert cta["account_external_id"] == "a1" and cta["priority_label"] == "urgent"
+    assert (await client.get("/api/v1/ctas", headers=bob)).json() == []
+    assert (await client.get(f"/api/v1/ctas/{cta['id']}", headers=bob)).status_code == 404
+
+    acted = await client.post(
+        f"/api/v1/ctas/{cta['id']}/actions",
+        json={"action": "snooze", "snooze_days": 7, "reason": "on holiday"},
+        headers=ann,
+    )
+    assert acted.status_code == 200 and acted.json()["cta"]["status"] == "snoozed"
+    detail = (await client.get(f"/api/v1/ctas/{cta['id']}", headers=ann)).json()
+    assert [h["action"] for h in detail["history"]] == ["created", "signal", "snooze"]
+    assert detail["history"][-1]["source"] == "api"
+
+    stale = await client.post(
+        f"/api/v1/ctas/{cta['id']}/actions",
+        json={"action": "acknowledge", "expected_version": 1},
+        headers=ann,
+    )
+    assert stale.status_code == 200 and stale.json()["changed"] is False
+
+    no_reason = await client.post(
+        f"/api/v1/ctas/{cta['id']}/actions", json={"action": "close"}, headers=ann
+    )
+    assert no_reason.status_code == 422 and no_reason.json()["detail"][0]["field"] == "reason"
+    bad = await client.post(
+        f"/api/v1/ctas/{cta['id']}/actions", json={"action": "explode"}, headers=ann
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "action"
+
+    made = await client.post(
+        "/api/v1/ctas",
+        json={"account": "a2", "type": "business_review", "reason": "QBR", "due_on": "2027-01-15"},
+        headers=ann,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["cta"]["due_on"] == "2027-01-15"
+    theirs = await client.post(
+        "/api/v1/ctas", json={"account": "b1", "type": "risk", "reason": "x"}, headers=ann
+    )
+    assert theirs.status_code == 422 and theirs.json()["detail"][0]["field"] == "account"
+    unknown_type = await client.post(
+        "/api/v1/ctas", json={"account": "a2", "type": "party", "reason": "x"}, headers=ann
+    )
+    assert unknown_type.status_code == 422
+
+
+async def test_admins_tune_rules_and_add_types(client: httpx.AsyncClient) -> None:
+    await book()
+    admin = bearer(await token(Role.admin))
+    rules = (await client.get("/api/v1/cta-rules", headers=admin)).json()
+    assert rules["detractor_risk"]["enabled"] is True and rules["going_dark"]["days"] == 60
+    changed = await client.put(
+        "/api/v1/cta-rules", json={"detractor_risk": {"enabled": False}}, headers=admin
+    )
+    assert changed.status_code == 200 and changed.json()["detractor_risk"]["enabled"] is False
+    await answer(client, 0, "awful")
+    assert await Cta.count() == 0  # switched off
+
+    for body, field in [
+        ({"detractor_risk": {"enabled": "no"}}, "detractor_risk.enabled"),
+        ({"going_dark": {"days": -1}}, "going_dark.days"),
+        ({"going_dark": {"colour": 1}}, "going_dark.colour"),
+        ({"astrology": {}}, "astrology"),
+        ({"default_owner": 999}, "default_owner"),
+    ]:
+        bad = await client.put("/api/v1/cta-rules", json=body, headers=admin)
+        assert bad.status_code == 422, body
+        assert bad.json()["detail"][0]["field"] == field
+
+    added = await client.post(
+        "/api/v1/cta-types", json={"key": "expansion", "label": "Expansion"}, headers=admin
+    )
+    assert added.status_code == 201
+    again = await client.post(
+        "/api/v1/cta-types", json={"key": "expansion", "label": "Expansion"}, headers=admin
+    )
+    assert again.status_code == 409
+    types = (await client.get("/api/v1/cta-types", headers=admin)).json()
+    assert types["expansion"] == "Expansion" and types["risk"] == "Risk"
+
+
+async def test_the_default_owner_takes_accounts_without_a_csm(client: httpx.AsyncClient) -> None:
+    await book()
+    admin = bearer(await token(Role.admin))
+    boss = await CSM.select(CSM.id).where(CSM.email == "boss@example.com").first()
+    await Account.update({Account.csm: None}).where(Account.external_id == "a1")
+    await client.put("/api/v1/cta-rules", json={"default_owner": boss["id"]}, headers=admin)
+    await answer(client, 3)
+    cta = await Cta.select(Cta.owner).first()
+    assert cta["owner"] == boss["id"]
+
+
+async def test_without_slack_the_outbox_shows_what_would_be_sent(
+    client: httpx.AsyncClient,
+) -> None:
+    await book()
+    await answer(client, 2, "Export <!here> broken")
+    admin = bearer(await token(Role.admin))
+    listed = await client.get("/api/v1/outbox", headers=admin)
+    assert listed.status_code == 200
+    (message,) = listed.json()
+    assert message["status"] == "unrouted" and "no Slack channel" in message["last_error"]
+    rendered = json.dumps(message["preview"]["blocks"])
+    assert "Acme" in rendered and "&lt;!here&gt;" in rendered
+    # the Slack endpoint says plainly that Slack is off
+    off = await client.post("/slack/events", content="payload=%7B%7D")
+    assert off.status_code == 404 and off.json()["detail"][0]["field"] == "FEEDBACK_SLACK_BOT_TOKEN"
+    # nowhere to send it yet: a retry is refused with the reason
+    retry = await client.post(f"/api/v1/outbox/{message['id']}/retry", headers=admin)
+    assert retry.status_code == 409
