@@ -28,6 +28,7 @@ from feedback.auth.views import AdminController
 from feedback.ctas.views import CtaController
 from feedback.db import close_database, open_database, ping
 from feedback.errors import EXCEPTION_HANDLERS
+from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
 from feedback.lifecycle.views import LifecycleController
 from feedback.observability import configure_logging, metrics, observability_middleware
@@ -135,6 +136,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             metrics,
             AccountController,
             AdminController,
+            HealthController,
+            HealthAdminPages,
             CtaController,
             slack_events,
             import_rows,

@@ -302,6 +302,36 @@ def worker(once: bool) -> None:
 
 
 @main.group()
+def health() -> None:
+    """Health scores: the daily snapshot per account."""
+
+
+@health.command("snapshot")
+@click.option(
+    "--day",
+    default=None,
+    help="The UTC day to compute, YYYY-MM-DD (default: yesterday, the last complete day).",
+)
+def health_snapshot(day: str | None) -> None:
+    """Compute one day's health snapshot for every account; re-running a day replaces it."""
+    from datetime import date
+
+    try:
+        chosen = date.fromisoformat(day) if day else None
+    except ValueError:
+        fail(f"--day: expected YYYY-MM-DD, got {day!r}")
+
+    @with_database
+    async def run() -> Any:
+        from feedback.health.snapshot import compute_snapshot, last_complete_day
+
+        return await compute_snapshot(chosen or last_complete_day(), replace=True)
+
+    result = run()
+    click.echo(f"health snapshot {result.day.isoformat()}: {result.accounts} accounts")
+
+
+@main.group()
 def slack() -> None:
     """The Slack app: its manifest, and Socket Mode for installs without a public URL."""
 

@@ -227,6 +227,7 @@ async def load_demo(today: date | None = None) -> list[str]:
             f"{result.unchanged} unchanged"
         )
     lines.append(await load_demo_survey())
+    lines.append(await load_demo_health(today or datetime.now(UTC).date()))
     password = os.environ.get("FEEDBACK_ADMIN_PASSWORD") or DEFAULT_DEMO_PASSWORD
     created = []
     for email, role, csm_email in STAFF:
@@ -243,6 +244,17 @@ async def load_demo(today: date | None = None) -> list[str]:
     else:
         lines.append("staff users: already present (admin@example.com, manager@, csm@, analyst@)")
     return lines
+
+
+async def load_demo_health(today: date, days: int = 30) -> str:
+    """Health snapshots for the last `days` complete days, so trends show at once."""
+    from feedback.health.snapshot import compute_snapshot
+
+    computed = 0
+    for back in range(days, 0, -1):
+        result = await compute_snapshot(today - timedelta(days=back), replace=False)
+        computed += result.computed
+    return f"health snapshots: {computed} days computed, {days - computed} already present"
 
 
 async def load_demo_survey() -> str:

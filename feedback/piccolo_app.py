@@ -5,6 +5,7 @@ from piccolo.conf.apps import AppConfig
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.ctas.models import Cta, CtaEvent, CtaType, Outbox, SlackChannelPace, SlackEventSeen
+from feedback.health.models import HealthSnapshot, UsageMetric
 from feedback.responses.models import Response
 from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
 
@@ -28,6 +29,8 @@ TABLES = [
     Outbox,
     SlackChannelPace,
     SlackEventSeen,
+    UsageMetric,
+    HealthSnapshot,
 ]
 
 APP_CONFIG = AppConfig(

@@ -11,6 +11,7 @@ from feedback.accounts.services import apply_due_churn
 from feedback.ctas.outbox import enqueue_digests
 from feedback.ctas.rules import evaluate_rules
 from feedback.ctas.services import wake_snoozed
+from feedback.health.snapshot import snapshot_job
 from feedback.observability import JOB_SECONDS, configure_logging
 from feedback.surveys.services import expire_displays
 
@@ -30,6 +31,7 @@ async def expire_comments() -> int:
 JOBS: dict[str, Job] = {
     "apply_due_churn": apply_due_churn,
     "expire_displays": expire_displays,
+    "health_snapshot": snapshot_job,
     "cta_rules": evaluate_rules,
     "cta_snoozes": wake_snoozed,
     "slack_digests": enqueue_digests,

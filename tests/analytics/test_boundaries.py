@@ -8,7 +8,8 @@ import sys
 
 def test_analytics_imports_no_web_or_database_code() -> None:
     probe = (
-        "import sys, analytics.nps, analytics.compare; "
+        "import sys, analytics.nps, analytics.compare, analytics.churn, analytics.health, "
+        "analytics.logistic, analytics.retention; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('litestar', 'piccolo', 'asyncpg', 'aiosqlite', 'feedback', 'scipy')]; "
         "print(','.join(sorted(bad)))"
