@@ -347,3 +347,37 @@ async def test_without_slack_the_outbox_shows_what_would_be_sent(
     # nowhere to send it yet: a retry is refused with the reason
     retry = await client.post(f"/api/v1/outbox/{message['id']}/retry", headers=admin)
     assert retry.status_code == 409
+
+
+async def test_health_alerts_for_red_accounts_and_sharp_drops() -> None:
+    from feedback.health.models import HealthSnapshot
+
+    await book()
+    now = utcnow()
+    today = now.date()
+    week_ago = today - timedelta(days=7)
+    ids = {r["external_id"]: r["id"] for r in await Account.select(Account.id, Account.external_id)}
+    rows = [
+        ("a1", week_ago, 80.0, "green"),
+        ("a1", today, 55.0, "yellow"),  # 25 points down in a week
+        ("a2", week_ago, 35.0, "red"),
+        ("a2", today, 30.0, "red"),  # red
+        ("b1", week_ago, 75.0, "green"),
+        ("b1", today, 70.0, "green"),  # fine
+    ]
+    for account, day, score, band in rows:
+        await HealthSnapshot.insert(
+            HealthSnapshot(account=ids[account], day=day, score=score, band=band)
+        )
+    await update_cta_rules(
+        {"renewal_risk": {"enabled": False}, "going_dark": {"enabled": False}}, "test", "api"
+    )
+    assert await evaluate_rules(now) == 2
+    alerts = await Cta.select(Cta.account.external_id, Cta.detail, Cta.priority).where(
+        Cta.type == "health_alert"
+    )
+    by_account = {r["account.external_id"]: r for r in alerts}
+    assert set(by_account) == {"a1", "a2"}
+    assert "down 25 points in 7 days" in by_account["a1"]["detail"]
+    assert "red band" in by_account["a2"]["detail"]
+    assert await evaluate_rules(now) == 0  # the same signal again changes nothing

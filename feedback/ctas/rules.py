@@ -19,6 +19,7 @@ DETRACTOR_REASON = "Detractor answer"
 ADVOCACY_REASON = "Promoter with a comment"
 RENEWAL_REASON = "Renewal at risk"
 DARK_REASON = "No answers and no activity"
+HEALTH_REASON = "Health alert"
 
 _ANSWER_SQL = """
 SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
@@ -123,12 +124,68 @@ WHERE a.status <> 'churned'
 """
 
 
+_HEALTH_SQL = """
+SELECT h.account, h.day, h.score, h.band, a.arr_cents, w.score AS week_ago
+FROM health_snapshot h
+JOIN account a ON a.id = h.account
+LEFT JOIN health_snapshot w ON w.account = h.account AND w.day = {}
+WHERE h.day = (SELECT MAX(day) FROM health_snapshot) AND a.status <> 'churned'
+  AND h.score IS NOT NULL
+  AND (h.band = 'red' OR (w.score IS NOT NULL AND w.score - h.score >= {}))
+"""
+
+
+async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: int) -> int:
+    """Health in the red band, or N points lower than 7 days before: a health alert."""
+    latest = await Cta.raw("SELECT MAX(day) AS day FROM health_snapshot")
+    day = latest[0]["day"] if latest else None
+    if day is None:
+        return 0
+    day = date.fromisoformat(day) if isinstance(day, str) else day
+    raised = 0
+    for row in await Cta.raw(_HEALTH_SQL, day - timedelta(days=7), rule["drop_points"]):
+        score = float(row["score"])
+        parts = []
+        if row["band"] == "red":
+            parts.append(f"health {score:.0f} is in the red band")
+        if row["week_ago"] is not None and float(row["week_ago"]) - score >= rule["drop_points"]:
+            parts.append(f"down {float(row['week_ago']) - score:.0f} points in 7 days")
+        large = row["arr_cents"] is not None and row["arr_cents"] >= high_arr_cents
+        async with write_transaction():
+            _, what = await raise_signal(
+                Signal(
+                    account_id=row["account"],
+                    type="health_alert",
+                    reason=HEALTH_REASON,
+                    detail=f"On {day.isoformat()}: " + " and ".join(parts),
+                    priority=1 if large and row["band"] == "red" else 2,
+                    due_on=_due(now, rule["due_days"]),
+                    trigger={
+                        "kind": "health",
+                        "day": day,
+                        "score": round(score),
+                        "band": row["band"],
+                        "week_ago": row["week_ago"],
+                    },
+                    actor="rule:health_alert",
+                ),
+                now,
+            )
+        raised += what == "created"
+    return raised
+
+
 async def evaluate_rules(now: datetime | None = None) -> int:
-    """Worker job: renewal-risk and going-dark CTAs. Idempotent: an open CTA for the same
-    account, type and reason is updated, never duplicated; snoozed ones stay quiet."""
+    """Worker job: health-alert, renewal-risk and going-dark CTAs. Idempotent: an open CTA
+    for the same account, type and reason is updated, never duplicated; snoozed ones stay
+    quiet."""
     now = now or utcnow()
     rules = await cta_rules()
     raised = 0
+    if rules["health_alert"]["enabled"]:
+        raised += await _health_alerts(
+            now, rules["health_alert"], rules["detractor_risk"]["high_arr_cents"]
+        )
     if rules["renewal_risk"]["enabled"]:
         rule = rules["renewal_risk"]
         today = now.date()
