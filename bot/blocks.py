@@ -208,8 +208,14 @@ def digest_blocks(
     ctas: list[dict[str, Any]],
     detractors: list[dict[str, Any]],
     public_url: str,
+    red: list[dict[str, Any]] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     blocks = cta_list_blocks(f"Daily digest for {csm_name}", ctas, public_url)
+    if red:
+        lines = [f"• {escape(r['account_name'])}: {float(r['score']):.0f}" for r in red]
+        blocks.append(
+            {"type": "section", "text": mrkdwn("*Accounts in the red band*\n" + "\n".join(lines))}
+        )
     if detractors:
         lines = [
             f"• {escape(d['account_name'])}: {d['score']}"

@@ -88,6 +88,23 @@ async def _segment(principal: Principal, dimension: str) -> tuple[str, list[dict
     ]
 
 
+async def health_line(account_id: int) -> str | None:
+    """The latest daily health score with its band and the change over 7 days."""
+    rows = await Account.raw(
+        "SELECT day, score, band FROM health_snapshot WHERE account = {} AND score IS NOT NULL "
+        "ORDER BY day DESC LIMIT 8",
+        account_id,
+    )
+    if not rows:
+        return None
+    latest = rows[0]
+    text = f"*Health:* {float(latest['score']):.0f} ({latest['band']}) on {latest['day']}"
+    if len(rows) == 8:
+        change = float(latest["score"]) - float(rows[7]["score"])
+        text += f", {change:+.0f} in 7 days"
+    return text
+
+
 async def _find_account(principal: Principal, query: str) -> dict[str, Any]:
     columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
     found = await Account.select(*columns).where(Account.external_id == query).first()
@@ -121,6 +138,9 @@ async def _account(principal: Principal, query: str, settings: Settings) -> tupl
     ctas = await list_ctas(principal, account_id=account["id"])
     title = f"{account['name']} ({account['external_id']})"
     lines = [f"*NPS, last 12 months:* {_nps_text(overall['groups'][0])}"]
+    health = await health_line(account["id"])
+    if health:
+        lines.append(health)
     quarters = trend["groups"][-4:]
     if quarters:
         lines.append(

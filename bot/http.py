@@ -100,6 +100,8 @@ def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
     ):
         return "payload.actions", "expected a list of actions with an action_id"
     for name in ("view", "channel", "team", "container", "message"):
-        if name in payload and not isinstance(payload[name], dict | None):
+        if name in payload and not isinstance(payload[name], dict):
             return f"payload.{name}", "expected an object"
+    if payload["type"].startswith("view_") and not isinstance(payload.get("view"), dict):
+        return "payload.view", "expected an object"
     return None

@@ -211,6 +211,12 @@ async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(client: httpx.A
     await book()
     await link_slack_users()
     await answer(client, 1, "broken")
+    from feedback.health.models import HealthSnapshot
+
+    a2 = await account_id("a2")
+    await HealthSnapshot.insert(
+        HealthSnapshot(account=a2, day=utcnow().date(), score=28.0, band="red")
+    )
     at = utcnow() + timedelta(minutes=1)
     await update_cta_rules({"daily_digest": {"hour_utc": at.hour}}, "test", "api")
     assert await enqueue_digests(at) == 1  # Ann: one CTA and a detractor; Bob: nothing
@@ -219,6 +225,7 @@ async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(client: httpx.A
     assert digest["channel"] == "UANN"  # a direct message
     text = json.dumps(digest["payload"])
     assert "Detractor answer" in text and "broken" in text
+    assert "red band" in text and "Globex: 28" in text
     # the next day, before the digest hour: nothing yet
     await update_cta_rules({"daily_digest": {"hour_utc": 8}}, "test", "api")
     early = (at + timedelta(days=1)).replace(hour=7)

@@ -22,7 +22,7 @@ from feedback.settings import get_settings
 from tests.slack import signed, slack_env
 
 FUZZ = settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

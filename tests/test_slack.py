@@ -16,7 +16,7 @@ import pytest
 
 from bot.delivery import Deliverer
 from bot.standin import SlackStandIn
-from feedback.accounts.models import CSM
+from feedback.accounts.models import CSM, Account
 from feedback.app import create_app
 from feedback.auth.models import Role
 from feedback.ctas.models import Cta, CtaEvent, Outbox
@@ -431,6 +431,15 @@ async def test_the_nps_command(
     await widget_answer(slack_client, 2, "slow", user="u1")
     await widget_answer(slack_client, 10, "great", user="u2")
 
+    from feedback.health.models import HealthSnapshot
+
+    a1 = (await Account.select(Account.id).where(Account.external_id == "a1").first())["id"]
+    today = utcnow().date()
+    for back, score in enumerate([62.0, 60, 61, 63, 65, 70, 72, 75]):
+        band = "yellow" if score < 70 else "green"
+        day = today - timedelta(days=back)
+        await HealthSnapshot.insert(HealthSnapshot(account=a1, day=day, score=score, band=band))
+
     helped = await post_signed(slack_client, slash("UANN", "help"))
     assert helped.status_code == 200 and "/nps mine" in helped.text
     summary = await post_signed(slack_client, slash("UANN", "a1"))
@@ -440,6 +449,7 @@ async def test_the_nps_command(
     assert "Acme (a1)" in rendered and "great" in rendered
     assert "2 answers (too few for a score)" in rendered  # counts only under 5
     assert "Detractor answer" in rendered  # its open CTA
+    assert "*Health:* 62 (yellow)" in rendered and "-13 in 7 days" in rendered
     by_name = await post_signed(slack_client, slash("UANN", "Glob"))
     assert "Globex (a2)" in texts(by_name.json()["blocks"])
     mine = await post_signed(slack_client, slash("UANN", "mine"))

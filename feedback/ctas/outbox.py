@@ -138,6 +138,13 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
 
 # -- the daily digest -------------------------------------------------------------------------
 
+_RED_SQL = """
+SELECT a.name AS account_name, h.score, h.band
+FROM health_snapshot h JOIN account a ON a.id = h.account
+WHERE a.csm = {} AND h.band = 'red' AND h.day = (SELECT MAX(day) FROM health_snapshot)
+ORDER BY h.score LIMIT 15
+"""
+
 _DETRACTORS_SQL = """
 SELECT a.name AS account_name, r.score, r.comment
 FROM response r JOIN account a ON a.id = r.account
@@ -174,9 +181,12 @@ async def enqueue_digests(now: datetime | None = None) -> int:
         principal = Principal(role=Role.csm, actor=csm["email"], source="worker", csm_id=csm["id"])
         ctas = await list_ctas(principal, owner_ids={csm["id"]})
         detractors = await Outbox.raw(_DETRACTORS_SQL, csm["id"], now - timedelta(days=1), now)
-        if not ctas and not detractors:
+        red = await Outbox.raw(_RED_SQL, csm["id"])
+        if not ctas and not detractors and not red:
             continue
-        text, blocks = digest_blocks(csm["name"], ctas, detractors, get_settings().public_url)
+        text, blocks = digest_blocks(
+            csm["name"], ctas, detractors, get_settings().public_url, red=red
+        )
         inserted = (
             await Outbox.insert(
                 Outbox(
