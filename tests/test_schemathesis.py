@@ -10,12 +10,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -30,35 +29,35 @@ EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 
 
 @pytest.fixture(scope="module")
-def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+async def live_service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, str]]:
     """`feedback serve` on the test database, with some data and an admin token."""
-
-    async def seed() -> str:
-        await book()
-        await widget_setup()
-        return await token(Role.admin)
-
-    admin = asyncio.get_event_loop().run_until_complete(seed())
+    await book()
+    await widget_setup()
+    admin = await token(Role.admin)
     port = free_port()
     log_path = tmp_path_factory.mktemp("schemathesis") / "serve.log"
     log = log_path.open("w")
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, then awaited over HTTP
         [sys.executable, "-m", "feedback", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/livez", timeout=2):  # noqa: S310 - loopback
-                break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                log.close()
-                raise RuntimeError(log_path.read_text()) from None
-            time.sleep(0.3)
+    async with httpx.AsyncClient(timeout=2) as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"{base}/livez")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                if server.poll() is not None:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            server.kill()
+    if server.poll() is not None:
+        log.close()
+        raise RuntimeError(log_path.read_text())
     try:
         yield {"base": base, "token": admin}
     finally:
