@@ -388,3 +388,23 @@ async def test_health_alerts_for_red_accounts_and_sharp_drops() -> None:
     assert "down 25 points in 7 days" in by_account["a1"]["detail"]
     assert "red band" in by_account["a2"]["detail"]
     assert await evaluate_rules(now) == 0  # the same signal again changes nothing
+
+
+async def test_a_renewal_in_the_red_band_raises_a_renewal_cta() -> None:
+    from feedback.health.models import HealthSnapshot
+
+    await book()
+    now = utcnow()
+    await Account.update({Account.renewal_date: (now + timedelta(days=20)).date()}).where(
+        Account.external_id == "a2"
+    )
+    await HealthSnapshot.insert(
+        HealthSnapshot(account=await account_id("a2"), day=now.date(), score=31.0, band="red")
+    )
+    await update_cta_rules(
+        {"going_dark": {"enabled": False}, "health_alert": {"enabled": False}}, "test", "api"
+    )
+    assert await evaluate_rules(now) == 1
+    cta = await Cta.select(Cta.type, Cta.detail, Cta.priority).first()
+    assert cta["type"] == "renewal" and cta["priority"] == 1  # within 30 days
+    assert "health 31 in the red band" in cta["detail"]

@@ -450,6 +450,14 @@ async def test_the_nps_command(
     assert "2 answers (too few for a score)" in rendered  # counts only under 5
     assert "Detractor answer" in rendered  # its open CTA
     assert "*Health:* 62 (yellow)" in rendered and "-13 in 7 days" in rendered
+    # the CTA's own message shows the account's health too
+    from feedback.ctas.services import load_cta
+
+    cta = await load_cta((await Cta.select(Cta.id).where(Cta.type == "risk").first())["id"])
+    assert cta is not None and cta["health"] == "62 (yellow)"
+    from bot.blocks import cta_blocks
+
+    assert "*Health*\\n62 (yellow)" in texts(cta_blocks(cta, "https://x", "Risk")[1])
     by_name = await post_signed(slack_client, slash("UANN", "Glob"))
     assert "Globex (a2)" in texts(by_name.json()["blocks"])
     mine = await post_signed(slack_client, slash("UANN", "mine"))

@@ -114,6 +114,15 @@ WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
 GROUP BY a.id, a.renewal_date
 """
 
+# renewing soon and in the red band on the latest health snapshot
+_RENEWAL_RED_SQL = """
+SELECT a.id, a.renewal_date, h.score
+FROM account a JOIN health_snapshot h ON h.account = a.id
+WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
+  AND a.renewal_date >= {} AND a.renewal_date <= {}
+  AND h.band = 'red' AND h.day = (SELECT MAX(day) FROM health_snapshot)
+"""
+
 _DARK_SQL = """
 SELECT a.id,
        (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
@@ -191,25 +200,36 @@ async def evaluate_rules(now: datetime | None = None) -> int:
         today = now.date()
         horizon = today + timedelta(days=rule["days_before_renewal"])
         rows = await Cta.raw(_RENEWAL_SQL, now - timedelta(days=365), today, horizon)
+        red = {r["id"]: r for r in await Cta.raw(_RENEWAL_RED_SQL, today, horizon)}
         for row in rows:
             nps = 100 * (row["promoters"] - row["detractors"]) / row["responses"]
-            if nps >= 0:
-                continue
+            row["nps"] = nps if nps < 0 else None
+        at_risk = {r["id"]: r for r in rows if r["nps"] is not None}
+        for account_id, row in red.items():
+            at_risk.setdefault(account_id, {**row, "nps": None, "responses": 0})
+            at_risk[account_id]["health"] = row["score"]
+        for row in at_risk.values():
             renewal = row["renewal_date"]
             renewal = date.fromisoformat(renewal) if isinstance(renewal, str) else renewal
+            why = []
+            if row["nps"] is not None:
+                why.append(f"NPS {row['nps']:.0f} over the last year ({row['responses']} answers)")
+            if row.get("health") is not None:
+                why.append(f"health {float(row['health']):.0f} in the red band")
             async with write_transaction():
                 _, what = await raise_signal(
                     Signal(
                         account_id=row["id"],
                         type="renewal",
                         reason=RENEWAL_REASON,
-                        detail=(
-                            f"Renews on {renewal.isoformat()} with NPS {nps:.0f} "
-                            f"over the last year ({row['responses']} answers)"
-                        ),
+                        detail=f"Renews on {renewal.isoformat()} with " + " and ".join(why),
                         priority=1 if (renewal - today).days <= 30 else 2,
                         due_on=min(_due(now, rule["due_days"]), renewal),
-                        trigger={"kind": "renewal", "renewal_date": renewal, "nps": round(nps)},
+                        trigger={
+                            "kind": "renewal",
+                            "renewal_date": renewal,
+                            "nps": None if row["nps"] is None else round(row["nps"]),
+                        },
                         actor="rule:renewal_risk",
                     ),
                     now,

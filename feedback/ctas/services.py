@@ -52,7 +52,8 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "detractor_risk": {"enabled": True, "due_days": 3, "high_arr_cents": 10_000_000},
     # a promoter who wrote a comment: ask for a review or a reference
     "promoter_advocacy": {"enabled": True, "due_days": 14},
-    # renewal within N days while the account's NPS over the last year is negative
+    # renewal within N days while the account's NPS over the last year is negative or its
+    # latest health is in the red band
     "renewal_risk": {"enabled": True, "days_before_renewal": 90, "due_days": 7},
     # no response and no end-user activity for N days
     "going_dark": {"enabled": True, "days": 60, "due_days": 7},
@@ -415,7 +416,11 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
        a.plan, a.renewal_date, a.csm AS account_csm,
        c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
-       c.manager AS owner_manager, c.slack_channel AS owner_channel
+       c.manager AS owner_manager, c.slack_channel AS owner_channel,
+       (SELECT h.score FROM health_snapshot h WHERE h.account = t.account
+        ORDER BY h.day DESC LIMIT 1) AS health_score,
+       (SELECT h.band FROM health_snapshot h WHERE h.account = t.account
+        ORDER BY h.day DESC LIMIT 1) AS health_band
 FROM cta t
 JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = t.owner
@@ -433,6 +438,9 @@ def _cta_out(row: dict[str, Any]) -> dict[str, Any]:
     if isinstance(out["renewal_date"], str):
         out["renewal_date"] = date.fromisoformat(out["renewal_date"])
     out["priority_label"] = PRIORITIES.get(out["priority"], str(out["priority"]))
+    score = out.pop("health_score")
+    band = out.pop("health_band")
+    out["health"] = None if score is None else f"{float(score):.0f} ({band})"
     return out
 
 
