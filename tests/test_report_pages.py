@@ -283,3 +283,39 @@ async def test_a_manager_team_leaves_out_other_teams(client: Any, data: None) ->
     assert "6 / 0 / 0" not in lena.text and "0 / 0 / 6" in lena.text
     executive = await client.get("/reports/executive")
     assert "Boss" in executive.text and "Lena" in executive.text
+
+
+async def test_my_accounts_shows_each_accounts_health(client: Any, data: None) -> None:
+    from datetime import date, timedelta
+
+    from feedback.accounts.models import Account
+    from feedback.health.models import HealthSnapshot
+
+    a1 = (await Account.select(Account.id).where(Account.external_id == "a1").first())["id"]
+    day = date(2026, 11, 20)
+    await HealthSnapshot.insert(
+        HealthSnapshot(account=a1, day=day - timedelta(days=7), score=70.0, band="green"),
+        HealthSnapshot(account=a1, day=day, score=41.0, band="red"),
+    )
+    await as_role(client, Role.csm, "ann@example.com")
+    page = await client.get("/reports/my-accounts")
+    assert page.status_code == 200
+    assert "41 red" in page.text and "-29 in 7 d" in page.text and "(2026-11-20)" in page.text
+
+
+async def test_the_executive_dashboard_shows_retention_by_quarter(client: Any, data: None) -> None:
+    from datetime import UTC, datetime
+
+    from feedback.accounts.models import Account
+
+    await Account.update({Account.created_at: datetime(2024, 1, 1, tzinfo=UTC)}).where(
+        Account.id > 0
+    )
+    await as_role(client, Role.manager)
+    page = await client.get("/reports/executive")
+    assert page.status_code == 200 and "Retention by quarter" in page.text
+    # the three accounts began every quarter of the last two years; each row has its rates
+    section = page.text.split("Retention by quarter", 1)[1]
+    rows = re.findall(r"<tr><td>\d{4}-Q\d.*?</tr>", section, re.S)
+    assert len(rows) >= 7 and all(r.count(" %</td>") == 3 for r in rows), rows[:2]
+    assert '<td class="num">3</td><td class="num">3</td>' in rows[0]

@@ -30,6 +30,8 @@ from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
 from feedback.errors import InputError, http_exception_handler
+from feedback.health.retention import retention_report
+from feedback.health.services import health_on_day
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
@@ -376,11 +378,20 @@ class ReportPages(Controller):
             )
             book = await list_accounts(principal, csm_email=form.filters.get("csm"), limit=5000)
             directory = await csm_directory() if principal.role is not Role.csm else {}
+            health = await health_on_day(principal, csm=form.filters.get("csm"), limit=5000)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         scores = {g["key"]: g for g in report["groups"]}
-        # one row per account of the book; later columns (health) join on external_id
-        rows = [{"account": a, "nps": scores.get(a["external_id"])} for a in book]
+        healths = {h["account_id"]: h for h in health["accounts"]}
+        # one row per account of the book, with its latest daily health snapshot
+        rows = [
+            {
+                "account": a,
+                "nps": scores.get(a["external_id"]),
+                "health": healths.get(a["external_id"]),
+            }
+            for a in book
+        ]
         rows.sort(key=lambda r: (r["nps"] is None, (r["nps"] or {}).get("nps") or 0))
         with_scores = [r for r in rows if r["nps"] is not None]
         return render(
@@ -398,6 +409,7 @@ class ReportPages(Controller):
             else None,
             trend=trend_chart(trend["groups"], "NPS by quarter", "accounts-trend"),
             trend_groups=trend["groups"],
+            health_day=health["day"],
             detractors=detractors,
             csms=sorted(directory.values(), key=lambda m: m.name),
         )
@@ -452,6 +464,7 @@ class ReportPages(Controller):
             by_manager = await nps_by_manager(principal, nps_query(form))
             overall = await nps_report(principal, nps_query(form))
             trend = await nps_report(principal, nps_query(form, period="quarter"))
+            retention = await retention_report(principal, "quarter", None, None)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         groups = by_manager["groups"]
@@ -466,6 +479,7 @@ class ReportPages(Controller):
             else None,
             trend=trend_chart(trend["groups"], "Overall NPS by quarter", "executive-trend"),
             trend_groups=trend["groups"],
+            retention=retention["periods"],
         )
 
     @get("/quadrant", **access(*ALL_ROLES))
