@@ -34,19 +34,23 @@ import os
 import platform
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
+# the service-process helpers of the widget benchmark (this folder is on sys.path when a
+# benchmark runs as a script)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from widget_load import free_port, server, with_database  # noqa: E402
+
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "feedback_bench_scale"
 HOST = "127.0.0.1"
@@ -495,10 +499,6 @@ def reports() -> list[Report]:
 # -- server, HTTP ---------------------------------------------------------------------------
 
 
-def with_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path="/" + name).geturl()
-
-
 async def pg_admin(sql: str) -> Any:
     import asyncpg
 
@@ -521,12 +521,6 @@ def child_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 def get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
     try:
@@ -538,13 +532,6 @@ def get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
         connection.close()
 
 
-def livez_answers(port: int) -> bool:
-    try:
-        return get(port, "/livez")[0] == 200
-    except OSError:
-        return False
-
-
 def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM (peak resident set) of a process, in KiB, from /proc."""
     values = {}
@@ -553,36 +540,6 @@ def memory_kib(pid: int) -> dict[str, int]:
         if name in ("VmRSS", "VmHWM"):
             values[name] = int(rest.split()[0])
     return values
-
-
-@contextlib.contextmanager
-def server(env: dict[str, str], port: int, log: Path) -> Iterator[int]:
-    command = [sys.executable, "-m", "feedback", "serve", "--host", HOST, "--port", str(port)]
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*command, "--workers", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not livez_answers(port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
 
 
 def create_token(env: dict[str, str]) -> str:
@@ -769,7 +726,7 @@ def main() -> None:
         port = free_port()
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "server.log"
-            with server(env, port, log) as pid:
+            with server(env, port, 1, log) as pid:
                 started = memory_kib(pid)
                 rows = asyncio.run(measure(dsn, port, token, args.runs, args.only))
                 memory = memory_kib(pid)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -358,7 +359,5 @@ def _retry_after(headers: Any) -> float:
 
 
 def _payload(row: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     payload = row["payload"]
     return json.loads(payload) if isinstance(payload, str) else payload or {}

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -81,6 +82,16 @@ async def test_slack_down_for_a_while_then_everything_arrives_once(
         get_settings.cache_clear()
 
 
+def start_worker(env: dict[str, str], log: IO[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "feedback", "worker"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+    )
+
+
 async def test_a_worker_killed_mid_batch_loses_nothing(
     standin: SlackStandIn, database_url: str, tmp_dir: Path
 ) -> None:
@@ -97,13 +108,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
         "FEEDBACK_WORKER_INTERVAL_SECONDS": "1",
     }
     log = (tmp_dir / "worker.log").open("w")
-    first = subprocess.Popen(  # noqa: ASYNC220 - started once
-        [sys.executable, "-m", "feedback", "worker"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    first = start_worker(env, log)
     try:
         for _ in range(300):
             if await Outbox.count().where(Outbox.status == "sending") == 12:
@@ -116,13 +121,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
         if first.poll() is None:
             first.kill()
     standin.faults.clear()
-    second = subprocess.Popen(  # noqa: ASYNC220 - started once
-        [sys.executable, "-m", "feedback", "worker"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    second = start_worker(env, log)
     try:
         for _ in range(300):
             if await Outbox.count().where(Outbox.status == "sent") == 12:

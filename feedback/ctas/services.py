@@ -15,7 +15,7 @@ from typing import Any
 
 from feedback.accounts.models import CSM
 from feedback.auth.models import Role
-from feedback.auth.services import Principal
+from feedback.auth.services import Principal, audit
 from feedback.ctas.models import Cta, CtaEvent, CtaStatus, CtaType, Outbox, OutboxStatus
 from feedback.db import as_utc_datetime, utcnow, write_transaction
 from feedback.errors import InputError
@@ -140,15 +140,9 @@ async def update_cta_rules(changes: dict[str, Any], actor: str, source: str) -> 
             merged[name][param] = value
     async with write_transaction():
         await _write_setting(RULES_KEY, merged)
-        await _audit(actor, source, "cta_rules.update", changes)
+        await audit(actor, source, "cta_rules.update", RULES_KEY, changes)
     forget_cta_rules()
     return merged
-
-
-async def _audit(actor: str, source: str, action: str, detail: dict[str, Any]) -> None:
-    from feedback.auth.services import audit
-
-    await audit(actor, source, action, "cta_rules", detail)
 
 
 async def cta_types() -> dict[str, str]:

@@ -636,11 +636,12 @@ async def record_comment(
                 {Response.comment: comment.strip() or None, Response.commented_at: now}
             )
             .where(Response.display == display["id"])
-            .returning(Response.id)
+            .returning(Response.id, Response.score)
         )
         if not updated:
             raise InputError("display_token", "send the score before the comment")
-        await on_answer(updated[0]["id"], now)
+        if updated[0]["score"] <= 6 or updated[0]["score"] >= 9:  # as in record_score
+            await on_answer(updated[0]["id"], now)
 
 
 async def dismiss(key: KeyInfo, token: str, now: datetime | None = None) -> bool:
