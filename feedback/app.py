@@ -107,6 +107,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    @asynccontextmanager
+    async def answer_rules(_: Litestar) -> AsyncIterator[None]:
+        """Every serve process raises the CTAs of the answers it (or another process) took;
+        several runners split the queue (feedback/ctas/rules.py)."""
+        from feedback.ctas.rules import run_answer_rules
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_answer_rules(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     sessions = CookieBackendConfig(
         secret=settings.session_key,
         key="feedback_session",
@@ -153,7 +169,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
-        lifespan=[database_pool, slack_delivery],
+        lifespan=[database_pool, answer_rules, slack_delivery],
         middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,

@@ -74,6 +74,16 @@ class OutboxCollector(Collector):
             "Messages that failed for good (shown at /admin/outbox)",
             value=self.snapshot.get("by_status", {}).get("dead", {}).get("count", 0),
         )
+        yield GaugeMetricFamily(
+            "feedback_answers_awaiting_rules",
+            "Answers stored but not yet seen by the CTA rules (normally 0 within a second)",
+            value=self.snapshot.get("answers_awaiting", 0),
+        )
+        yield GaugeMetricFamily(
+            "feedback_answers_awaiting_rules_oldest_seconds",
+            "How long the oldest answer has waited for the CTA rules",
+            value=self.snapshot.get("answers_oldest_seconds", 0.0),
+        )
 
 
 OUTBOX = OutboxCollector()
@@ -82,13 +92,18 @@ REGISTRY.register(OUTBOX)
 
 async def refresh_outbox_snapshot() -> None:
     from feedback.ctas.outbox import outbox_summary
+    from feedback.ctas.rules import answers_awaiting_rules
     from feedback.db import utcnow
 
     summary = await outbox_summary()
     pending = summary.get("pending", {}).get("oldest")
+    now = utcnow()
+    awaiting, oldest_answer = await answers_awaiting_rules()
     OUTBOX.snapshot = {
         "by_status": summary,
-        "oldest_pending_seconds": (utcnow() - pending).total_seconds() if pending else 0.0,
+        "oldest_pending_seconds": (now - pending).total_seconds() if pending else 0.0,
+        "answers_awaiting": awaiting,
+        "answers_oldest_seconds": (now - oldest_answer).total_seconds() if oldest_answer else 0.0,
     }
 
 

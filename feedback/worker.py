@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from bot.app import forget_old_events
 from feedback.accounts.services import apply_due_churn
 from feedback.ctas.outbox import enqueue_digests
-from feedback.ctas.rules import evaluate_rules
+from feedback.ctas.rules import drain_answer_rules, evaluate_rules, run_answer_rules
 from feedback.ctas.services import wake_snoozed
 from feedback.health.snapshot import snapshot_job
 from feedback.observability import JOB_SECONDS, configure_logging
@@ -29,6 +30,7 @@ async def expire_comments() -> int:
 
 # each job is idempotent and safe to run concurrently in several workers
 JOBS: dict[str, Job] = {
+    "answer_rules": drain_answer_rules,
     "apply_due_churn": apply_due_churn,
     "expire_displays": expire_displays,
     "health_snapshot": snapshot_job,
@@ -53,8 +55,8 @@ async def run_jobs_once() -> dict[str, int]:
 
 
 async def run_worker(interval_seconds: int, once: bool = False) -> None:
-    """The jobs every `interval_seconds`, and (when Slack is configured) the outbox
-    deliverer continuously beside them."""
+    """The jobs every `interval_seconds`; beside them, continuously, the answer rule runner
+    and (when Slack is configured) the outbox deliverer."""
     from bot.delivery import Deliverer
     from feedback.settings import get_settings
 
@@ -69,6 +71,7 @@ async def run_worker(interval_seconds: int, once: bool = False) -> None:
         return
     stop = asyncio.Event()
     delivery = asyncio.create_task(deliverer.run(stop)) if deliverer is not None else None
+    answers = asyncio.create_task(run_answer_rules(stop))
     try:
         while True:
             results = await run_jobs_once()
@@ -76,5 +79,8 @@ async def run_worker(interval_seconds: int, once: bool = False) -> None:
             await asyncio.sleep(interval_seconds)
     finally:
         stop.set()
+        answers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await answers
         if delivery is not None:
             await delivery

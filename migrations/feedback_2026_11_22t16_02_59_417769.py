@@ -63,21 +63,13 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Response", tablename="response", schema=None, columns=None
-    )
+    manager.add_table(class_name="Response", tablename="response", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="ApiToken", tablename="api_token", schema=None, columns=None
-    )
+    manager.add_table(class_name="ApiToken", tablename="api_token", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="CSM", tablename="csm", schema=None, columns=None
-    )
+    manager.add_table(class_name="CSM", tablename="csm", schema=None, columns=None)
 
     manager.add_table(
         class_name="AuditEntry",
@@ -86,13 +78,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="StaffUser", tablename="staff_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="StaffUser", tablename="staff_user", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Account", tablename="account", schema=None, columns=None
-    )
+    manager.add_table(class_name="Account", tablename="account", schema=None, columns=None)
 
     manager.add_table(
         class_name="ChurnEvent",
@@ -101,9 +89,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="EndUser", tablename="end_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="EndUser", tablename="end_user", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Response",

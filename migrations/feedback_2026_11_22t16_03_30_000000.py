@@ -8,17 +8,14 @@ DESCRIPTION = "composite indexes for responses and churn events by account and t
 # Piccolo's column options only create single-column indexes; reports scan responses of an
 # account in a time window, so these two need both columns.
 STATEMENTS = [
-    "CREATE INDEX IF NOT EXISTS response_account_answered_at "
-    "ON response (account, answered_at)",
+    "CREATE INDEX IF NOT EXISTS response_account_answered_at ON response (account, answered_at)",
     "CREATE INDEX IF NOT EXISTS churn_event_account_noticed_at "
     "ON churn_event (account, noticed_at)",
 ]
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
     async def run():
         engine = engine_finder()

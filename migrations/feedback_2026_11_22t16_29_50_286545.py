@@ -100,21 +100,13 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Survey", tablename="survey", schema=None, columns=None
-    )
+    manager.add_table(class_name="Survey", tablename="survey", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="WidgetKey", tablename="widget_key", schema=None, columns=None
-    )
+    manager.add_table(class_name="WidgetKey", tablename="widget_key", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Schedule", tablename="schedule", schema=None, columns=None
-    )
+    manager.add_table(class_name="Schedule", tablename="schedule", schema=None, columns=None)
 
     manager.add_table(
         class_name="AppSetting",
@@ -123,9 +115,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Display", tablename="display", schema=None, columns=None
-    )
+    manager.add_table(class_name="Display", tablename="display", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Survey",

@@ -48,9 +48,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
     manager.add_table(
         class_name="UsageMetric",

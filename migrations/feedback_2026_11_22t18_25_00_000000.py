@@ -3,7 +3,9 @@ from piccolo.engine.finder import engine_finder
 
 ID = "2026-11-22T18:25:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "one usage metric value per account, name and day; one health snapshot per account and day"
+DESCRIPTION = (
+    "one usage metric value per account, name and day; one health snapshot per account and day"
+)
 
 # Piccolo declares no multi-column unique constraints; these indexes are the upsert targets
 # of INSERT ... ON CONFLICT on both engines.
@@ -17,9 +19,7 @@ STATEMENTS = [
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
     async def run():
         engine = engine_finder()

@@ -60,9 +60,7 @@ DESCRIPTION = ""
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SlackChannelPace",
@@ -71,17 +69,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Cta", tablename="cta", schema=None, columns=None
-    )
+    manager.add_table(class_name="Cta", tablename="cta", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="CtaType", tablename="cta_type", schema=None, columns=None
-    )
+    manager.add_table(class_name="CtaType", tablename="cta_type", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Outbox", tablename="outbox", schema=None, columns=None
-    )
+    manager.add_table(class_name="Outbox", tablename="outbox", schema=None, columns=None)
 
     manager.add_table(
         class_name="SlackEventSeen",
@@ -90,9 +82,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="CtaEvent", tablename="cta_event", schema=None, columns=None
-    )
+    manager.add_table(class_name="CtaEvent", tablename="cta_event", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="SlackChannelPace",

@@ -18,9 +18,7 @@ STATEMENTS = [
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="feedback", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="feedback", description=DESCRIPTION)
 
     async def run():
         engine = engine_finder()

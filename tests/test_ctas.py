@@ -3,8 +3,11 @@ time-driven rules and the digest (without Slack: messages wait in the outbox).""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,9 +16,15 @@ from hypothesis import strategies as st
 
 from feedback.accounts.models import CSM, Account, EndUser
 from feedback.auth.models import Role
+from feedback.ctas import rules
 from feedback.ctas.models import Cta, CtaEvent, Outbox
 from feedback.ctas.outbox import enqueue_digests
-from feedback.ctas.rules import detractor_priority, evaluate_rules
+from feedback.ctas.rules import (
+    detractor_priority,
+    drain_answer_rules,
+    evaluate_rules,
+    run_answer_rules,
+)
 from feedback.ctas.services import (
     Signal,
     change_cta,
@@ -24,22 +33,31 @@ from feedback.ctas.services import (
     wake_snoozed,
 )
 from feedback.db import utcnow, write_transaction
+from feedback.responses.models import Response
 from tests.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
 from tests.slack import link_slack_users
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
 
 
-async def answer(client: httpx.AsyncClient, score: int, comment: str | None = None) -> None:
+async def answer(
+    client: httpx.AsyncClient,
+    score: int,
+    comment: str | None = None,
+    user: str = "u1",
+    drain: bool = True,
+) -> None:
     setup = await widget_setup()
-    body = {"user_id": "u1", "account_id": "a1"}
+    body = {"user_id": user, "account_id": "a1"}
     shown = await client.post(
         f"/widget/v1/{setup['key']}/eligibility", content=json.dumps(body), headers=TEXT
     )
     display = shown.json()["display_token"]
     scored = await client.post(
         f"/widget/v1/{setup['key']}/responses",
-        content=json.dumps({"display_token": display, "client_id": "client-0001", "score": score}),
+        content=json.dumps(
+            {"display_token": display, "client_id": f"client-{user}-0001", "score": score}
+        ),
         headers=TEXT,
     )
     assert scored.status_code == 201
@@ -49,6 +67,8 @@ async def answer(client: httpx.AsyncClient, score: int, comment: str | None = No
             content=json.dumps({"display_token": display, "comment": comment}),
             headers=TEXT,
         )
+    if drain:
+        await drain_answer_rules()  # what the service's rule runner does within a second
 
 
 async def account_id(external_id: str = "a1") -> int:
@@ -254,7 +274,9 @@ async def test_the_cta_api_lists_reads_creates_and_acts(client: httpx.AsyncClien
     )
     assert acted.status_code == 200 and acted.json()["cta"]["status"] == "snoozed"
     detail = (await client.get(f"/api/v1/ctas/{cta['id']}", headers=ann)).json()
-    assert [h["action"] for h in detail["history"]] == ["created", "signal", "snooze"]
+    # the score and the comment arrived before the rule runner ran: one CTA, created with both
+    assert [h["action"] for h in detail["history"]] == ["created", "snooze"]
+    assert detail["detail"] == "u1 answered 2: slow"
     assert detail["history"][-1]["source"] == "api"
 
     stale = await client.post(
@@ -408,3 +430,71 @@ async def test_a_renewal_in_the_red_band_raises_a_renewal_cta() -> None:
     cta = await Cta.select(Cta.type, Cta.detail, Cta.priority).first()
     assert cta["type"] == "renewal" and cta["priority"] == 1  # within 30 days
     assert "health 31 in the red band" in cta["detail"]
+
+
+async def test_the_rule_runner_raises_the_cta_of_an_answer_by_itself(
+    client: httpx.AsyncClient,
+) -> None:
+    """The loop every serve and worker process runs: woken by the answer, no drain call."""
+    await book()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_answer_rules(stop))
+    try:
+        await asyncio.sleep(0.05)  # the runner is waiting for work
+        await answer(client, 3, drain=False)
+        for _ in range(100):
+            if await Cta.count() == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await Cta.count() == 1
+        assert await Response.count().where(Response.rules_due.is_not_null()) == 0
+    finally:
+        stop.set()
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+
+
+async def test_an_answer_whose_rules_fail_waits_without_holding_back_the_others(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await book()
+    for user in ("u1", "u2", "u3"):
+        await answer(client, 2, user=user, drain=False)
+    broken = (await Response.select(Response.id).order_by(Response.id).first())["id"]
+    real = rules.on_answer
+
+    async def on_answer(response_id: int, now: Any = None) -> Any:
+        if response_id == broken:
+            raise RuntimeError("a bug in a rule")
+        return await real(response_id, now)
+
+    monkeypatch.setattr(rules, "on_answer", on_answer)
+    before = utcnow()
+    assert await drain_answer_rules() == 2
+    waiting = await Response.select(Response.id, Response.rules_due).where(
+        Response.rules_due.is_not_null()
+    )
+    assert [w["id"] for w in waiting] == [broken]
+    assert waiting[0]["rules_due"] >= before + timedelta(minutes=9)  # tried again later
+    events = await CtaEvent.select(CtaEvent.data).output(load_json=True)
+    assert sorted(e["data"]["user"] for e in events) == ["u2", "u3"]
+
+
+@pytest.mark.postgres_only
+async def test_two_runners_split_the_queue_and_act_on_every_answer_once(
+    client: httpx.AsyncClient,
+) -> None:
+    await book()
+    users = [f"user{n:02}" for n in range(30)]
+    for user in users:
+        await answer(client, 1, user=user, drain=False)
+    handled = await asyncio.gather(
+        *(rules.apply_answer_rules(limit=4) for _ in range(12)),
+    )
+    handled_more = await drain_answer_rules()
+    assert sum(handled) + handled_more == len(users)
+    events = await CtaEvent.select(CtaEvent.data).output(load_json=True)
+    # one created and 29 signal events on the account's one open risk CTA: each answer once
+    assert sorted(e["data"]["user"] for e in events) == users
+    assert await Cta.count() == 1

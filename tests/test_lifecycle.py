@@ -13,6 +13,7 @@ import httpx
 from feedback.accounts.models import Account, EndUser
 from feedback.auth.models import AuditEntry, Role
 from feedback.ctas.models import Cta
+from feedback.ctas.rules import drain_answer_rules
 from feedback.db import utcnow
 from feedback.lifecycle.services import expire_old_comments
 from feedback.responses.models import Response
@@ -38,6 +39,7 @@ async def answer(client: httpx.AsyncClient, user: str, score: int, comment: str)
             f"/widget/v1/{setup['key']}/{endpoint}", content=json.dumps(body), headers=TEXT
         )
         assert sent.status_code in (200, 201), sent.text
+    await drain_answer_rules()  # what the service's rule runner does within a second
 
 
 async def test_erasing_a_user_anonymises_their_answers_and_ctas(client: httpx.AsyncClient) -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from feedback.app import create_app
+from feedback.ctas.rules import drain_answer_rules
 from feedback.observability import configure_logging
 from feedback.settings import Settings, get_settings
 from tests.factories import ORIGIN, book, widget_setup
@@ -78,8 +79,12 @@ async def test_metrics_count_requests_decisions_answers_and_the_outbox(
         content=json.dumps({"display_token": token, "client_id": "client-metrics", "score": 2}),
         headers=headers,
     )
+    waiting = (await app_client.get("/metrics", headers=auth)).text
+    assert sample(waiting, "feedback_answers_awaiting_rules") == 1
+    await drain_answer_rules()
     after = (await app_client.get("/metrics", headers=auth)).text
     assert after.startswith("# HELP") or "# HELP" in after
+    assert sample(after, "feedback_answers_awaiting_rules") == 0
 
     def grew(name: str, **labels: str) -> float:
         return sample(after, name, **labels) - sample(before, name, **labels)

@@ -1,19 +1,29 @@
 """The rules that turn signals into CTAs. Admins switch each one off or tune it
 (`PUT /api/v1/cta-rules`, the CTA rules page); defaults in services.DEFAULT_RULES.
 
-Answer-driven rules run inside the transaction that stores the answer, so an answer and its
-CTA (and the CTA's outbox message) are written together or not at all. Time-driven rules run
-in the worker (`evaluate_rules`).
+Answer-driven rules run on a queue: the widget stores an answer in one statement and marks it
+`rules_due`; the answer rule runner (in every `feedback serve` and `feedback worker` process,
+woken at once by an answer taken in its own process, polling every second for the others)
+raises the CTA, writes its outbox message and clears the mark in one transaction. So no
+answer is lost or acted on twice, answers never wait on a CTA row that another answer of the
+same account holds, and a burst of answers is absorbed in batches. Time-driven rules run in
+the worker (`evaluate_rules`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from feedback.ctas.models import Cta
 from feedback.ctas.services import Signal, cta_rules, raise_signal
-from feedback.db import as_utc_datetime, utcnow, write_transaction
+from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
+from feedback.responses.models import Response
+
+log = logging.getLogger("feedback.ctas")
 
 DETRACTOR_REASON = "Detractor answer"
 ADVOCACY_REASON = "Promoter with a comment"
@@ -55,15 +65,17 @@ def _due(now: datetime, days: int) -> date:
     return (now + timedelta(days=days)).date()
 
 
+_ANSWER = Statement(_ANSWER_SQL)
+
+
 async def on_answer(response_id: int, now: datetime | None = None) -> tuple[int, str] | None:
-    """A widget answer was stored or got its comment: raise or update its CTA.
-    Call inside the answer's transaction."""
+    """A widget answer was stored or got its comment: raise or update its CTA. Runs in the
+    caller's transaction (the answer rule runner's)."""
     now = now or utcnow()
     rules = await cta_rules()
-    rows = await Cta.raw(_ANSWER_SQL, response_id)
-    if not rows:
+    answer = await _ANSWER.first(response_id)
+    if answer is None:
         return None
-    answer = rows[0]
     score, comment = answer["score"], (answer["comment"] or "").strip()
     who = answer["user_external_id"] or "a user"
     if score <= 6 and rules["detractor_risk"]["enabled"]:
@@ -98,6 +110,124 @@ async def on_answer(response_id: int, now: datetime | None = None) -> tuple[int,
             now,
         )
     return None
+
+
+# -- the answer rule runner --------------------------------------------------------------------
+
+ANSWER_BATCH = 200
+ANSWER_POLL_SECONDS = 1.0
+# after a wake-up, wait this long so that answers arriving together are handled in one batch
+ANSWER_GATHER_SECONDS = 0.05
+# an answer whose rules failed on their own is tried again this much later (and logged)
+ANSWER_RETRY = timedelta(minutes=10)
+
+_ANY_DUE = Statement(
+    "SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} LIMIT 1"
+)
+_DUE = Statement(
+    "SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} "
+    "ORDER BY rules_due LIMIT {}",
+    # several runners (processes) split the queue instead of waiting on each other
+    postgres="SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} "
+    "ORDER BY rules_due LIMIT {} FOR UPDATE SKIP LOCKED",
+)
+_wakers: set[asyncio.Event] = set()
+
+
+def notify_answer_rules() -> None:
+    """An answer was marked `rules_due` in this process: wake this process's runner now."""
+    for wake in _wakers:
+        wake.set()
+
+
+async def apply_answer_rules(limit: int = ANSWER_BATCH, now: datetime | None = None) -> int:
+    """Run the CTA rules on up to `limit` answers waiting for them, in one transaction that
+    also clears their mark. Returns how many answers it handled."""
+    now = now or utcnow()
+    if await _ANY_DUE.first(now) is None:  # a plain read: no write lock while idle
+        return 0
+    try:
+        async with write_transaction():
+            ids = [row["id"] for row in await _DUE.fetch(now, limit)]
+            for response_id in ids:
+                await on_answer(response_id, now)
+            await _clear(ids)
+        return len(ids)
+    except Exception:
+        log.exception("CTA rules failed on a batch of answers; trying them one at a time")
+    return await _one_at_a_time(limit, now)
+
+
+async def _clear(ids: list[int], until: datetime | None = None) -> None:
+    if ids:
+        await Response.update({Response.rules_due: until}).where(Response.id.is_in(ids))
+
+
+async def _one_at_a_time(limit: int, now: datetime) -> int:
+    """After a failed batch: each answer in its own transaction, so one answer whose rules
+    fail (logged, retried later) does not hold back the others."""
+    handled = 0
+    for _ in range(limit):
+        response_id = None
+        try:
+            async with write_transaction():
+                due = await _DUE.fetch(now, 1)
+                if not due:
+                    break
+                response_id = due[0]["id"]
+                await on_answer(response_id, now)
+                await _clear([response_id])
+            handled += 1
+        except Exception:
+            if response_id is None:
+                raise
+            log.exception("CTA rules failed on answer %s; retrying it later", response_id)
+            async with write_transaction():
+                await _clear([response_id], until=now + ANSWER_RETRY)
+    return handled
+
+
+_AWAITING = Statement(
+    "SELECT count(*) AS n, min(rules_due) AS oldest FROM response WHERE rules_due IS NOT NULL"
+)
+
+
+async def answers_awaiting_rules() -> tuple[int, datetime | None]:
+    """How many answers wait for the rules, and since when (for /metrics)."""
+    row = await _AWAITING.first()
+    if row is None:
+        return 0, None
+    return int(row["n"]), as_utc_datetime(row["oldest"])
+
+
+async def drain_answer_rules() -> int:
+    """Every answer waiting now (`feedback worker --once`, tests)."""
+    total = 0
+    while (done := await apply_answer_rules()) > 0:
+        total += done
+    return total
+
+
+async def run_answer_rules(stop: asyncio.Event) -> None:
+    """The runner loop of a serve or worker process, until `stop` is set."""
+    wake = asyncio.Event()
+    _wakers.add(wake)
+    try:
+        while not stop.is_set():
+            try:
+                done = await apply_answer_rules()
+            except Exception:  # the database is away: try again at the next poll
+                log.exception("the answer rule runner failed; retrying")
+                done = 0
+            if done >= ANSWER_BATCH:
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), ANSWER_POLL_SECONDS)
+            if wake.is_set():
+                await asyncio.sleep(ANSWER_GATHER_SECONDS)
+    finally:
+        _wakers.discard(wake)
 
 
 # -- time-driven rules (worker) -----------------------------------------------------------------

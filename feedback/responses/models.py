@@ -43,3 +43,6 @@ class Response(Table, tablename="response"):
     # widget answers: the display they answer (one response per display) and its survey
     display = ForeignKey(references=Display, null=True, on_delete=OnDelete.set_null)
     survey = ForeignKey(references=Survey, null=True, on_delete=OnDelete.set_null, index=True)
+    # set when a widget answer (or its comment) waits for the CTA rules; cleared by the rule
+    # runner in the same transaction that writes the CTA (feedback/ctas/rules.py)
+    rules_due = Timestamptz(null=True, default=None)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,10 +21,9 @@ from typing import Any
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from feedback.accounts.models import Account, EndUser
-from feedback.ctas.rules import on_answer
-from feedback.db import as_utc_datetime, utcnow, write_transaction
+from feedback.ctas.rules import notify_answer_rules
+from feedback.db import Statement, as_utc_datetime, is_sqlite, utcnow, write_transaction
 from feedback.errors import InputError
-from feedback.responses.models import Response
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
 from feedback.surveys.models import (
@@ -157,6 +157,10 @@ def verify_identity(key: KeyInfo, user_id: str, user_hash: str | None) -> None:
 
 
 async def min_days_between_surveys() -> int:
+    return await _config.get("min_days_between_surveys", _read_min_days)
+
+
+async def _read_min_days() -> int:
     row = (
         await AppSetting.select(AppSetting.value)
         .where(AppSetting.key == "min_days_between_surveys")
@@ -198,20 +202,21 @@ def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return user, account, rest
 
 
-_USER_SQL = """
-SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
+# the account and the user in one round trip (the user columns are NULL for a new user)
+_IDENTIFY = Statement("""
+SELECT a.id AS account_pk, a.plan AS account_plan,
+       u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
        u.role, u.locale, u.email,
        (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
-FROM end_user u
-WHERE u.external_id = {}
-"""
-_NEW_USER_SQL = """
+FROM account a
+LEFT JOIN end_user u ON u.external_id = {}
+WHERE a.external_id = {}""")
+_NEW_USER = Statement("""
 INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
                       last_seen_at, created_at, updated_at)
 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (external_id) DO NOTHING
-RETURNING id
-"""
+RETURNING id""")
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -221,14 +226,19 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 async def identify(
-    user_id: str, account_id: str, traits: dict[str, Any], now: datetime
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    now: datetime,
+    found: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create or refresh the user and their account, in plain SQL (this runs on every check);
-    the widget never overwrites CRM data on an existing account (only fills a new one)."""
+    the widget never overwrites CRM data on an existing account (only fills a new one).
+    `found` is this user's `_IDENTIFY` row when the caller has just read it."""
     user_fields, account_fields, free = split_traits(traits)
-    find_account = "SELECT id, plan FROM account WHERE external_id = {}"
-    accounts = await Account.raw(find_account, account_id)
-    if not accounts:
+    if found is None:
+        found = await _IDENTIFY.first(user_id, account_id)
+    if found is None:
         await Account.insert(
             Account(
                 external_id=account_id,
@@ -237,14 +247,15 @@ async def identify(
                 industry=account_fields.get("industry"),
             )
         ).on_conflict(target=Account.external_id, action="DO NOTHING")
-        accounts = await Account.raw(find_account, account_id)
-    account = accounts[0]
-    rows = await EndUser.raw(_USER_SQL, user_id)
-    is_new = not rows
+        found = await _IDENTIFY.first(user_id, account_id)
+        assert found is not None
+    account = {"id": found["account_pk"], "plan": found["account_plan"]}
+    is_new = found["id"] is None
+    rows = [found]
     if is_new:
         values = (user_fields.get("role"), user_fields.get("email"), user_fields.get("locale"))
-        inserted = await EndUser.raw(
-            _NEW_USER_SQL, user_id, account["id"], *values, json.dumps(free), now, now, now, now
+        inserted = await _NEW_USER.fetch(
+            user_id, account["id"], *values, json.dumps(free), now, now, now, now
         )
         if inserted:  # everything about this user is known: no need to read it back
             rows = [
@@ -262,7 +273,7 @@ async def identify(
                 }
             ]
         else:  # a simultaneous request created the user first
-            rows = await EndUser.raw(_USER_SQL, user_id)
+            rows = [await _IDENTIFY.first(user_id, account_id)]
             is_new = False
     existing = rows[0]
     existing["traits"] = _json(existing["traits"])
@@ -383,16 +394,114 @@ async def check_eligibility(
     remembered = None if force else _quiet.get(quiet)
     if remembered is not None and remembered[0] > now:
         return Outcome(False, remembered[1])
-    outcome = await _check(key, user_id, account_id, traits, url, now, latest_check, force)
+    found = None
+    if not force and not is_sqlite():
+        found = await _IDENTIFY.first(user_id, account_id)
+        if found is not None and found["id"] is None:
+            first = await _first_visit(key, user_id, found, traits, url, now, latest_check)
+            if first is not None:
+                return _remember_quiet(quiet, first, now) if not first.show else first
+            found = None  # another request created the user meanwhile: read it again
+    outcome = await _check(key, user_id, account_id, traits, url, now, latest_check, force, found)
     if not outcome.show:
         _remember_quiet(quiet, outcome, now)
     return outcome
 
 
-_DISPLAYS_SQL = """
+# PostgreSQL only: a first-time user and their display in one statement (a data-modifying
+# CTE is atomic on its own: no transaction, two round trips in all for a new user's check).
+# The user row is inserted with last_display_at already set, so a simultaneous check for the
+# same new user (another tab) either loses the insert and goes the general way, where the
+# compare-and-set on last_display_at refuses it, or finds no user and races here again.
+_FIRST_VISIT = Statement(
+    "-- PostgreSQL only",
+    postgres="""
+WITH new_user AS (
+    INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
+                          last_seen_at, last_display_at, created_at, updated_at)
+    VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+    ON CONFLICT (external_id) DO NOTHING
+    RETURNING id
+),
+shown AS (
+    INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
+                         status, locale, url, shown_at, expires_at)
+    SELECT {}, {} || CAST(new_user.id AS TEXT) || {}, {}, {}, new_user.id, {}, {}, {},
+           'shown', {}, {}, {}, {}
+    FROM new_user
+    RETURNING id
+)
+SELECT id FROM new_user""",
+)
+
+
+async def _first_visit(
+    key: KeyInfo,
+    user_id: str,
+    found: dict[str, Any],
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime,
+    latest_check: datetime,
+) -> Outcome | None:
+    """A user seen for the first time (their account exists): nothing to read, so decide
+    before writing, then write the user (and the display) in one statement. None: go the
+    general way (the user appeared meanwhile, or a schedule caps users per account)."""
+    user_fields, _, free = split_traits(traits)
+    role, email, locale = (user_fields.get(f) for f in ("role", "email", "locale"))
+    user = {
+        "id": None,
+        "account_id": found["account_pk"],
+        "first_seen_at": now,
+        "last_display_at": None,
+        "last_answered_at": None,
+        "attributes": {
+            "role": role,
+            "locale": locale,
+            "plan": found["account_plan"],
+            "traits": free,
+        },
+    }
+    user_row = (user_id, found["account_pk"], role, email, locale, json.dumps(free), now, now)
+    next_checks = [latest_check]
+    gap = await min_days_between_surveys()
+    schedules = await _targeted(user, url, now)
+    for schedule, decision, _ in _choices(schedules, user, [], gap, now, user_id, next_checks):
+        if schedule["max_users_per_account"] is not None:
+            return None  # counting the account's users needs the general path
+        token = secrets.token_urlsafe(24)
+        display_locale, texts = localised_texts(
+            schedule["texts"] or {}, schedule["product_name"], locale
+        )
+        created = await _FIRST_VISIT.first(
+            *user_row,
+            now,  # last_display_at
+            now,
+            now,
+            token,
+            f"{schedule['id']}:",
+            f":{decision.cycle.index}:1",
+            schedule["survey"],
+            schedule["id"],
+            found["account_pk"],
+            key.id,
+            decision.cycle.index,
+            display_locale,
+            (url or "")[:2000] or None,
+            now,
+            now + DISPLAY_LIFETIME,
+        )
+        if created is None:
+            return None
+        return _shown(schedule, token, display_locale, texts, now)
+    if not await _NEW_USER.fetch(*user_row, now, now):
+        return None
+    return Outcome(False, _next_check(next_checks, now))
+
+
+_DISPLAYS = Statement("""
 SELECT schedule, cycle, status, shown_at, dismissed_at, expires_at
-FROM display WHERE end_user = {}
-"""
+FROM display WHERE end_user = {}""")
 
 
 async def _check(
@@ -404,20 +513,17 @@ async def _check(
     now: datetime,
     latest_check: datetime,
     force: bool,
+    found: dict[str, Any] | None = None,
 ) -> Outcome:
     async with write_transaction():
-        user = await identify(user_id, account_id, traits, now)
-        schedules = [
-            s
-            for s in await active_schedules(now)
-            if targets(s["targeting"] or {}, user["attributes"], url)
-        ]
+        user = await identify(user_id, account_id, traits, now, found)
+        schedules = await _targeted(user, url, now)
         if not schedules:
             return Outcome(False, latest_check)
         if force and key.environment != "production":
             return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
         # someone first seen just now has no history to read
-        displays = [] if user["is_new"] else await Display.raw(_DISPLAYS_SQL, user["id"])
+        displays = [] if user["is_new"] else await _DISPLAYS.fetch(user["id"])
         open_until = [
             d["expires_at"]
             for d in displays
@@ -425,19 +531,11 @@ async def _check(
         ]
         if open_until:  # another tab or device is showing a survey right now
             return Outcome(False, min(max(open_until), latest_check))
-        last_answered = user["last_answered_at"]
         gap = await min_days_between_surveys()
         next_checks = [latest_check]
-        for schedule in schedules:
-            rules = rules_for(schedule, gap)
-            user_key, schedule_key = user_id, str(schedule["id"])
-            cycle = cycle_at(now, user_key, schedule_key, rules.cadence_days)
-            history = history_for(user, displays, schedule["id"], cycle.index, last_answered)
-            decision: Decision = decide(rules, history, now, user_key, schedule_key)
-            if not decision.show:
-                if decision.next_check_at is not None:
-                    next_checks.append(decision.next_check_at)
-                continue
+        for schedule, decision, history in _choices(
+            schedules, user, displays, gap, now, user_id, next_checks
+        ):
             if await _account_is_full(schedule, user, now):
                 continue
             slot = (
@@ -449,7 +547,43 @@ async def _check(
                 )
             except _NotReserved:
                 break
-        return Outcome(False, max(min(next_checks), now + timedelta(minutes=1)))
+        return Outcome(False, _next_check(next_checks, now))
+
+
+async def _targeted(user: dict[str, Any], url: str | None, now: datetime) -> list[dict[str, Any]]:
+    """The active schedules whose targeting takes this user on this page."""
+    return [
+        s
+        for s in await active_schedules(now)
+        if targets(s["targeting"] or {}, user["attributes"], url)
+    ]
+
+
+def _choices(
+    schedules: list[dict[str, Any]],
+    user: dict[str, Any],
+    displays: list[dict[str, Any]],
+    gap: int,
+    now: datetime,
+    user_id: str,
+    next_checks: list[datetime],
+) -> Iterator[tuple[dict[str, Any], Decision, UserHistory]]:
+    """The schedules that may ask this user now, in priority order; the others add the time
+    they may ask to `next_checks`."""
+    for schedule in schedules:
+        rules = rules_for(schedule, gap)
+        schedule_key = str(schedule["id"])
+        cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
+        history = history_for(user, displays, schedule["id"], cycle.index, user["last_answered_at"])
+        decision = decide(rules, history, now, user_id, schedule_key)
+        if decision.show:
+            yield schedule, decision, history
+        elif decision.next_check_at is not None:
+            next_checks.append(decision.next_check_at)
+
+
+def _next_check(next_checks: list[datetime], now: datetime) -> datetime:
+    return max(min(next_checks), now + timedelta(minutes=1))
 
 
 async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: datetime) -> bool:
@@ -470,18 +604,16 @@ async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: 
     return user["id"] not in users and len(users) >= cap
 
 
-_CLAIM_SQL = """
+_CLAIM = Statement("""
 UPDATE end_user SET last_display_at = {}
 WHERE id = {} AND (last_display_at IS NULL OR last_display_at <= {})
-RETURNING id
-"""
-_RESERVE_SQL = """
+RETURNING id""")
+_RESERVE = Statement("""
 INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
                      status, locale, url, shown_at, expires_at)
 VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (slot) DO NOTHING
-RETURNING id
-"""
+RETURNING id""")
 
 
 async def _reserve(
@@ -495,15 +627,14 @@ async def _reserve(
     gap_days: int = 0,
 ) -> Outcome:
     if slot is not None:
-        claimed = await EndUser.raw(_CLAIM_SQL, now, user["id"], now - timedelta(days=gap_days))
+        claimed = await _CLAIM.fetch(now, user["id"], now - timedelta(days=gap_days))
         if not claimed:
             raise _NotReserved
     token = secrets.token_urlsafe(24)
     locale, texts = localised_texts(
         schedule["texts"] or {}, schedule["product_name"], user["attributes"]["locale"]
     )
-    inserted = await Display.raw(
-        _RESERVE_SQL,
+    inserted = await _RESERVE.fetch(
         token,
         slot or f"forced:{token}",
         schedule["survey"],
@@ -520,6 +651,12 @@ async def _reserve(
     )
     if not inserted:
         raise _NotReserved  # rolls back the compare-and-set with the transaction
+    return _shown(schedule, token, locale, texts, now)
+
+
+def _shown(
+    schedule: dict[str, Any], token: str, locale: str, texts: dict[str, Any], now: datetime
+) -> Outcome:
     return Outcome(
         True,
         now + DISPLAY_LIFETIME,
@@ -538,34 +675,70 @@ async def _reserve(
 # -- answers ----------------------------------------------------------------------------
 
 
-SNAPSHOT_FIELDS = ("plan", "industry", "company_size", "employee_count", "csm", "arr_cents")
-
-
-# One statement with plain joins: Piccolo re-derives its joins on every query, which cost
-# more CPU than the query itself on this hot path (measured: ~0.5 ms per answer).
-_DISPLAY_SQL = """
-SELECT d.id, d.status, d.survey, d.end_user, d.account, d.locale, d.widget_key,
-       s.product_name, s.texts, s.promoter_link_url,
-       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents,
-       u.role
+# A score is one statement: the response row is built from the display, the account's segment
+# attributes as they are now and the user's role (the snapshot), inserted unless the client id
+# or the display already has an answer. On PostgreSQL the display is marked answered in the
+# same statement; SQLite does that in a second statement of the same transaction.
+#
+# Answers the CTA rules may act on (0-6 now, 9-10 once they have a comment) get `rules_due`:
+# the rule runner (feedback/ctas/rules.py) raises their CTAs within a second, in its own
+# transaction, so an answer never waits on a CTA row another answer of the same account holds.
+_INSERT_ANSWER = """
+INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at, locale,
+                      role, display, survey, plan, industry, company_size, employee_count, csm,
+                      arr_cents, created_at, rules_due)
+SELECT {}, 'widget', d.end_user, d.account, {}, {}, d.locale, u.role, d.id, d.survey,
+       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents, {}, {}
 FROM display d
-JOIN survey s ON s.id = d.survey
 JOIN account a ON a.id = d.account
-JOIN end_user u ON u.id = d.end_user
-WHERE d.token = {}
-"""
+LEFT JOIN end_user u ON u.id = d.end_user
+WHERE d.token = {} AND d.widget_key = {}
+ON CONFLICT DO NOTHING
+RETURNING id, display, survey, locale"""
+_ANSWER = Statement(
+    _INSERT_ANSWER,
+    postgres=f"""
+WITH answer AS ({_INSERT_ANSWER}),
+marked AS (
+    UPDATE display SET status = 'answered', answered_at = {{}}
+    WHERE id IN (SELECT display FROM answer)
+)
+SELECT id, display, survey, locale FROM answer""",  # noqa: S608 (constant text, no input)
+)
+_MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
+_DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
+_EARLIER_ANSWER = Statement(
+    "SELECT score FROM response WHERE display = {} OR idempotency_key = {} LIMIT 1"
+)
+_COMMENT = Statement("""
+UPDATE response SET comment = {}, commented_at = {},
+       rules_due = CASE WHEN score <= 6 OR score >= 9 THEN {} ELSE rules_due END
+WHERE display = (SELECT id FROM display WHERE token = {} AND widget_key = {})
+RETURNING id, rules_due""")
+_DISMISS = Statement("""
+UPDATE display SET status = 'dismissed', dismissed_at = {}
+WHERE token = {} AND widget_key = {} AND status = 'shown'
+RETURNING id""")
+
+# an answer the rules act on at once: a detractor; a promoter only once there is a comment
+RULES_ACT_ON_SCORE = 6
 
 
-async def _display_for(key: KeyInfo, token: str) -> dict[str, Any]:
-    """The display, its survey's texts, the user's role and the account's segment
-    attributes as they are now."""
-    rows = await Display.raw(_DISPLAY_SQL, token)
-    if not rows or rows[0]["widget_key"] != key.id:
-        raise InputError("display_token", "unknown display token")
-    row = rows[0]
-    if isinstance(row["texts"], str):
-        row["texts"] = json.loads(row["texts"] or "{}")
-    return row
+def _unknown_token() -> InputError:
+    return InputError("display_token", "unknown display token")
+
+
+async def _survey_texts(survey_id: int | None) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        row = await _SURVEY.first(survey_id)
+        if row is None:
+            return {"texts": {}, "product_name": "our product", "promoter_link_url": None}
+        return {**row, "texts": _json(row["texts"])}
+
+    return await _config.get(("survey", survey_id), read)
+
+
+_SURVEY = Statement("SELECT texts, product_name, promoter_link_url FROM survey WHERE id = {}")
 
 
 async def record_score(
@@ -576,52 +749,34 @@ async def record_score(
     An answer after a dismissal (another tab) or after expiry is still an answer."""
     now = now or utcnow()
     idempotency_key = f"widget:{client_id}"
-    async with write_transaction():
-        display = await _display_for(key, token)
-        inserted = (
-            await Response.insert(
-                Response(
-                    idempotency_key=idempotency_key,
-                    source="widget",
-                    end_user=display["end_user"],
-                    account=display["account"],
-                    score=score,
-                    answered_at=now,
-                    locale=display["locale"],
-                    role=display["role"],
-                    display=display["id"],
-                    survey=display["survey"],
-                    **{f: display[f] for f in SNAPSHOT_FIELDS},
-                )
-            )
-            # a retry conflicts on the client id, a second answer on the display
-            .on_conflict(action="DO NOTHING")
-            .returning(Response.id)
-        )
-        created = bool(inserted)
-        if created:
-            await Display.update(
-                {Display.status: DisplayStatus.answered.value, Display.answered_at: now}
-            ).where(Display.id == display["id"])
-            if score <= 6 or score >= 9:  # the only answers a CTA rule may act on
-                await on_answer(inserted[0]["id"], now)
-        else:
-            existing = (
-                await Response.select(Response.score)
-                .where(
-                    (Response.display == display["id"])
-                    | (Response.idempotency_key == idempotency_key)
-                )
-                .first()
-            )
-            score = existing["score"]
-    _, texts = localised_texts(display["texts"] or {}, display["product_name"], display["locale"])
+    rules_due = now if score <= RULES_ACT_ON_SCORE else None
+    args = (idempotency_key, score, now, now, rules_due, token, key.id)
+    if is_sqlite():
+        async with write_transaction():
+            answer = await _ANSWER.first(*args)
+            if answer is not None:
+                await _MARK_ANSWERED.fetch(now, answer["display"])
+    else:
+        answer = await _ANSWER.first(*args, now)
+    created = answer is not None
+    if answer is None:  # a retry, a second answer to the display, or an unknown token
+        answer = await _DISPLAY.first(token, key.id)
+        if answer is None:
+            raise _unknown_token()
+        earlier = await _EARLIER_ANSWER.first(answer["id"], idempotency_key)
+        if earlier is None:
+            raise _unknown_token()
+        score = earlier["score"]
+    elif rules_due is not None:
+        notify_answer_rules()
+    survey = await _survey_texts(answer["survey"])
+    _, texts = localised_texts(survey["texts"], survey["product_name"], answer["locale"])
     kind = category(score)
     return created, {
         "category": kind,
         "follow_up": texts["follow_up"][kind],
         "thanks": texts["thanks"][kind],
-        "promoter_link_url": display["promoter_link_url"] if kind == "promoter" else None,
+        "promoter_link_url": survey["promoter_link_url"] if kind == "promoter" else None,
     }
 
 
@@ -629,33 +784,22 @@ async def record_comment(
     key: KeyInfo, token: str, comment: str, now: datetime | None = None
 ) -> None:
     now = now or utcnow()
-    async with write_transaction():
-        display = await _display_for(key, token)
-        updated = (
-            await Response.update(
-                {Response.comment: comment.strip() or None, Response.commented_at: now}
-            )
-            .where(Response.display == display["id"])
-            .returning(Response.id, Response.score)
-        )
-        if not updated:
-            raise InputError("display_token", "send the score before the comment")
-        if updated[0]["score"] <= 6 or updated[0]["score"] >= 9:  # as in record_score
-            await on_answer(updated[0]["id"], now)
+    updated = await _COMMENT.first(comment.strip() or None, now, now, token, key.id)
+    if updated is None:
+        if await _DISPLAY.first(token, key.id) is None:
+            raise _unknown_token()
+        raise InputError("display_token", "send the score before the comment")
+    if updated["rules_due"] is not None:
+        notify_answer_rules()
 
 
 async def dismiss(key: KeyInfo, token: str, now: datetime | None = None) -> bool:
     now = now or utcnow()
-    async with write_transaction():
-        display = await _display_for(key, token)
-        changed = (
-            await Display.update(
-                {Display.status: DisplayStatus.dismissed.value, Display.dismissed_at: now}
-            )
-            .where((Display.id == display["id"]) & (Display.status == DisplayStatus.shown.value))
-            .returning(Display.id)
-        )
-    return bool(changed)
+    if await _DISMISS.first(now, token, key.id) is not None:
+        return True
+    if await _DISPLAY.first(token, key.id) is None:
+        raise _unknown_token()
+    return False  # answered, expired or dismissed already
 
 
 async def expire_displays() -> int:
