@@ -593,7 +593,37 @@ async def verify(run_id: str, key_id: int) -> dict[str, int]:
             "SELECT count(*) AS n FROM (SELECT end_user FROM display WHERE status = 'shown' "
             "GROUP BY end_user HAVING count(*) > 1) AS t"
         ),
+        "answers waiting for the CTA rules": await count(
+            "SELECT count(*) AS n FROM response WHERE rules_due IS NOT NULL"
+        ),
+        "detractor answers": await count(
+            "SELECT count(*) AS n FROM response WHERE score <= 6 AND idempotency_key LIKE {}",
+            f"widget:bench-{run_id}-%",
+        ),
+        # every detractor answer leaves exactly one event on its account's risk CTA
+        "detractor answers acted on once": await count(
+            "SELECT count(*) AS n FROM response r WHERE r.score <= 6 "
+            "AND r.idempotency_key LIKE {} AND (SELECT count(*) FROM cta_event e "
+            "WHERE e.data ->> 'response_id' = CAST(r.id AS TEXT)) = 1",
+            f"widget:bench-{run_id}-%",
+        ),
     }
+
+
+async def rules_backlog() -> int:
+    from feedback.ctas.rules import answers_awaiting_rules
+
+    return (await answers_awaiting_rules())[0]
+
+
+def wait_for_rules(limit: float = 120.0) -> tuple[int, float]:
+    """The answers still waiting for the CTA rules when a step ends, and how long the
+    service's rule runners took to act on them (they share the CPU with the load)."""
+    started = time.perf_counter()
+    waiting = asyncio.run(rules_backlog())
+    while asyncio.run(rules_backlog()) and time.perf_counter() - started < limit:
+        time.sleep(0.1)
+    return waiting, time.perf_counter() - started
 
 
 def code_version() -> str:
@@ -816,6 +846,11 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     # tokens not sent stay for the next level; sent ones are never reused
                     tokens = intake.result.unused_tokens
                     print(describe(intake, cores, livez))
+                    waiting, drained = wait_for_rules()
+                    print(
+                        f"        CTA rules: {waiting} answers waiting when the step ended, "
+                        f"all acted on {drained:.1f} s later"
+                    )
                     summary.append((level, livez, check, intake))
                     print()
         finally:
@@ -889,6 +924,15 @@ def report(
         (
             f"users with two displays still shown: {checks['users with two open displays']}",
             checks["users with two open displays"] == 0,
+        ),
+        (
+            f"answers waiting for the CTA rules: {checks['answers waiting for the CTA rules']}",
+            checks["answers waiting for the CTA rules"] == 0,
+        ),
+        (
+            f"detractor answers acted on by the CTA rules exactly once: "
+            f"{checks['detractor answers acted on once']} of {checks['detractor answers']}",
+            checks["detractor answers acted on once"] == checks["detractor answers"],
         ),
     ]
     for text, passed in lines:

@@ -462,14 +462,14 @@ async def test_an_answer_whose_rules_fail_waits_without_holding_back_the_others(
     for user in ("u1", "u2", "u3"):
         await answer(client, 2, user=user, drain=False)
     broken = (await Response.select(Response.id).order_by(Response.id).first())["id"]
-    real = rules.on_answer
+    real = rules.raise_signal
 
-    async def on_answer(response_id: int, now: Any = None) -> Any:
-        if response_id == broken:
+    async def raise_signal(signal: Any, now: Any = None, earlier: Any = ()) -> Any:
+        if broken in [s.trigger["response_id"] for s in (signal, *earlier)]:
             raise RuntimeError("a bug in a rule")
-        return await real(response_id, now)
+        return await real(signal, now, earlier)
 
-    monkeypatch.setattr(rules, "on_answer", on_answer)
+    monkeypatch.setattr(rules, "raise_signal", raise_signal)
     before = utcnow()
     assert await drain_answer_rules() == 2
     waiting = await Response.select(Response.id, Response.rules_due).where(
@@ -498,3 +498,26 @@ async def test_two_runners_split_the_queue_and_act_on_every_answer_once(
     # one created and 29 signal events on the account's one open risk CTA: each answer once
     assert sorted(e["data"]["user"] for e in events) == users
     assert await Cta.count() == 1
+
+
+async def test_a_burst_of_detractors_in_one_account_updates_its_cta_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """The rule runner takes them in one batch: one CTA showing the latest answer with the
+    most urgent priority, every answer in its history, one message queued."""
+    await book()
+    for user, score in (("u1", 5), ("u2", 1), ("u3", 6)):
+        await answer(client, score, user=user, drain=False)
+    assert await drain_answer_rules() == 3
+    (cta,) = await Cta.select(Cta.id, Cta.detail, Cta.priority, Cta.version)
+    assert cta["detail"] == "u3 answered 6"
+    assert cta["priority"] == 1  # u2's 1 on a large account: urgent, though u3 said 6
+    history = await (
+        CtaEvent.select(CtaEvent.action, CtaEvent.data).order_by(CtaEvent.id).output(load_json=True)
+    )
+    assert [(e["action"], e["data"]["user"]) for e in history] == [
+        ("created", "u1"),
+        ("signal", "u2"),
+        ("signal", "u3"),
+    ]
+    assert await Outbox.count() == 1

@@ -66,7 +66,7 @@ class Account(Table, tablename="account"):
 class EndUser(Table, tablename="end_user"):
     """A user of the customer's product: the person who answers surveys."""
 
-    external_id = Varchar(length=200, unique=True, index=True)
+    external_id = Varchar(length=200, unique=True)  # unique: indexed already
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=100, null=True, default=None)
     email = Varchar(length=320, null=True, default=None)

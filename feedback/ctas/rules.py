@@ -31,11 +31,10 @@ RENEWAL_REASON = "Renewal at risk"
 DARK_REASON = "No answers and no activity"
 HEALTH_REASON = "Health alert"
 
-_ANSWER_SQL = """
+_ANSWERS_SQL = """
 SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
        u.external_id AS user_external_id, u.email AS user_email, r.role
 FROM response r LEFT JOIN end_user u ON u.id = r.end_user
-WHERE r.id = {}
 """
 
 
@@ -65,51 +64,48 @@ def _due(now: datetime, days: int) -> date:
     return (now + timedelta(days=days)).date()
 
 
-_ANSWER = Statement(_ANSWER_SQL)
-
-
-async def on_answer(response_id: int, now: datetime | None = None) -> tuple[int, str] | None:
-    """A widget answer was stored or got its comment: raise or update its CTA. Runs in the
-    caller's transaction (the answer rule runner's)."""
-    now = now or utcnow()
-    rules = await cta_rules()
-    answer = await _ANSWER.first(response_id)
-    if answer is None:
-        return None
+def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> Signal | None:
+    """What an answer calls for: a detractor a risk CTA, a promoter with a comment an
+    advocacy CTA (each when its rule is on); anything else nothing."""
     score, comment = answer["score"], (answer["comment"] or "").strip()
     who = answer["user_external_id"] or "a user"
     if score <= 6 and rules["detractor_risk"]["enabled"]:
         rule = rules["detractor_risk"]
-        detail = f"{who} answered {score}" + (f": {comment}" if comment else "")
-        return await raise_signal(
-            Signal(
-                account_id=answer["account"],
-                type="risk",
-                reason=DETRACTOR_REASON,
-                detail=detail,
-                priority=detractor_priority(score, answer["arr_cents"], rule["high_arr_cents"]),
-                due_on=_due(now, rule["due_days"]),
-                trigger=_trigger(answer),
-                actor="rule:detractor_risk",
-            ),
-            now,
+        return Signal(
+            account_id=answer["account"],
+            type="risk",
+            reason=DETRACTOR_REASON,
+            detail=f"{who} answered {score}" + (f": {comment}" if comment else ""),
+            priority=detractor_priority(score, answer["arr_cents"], rule["high_arr_cents"]),
+            due_on=_due(now, rule["due_days"]),
+            trigger=_trigger(answer),
+            actor="rule:detractor_risk",
         )
     if score >= 9 and comment and rules["promoter_advocacy"]["enabled"]:
-        rule = rules["promoter_advocacy"]
-        return await raise_signal(
-            Signal(
-                account_id=answer["account"],
-                type="advocacy",
-                reason=ADVOCACY_REASON,
-                detail=f"{who} answered {score}: {comment}",
-                priority=4,
-                due_on=_due(now, rule["due_days"]),
-                trigger=_trigger(answer),
-                actor="rule:promoter_advocacy",
-            ),
-            now,
+        return Signal(
+            account_id=answer["account"],
+            type="advocacy",
+            reason=ADVOCACY_REASON,
+            detail=f"{who} answered {score}: {comment}",
+            priority=4,
+            due_on=_due(now, rules["promoter_advocacy"]["due_days"]),
+            trigger=_trigger(answer),
+            actor="rule:promoter_advocacy",
         )
     return None
+
+
+async def act_on_answers(answers: list[dict[str, Any]], now: datetime) -> None:
+    """The CTAs of a batch of answers: answers for the same CTA (one account's detractors)
+    update it once, each answer still in its history."""
+    rules = await cta_rules()
+    groups: dict[tuple[int, str, str], list[Signal]] = {}
+    for answer in answers:
+        signal = signal_for(answer, rules, now)
+        if signal is not None:
+            groups.setdefault((signal.account_id, signal.type, signal.reason), []).append(signal)
+    for signals in groups.values():
+        await raise_signal(signals[-1], now, earlier=signals[:-1])
 
 
 # -- the answer rule runner --------------------------------------------------------------------
@@ -124,12 +120,11 @@ ANSWER_RETRY = timedelta(minutes=10)
 _ANY_DUE = Statement(
     "SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} LIMIT 1"
 )
+_DUE_WHERE = "WHERE r.rules_due IS NOT NULL AND r.rules_due <= {} ORDER BY r.rules_due LIMIT {}"
 _DUE = Statement(
-    "SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} "
-    "ORDER BY rules_due LIMIT {}",
+    _ANSWERS_SQL + _DUE_WHERE,
     # several runners (processes) split the queue instead of waiting on each other
-    postgres="SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} "
-    "ORDER BY rules_due LIMIT {} FOR UPDATE SKIP LOCKED",
+    postgres=_ANSWERS_SQL + _DUE_WHERE + " FOR UPDATE OF r SKIP LOCKED",
 )
 _wakers: set[asyncio.Event] = set()
 
@@ -148,11 +143,10 @@ async def apply_answer_rules(limit: int = ANSWER_BATCH, now: datetime | None = N
         return 0
     try:
         async with write_transaction():
-            ids = [row["id"] for row in await _DUE.fetch(now, limit)]
-            for response_id in ids:
-                await on_answer(response_id, now)
-            await _clear(ids)
-        return len(ids)
+            answers = await _DUE.fetch(now, limit)
+            await act_on_answers(answers, now)
+            await _clear([answer["id"] for answer in answers])
+        return len(answers)
     except Exception:
         log.exception("CTA rules failed on a batch of answers; trying them one at a time")
     return await _one_at_a_time(limit, now)
@@ -175,7 +169,7 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
                 if not due:
                     break
                 response_id = due[0]["id"]
-                await on_answer(response_id, now)
+                await act_on_answers(due, now)
                 await _clear([response_id])
             handled += 1
         except Exception:

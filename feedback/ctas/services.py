@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from feedback.accounts.models import CSM
 from feedback.auth.models import Role
 from feedback.auth.services import Principal, audit
 from feedback.ctas.models import Cta, CtaEvent, CtaStatus, CtaType, Outbox, OutboxStatus
-from feedback.db import as_utc_datetime, utcnow, write_transaction
+from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
 from feedback.errors import InputError
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.models import AppSetting
@@ -197,10 +198,19 @@ ON CONFLICT (account, type, reason) WHERE status <> 'closed' DO NOTHING
 RETURNING id
 """
 
-_OWNER_SQL = """
+_OWNER = Statement("""
 SELECT a.csm AS owner, c.active AS active FROM account a LEFT JOIN csm c ON c.id = a.csm
-WHERE a.id = {}
-"""
+WHERE a.id = {}""")
+_INSERT_CTA = Statement(_INSERT_CTA_SQL)
+_OPEN_CTA = Statement("""
+SELECT id, status, snoozed_until, priority, detail, version FROM cta
+WHERE account = {} AND type = {} AND reason = {} AND status <> 'closed'""")
+_UPDATE_CTA = Statement("""
+UPDATE cta SET detail = {}, trigger = {}, priority = {}, version = version + 1, updated_at = {}
+WHERE id = {}""")
+_INSERT_EVENT = Statement("""
+INSERT INTO cta_event (cta, at, actor, source, action, from_status, to_status, note, data)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {})""")
 
 
 def _json_arg(value: dict[str, Any]) -> str:
@@ -208,20 +218,27 @@ def _json_arg(value: dict[str, Any]) -> str:
 
 
 async def _owner_for(account_id: int) -> int | None:
-    rows = await Cta.raw(_OWNER_SQL, account_id)
-    if rows and rows[0]["owner"] is not None and rows[0]["active"] in (True, 1):
-        return rows[0]["owner"]
+    row = await _OWNER.first(account_id)
+    if row is not None and row["owner"] is not None and row["active"] in (True, 1):
+        return row["owner"]
     return (await cta_rules()).get("default_owner")
 
 
-async def raise_signal(signal: Signal, now: datetime | None = None) -> tuple[int, str]:
+async def raise_signal(
+    signal: Signal, now: datetime | None = None, earlier: Sequence[Signal] = ()
+) -> tuple[int, str]:
     """Open a CTA for the signal, or update the one already open for the same account,
     type and reason. Runs in the caller's transaction. Returns (cta id, what happened):
-    created, updated, or snoozed (kept quiet until the snooze ends)."""
+    created, updated, unchanged, or snoozed (kept quiet until the snooze ends).
+
+    `earlier` are signals for the same CTA that arrived just before this one (the answer rule
+    runner handles a batch at once): each leaves its event in the CTA's history, the CTA
+    shows the latest and the most urgent priority, and one message is queued for them all."""
     now = now or utcnow()
+    priority = min([signal.priority, *(e.priority for e in earlier)])
+    signal = replace(signal, priority=priority)
     owner = await _owner_for(signal.account_id)
-    inserted = await Cta.raw(
-        _INSERT_CTA_SQL,
+    inserted = await _INSERT_CTA.fetch(
         signal.type,
         signal.reason[:300],
         signal.detail,
@@ -235,61 +252,45 @@ async def raise_signal(signal: Signal, now: datetime | None = None) -> tuple[int
     )
     if inserted:
         cta_id = inserted[0]["id"]
-        await _record(
-            cta_id,
-            signal.actor,
-            "rule",
-            "created",
-            None,
-            CtaStatus.open,
-            now,
-            note=signal.detail,
-            data=signal.trigger,
-        )
+        first, *rest = [*earlier, signal]
+        await _record_signal(cta_id, first, "created", None, now)
+        for each in rest:
+            await _record_signal(cta_id, each, "signal", CtaStatus.open, now)
         await enqueue_cta_message(cta_id, now)
         return cta_id, "created"
-    existing = (
-        await Cta.select(
-            Cta.id, Cta.status, Cta.snoozed_until, Cta.priority, Cta.detail, Cta.version
-        )
-        .where(
-            (Cta.account == signal.account_id)
-            & (Cta.type == signal.type)
-            & (Cta.reason == signal.reason[:300])
-            & (Cta.status != CtaStatus.closed.value)
-        )
-        .first()
-    )
+    existing = await _OPEN_CTA.first(signal.account_id, signal.type, signal.reason[:300])
     if existing is None:  # closed between the two statements: try once more
-        return await raise_signal(signal, now)
-    if existing["detail"] == signal.detail and existing["priority"] <= signal.priority:
+        return await raise_signal(signal, now, earlier)
+    if (
+        not earlier
+        and existing["detail"] == signal.detail
+        and existing["priority"] <= signal.priority
+    ):
         return existing["id"], "unchanged"  # the same signal again (a periodic rule)
     snoozed_until = as_utc_datetime(existing["snoozed_until"])
     quiet = existing["status"] == CtaStatus.snoozed and snoozed_until and snoozed_until > now
-    await Cta.update(
-        {
-            Cta.detail: signal.detail,
-            Cta.trigger: _json_arg(signal.trigger),
-            Cta.priority: min(existing["priority"], signal.priority),
-            Cta.version: Cta.version + 1,
-            Cta.updated_at: now,
-        }
-    ).where(Cta.id == existing["id"])
-    await _record(
-        existing["id"],
-        signal.actor,
-        "rule",
-        "signal",
-        existing["status"],
-        existing["status"],
+    await _UPDATE_CTA.fetch(
+        signal.detail,
+        _json_arg(signal.trigger),
+        min(existing["priority"], signal.priority),
         now,
-        note=signal.detail,
-        data=signal.trigger,
+        existing["id"],
     )
+    for each in [*earlier, signal]:
+        await _record_signal(existing["id"], each, "signal", existing["status"], now)
     if quiet:
         return existing["id"], "snoozed"
     await enqueue_cta_message(existing["id"], now)
     return existing["id"], "updated"
+
+
+async def _record_signal(
+    cta_id: int, signal: Signal, action: str, status: str | None, now: datetime
+) -> None:
+    to_status = status if action == "signal" else CtaStatus.open
+    await _record(
+        cta_id, signal.actor, "rule", action, status, to_status, now, signal.detail, signal.trigger
+    )
 
 
 async def _record(
@@ -303,18 +304,16 @@ async def _record(
     note: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
-    await CtaEvent.insert(
-        CtaEvent(
-            cta=cta_id,
-            at=now,
-            actor=actor[:200],
-            source=source,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            note=note,
-            data=data or {},
-        )
+    await _INSERT_EVENT.fetch(
+        cta_id,
+        now,
+        actor[:200],
+        source,
+        action,
+        None if from_status is None else str(from_status),
+        None if to_status is None else str(to_status),
+        note,
+        _json_arg(data or {}),
     )
 
 
@@ -326,6 +325,13 @@ SELECT t.id, t.version, t.slack_channel, t.slack_ts,
 FROM cta t LEFT JOIN csm c ON c.id = t.owner
 WHERE t.id = {}
 """
+
+
+_ROUTE = Statement(_ROUTE_SQL)
+_PENDING_IN_CHANNEL = Statement(
+    "SELECT id FROM outbox WHERE cta = {} AND status = 'pending' AND channel = {} LIMIT 1"
+)
+_UNROUTED = Statement("SELECT id FROM outbox WHERE cta = {} AND status = 'unrouted' LIMIT 1")
 
 
 def route(owner_channel: str | None, owner_user: str | None) -> str | None:
@@ -342,21 +348,19 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
     shows the new owner). One pending row per CTA and channel is enough: the worker renders
     the CTA as it is when it sends."""
     now = now or utcnow()
-    rows = await Cta.raw(_ROUTE_SQL, cta_id)
-    if not rows:
+    row = await _ROUTE.first(cta_id)
+    if row is None:
         return
-    row = rows[0]
     target = route(row["owner_channel"], row["owner_slack_user"])
     channels = [target] + (
         [row["slack_channel"]] if row["slack_channel"] not in (None, target) else []
     )
     for channel in channels:
         if channel:
-            waiting = (Outbox.status == OutboxStatus.pending.value) & (Outbox.channel == channel)
+            pending = await _PENDING_IN_CHANNEL.first(cta_id, channel)
         else:  # one unrouted row per CTA shows admins what it would say
-            waiting = Outbox.status == OutboxStatus.unrouted.value
-        pending = await Outbox.exists().where((Outbox.cta == cta_id) & waiting)
-        if pending:
+            pending = await _UNROUTED.first(cta_id)
+        if pending is not None:
             continue
         await Outbox.insert(
             Outbox(

@@ -76,13 +76,15 @@ class WidgetKey(Table, tablename="widget_key"):
 
 
 class Display(Table, tablename="display"):
-    token = Varchar(length=64, unique=True, index=True)
+    # unique: already indexed (a second index only slowed every insert)
+    token = Varchar(length=64, unique=True)
     # schedule:user:cycle:ask; unique, so simultaneous checks reserve one display at most
     slot = Varchar(length=200, unique=True)
     survey = ForeignKey(references=Survey, null=False, on_delete=OnDelete.cascade)
     schedule = ForeignKey(references=Schedule, null=False, on_delete=OnDelete.cascade)
-    end_user = ForeignKey(references=EndUser, null=False, on_delete=OnDelete.cascade, index=True)
-    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    # indexed by display_user_schedule (end_user, schedule) and display_account_schedule_shown
+    end_user = ForeignKey(references=EndUser, null=False, on_delete=OnDelete.cascade)
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)
     widget_key = ForeignKey(references=WidgetKey, null=True, on_delete=OnDelete.set_null)
     cycle = Integer()
     status = Varchar(length=20, default=DisplayStatus.shown.value, choices=DisplayStatus)
