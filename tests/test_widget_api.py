@@ -64,6 +64,9 @@ async def test_a_new_user_is_shown_the_survey_in_their_language(client: Any) -> 
 
 async def test_a_score_then_a_comment_make_one_response_with_a_snapshot(client: Any) -> None:
     await book()
+    await Account.update({Account.traits: {"region": "emea", "team": "account's"}}).where(
+        Account.external_id == "a1"
+    )
     setup = await widget_setup()
     shown = (
         await call(client, setup["key"], "eligibility", check_body(user_id="u1", account_id="a1"))
@@ -91,6 +94,9 @@ async def test_a_score_then_a_comment_make_one_response_with_a_snapshot(client: 
         12_000_050,
     )
     assert response["csm"] is not None and response["role"] == "admin"
+    # custom traits as they were: the account's and the user's (the user's win on a clash)
+    traits = await Response.select(Response.traits).output(load_json=True).first()
+    assert traits["traits"] == {"region": "emea", "team": "blue"}
     display = await Display.select(Display.status).first()
     assert display["status"] == "answered"
 

@@ -134,6 +134,13 @@ async def upsert(
     await bulk_upsert(table._meta.tablename, names, rows, key._meta.name, list(update))
 
 
+def _json_object(value: Any) -> dict[str, Any]:
+    """A JSON column read without Piccolo's decoding (text on SQLite, str from asyncpg)."""
+    if isinstance(value, str):
+        value = json.loads(value or "{}")
+    return value if isinstance(value, dict) else {}
+
+
 def _hash_key(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
@@ -453,6 +460,7 @@ class Importer:
             Account.employee_count,
             Account.csm,
             Account.arr_cents,
+            Account.traits,
         )
         csm_ids = await self._csm_ids(parsed, result, "csm_email")
         rows = self._keep_resolved(parsed)
@@ -477,7 +485,9 @@ class Importer:
                     "updated_at": now,
                 }
         await upsert(EndUser, list(first_answer.values()), EndUser.external_id, [])
-        users = await lookup(EndUser.external_id, first_answer, EndUser.role, EndUser.locale)
+        users = await lookup(
+            EndUser.external_id, first_answer, EndUser.role, EndUser.locale, EndUser.traits
+        )
         records = []
         for _, v in new_rows:
             account = accounts[v["account_id"]]
@@ -500,6 +510,7 @@ class Importer:
                     "employee_count": account["employee_count"],
                     "csm": csm_ids[v["csm_email"]] if v.get("csm_email") else account["csm"],
                     "arr_cents": v["arr"] if v.get("arr") is not None else account["arr_cents"],
+                    "traits": {**_json_object(account["traits"]), **_json_object(user["traits"])},
                 }
             )
         await upsert(Response, records, Response.idempotency_key, [])

@@ -5,6 +5,7 @@ A response keeps a snapshot of the segment attributes that were true when the us
 """
 
 from piccolo.columns import (
+    JSONB,
     BigInt,
     ForeignKey,
     Integer,
@@ -44,6 +45,9 @@ class Response(Table, tablename="response"):
     # widget answers: the display they answer (one response per display) and its survey
     display = ForeignKey(references=Display, null=True, on_delete=OnDelete.set_null)
     survey = ForeignKey(references=Survey, null=True, on_delete=OnDelete.set_null, index=True)
+    # the account's and the user's custom traits when they answered (the user's win on a
+    # clash), so reports can group by any trait as it was then
+    traits = JSONB(default={})
     # set when a widget answer (or its comment) waits for the CTA rules; cleared by the rule
     # runner in the same transaction that writes the CTA (feedback/ctas/rules.py)
     rules_due = Timestamptz(null=True, default=None)

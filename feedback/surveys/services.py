@@ -686,19 +686,26 @@ def _shown(
 _INSERT_ANSWER = """
 INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at, locale,
                       role, display, survey, plan, industry, company_size, employee_count, csm,
-                      arr_cents, created_at, rules_due)
-SELECT {}, 'widget', d.end_user, d.account, {}, {}, d.locale, u.role, d.id, d.survey,
-       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents, {}, {}
+                      arr_cents, traits, created_at, rules_due)
+SELECT {{}}, 'widget', d.end_user, d.account, {{}}, {{}}, d.locale, u.role, d.id, d.survey,
+       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents, {traits},
+       {{}}, {{}}
 FROM display d
 JOIN account a ON a.id = d.account
 LEFT JOIN end_user u ON u.id = d.end_user
-WHERE d.token = {} AND d.widget_key = {}
+WHERE d.token = {{}} AND d.widget_key = {{}}
 ON CONFLICT DO NOTHING
 RETURNING id, display, survey, locale"""
+# the traits snapshot: the account's merged with the user's (the user's win)
+# (no literal braces: placeholders are `{}`)
+_TRAITS_SQLITE = "json_patch(COALESCE(a.traits, json_object()), COALESCE(u.traits, json_object()))"
+_TRAITS_POSTGRES = (
+    "COALESCE(a.traits, jsonb_build_object()) || COALESCE(u.traits, jsonb_build_object())"
+)
 _ANSWER = Statement(
-    _INSERT_ANSWER,
+    _INSERT_ANSWER.format(traits=_TRAITS_SQLITE),
     postgres=f"""
-WITH answer AS ({_INSERT_ANSWER}),
+WITH answer AS ({_INSERT_ANSWER.format(traits=_TRAITS_POSTGRES)}),
 marked AS (
     UPDATE display SET status = 'answered', answered_at = {{}}
     WHERE id IN (SELECT display FROM answer)
