@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,20 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
+@asynccontextmanager
+async def in_background(loop: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
+    """Run `loop(stop)` as a task for the life of the block; stop and cancel it at the end."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -97,15 +111,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             return
         from bot.delivery import Deliverer
 
-        stop = asyncio.Event()
-        task = asyncio.create_task(Deliverer(settings).run(stop))
-        try:
+        async with in_background(Deliverer(settings).run):
             yield
-        finally:
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     @asynccontextmanager
     async def answer_rules(_: Litestar) -> AsyncIterator[None]:
@@ -113,15 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         several runners split the queue (feedback/ctas/rules.py)."""
         from feedback.ctas.rules import run_answer_rules
 
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_answer_rules(stop))
-        try:
+        async with in_background(run_answer_rules):
             yield
-        finally:
-            stop.set()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     sessions = CookieBackendConfig(
         secret=settings.session_key,
