@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from feedback.accounts.models import Account, EndUser
+from feedback.db import utcnow
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, WidgetKey
 from feedback.surveys.services import identity_hash
@@ -364,3 +366,21 @@ async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory
     # ... until its configuration is refreshed (at once after a change made here)
     forget_configuration()
     assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"]
+
+
+def test_remembered_not_now_answers_are_forgotten_once_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-process memory of "not now" follows the users seen in the last minutes."""
+    from feedback.surveys import services
+
+    monkeypatch.setattr(services, "_quiet", {})
+    monkeypatch.setattr(services, "_quiet_sweep_at", 1_000)
+    now = utcnow()
+    for n in range(999):
+        services._quiet[("seen earlier", n)] = (now - timedelta(seconds=1), now)
+    services._quiet[("still quiet",)] = (now + timedelta(minutes=1), now + timedelta(hours=1))
+    services._remember_quiet(("new",), services.Outcome(False, now + timedelta(hours=1)), now)
+    assert set(services._quiet) == {("still quiet",), ("new",)}
+    assert services._quiet[("new",)][0] == now + services.QUIET_CAP
+    assert services._quiet_sweep_at == 1_000

@@ -71,6 +71,9 @@ _config: TTLCache[Any] = TTLCache(CONFIG_TTL_SECONDS)
 QUIET_CAP = timedelta(minutes=5)
 QUIET_MAX_ENTRIES = 100_000
 _quiet: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
+# entries outlive their use by up to QUIET_CAP: drop the stale ones whenever the dict has
+# doubled since the last sweep, so memory follows the users active in the last minutes
+_quiet_sweep_at = 1_000
 
 
 def forget_configuration() -> None:
@@ -87,8 +90,13 @@ def _quiet_key(
 
 
 def _remember_quiet(quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> Outcome:
-    if len(_quiet) >= QUIET_MAX_ENTRIES:
-        _quiet.clear()
+    global _quiet_sweep_at
+    if len(_quiet) >= _quiet_sweep_at:
+        for stale in [k for k, (until, _) in _quiet.items() if until <= now]:
+            del _quiet[stale]
+        if len(_quiet) >= QUIET_MAX_ENTRIES:
+            _quiet.clear()
+        _quiet_sweep_at = max(1_000, 2 * len(_quiet))
     _quiet[quiet] = (min(outcome.next_check_at, now + QUIET_CAP), outcome.next_check_at)
     return outcome
 
