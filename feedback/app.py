@@ -117,7 +117,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def answer_rules(_: Litestar) -> AsyncIterator[None]:
         """Every serve process raises the CTAs of the answers it (or another process) took;
-        several runners split the queue (feedback/ctas/rules.py)."""
+        several runners split the queue (feedback/ctas/rules.py). FEEDBACK_ANSWER_RULES=worker
+        leaves it to `feedback worker` processes."""
+        if not settings.answer_rules_in_serve:
+            yield
+            return
         from feedback.ctas.rules import run_answer_rules
 
         async with in_background(run_answer_rules):

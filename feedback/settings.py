@@ -149,6 +149,7 @@ class Settings:
     comment_retention_months: int  # 0 = keep comments
     log_format: str  # text or json
     metrics_token: str | None  # /metrics is off without it
+    answer_rules_in_serve: bool  # `feedback serve` also runs the answer rule runner
 
     @property
     def session_key(self) -> bytes:
@@ -194,6 +195,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "SLACK_MAX_ATTEMPTS",
         "SLACK_LEASE_SECONDS",
         "SLACK_DELIVERY",
+        "ANSWER_RULES",
         # read by the tools that create the first users and tokens
         "ADMIN_PASSWORD",
         "PASSWORD",
@@ -235,6 +237,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         comment_retention_months=env_int(env, "COMMENT_RETENTION_MONTHS", 0),
         log_format=env_choice(env, "LOG_FORMAT", "text", ("text", "json")),
         metrics_token=env_secret(env, "METRICS_TOKEN"),
+        answer_rules_in_serve=env_choice(env, "ANSWER_RULES", "serve", ("serve", "worker"))
+        == "serve",
     )
 
 

@@ -37,6 +37,7 @@ def test_a_postgres_url_selects_postgres_and_hides_its_password() -> None:
         ({"FEEDBACK_SECRET_KEY_FILE": "/nonexistent/secret"}, "FEEDBACK_SECRET_KEY_FILE"),
         ({"FEEDBACK_SLACK_BOT_TOKEN": "xoxb-1"}, "FEEDBACK_SLACK_SIGNING_SECRET"),
         ({"FEEDBACK_SLACK_DELIVERY": "both"}, "FEEDBACK_SLACK_DELIVERY"),
+        ({"FEEDBACK_ANSWER_RULES": "both"}, "FEEDBACK_ANSWER_RULES"),
         ({"FEEDBACK_SLACK_API_URL": "slack.com/api"}, "FEEDBACK_SLACK_API_URL"),
         ({"FEEDBACK_SLACK_MAX_ATTEMPTS": "0"}, "FEEDBACK_SLACK_MAX_ATTEMPTS"),
         ({"FEEDBACK_PUBLIC_URL": "feedback.example.com"}, "FEEDBACK_PUBLIC_URL"),

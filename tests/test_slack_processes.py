@@ -87,8 +87,12 @@ async def test_serve_delivers_a_detractor_cta_to_slack(
         (post,) = standin.calls_to("chat.postMessage")
         assert post.args["channel"] == "C-ANN"
         assert "Acme" in json.dumps(post.args["blocks"])
-        row = await Outbox.select(Outbox.status, Outbox.slack_ts).first()
-        assert row["status"] == "sent" and row["slack_ts"]
+
+        async def recorded() -> bool:  # the post is seen before the row is marked sent
+            row = await Outbox.select(Outbox.status, Outbox.slack_ts).first()
+            return row["status"] == "sent" and bool(row["slack_ts"])
+
+        await wait_for(recorded)
     finally:
         server.terminate()
         server.wait(timeout=20)
