@@ -175,7 +175,10 @@ def _clustered_from_sums(
 
 
 def compare_clustered_each_vs_rest(
-    by_account: object, segment: object, confidence: float = 0.95
+    by_account: object,
+    segment: object,
+    confidence: float = 0.95,
+    account: object | None = None,
 ) -> list[NPSComparison | None]:
     """:func:`compare_clustered` of every segment against all the other accounts at once.
 
@@ -185,6 +188,15 @@ def compare_clustered_each_vs_rest(
     comes from five integer sums, and the rest's sums are the totals minus the segment's, so
     a scan over ``S`` segments costs one pass over the accounts instead of ``S``; the numbers
     equal :func:`compare_clustered` up to floating-point rounding.
+
+    Without ``account`` every row is its own cluster.  With ``account`` (an id per row, for
+    segments that split an account, such as a user's trait) the rows are per segment and
+    account, and on the rest's side each account's answers outside the segment form one
+    cluster: the rest's sums of squares come from the accounts' totals,
+    ``sum((T_i - M_i)^2) = sum(T_i^2) - 2 sum(T_i M_i) + sum(M_i^2)`` for an account's total
+    ``T_i`` and its part ``M_i`` in the segment.  Accounts on both sides make the two sides
+    correlated; that covariance (usually positive: an account's users answer alike) is left
+    out, which widens the interval.
     """
     level = check_confidence(confidence)
     arr = np.asarray(by_account)
@@ -201,17 +213,57 @@ def compare_clustered_each_vs_rest(
     if np.any(n == 0):
         raise ValueError("each account needs at least one response")
     size = int(codes.max()) + 1 if codes.size else 0
+
+    def per_segment(column: np.ndarray) -> list[int]:
+        sums = np.zeros(size, dtype=np.int64)
+        np.add.at(sums, codes, column)  # exact integer sums
+        return [int(v) for v in sums.tolist()]
+
     columns = (np.ones_like(y), y, n, y * y, y * n, n * n)
-    sums = []
-    for column in columns:
-        per_segment = np.zeros(size, dtype=np.int64)
-        np.add.at(per_segment, codes, column)  # exact integer sums
-        sums.append(per_segment.tolist())
-    totals = [int(c.sum()) for c in columns]
+    sums = [per_segment(column) for column in columns]
+    if account is None:
+        totals = [int(c.sum()) for c in columns]
+        rests = [
+            [t - m for t, m in zip(totals, mine, strict=True)] for mine in zip(*sums, strict=True)
+        ]
+    else:
+        ids = np.asarray(account)
+        if ids.shape != (arr.shape[0],):
+            raise ValueError("account must give one account id per row")
+        _, which = np.unique(ids, return_inverse=True)
+        accounts = int(which.max()) + 1 if which.size else 0
+        big_y = np.zeros(accounts, dtype=np.int64)
+        big_n = np.zeros(accounts, dtype=np.int64)
+        np.add.at(big_y, which, y)
+        np.add.at(big_n, which, n)
+        row_y, row_n = big_y[which], big_n[which]
+        whole = per_segment((row_n == n).astype(np.int64))  # accounts only in the segment
+        cross_yy = per_segment(row_y * y)
+        cross_yn = per_segment(row_y * n + y * row_n)
+        cross_nn = per_segment(row_n * n)
+        totals = [
+            accounts,
+            int(big_y.sum()),
+            int(big_n.sum()),
+            int((big_y * big_y).sum()),
+            int((big_y * big_n).sum()),
+            int((big_n * big_n).sum()),
+        ]
+        rests = [
+            [
+                totals[0] - whole[g],
+                totals[1] - sums[1][g],
+                totals[2] - sums[2][g],
+                totals[3] - 2 * cross_yy[g] + sums[3][g],
+                totals[4] - cross_yn[g] + sums[4][g],
+                totals[5] - 2 * cross_nn[g] + sums[5][g],
+            ]
+            for g in range(size)
+        ]
     results: list[NPSComparison | None] = []
     for g in range(size):
         mine = [col[g] for col in sums]
-        rest = [t - m for t, m in zip(totals, mine, strict=True)]
+        rest = rests[g]
         if mine[0] < 2 or rest[0] < 2:
             results.append(None)
             continue

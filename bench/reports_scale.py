@@ -3,7 +3,8 @@
 
 Generates a realistic data set inside PostgreSQL (generate_series SQL, no rows through
 Python): 1,000,000 responses from 200,000 users of 20,000 accounts over eight quarters,
-120 CSMs under 12 managers, plans, roles, industries, company sizes, skewed ARR and churn
+120 CSMs under 12 managers, plans, roles, industries, company sizes, custom traits (the
+account's region and the user's team in every answer's snapshot), skewed ARR and churn
 events, with scores that depend on a hidden account health that also drives churn. Then
 starts `feedback serve` (one process) on that database, calls every report over HTTP with an
 analyst token and, for each, runs a hand-written SQL query giving the same counts straight
@@ -16,9 +17,9 @@ service process's peak resident memory (VmHWM from /proc). It asserts nothing ab
 only a count mismatch exits 1.
 
     .venv/bin/python bench/reports_scale.py [--responses 1000000] [--users 200000]
-        [--accounts 20000] [--runs 5] [--keep]
+        [--accounts 20000] [--runs 5] [--keep] [--database feedback_bench_scale]
 
-A database `feedback_bench_scale` is created on the local PostgreSQL
+A database `feedback_bench_scale` (or `--database`) is created on the local PostgreSQL
 (postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the end (`--keep` keeps it
 and reuses it on the next run, skipping the generation).
 """
@@ -32,6 +33,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import secrets
 import signal
 import statistics
@@ -125,7 +127,8 @@ GENERATE = [
                 ELSE round(1500000 * sqrt(employees) * exp(0.6 * arr_noise)) END,
            'USD', csm,
            (DATE '2026-12-01' + floor(365 * u_created)::int),
-           'active', '{{}}'::jsonb,
+           'active',
+           jsonb_build_object('region', (ARRAY['emea', 'amer', 'apac'])[1 + id % 3]),
            TIMESTAMPTZ '2022-01-01 00:00:00+00' + u_created * INTERVAL '1000 days',
            now()
     FROM bench_account
@@ -165,7 +168,7 @@ GENERATE = [
     """
     INSERT INTO response (idempotency_key, source, end_user, account, score, comment,
                           answered_at, commented_at, locale, plan, role, industry,
-                          company_size, employee_count, csm, arr_cents, created_at)
+                          company_size, employee_count, csm, arr_cents, traits, created_at)
     WITH picks AS MATERIALIZED (
         SELECT g, 1 + floor(random() * (SELECT count(*) FROM bench_user))::bigint AS n,
                {first_day}::timestamptz + random() * INTERVAL '{days} days' AS answered_at,
@@ -185,7 +188,10 @@ GENERATE = [
            p.answered_at,
            CASE WHEN p.u_comment < 0.35 THEN p.answered_at END,
            u.locale, a.plan, u.role, a.industry, a.company_size, a.employee_count, a.csm,
-           a.arr_cents, p.answered_at
+           a.arr_cents,
+           a.traits || jsonb_build_object(
+               'team', (ARRAY['blue', 'red', 'green', 'gold'])[1 + u.id % 4]),
+           p.answered_at
     FROM picks p
     JOIN bench_user u ON u.n = p.n
     JOIN bench_account b ON b.id = u.account
@@ -251,7 +257,11 @@ KEYS = {
     "industry": ("r.industry", ""),
     "company_size": ("r.company_size", ""),
     "csm": ("c.email", "LEFT JOIN csm c ON c.id = r.csm"),
+    "manager": ("m.email", "LEFT JOIN csm c ON c.id = r.csm LEFT JOIN csm m ON m.id = c.manager"),
     "account": ("a.external_id", "JOIN account a ON a.id = r.account"),
+    "user": ("u.external_id", "LEFT JOIN end_user u ON u.id = r.end_user"),
+    "trait:region": ("r.traits ->> 'region'", ""),
+    "trait:team": ("r.traits ->> 'team'", ""),
     "quarter": ("to_char(r.answered_at AT TIME ZONE 'UTC', 'YYYY\"-Q\"Q')", ""),
     "month": ("to_char(r.answered_at AT TIME ZONE 'UTC', 'YYYY-MM')", ""),
 }
@@ -287,6 +297,18 @@ def nps_two_step(group_by: str, period: bool = False) -> str:
         )
     elif group_by == "csm":
         key, join, key_out = "r.csm", "", "(SELECT c.email FROM csm c WHERE c.id = t.k)"
+    elif group_by == "manager":
+        key, join, key_out = (
+            "c.manager",
+            "LEFT JOIN csm c ON c.id = r.csm",
+            "(SELECT m.email FROM csm m WHERE m.id = t.k)",
+        )
+    elif group_by == "user":
+        key, join, key_out = (
+            "r.end_user",
+            "",
+            "(SELECT u.external_id FROM end_user u WHERE u.id = t.k)",
+        )
     inner = [e for e in (key if group_by != "none" else None,) if e]
     period_in = "date_trunc('quarter', r.answered_at AT TIME ZONE 'UTC')" if period else "NULL"
     if period:
@@ -454,7 +476,7 @@ def reports() -> list[Report]:
             [nps_two_step("plan", period=True)],
         )
     )
-    for dimension in ("plan", "industry", "company_size", "csm", "role"):
+    for dimension in ("plan", "industry", "company_size", "csm", "manager", "role", "trait:team"):
         key, join = KEYS[dimension]
         out.append(
             Report(
@@ -667,6 +689,12 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def database_name(text: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", text):
+        raise argparse.ArgumentTypeError("lower-case letters, digits and _, e.g. bench_mine")
+    return text
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
@@ -687,12 +715,19 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the database (and reuse a kept one)"
     )
+    parser.add_argument(
+        "--database",
+        default=DATABASE,
+        type=database_name,
+        help=f"the database to create (and drop) on the local server, default {DATABASE}",
+    )
     args = parser.parse_args()
+    database = args.database
 
-    dsn = with_database(ADMIN_URL, DATABASE)
-    exists = asyncio.run(pg_admin(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"))
+    dsn = with_database(ADMIN_URL, database)
+    exists = asyncio.run(pg_admin(f"SELECT 1 FROM pg_database WHERE datname = '{database}'"))
     if exists and not args.keep:
-        asyncio.run(pg_admin(f'DROP DATABASE "{DATABASE}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE "{database}" WITH (FORCE)'))
         exists = None
 
     def stop(signum: int, _: Any) -> None:
@@ -704,7 +739,7 @@ def main() -> None:
         env = child_env(dsn)
         generated: dict[str, Any] | None = None
         if not exists:
-            asyncio.run(pg_admin(f'CREATE DATABASE "{DATABASE}"'))
+            asyncio.run(pg_admin(f'CREATE DATABASE "{database}"'))
             migrated = subprocess.run(
                 [sys.executable, "-m", "feedback", "migrate"],
                 cwd=ROOT,
@@ -731,7 +766,7 @@ def main() -> None:
                 rows = asyncio.run(measure(dsn, port, token, args.runs, args.only))
                 memory = memory_kib(pid)
         print(f"machine: {machine()}")
-        print(f"database: PostgreSQL {DATABASE} on {HOST}; server: feedback serve, 1 process")
+        print(f"database: PostgreSQL {database} on {HOST}; server: feedback serve, 1 process")
         if generated:
             print(
                 f"data: {generated['response']:,} responses, {generated['end_user']:,} users, "
@@ -760,8 +795,8 @@ def main() -> None:
         code = 130
     finally:
         if not args.keep:
-            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-            print(f"dropped database {DATABASE}")
+            asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            print(f"dropped database {database}")
     sys.exit(code)
 
 

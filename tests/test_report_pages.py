@@ -227,6 +227,10 @@ async def test_the_comments_explorer_searches_and_exports(client: Any, data: Non
         ("/reports/executive?from=2025-02-30", "from"),
         ("/reports/comments?q=a%00b", "q"),
         ("/reports/segments?plan=%00", "plan"),
+        ("/reports/segments?dimension=trait", "trait"),
+        ("/reports/segments?dimension=trait&trait=a%20b", "trait"),
+        ("/reports/segments?trait:a%20b=1", "trait:a b"),
+        ("/reports/comments?trait:a%20b=1", "trait:a b"),
     ],
 )
 async def test_bad_parameters_get_the_page_with_a_message(
@@ -319,3 +323,39 @@ async def test_the_executive_dashboard_shows_retention_by_quarter(client: Any, d
     rows = re.findall(r"<tr><td>\d{4}-Q\d.*?</tr>", section, re.S)
     assert len(rows) >= 7 and all(r.count(" %</td>") == 3 for r in rows), rows[:2]
     assert '<td class="num">3</td><td class="num">3</td>' in rows[0]
+
+
+async def test_the_segment_explorer_groups_by_manager_and_by_user(client: Any, data: None) -> None:
+    await as_role(client, Role.analyst)
+    page = await client.get("/reports/segments?dimension=manager")
+    assert page.status_code == 200, page.text
+    assert "NPS by manager" in page.text and ">boss@example.com</a>" in page.text
+    # Ann and Bob both report to Boss: one manager, nothing to compare with
+    assert "Too few accounts to compare" in page.text
+    page = await client.get("/reports/segments?dimension=user&segment=u4")
+    assert page.status_code == 200, page.text
+    assert all(f">{u}</a>" in page.text for u in ("u1", "u2", "u3", "u4"))
+    assert "Initech is unhappy" in page.text and "Love it" not in page.text
+    assert "Not available by account or user" in page.text
+
+
+async def test_the_segment_explorer_groups_by_a_custom_trait(client: Any, data: None) -> None:
+    from feedback.accounts.models import Account
+    from feedback.responses.models import Response
+
+    for account, region in (("a1", "emea"), ("a2", "emea"), ("b1", "amer")):
+        found = await Account.select(Account.id).where(Account.external_id == account).first()
+        await Response.update({Response.traits: {"region": region}}).where(
+            Response.account == found["id"]
+        )
+    await as_role(client, Role.analyst)
+    page = await client.get("/reports/segments?dimension=trait&trait=region&segment=amer")
+    assert page.status_code == 200, page.text
+    assert "NPS by trait region" in page.text
+    assert ">emea</a>" in page.text and ">amer</a>" in page.text
+    assert "Initech is unhappy" in page.text and "Love it" not in page.text
+    assert "trait%3Aregion=amer" in page.text  # the comments explorer link keeps the trait
+    comments = await client.get("/reports/comments?trait:region=emea")
+    assert comments.status_code == 200, comments.text
+    assert "Love it" in comments.text and "Initech" not in comments.text
+    assert 'name="trait:region" value="emea"' in comments.text  # kept in the form

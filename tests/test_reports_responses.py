@@ -83,3 +83,33 @@ async def test_the_csv_export_defuses_formulas_in_comments(
 async def test_an_unknown_category_names_the_field(client: Any, analyst: dict[str, str]) -> None:
     answer = await client.get("/api/v1/reports/responses?category=fan", headers=analyst)
     assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "category"
+
+
+async def test_answers_filter_by_manager_user_and_trait(
+    client: Any, analyst: dict[str, str]
+) -> None:
+    from feedback.accounts.models import EndUser
+    from feedback.responses.models import Response
+
+    # Ann and Bob both report to Boss: every answer; Ann reports to no one else
+    team = await client.get("/api/v1/reports/responses?manager=boss@example.com", headers=analyst)
+    assert team.json()["total"] == 4
+    nobody = await client.get("/api/v1/reports/responses?manager=ann@example.com", headers=analyst)
+    assert nobody.json()["total"] == 0
+    one = await client.get("/api/v1/reports/responses?user=u3", headers=analyst)
+    assert [r["comment"] for r in one.json()["responses"]] == ["Search is SLOW"]
+    user = await EndUser.select(EndUser.id).where(EndUser.external_id == "u1").first()
+    await Response.update({Response.traits: {"team": "blue"}}).where(
+        Response.end_user == user["id"]
+    )
+    blue = await client.get("/api/v1/reports/responses?trait:team=blue", headers=analyst)
+    assert [r["user_id"] for r in blue.json()["responses"]] == ["u1"]
+    bad = await client.get("/api/v1/reports/responses?trait:te%20am=blue", headers=analyst)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "trait:te am"
+
+
+async def test_a_nul_character_in_the_search_is_refused_by_name(
+    client: Any, analyst: dict[str, str]
+) -> None:
+    answer = await client.get("/api/v1/reports/responses", params={"q": "a\x00"}, headers=analyst)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["field"] == "q"

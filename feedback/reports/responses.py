@@ -8,7 +8,7 @@ from typing import Any
 
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import FILTERS, add_scope
+from feedback.reports.services import add_scope, filter_condition
 from feedback.responses.models import Response
 from feedback.surveys.texts import CATEGORIES
 
@@ -35,7 +35,6 @@ JOIN account a ON a.id = r.account
 LEFT JOIN end_user u ON u.id = r.end_user
 LEFT JOIN csm c ON c.id = r.csm
 """
-FILTER_COLUMNS = {**FILTERS, "user": "u.external_id"}
 
 
 def _like_pattern(text: str) -> str:
@@ -70,8 +69,9 @@ async def list_responses(
     elif has_comment is False:
         where.append("(r.comment IS NULL OR r.comment = '')")
     for name, value in (filters or {}).items():
-        where.append(f"{FILTER_COLUMNS[name]} = {{}}")
-        args.append(value)
+        condition, values = filter_condition(name, value)
+        where.append(condition)
+        args.extend(values)
     add_scope(where, args, principal, date_from, date_to)
     condition = " AND ".join(where)
     total = await Response.raw(f"SELECT COUNT(*) AS n {_FROM} WHERE {condition}", *args)

@@ -2,9 +2,18 @@
 with a p-value, and the Benjamini-Hochberg false discovery rate over the whole scan.
 
 Respondents cluster within accounts, so for segments that are properties of the account
-(plan, industry, company size, CSM) the comparison uses the account-level (cluster-robust)
-variance; for role, where one account's users sit in several segments, the groups share
-accounts and the independent-samples Wald comparison is used instead. Each row says which.
+(plan, industry, company size, CSM, the CSM's manager) the comparison uses the account-level
+(cluster-robust) variance; for role, where one account's users sit in several segments, the
+groups share accounts and the independent-samples Wald comparison is used instead. Each row
+says which.
+
+A custom trait (`trait:NAME`) may be the account's or the user's: the response's snapshot
+merges both, so the scan cannot tell them apart and uses the cluster-robust variance for
+every trait (its rows say "cluster-robust (accounts)"). That is right for account traits; for
+a user trait each side still counts an account's answers as one cluster, and only the
+covariance of an account's answers on both sides is left out (usually positive, so the
+interval is wider, not narrower, than it should be), where the independent comparison would
+ignore the clustering and be too narrow.
 """
 
 from __future__ import annotations
@@ -17,16 +26,23 @@ import numpy as np
 from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import add_scope, report_joins, report_rows
+from feedback.reports.services import (
+    add_scope,
+    is_trait,
+    report_joins,
+    report_rows,
+    trait_key,
+)
 
 DIMENSIONS = {
     "plan": "r.plan",
     "industry": "r.industry",
     "company_size": "r.company_size",
     "csm": "c.email",
+    "manager": "m.email",
     "role": "r.role",
 }
-ACCOUNT_LEVEL = {"plan", "industry", "company_size", "csm"}
+ACCOUNT_LEVEL = {"plan", "industry", "company_size", "csm", "manager"}
 MIN_ACCOUNTS = 2  # the cluster-robust variance needs two accounts on each side
 
 
@@ -38,26 +54,31 @@ async def segment_scan(
     confidence: float = 0.95,
     q: float = 0.05,
 ) -> dict[str, Any]:
-    if dimension not in DIMENSIONS:
-        raise InputError("dimension", f"must be one of {', '.join(DIMENSIONS)}")
+    if is_trait(dimension):
+        key, key_args = trait_key("dimension", dimension)
+    elif dimension in DIMENSIONS:
+        key, key_args = DIMENSIONS[dimension], ()
+    else:
+        raise InputError("dimension", f"must be one of {', '.join(DIMENSIONS)} or trait:NAME")
     if not 0 < confidence < 1:
         raise InputError("confidence", "must be between 0 and 1, e.g. 0.95")
     if not 0 < q < 1:
         raise InputError("q", "must be between 0 and 1, e.g. 0.05")
-    where, args = [f"{DIMENSIONS[dimension]} IS NOT NULL"], []
+    # answers without a trait are dropped below, from the grouped rows: a second copy of the
+    # trait's expression in WHERE would read every response's JSON twice
+    where, args = ["1 = 1" if key_args else f"{key} IS NOT NULL"], [*key_args]
     add_scope(where, args, principal, date_from, date_to)
-    key = DIMENSIONS[dimension]
     sql = f"""
         SELECT {key} AS key, r.account AS account,
                SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
                SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
                SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
         FROM response r
-        {report_joins(principal, *where)}
+        {report_joins(principal, key, *where)}
         WHERE {" AND ".join(where)}
-        GROUP BY {key}, r.account
-    """  # noqa: S608 - the key is a whitelisted expression
-    rows = await report_rows(sql, *args)
+        GROUP BY 1, r.account
+    """  # noqa: S608 - the key is a whitelisted expression; a trait's name is a parameter
+    rows = [row for row in await report_rows(sql, *args) if row["key"] is not None]
     keys = [str(row["key"]) for row in rows]
     cells = np.array(
         [(int(r["promoters"]), int(r["passives"]), int(r["detractors"])) for r in rows],
@@ -67,10 +88,17 @@ async def segment_scan(
     code_of = {name: i for i, name in enumerate(names)}
     codes = np.array([code_of[k] for k in keys], dtype=np.int64)
 
-    clustered = dimension in ACCOUNT_LEVEL
+    clustered = dimension in ACCOUNT_LEVEL or is_trait(dimension)
     totals = cells.sum(axis=0)
-    # account-level dimensions: every segment against the rest from per-segment sums at once
-    scan = compare_clustered_each_vs_rest(cells, codes, confidence) if clustered else []
+    # account-level dimensions: every segment against the rest from per-segment sums at once;
+    # a trait may split an account between segments, so the rest's side then sums each
+    # account's answers outside the segment as one cluster
+    accounts = [row["account"] for row in rows] if is_trait(dimension) else None
+    scan = (
+        compare_clustered_each_vs_rest(cells, codes, confidence, account=accounts)
+        if clustered
+        else []
+    )
     results = []
     for code, name in enumerate(names):
         mine = cells[codes == code]

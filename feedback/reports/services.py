@@ -22,7 +22,8 @@ from feedback.db import current_engine, is_sqlite
 from feedback.errors import InputError
 from feedback.responses.models import Response
 
-# group keys are whitelisted SQL expressions over response r, account a, csm c
+# group keys are whitelisted SQL expressions over response r, account a, csm c (the CSM at
+# answer time) and csm m (that CSM's manager today); `trait:NAME` adds any custom trait
 GROUPS: dict[str, str | None] = {
     "none": None,
     "plan": "r.plan",
@@ -30,7 +31,9 @@ GROUPS: dict[str, str | None] = {
     "industry": "r.industry",
     "company_size": "r.company_size",
     "csm": "c.email",
+    "manager": "m.email",
     "account": "a.external_id",
+    "user": "u.external_id",
     "quarter": "__quarter__",
     "month": "__month__",
 }
@@ -39,15 +42,52 @@ GROUPS: dict[str, str | None] = {
 BY_REFERENCE = {
     "account": ("r.account", "(SELECT a2.external_id FROM account a2 WHERE a2.id = t.k)"),
     "csm": ("r.csm", "(SELECT c2.email FROM csm c2 WHERE c2.id = t.k)"),
+    "manager": ("c.manager", "(SELECT m2.email FROM csm m2 WHERE m2.id = t.k)"),
+    "user": ("r.end_user", "(SELECT u2.external_id FROM end_user u2 WHERE u2.id = t.k)"),
 }
+# filters are whitelisted conditions with one bound value; the manager and the user are found
+# once by a subquery (an index look-up) instead of joining their table to every response
 FILTERS = {
-    "plan": "r.plan",
-    "role": "r.role",
-    "industry": "r.industry",
-    "company_size": "r.company_size",
-    "csm": "c.email",
-    "account": "a.external_id",
+    "plan": "r.plan = {}",
+    "role": "r.role = {}",
+    "industry": "r.industry = {}",
+    "company_size": "r.company_size = {}",
+    "csm": "c.email = {}",
+    "manager": "r.csm IN (SELECT cm.id FROM csm cm JOIN csm mg ON mg.id = cm.manager "
+    "WHERE mg.email = {})",
+    "account": "a.external_id = {}",
+    "user": "r.end_user = (SELECT eu.id FROM end_user eu WHERE eu.external_id = {})",
 }
+TRAIT_PREFIX = "trait:"
+TRAIT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+SegmentKey = tuple[str, tuple[Any, ...]]
+
+
+def is_trait(name: str) -> bool:
+    return name.startswith(TRAIT_PREFIX)
+
+
+def trait_key(field: str, name: str) -> SegmentKey:
+    """A custom trait's value in the response's snapshot `r.traits`, as text: the SQL
+    expression and its one bound parameter. `name` is `trait:NAME`; a bad NAME is an
+    InputError on `field`. NAME is never part of the SQL text."""
+    trait = name.removeprefix(TRAIT_PREFIX)
+    if not TRAIT_NAME.fullmatch(trait):
+        raise InputError(field, "a trait name is 1 to 100 letters, digits, '_', '.' or '-'")
+    if is_sqlite():
+        # a quoted path: json_extract's (and ->>'s) '$.a.b' reads key b inside key a
+        return "CAST(json_extract(r.traits, {}) AS TEXT)", (f'$."{trait}"',)
+    return "r.traits ->> CAST({} AS text)", (trait,)
+
+
+def filter_condition(name: str, value: str) -> SegmentKey:
+    """One filter as an SQL condition over r (a, c) and its bound parameters."""
+    if is_trait(name):
+        expression, args = trait_key(name, name)
+        return f"{expression} = {{}}", (*args, value)
+    if name not in FILTERS:
+        raise InputError(name, f"not a filter; use one of {', '.join(FILTERS)} or trait:NAME")
+    return FILTERS[name], (value,)
 
 
 def _period(kind: str) -> str:
@@ -113,8 +153,10 @@ def add_scope(
 
 
 def check_query(query: NPSQuery) -> None:
-    if query.group_by not in GROUPS:
-        raise InputError("group_by", f"must be one of {', '.join(GROUPS)}")
+    if is_trait(query.group_by):
+        trait_key("group_by", query.group_by)
+    elif query.group_by not in GROUPS:
+        raise InputError("group_by", f"must be one of {', '.join(GROUPS)} or trait:NAME")
     if query.ci_method not in METHODS:
         raise InputError("ci_method", f"must be one of {', '.join(METHODS)}")
     if not 0 < query.confidence < 1:
@@ -123,6 +165,22 @@ def check_query(query: NPSQuery) -> None:
         raise InputError("period", "must be quarter or month")
     if query.period is not None and query.group_by in ("quarter", "month"):
         raise InputError("period", "group_by is already a period")
+
+
+def group_key(group_by: str) -> tuple[str | None, str, tuple[Any, ...]]:
+    """A segment as (grouping expression per response, display expression over the grouped
+    column `k`, the grouping expression's bound parameters)."""
+    if is_trait(group_by):
+        expression, args = trait_key("group_by", group_by)
+        return expression, "k", args
+    if group_by in BY_REFERENCE:
+        inner, outer = BY_REFERENCE[group_by]
+        return inner, outer, ()
+    expression = GROUPS[group_by]
+    if expression in ("__quarter__", "__month__"):
+        inner, outer = _period_parts(expression.strip("_"))
+        return inner, outer.replace("pk", "k"), ()
+    return expression, "k", ()
 
 
 def _period_parts(kind: str) -> tuple[str, str]:
@@ -137,37 +195,38 @@ def _period_parts(kind: str) -> tuple[str, str]:
 
 def report_joins(principal: Principal, *expressions: str) -> str:
     """The joins a report query needs beyond response r: account a for a CSM's scope or an
-    account column, csm c for a CSM column. Every response has an account (a NOT NULL foreign
-    key), so leaving the join out never changes the rows, and saves a join of every row."""
+    account column, csm c for a CSM column, csm m (c's manager) for a manager column. Every
+    response has an account (a NOT NULL foreign key), so leaving the join out never changes
+    the rows, and saves a join of every row."""
     used = " ".join(expressions)
     joins = []
     if principal.role is Role.csm or re.search(r"\ba\.", used):
         joins.append("JOIN account a ON a.id = r.account")
-    if re.search(r"\bc\.", used):
+    manager = re.search(r"\bm\.", used)
+    if manager or re.search(r"\bc\.", used):
         joins.append("LEFT JOIN csm c ON c.id = r.csm")
+    if manager:
+        joins.append("LEFT JOIN csm m ON m.id = c.manager")
     return "\n".join(joins)
 
 
 async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
     check_query(query)
-    expression = GROUPS[query.group_by]
-    key_inner, key_outer = expression, "k"
-    if expression in ("__quarter__", "__month__"):
-        key_inner, key_outer = _period_parts(expression.strip("_"))
-        key_outer = key_outer.replace("pk", "k")
-    elif query.group_by in BY_REFERENCE:
-        key_inner, key_outer = BY_REFERENCE[query.group_by]
+    key_inner, key_outer, key_args = group_key(query.group_by)
     period_inner, period_outer = _period_parts(query.period) if query.period else (None, None)
     grouping = [e for e in (key_inner and "k", period_inner and "pk") if e]
-    where, args = ["1 = 1"], []
+    where, args = ["1 = 1"], [*key_args]
     for name, value in query.filters:
-        where.append(f"{FILTERS[name]} = {{}}")
-        args.append(value)
+        condition, values = filter_condition(name, value)
+        where.append(condition)
+        args.extend(values)
     add_scope(where, args, principal, query.date_from, query.date_to)
     joins = report_joins(principal, key_inner or "", *where)
     # two steps: counts per segment and account (a hash aggregate the database can run in
     # parallel), then per segment, where the number of accounts is a plain COUNT(*): much
-    # cheaper than COUNT(DISTINCT account) over every response
+    # cheaper than COUNT(DISTINCT account) over every response. The inner query groups by
+    # its output names: a trait's expression carries a bound parameter, and a second copy
+    # of it (with its own parameter) would not be the same expression to PostgreSQL.
     sql = f"""
         SELECT {key_outer if key_inner else "'all'"} AS key,
                {period_outer or "NULL"} AS period,
@@ -186,7 +245,7 @@ async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
             FROM response r
             {joins}
             WHERE {" AND ".join(where)}
-            GROUP BY {", ".join([*[e for e in (key_inner, period_inner) if e], "r.account"])}
+            GROUP BY {", ".join([*grouping, "r.account"])}
         ) t
         {f"GROUP BY {', '.join(grouping)} ORDER BY 1, 2" if grouping else ""}
     """  # noqa: S608 - every interpolated piece is a whitelisted expression

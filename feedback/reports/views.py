@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import Provide
 from litestar.params import FromQuery, QueryParameter
 
@@ -18,7 +18,7 @@ from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
-    FILTERS,
+    TRAIT_PREFIX,
     NPSQuery,
     nps_report,
     report_csv,
@@ -34,6 +34,26 @@ def check_period(date_from: datetime | None, date_to: datetime | None) -> None:
         raise InputError("to", "must be after from")
 
 
+def segment_filters(request: Request[Any, Any, Any], **values: str | None) -> dict[str, str]:
+    """The named segment filters that were given, and any number of `trait:NAME=VALUE`
+    (each must hold). A trait's name is checked where the filter becomes SQL."""
+    filters = {k: v for k, v in values.items() if v}
+    for name, value in request.query_params.multi_items():
+        if name.startswith(TRAIT_PREFIX) and isinstance(value, str) and value:
+            if name in filters and filters[name] != value:
+                raise InputError(name, "give one value per trait")
+            filters[name] = value
+    for name, value in filters.items():
+        check_text(name, value)
+    return filters
+
+
+def check_text(name: str, value: str | None) -> None:
+    # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
+    if value is not None and "\x00" in value:
+        raise InputError(name, "must not contain NUL characters")
+
+
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
@@ -43,6 +63,7 @@ class ReportController(Controller):
     async def nps(
         self,
         principal: CurrentPrincipal,
+        request: Request[Any, Any, Any],
         group_by: FromQuery[str] = "none",
         period: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -55,31 +76,39 @@ class ReportController(Controller):
         industry: FromQuery[str | None] = None,
         company_size: FromQuery[str | None] = None,
         csm: FromQuery[str | None] = None,
+        manager: FromQuery[str | None] = None,
         account: FromQuery[str | None] = None,
+        user: FromQuery[str | None] = None,
     ) -> Response[Any]:
-        """`group_by`: none, plan, role, industry, company_size, csm, account, quarter, month;
-        `period` (quarter or month) splits every group again into a trend.
-        `ci_method`: score (Tango; default), adjusted-wald, wald. Every group carries its
-        counts, NPS, interval and a precision flag (counts only under 5 responses, low under
-        30). A CSM sees their own accounts only. Segment attributes are those at answer
-        time."""
+        """`group_by`: none, plan, role, industry, company_size, csm, manager (by email: the
+        current manager of the CSM at answer time), account, user (by external id), quarter,
+        month, or `trait:NAME` for a custom trait (NAME: 1-100 of `A-Z a-z 0-9 _ . -`); the same
+        names filter (`manager=boss@example.com`, `user=u1`, `trait:region=EMEA`, several
+        traits allowed). Answers with no value (no CSM, a CSM with no manager, no such
+        trait) form the group with key null. `period` (quarter or month) splits every group
+        again into a trend. `ci_method`: score (Tango; default), adjusted-wald, wald. Every
+        group carries its counts, NPS, interval and a precision flag (counts only under 5
+        responses, low under 30). A CSM sees their own accounts only. Segment attributes
+        and traits are those at answer time."""
         check_period(date_from, date_to)
-        values = {
-            "plan": plan,
-            "role": role,
-            "industry": industry,
-            "company_size": company_size,
-            "csm": csm,
-            "account": account,
-        }
-        filters = tuple((k, v) for k, v in values.items() if v and k in FILTERS)
+        filters = segment_filters(
+            request,
+            plan=plan,
+            role=role,
+            industry=industry,
+            company_size=company_size,
+            csm=csm,
+            manager=manager,
+            account=account,
+            user=user,
+        )
         query = NPSQuery(
             group_by=group_by,
             date_from=date_from,
             date_to=date_to,
             ci_method=ci_method,
             confidence=confidence,
-            filters=filters,
+            filters=tuple(filters.items()),
             period=period,
         )
         report = await nps_report(principal, query)
@@ -120,6 +149,7 @@ class ReportController(Controller):
     async def responses(
         self,
         principal: CurrentPrincipal,
+        request: Request[Any, Any, Any],
         category: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         has_comment: FromQuery[bool | None] = None,
@@ -130,6 +160,7 @@ class ReportController(Controller):
         industry: FromQuery[str | None] = None,
         company_size: FromQuery[str | None] = None,
         csm: FromQuery[str | None] = None,
+        manager: FromQuery[str | None] = None,
         account: FromQuery[str | None] = None,
         user: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
@@ -138,24 +169,27 @@ class ReportController(Controller):
     ) -> Response[Any]:
         """Newest first. `category`: promoter (whom to ask for reviews and references),
         passive, detractor; `q` searches comment text; `has_comment`; segment filters
-        including `account` and `user` for the per-account and per-user views. A CSM sees
-        their own accounts."""
+        including `account` and `user` for the per-account and per-user views, `manager`
+        and `trait:NAME=VALUE` as in /reports/nps. A CSM sees their own accounts."""
         check_period(date_from, date_to)
-        values = {
-            "plan": plan,
-            "role": role,
-            "industry": industry,
-            "company_size": company_size,
-            "csm": csm,
-            "account": account,
-            "user": user,
-        }
+        check_text("q", q)
+        filters = segment_filters(
+            request,
+            plan=plan,
+            role=role,
+            industry=industry,
+            company_size=company_size,
+            csm=csm,
+            manager=manager,
+            account=account,
+            user=user,
+        )
         result = await list_responses(
             principal,
             category=category,
             text=q,
             has_comment=has_comment,
-            filters={k: v for k, v in values.items() if v},
+            filters=filters,
             date_from=date_from,
             date_to=date_to,
             limit=limit,
@@ -209,9 +243,12 @@ class ReportController(Controller):
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
     ) -> dict[str, Any]:
-        """`dimension`: plan, industry, company_size, csm (account-level: cluster-robust
-        comparison) or role (independent Wald). Each segment: NPS, the rest's NPS, the
-        difference with its interval, p-value, Benjamini-Hochberg adjusted p and whether it
-        is a discovery at `q`. Sorted by p-value. A CSM sees their own accounts."""
+        """`dimension`: plan, industry, company_size, csm, manager (account-level:
+        cluster-robust comparison), role (independent Wald) or `trait:NAME` (account and user
+        traits cannot be told apart: cluster-robust, each account's answers outside the
+        segment one cluster). Each segment: NPS, the rest's NPS, the difference with its
+        interval, p-value, Benjamini-Hochberg adjusted p and whether it is a discovery at
+        `q`; `method` says which comparison. Sorted by p-value. A CSM sees their own
+        accounts."""
         check_period(date_from, date_to)
         return await segment_scan(principal, dimension, date_from, date_to, confidence, q)

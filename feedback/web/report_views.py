@@ -37,7 +37,14 @@ from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
 from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
 from feedback.reports.segments import segment_scan
-from feedback.reports.services import FILTERS, NPSQuery, nps_report, spreadsheet_safe
+from feedback.reports.services import (
+    FILTERS,
+    TRAIT_PREFIX,
+    NPSQuery,
+    nps_report,
+    spreadsheet_safe,
+    trait_key,
+)
 from feedback.reports.teams import csm_directory, managers, nps_by_csm, nps_by_manager
 from feedback.web.charts import (
     Bar,
@@ -54,14 +61,19 @@ from feedback.web.charts import (
 
 PageRequest = Request[Any, Any, State]
 
-DIMENSION_LABELS = {
+# segment filters, in the order the forms show them
+FILTER_LABELS = {
     "plan": "Plan",
     "role": "User role",
     "industry": "Industry",
     "company_size": "Company size",
     "csm": "CSM",
+    "manager": "Manager",
     "account": "Account",
+    "user": "User",
 }
+# what the segment explorer groups by: the filters, and a custom trait named in a text field
+DIMENSION_LABELS = {**FILTER_LABELS, "trait": "Custom trait"}
 CATEGORY_LABELS = {"promoter": "Promoters", "passive": "Passives", "detractor": "Detractors"}
 QUADRANT_LABELS = {
     "protect": "Protect: high ARR, low NPS",
@@ -129,7 +141,11 @@ class Form:
         return urlencode({k: v for k, v in values.items() if v})
 
 
-def read_form(request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTERS)) -> Form:
+def read_form(
+    request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTERS), traits: bool = False
+) -> Form:
+    """The query string; `filter_names` (and with `traits` any `trait:NAME`) become the
+    segment filters."""
     raw = {k: v.strip()[:MAX_TEXT] for k, v in request.query_params.items() if isinstance(v, str)}
     for name, value in raw.items():
         # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
@@ -143,6 +159,8 @@ def read_form(request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTER
     if form.date_from and form.date_to and form.date_to <= form.date_from:
         raise InputError("to", "must be on or after from")
     form.filters = {k: raw[k] for k in filter_names if raw.get(k)}
+    if traits:
+        form.filters.update((k, v) for k, v in raw.items() if k.startswith(TRAIT_PREFIX) and v)
     return form
 
 
@@ -250,6 +268,8 @@ def context(principal: Principal, **values: Any) -> dict[str, Any]:
     return {
         "principal": principal,
         "dimension_labels": DIMENSION_LABELS,
+        "filter_labels": FILTER_LABELS,
+        "trait_prefix": TRAIT_PREFIX,
         "category_labels": CATEGORY_LABELS,
         "flag": flag,
         "num": fmt,
@@ -293,21 +313,28 @@ class ReportPages(Controller):
         """Segment explorer for product teams."""
         name = "reports/segments.html"
         try:
-            form = read_form(request)
+            form = read_form(request, traits=True)
             dimension = form.choice("dimension", DIMENSION_LABELS, "plan")
+            group_by, label = dimension, DIMENSION_LABELS[dimension]
+            if dimension == "trait":
+                trait = form.get("trait")
+                if not trait:
+                    raise InputError("trait", "name the trait to segment by, e.g. region")
+                group_by, label = TRAIT_PREFIX + trait, f"Trait {trait}"
+                trait_key("trait", group_by)
             period = form.choice("period", ("quarter", "month"), "quarter")
             segment = form.get("segment") or None
-            report = await nps_report(principal, nps_query(form, group_by=dimension))
+            report = await nps_report(principal, nps_query(form, group_by=group_by))
             selection = dict(form.filters)
             if segment is not None:
-                selection[dimension] = segment
+                selection[group_by] = segment
             chosen = Form(form.raw, form.date_from, form.date_to, selection)
             trend = await nps_report(principal, nps_query(chosen, period=period))
             scan = None
-            if dimension in SCAN_DIMENSIONS:
+            if dimension in SCAN_DIMENSIONS or dimension == "trait":
                 scan = await segment_scan(
                     principal,
-                    dimension,
+                    group_by,
                     form.date_from,
                     form.date_to,
                     confidence=nps_query(form).confidence,
@@ -330,12 +357,12 @@ class ReportPages(Controller):
             )
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
-        label = DIMENSION_LABELS[dimension]
         return render(
             name,
             principal,
             form,
             dimension=dimension,
+            label=label,
             period=period,
             segment=segment,
             groups=report["groups"],
@@ -611,7 +638,7 @@ class ReportPages(Controller):
 
 
 def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
-    form = read_form(request, filter_names=(*FILTERS, "user"))
+    form = read_form(request, traits=True)
     category = form.get("category") or None
     if category is not None:
         form.choice("category", CATEGORY_LABELS, "promoter")

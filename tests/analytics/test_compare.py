@@ -161,3 +161,31 @@ def test_each_segment_against_the_rest_equals_compare_clustered() -> None:
         for field in ("diff", "ci_low", "ci_high", "se", "p_value", "nps_a", "nps_b"):
             assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9, abs=1e-12)
         assert got.method == want.method
+
+
+def test_with_accounts_the_rest_sums_each_account_outside_the_segment_as_one_cluster() -> None:
+    """Segments that split accounts (a user's trait): the rest's side is the accounts' answers
+    outside the segment, one cluster per account, as compare_clustered sees them."""
+    from analytics.compare import compare_clustered, compare_clustered_each_vs_rest
+
+    rng = np.random.default_rng(5)
+    pairs = sorted({(int(a), int(g)) for a, g in rng.integers(0, [60, 5], size=(150, 2))})
+    pairs.append((999, 5))  # one account, all its answers in segment 5: no comparison
+    ids = np.array([a for a, _ in pairs])
+    codes = np.array([g for _, g in pairs])
+    cells = rng.integers(0, 12, size=(len(pairs), 3))
+    cells[cells.sum(axis=1) == 0, 0] = 1
+    scan = compare_clustered_each_vs_rest(cells, codes, 0.95, account=ids)
+    assert len(scan) == 6 and scan[5] is None
+    for g in range(5):
+        rest: dict[int, np.ndarray] = {}
+        for a, code, row in zip(ids.tolist(), codes.tolist(), cells, strict=True):
+            if code != g:
+                rest[a] = rest.get(a, np.zeros(3, dtype=np.int64)) + row
+        want = compare_clustered(cells[codes == g], np.array(list(rest.values())), 0.95)
+        got = scan[g]
+        assert got is not None
+        for field in ("diff", "ci_low", "ci_high", "se", "p_value", "nps_a", "nps_b"):
+            assert getattr(got, field) == pytest.approx(getattr(want, field), rel=1e-9, abs=1e-12)
+    with pytest.raises(ValueError):
+        compare_clustered_each_vs_rest(cells, codes, 0.95, account=ids[:-1])
