@@ -231,7 +231,7 @@ def test_zones_shade_the_y_axis_behind_the_line() -> None:
         desc="d",
         domain=(0, 100),
         height=280,
-        zones=[Zone(70, 100, "green from 70", "zone-green"), Zone(0, 40, HOSTILE, "zone-red")],
+        zones=[Zone(70, 100, "green", "zone-green"), Zone(0, 40, HOSTILE, "zone-red")],
     )
     root = parse(svg)
     y = linear((0, 100), (280 - 48, 16))
@@ -240,6 +240,9 @@ def test_zones_shade_the_y_axis_behind_the_line() -> None:
     assert float(green.get("y")) == pytest.approx(y(100))
     assert float(green.get("height")) == pytest.approx(y(70) - y(100))
     assert float(red.get("y")) + float(red.get("height")) == pytest.approx(y(0))
+    assert green.get("aria-label") == "green: 70 to 100"
+    label = next(t for t in find_all(root, "text") if t.text == "green")
+    assert float(label.get("x")) > 900 - 40  # in the right margin, clear of the lines
     assert "<script" not in svg and "&lt;script&gt;" in svg
 
 

@@ -184,7 +184,7 @@ async def test_the_book_trend_shows_each_days_average_and_bands(
     assert_days_match(page.text, expected_days(first=LAST - timedelta(days=29)))
     assert 'id="health-trend"' in page.text and 'id="health-bands"' in page.text
     assert page.text.count('class="line"') == 2  # the gap day breaks the line in two
-    assert 'class="zone zone-red"' in page.text and "red below 40" in page.text
+    assert 'class="zone zone-red"' in page.text and "red: 0 to 40" in page.text
     assert page.text.count('class="area"') == 4 * 2  # four bands, two runs of days
     # a day's tooltip names each band's share and count
     assert "2026-11-20: Red 50% (2), Yellow 50% (2), Green 0% (0), No score 0% (0)" in page.text

@@ -216,7 +216,8 @@ class Series:
 
 @dataclass(frozen=True)
 class Zone:
-    """A shaded stretch of the y axis behind the lines, e.g. a health band."""
+    """A shaded stretch of the y axis behind the lines, e.g. a health band, named in the
+    right margin (keep `label` to a word or two)."""
 
     low: float
     high: float
@@ -239,7 +240,7 @@ def line_chart(
 ) -> Markup:
     """One line per series over the periods (evenly spaced), with a band from each point's
     `low` to `high` (with `bands`; the dots name the interval either way); a period without
-    a value breaks the line. `zones` shade stretches of the y axis, labelled at the right."""
+    a value breaks the line. `zones` shade stretches of the y axis, named in the margin."""
     # room on the right for the last period's label, centred under its point
     left, right, top, bottom = 48.0, width - 40.0, 16.0, 48.0
     legend = 18.0 * math.ceil(len(series) / 3) if len(series) > 1 else 0.0
@@ -253,12 +254,14 @@ def line_chart(
     parts = [_open(chart_id, title, desc, width, height, "line-chart")]
     for zone in zones:
         z_top, z_bottom = y(_clamp(zone.high, domain)), y(_clamp(zone.low, domain))
+        text = f"{zone.label}: {fmt(zone.low, 0)} to {fmt(zone.high, 0)}"
         parts.append(
             f'<rect class="{_classes("zone", zone.cls)}" x="{_n(left)}" y="{_n(z_top)}" '
-            f'width="{_n(right - left)}" height="{_n(max(z_bottom - z_top, 0.0))}">'
-            f"<title>{escape(zone.label)}</title></rect>"
+            f'width="{_n(right - left)}" height="{_n(max(z_bottom - z_top, 0.0))}" '
+            f'aria-label="{escape(text)}"><title>{escape(text)}</title></rect>'
         )
-        parts.append(_text(right - 4, z_top + 12, zone.label, "zone-label", "end"))
+        middle = (z_top + z_bottom) / 2 + 4
+        parts.append(_text(right + 4, middle, _clip(zone.label, 7), "zone-label"))
     for tick in nice_ticks(*domain):
         ty = y(tick)
         parts.append(_hline("grid", left, right, ty))

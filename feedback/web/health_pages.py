@@ -62,9 +62,9 @@ BAND_LABELS = {"green": "Green", "yellow": "Yellow", "red": "Red", "unknown": "N
 
 def band_zones(settings: HealthSettings) -> list[Zone]:
     return [
-        Zone(settings.green_min, 100.0, f"green from {settings.green_min:g}", "zone-green"),
+        Zone(settings.green_min, 100.0, "green", "zone-green"),
         Zone(settings.red_below, settings.green_min, "yellow", "zone-yellow"),
-        Zone(0.0, settings.red_below, f"red below {settings.red_below:g}", "zone-red"),
+        Zone(0.0, settings.red_below, "red", "zone-red"),
     ]
 
 
@@ -138,7 +138,15 @@ def _raw(request: PageRequest) -> dict[str, str]:
 
 
 def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.1f}"
+    """+1.5, -0.3, 0.0 (no sign on what rounds to nothing), - for no value."""
+    if value is None:
+        return "-"
+    text = f"{value:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def _down(value: float | None) -> bool:
+    return value is not None and _signed(value).startswith("-")
 
 
 def _whose(principal: Principal, lead: Member | None, chosen: Member | None) -> str:
@@ -224,6 +232,7 @@ class HealthReportPages(Controller):
             bands=BANDS,
             band_labels=BAND_LABELS,
             signed=_signed,
+            down=_down,
             **values,
         )
 
