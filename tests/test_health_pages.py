@@ -281,6 +281,19 @@ async def test_a_manager_who_leads_a_team_sees_it_first(client: Any, snapshots: 
     assert "Health trends: every account" in everyone.text
 
 
+async def test_a_manager_who_leads_no_team_sees_every_account(client: Any, snapshots: None) -> None:
+    await create_staff_user("ann@example.com", Role.manager, PASSWORD)  # a CSM, not a lead
+    assert (await sign_in(client, "ann@example.com")).status_code == 303
+    page = await client.get("/reports/health")
+    assert page.status_code == 200 and "Health trends: every account" in page.text
+
+
+async def test_an_account_id_with_a_nul_is_not_found(client: Any, snapshots: None) -> None:
+    await as_role(client, Role.admin)
+    answer = await client.get("/reports/health/accounts/a%00b")
+    assert answer.status_code == 404 and "Not found" in answer.text
+
+
 async def test_an_accounts_history_shows_its_score_and_band_per_day(
     client: Any, snapshots: None
 ) -> None:

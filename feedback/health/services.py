@@ -134,6 +134,9 @@ def _summary(by_band: list[dict[str, Any]]) -> dict[str, Any]:
 async def account_history(
     principal: Principal, external_id: str, day_from: date | None, day_to: date | None
 ) -> dict[str, Any]:
+    if "\x00" in external_id:
+        # PostgreSQL text cannot hold NUL: no account has such an id
+        raise NotFoundException(f"no account {external_id!r}")
     account = (
         await Account.select(Account.id, Account.csm, Account.name)
         .where(Account.external_id == external_id)

@@ -182,7 +182,9 @@ class HealthReportPages(Controller):
                 lead_email = form.get("manager")
                 if "manager" not in form.raw and principal.role is Role.manager:
                     # a manager who is also in the CSM list sees their own team first
-                    lead_email = principal.actor if principal.actor in directory else ""
+                    lead_email = (
+                        principal.actor if any(m.email == principal.actor for m in leads) else ""
+                    )
                 if lead_email:
                     lead = next((m for m in leads if m.email == lead_email), None)
                     if lead is None:
