@@ -39,6 +39,7 @@ from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
+from feedback.web.health_pages import HealthReportPages
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CtaPages,
             CtaAdminPages,
             ReportPages,
+            HealthReportPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, answer_rules, slack_delivery],

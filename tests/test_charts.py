@@ -11,14 +11,17 @@ from markupsafe import Markup
 from feedback.web.charts import (
     Bar,
     Dot,
+    Layer,
     Point,
     Series,
     Steps,
+    Zone,
     bar_chart,
     line_chart,
     linear,
     nice_ticks,
     scatter_chart,
+    stacked_area_chart,
     step_chart,
     step_path,
 )
@@ -214,3 +217,65 @@ def test_a_step_chart_draws_one_path_per_curve() -> None:
         y_label="still customers",
     )
     assert len(find_all(parse(svg), "path", "step")) == 2
+
+
+def points_of(polygon: ET.Element) -> list[tuple[float, ...]]:
+    return [tuple(map(float, p.split(","))) for p in (polygon.get("points") or "").split()]
+
+
+def test_zones_shade_the_y_axis_behind_the_line() -> None:
+    svg = line_chart(
+        ["d1", "d2"],
+        [Series("Average", {"d1": Point(50), "d2": Point(60)})],
+        title="t",
+        desc="d",
+        domain=(0, 100),
+        height=280,
+        zones=[Zone(70, 100, "green", "zone-green"), Zone(0, 40, HOSTILE, "zone-red")],
+    )
+    root = parse(svg)
+    y = linear((0, 100), (280 - 48, 16))
+    green, red = find_all(root, "rect", "zone")
+    assert "zone-green" in green.get("class").split()
+    assert float(green.get("y")) == pytest.approx(y(100))
+    assert float(green.get("height")) == pytest.approx(y(70) - y(100))
+    assert float(red.get("y")) + float(red.get("height")) == pytest.approx(y(0))
+    assert green.get("aria-label") == "green: 70 to 100"
+    label = next(t for t in find_all(root, "text") if t.text == "green")
+    assert float(label.get("x")) > 900 - 40  # in the right margin, clear of the lines
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+
+
+def test_stacked_layers_reach_the_total_and_break_at_gaps() -> None:
+    periods = ["d1", "d2", "d3", "d4"]
+    red = Layer("Red", {"d1": 25, "d2": 50, "d4": 10}, {"d1": "1"}, "band-red")
+    green = Layer("Green", {"d1": 75, "d2": 50, "d4": 90}, {"d1": "3"}, "band-green")
+    svg = stacked_area_chart(periods, [red, green], title="t", desc="d", height=260)
+    root = parse(svg)
+    y = linear((0, 100), (260 - 48 - 18, 16))
+    areas = find_all(root, "polygon", "area")
+    assert len(areas) == 4  # two layers, two runs: d3 has no values
+    red_run, _, green_run, green_alone = areas
+    assert [p[1] for p in points_of(red_run)] == pytest.approx([y(25), y(50), y(0), y(0)])
+    assert [p[1] for p in points_of(green_run)] == pytest.approx([y(100), y(100), y(50), y(25)])
+    # d4 alone is a narrow column: the same values on both sides
+    alone = points_of(green_alone)
+    assert alone[0][0] < alone[1][0] and [p[1] for p in alone] == pytest.approx(
+        [y(100), y(100), y(10), y(10)]
+    )
+    slices = find_all(root, "rect", "slice")
+    assert len(slices) == 3
+    assert slices[0].get("aria-label") == "d1: Red 25% (1), Green 75% (3)"
+    assert "band-red" in find_all(root, "g", "layer")[0].get("class").split()
+
+
+def test_stacked_labels_are_escaped() -> None:
+    svg = stacked_area_chart(
+        [HOSTILE],
+        [Layer(HOSTILE, {HOSTILE: 100}, {HOSTILE: HOSTILE}, HOSTILE)],
+        title=HOSTILE,
+        desc=HOSTILE,
+        chart_id=HOSTILE,
+    )
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    parse(svg)

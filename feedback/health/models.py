@@ -43,6 +43,8 @@ class HealthSnapshot(Table, tablename="health_snapshot"):
     score = Real(null=True, default=None)
     band = Varchar(length=10, default="unknown")
     components = JSONB(default={})
-    csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null, index=True)
+    # not indexed alone: the (csm, day) index made in a raw-SQL migration covers it, and a
+    # CSM's or a team's trend over a window reads only that window's rows through it
+    csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null)
     arr_cents = BigInt(null=True, default=None)
     computed_at = Timestamptz(default=TimestamptzNow())

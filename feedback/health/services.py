@@ -134,6 +134,9 @@ def _summary(by_band: list[dict[str, Any]]) -> dict[str, Any]:
 async def account_history(
     principal: Principal, external_id: str, day_from: date | None, day_to: date | None
 ) -> dict[str, Any]:
+    if "\x00" in external_id:
+        # PostgreSQL text cannot hold NUL: no account has such an id
+        raise NotFoundException(f"no account {external_id!r}")
     account = (
         await Account.select(Account.id, Account.csm, Account.name)
         .where(Account.external_id == external_id)
@@ -206,3 +209,107 @@ async def health_trend(
             for r in rows
         ],
     }
+
+
+async def health_by_csm(
+    principal: Principal,
+    *,
+    day: date,
+    csm: str | None = None,
+    manager: str | None = None,
+) -> list[dict[str, Any]]:
+    """Per CSM (the snapshot's CSM, as in `health_trend`): accounts, mean score and band
+    counts on `day`, and the mean 7 and 30 days before, from one GROUP BY over three days."""
+    earlier7, earlier30 = day - timedelta(days=7), day - timedelta(days=30)
+    where, args = ["s.day IN ({}, {}, {})"], [day, earlier7, earlier30]
+    _scope(where, args, principal, csm, manager, "s.csm")
+    sql = f"""
+        SELECT s.csm, c.email AS csm_email, c.name AS csm_name, s.day, COUNT(*) AS accounts,
+               AVG(s.score) AS mean_score,
+               SUM(CASE WHEN s.band = 'green' THEN 1 ELSE 0 END) AS green,
+               SUM(CASE WHEN s.band = 'yellow' THEN 1 ELSE 0 END) AS yellow,
+               SUM(CASE WHEN s.band = 'red' THEN 1 ELSE 0 END) AS red,
+               SUM(CASE WHEN s.band = 'unknown' THEN 1 ELSE 0 END) AS unknown
+        FROM health_snapshot s
+        LEFT JOIN csm c ON c.id = s.csm
+        WHERE {" AND ".join(where)}
+        GROUP BY s.csm, c.email, c.name, s.day
+    """  # noqa: S608 - only whitelisted conditions are interpolated
+    rows = await HealthSnapshot.raw(sql, *args)
+    by_csm: dict[int | None, dict[date, dict[str, Any]]] = {}
+    for r in rows:
+        on = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
+        by_csm.setdefault(r["csm"], {})[on] = r
+    out = []
+    for days in by_csm.values():
+        now = days.get(day)
+        if now is None:
+            continue  # a CSM without accounts today is no longer in this book
+        mean = _float(now["mean_score"])
+        before7 = _float((days.get(earlier7) or {}).get("mean_score"))
+        before30 = _float((days.get(earlier30) or {}).get("mean_score"))
+        out.append(
+            {
+                "csm_email": now["csm_email"],
+                "csm_name": now["csm_name"],
+                "accounts": int(now["accounts"]),
+                "mean_score": mean,
+                "mean_7d_ago": before7,
+                "mean_30d_ago": before30,
+                "change_7d": None if mean is None or before7 is None else round(mean - before7, 2),
+                "change_30d": None
+                if mean is None or before30 is None
+                else round(mean - before30, 2),
+                "bands": {b: int(now[b] or 0) for b in BANDS},
+            }
+        )
+    out.sort(key=lambda r: (r["csm_name"] is None, r["csm_name"] or ""))
+    return out
+
+
+async def health_movers(
+    principal: Principal,
+    *,
+    day: date,
+    csm: str | None = None,
+    manager: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
+    """Accounts (of today's book, as in `health_on_day`) that moved into red since 7 days
+    before `day`, then those whose score dropped most; both days must have a snapshot."""
+    where, args = ["s.day = {}"], [day]
+    _scope(where, args, principal, csm, manager, "a.csm")
+    into_red = "(s.band = 'red' AND p.band <> 'red')"
+    sql = f"""
+        SELECT a.external_id AS account_id, a.name, c.email AS csm_email, c.name AS csm_name,
+               s.score, s.band, p.score AS score_before, p.band AS band_before,
+               CASE WHEN {into_red} THEN 1 ELSE 0 END AS into_red
+        FROM health_snapshot s
+        JOIN account a ON a.id = s.account
+        JOIN health_snapshot p ON p.account = s.account AND p.day = {{}}
+        LEFT JOIN csm c ON c.id = a.csm
+        WHERE {" AND ".join(where)} AND ({into_red} OR s.score < p.score)
+        ORDER BY CASE WHEN {into_red} THEN 0 ELSE 1 END,
+                 CASE WHEN s.score IS NULL OR p.score IS NULL THEN 1 ELSE 0 END,
+                 s.score - p.score, a.external_id
+        LIMIT {{}}
+    """  # noqa: S608 - only whitelisted conditions are interpolated
+    rows = await HealthSnapshot.raw(sql, day - timedelta(days=7), *args, limit)
+    out = []
+    for r in rows:
+        score, before = _float(r["score"]), _float(r["score_before"])
+        out.append(
+            {
+                "account_id": r["account_id"],
+                "name": r["name"],
+                "csm_email": r["csm_email"],
+                "csm_name": r["csm_name"],
+                "score": score,
+                "band": r["band"],
+                "score_before": before,
+                "band_before": r["band_before"],
+                "change": None if score is None or before is None else round(score - before, 2),
+                "into_red": bool(r["into_red"]),
+            }
+        )
+    return out

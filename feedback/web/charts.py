@@ -59,6 +59,10 @@ def _open(chart_id: str, title: str, desc: str, width: float, height: float, kin
     )
 
 
+def _classes(base: str, extra: str) -> str:
+    return f"{base} {_chart_id(extra)}" if extra else base
+
+
 def _text(x: float, y: float, text: str, cls: str, anchor: str = "start") -> str:
     return (
         f'<text x="{_n(x)}" y="{_n(y)}" class="{cls}" text-anchor="{anchor}">{escape(text)}</text>'
@@ -210,6 +214,17 @@ class Series:
     points: dict[str, Point] = field(default_factory=dict)  # by period label
 
 
+@dataclass(frozen=True)
+class Zone:
+    """A shaded stretch of the y axis behind the lines, e.g. a health band, named in the
+    right margin (keep `label` to a word or two)."""
+
+    low: float
+    high: float
+    label: str
+    cls: str = ""
+
+
 def line_chart(
     periods: Sequence[str],
     series: Sequence[Series],
@@ -221,10 +236,11 @@ def line_chart(
     width: float = 900.0,
     height: float = 280.0,
     bands: bool = True,
+    zones: Sequence[Zone] = (),
 ) -> Markup:
     """One line per series over the periods (evenly spaced), with a band from each point's
     `low` to `high` (with `bands`; the dots name the interval either way); a period without
-    a value breaks the line."""
+    a value breaks the line. `zones` shade stretches of the y axis, named in the margin."""
     # room on the right for the last period's label, centred under its point
     left, right, top, bottom = 48.0, width - 40.0, 16.0, 48.0
     legend = 18.0 * math.ceil(len(series) / 3) if len(series) > 1 else 0.0
@@ -236,6 +252,16 @@ def line_chart(
         return left + (i * step if len(periods) > 1 else (right - left) / 2)
 
     parts = [_open(chart_id, title, desc, width, height, "line-chart")]
+    for zone in zones:
+        z_top, z_bottom = y(_clamp(zone.high, domain)), y(_clamp(zone.low, domain))
+        text = f"{zone.label}: {fmt(zone.low, 0)} to {fmt(zone.high, 0)}"
+        parts.append(
+            f'<rect class="{_classes("zone", zone.cls)}" x="{_n(left)}" y="{_n(z_top)}" '
+            f'width="{_n(right - left)}" height="{_n(max(z_bottom - z_top, 0.0))}" '
+            f'aria-label="{escape(text)}"><title>{escape(text)}</title></rect>'
+        )
+        middle = (z_top + z_bottom) / 2 + 4
+        parts.append(_text(right + 4, middle, _clip(zone.label, 7), "zone-label"))
     for tick in nice_ticks(*domain):
         ty = y(tick)
         parts.append(_hline("grid", left, right, ty))
@@ -450,3 +476,107 @@ def step_path(curve: Steps, x: Scale, y: Scale, x_end: float) -> str:
             level = value
     commands.append(f"H{_n(x(x_end))}")
     return " ".join(commands)
+
+
+# --- stacked shares (areas) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of a stack: its value per period (e.g. a share in percent), a note per
+    period for the tooltips (e.g. the count) and a class for its colour."""
+
+    name: str
+    values: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    cls: str = ""
+
+
+def stacked_area_chart(
+    periods: Sequence[str],
+    layers: Sequence[Layer],
+    *,
+    title: str,
+    desc: str,
+    chart_id: str = "stack",
+    domain: tuple[float, float] = (0.0, 100.0),
+    unit: str = "%",
+    digits: int = 0,
+    width: float = 900.0,
+    height: float = 260.0,
+) -> Markup:
+    """Layers stacked bottom-up over the periods (evenly spaced), the first layer at the
+    bottom. A period no layer has a value for breaks the areas; a lone period is drawn as a
+    narrow column. Each period carries one tooltip with every layer's value."""
+    left, right, top, bottom = 48.0, width - 40.0, 16.0, 48.0
+    legend = 18.0 * math.ceil(len(layers) / 4) if layers else 0.0
+    plot_bottom = height - bottom - legend
+    y = linear(domain, (plot_bottom, top))
+    step = (right - left) / max(len(periods) - 1, 1)
+
+    def px(i: int) -> float:
+        return left + (i * step if len(periods) > 1 else (right - left) / 2)
+
+    parts = [_open(chart_id, title, desc, width, height, "stack-chart")]
+    for tick in nice_ticks(*domain):
+        ty = y(tick)
+        parts.append(_hline("grid", left, right, ty))
+        parts.append(_text(left - 6, ty + 4, fmt(tick, 0), "tick", "end"))
+    label_every = max(1, math.ceil(len(periods) / 12))
+    for i, period in enumerate(periods):
+        if i % label_every == 0:
+            parts.append(_text(px(i), plot_bottom + 18, period, "tick", "middle"))
+    present = [any(p in layer.values for layer in layers) for p in periods]
+    runs: list[list[int]] = []
+    for i, here in enumerate(present):
+        if here and runs and runs[-1][-1] == i - 1:
+            runs[-1].append(i)
+        elif here:
+            runs.append([i])
+    half = min(step / 2, 4.0)
+    for l_index, layer in enumerate(layers):
+        cls = _classes(f"layer layer-{l_index % SERIES_CLASSES}", layer.cls)
+        parts.append(f'<g class="{cls}" aria-label="{escape(layer.name)}">')
+        for run in runs:
+            # a lone period: the same values at both sides of a narrow column
+            cols = run if len(run) > 1 else [run[0], run[0]]
+            xs = [px(i) for i in run] if len(run) > 1 else [px(run[0]) - half, px(run[0]) + half]
+            below = [_stack_total(layers[:l_index], periods[i], domain) for i in cols]
+            above = [
+                b + layer.values.get(periods[i], 0.0) for b, i in zip(below, cols, strict=True)
+            ]
+            upper = [f"{_n(x)},{_n(y(_clamp(v, domain)))}" for x, v in zip(xs, above, strict=True)]
+            lower = [
+                f"{_n(x)},{_n(y(_clamp(v, domain)))}"
+                for x, v in zip(reversed(xs), reversed(below), strict=True)
+            ]
+            parts.append(f'<polygon class="area" points="{" ".join(upper + lower)}"/>')
+        parts.append("</g>")
+    for i, period in enumerate(periods):
+        if not present[i]:
+            continue
+        values = ", ".join(
+            f"{layer.name} {fmt(layer.values.get(period, 0.0), digits)}{unit}"
+            + (f" ({layer.notes[period]})" if period in layer.notes else "")
+            for layer in layers
+        )
+        text = f"{period}: {values}"
+        x0 = max(px(i) - max(step / 2, half), left - half)
+        x1 = min(px(i) + max(step / 2, half), right + half)
+        parts.append(
+            f'<rect class="slice" x="{_n(x0)}" y="{_n(top)}" width="{_n(x1 - x0)}" '
+            f'height="{_n(plot_bottom - top)}" aria-label="{escape(text)}">'
+            f"<title>{escape(text)}</title></rect>"
+        )
+    for l_index, layer in enumerate(layers):
+        lx = left + (l_index % 4) * (right - left) / 4
+        ly = height - legend - 4 + 18 * (l_index // 4) + 14
+        cls = _classes(f"legend layer-{l_index % SERIES_CLASSES}", layer.cls)
+        parts.append(f'<rect class="{cls}" x="{_n(lx)}" y="{_n(ly - 9)}" width="10" height="10"/>')
+        parts.append(_text(lx + 14, ly, _clip(layer.name, 36), "label"))
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
+
+
+def _stack_total(layers: Sequence[Layer], period: str, domain: tuple[float, float]) -> float:
+    return domain[0] + sum(layer.values.get(period, 0.0) for layer in layers)

@@ -3,12 +3,14 @@ under the strict CSP, without a single violation."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
+from feedback.accounts.models import Account
 from feedback.demo import DEFAULT_DEMO_PASSWORD, load_demo
 
 # an init script is not subject to the page's CSP: it only records what the CSP blocks
@@ -27,6 +29,13 @@ PAGES: list[tuple[str, tuple[str, ...]]] = [
     ("/reports/executive", ("#executive-bars", "#executive-trend")),
     ("/reports/quadrant?nps_threshold=10", ("#quadrant-scatter",)),
     ("/reports/churn", ("#churn-rates", "#churn-survival")),
+    ("/reports/health", ("#health-trend", "#health-bands", "#health-csm-bars")),
+    (
+        "/reports/health?manager=maria.lead@example.com&days=180",
+        ("#health-trend", "#health-bands", "#health-csm-bars"),
+    ),
+    ("/reports/health?csm=alex@example.com&days=30", ("#health-trend", "#health-bands")),
+    ("/reports/health/accounts/acct-0001", ("#health-account",)),
 ]
 
 
@@ -75,11 +84,11 @@ async def test_an_admin_sees_every_report_page_drawn(
             size = await box(chart)
             assert size["width"] > 100 and size["height"] > 50, (path, selector, size)
             assert await chart.get_attribute("role") == "img"
-            marks = chart.locator("rect.bar, polyline.line, circle.dot, path.step")
+            marks = chart.locator("rect.bar, polyline.line, circle.dot, path.step, polygon.area")
             assert await marks.count() > 0, (path, selector)
             first = await box(marks.first)
             assert first["width"] > 0 or first["height"] > 0, (path, selector)
-        name = path.strip("/").replace("/", "-").replace("?", "-").replace("&", "-")
+        name = re.sub(r"[^A-Za-z0-9.-]+", "-", path.strip("/"))
         await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
         assert await page.evaluate("window.cspViolations") == [], path
@@ -118,6 +127,44 @@ async def test_a_csm_sees_their_own_accounts_and_not_the_team_pages(
     owners = await page.locator("table.responses tbody td:nth-child(8)").all_inner_texts()
     assert owners and set(owners) == {"alex@example.com"}
     answer = await page.goto(f"{service}/reports/team")
+    assert answer is not None and answer.status == 403
+    await expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
+    assert await page.evaluate("window.cspViolations") == []
+
+
+async def test_the_health_pages_stack_the_bands_and_link_each_account(
+    watched: Any, service: str, demo: None
+) -> None:
+    page = watched
+    await sign_in(page, service, "csm@example.com")
+    await page.goto(f"{service}/reports/health")
+    await expect(page.get_by_role("heading", name="Health trends: your accounts")).to_be_visible()
+    # the bands of a day stack to the full height of the plot
+    slices = page.locator("svg#health-bands rect.slice")
+    days = await slices.count()
+    assert days == 30  # the demo's 30 days of snapshots
+    label = await slices.last.get_attribute("aria-label")
+    assert label is not None and label.count("%") == 4
+    areas = page.locator("svg#health-bands polygon.area")
+    assert await areas.count() == 4
+    plot = await box(slices.last)
+    stacked = [await box(areas.nth(i)) for i in range(4)]
+    top = min(a["y"] for a in stacked)
+    bottom = max(a["y"] + a["height"] for a in stacked)
+    assert abs(top - plot["y"]) < 2 and abs(bottom - (plot["y"] + plot["height"])) < 2
+    # the CSM dashboard links each account's health to its history
+    await page.goto(f"{service}/reports/my-accounts")
+    await page.locator("td.health a").first.click()
+    await expect(page.get_by_role("heading", name=re.compile(r"^Health: "))).to_be_visible()
+    assert await page.locator("table.health-account-days tbody tr").count() == days
+    assert await page.locator("svg#health-account circle.dot").count() > 0
+    # another CSM's account is refused
+    other = (
+        await Account.select(Account.external_id)
+        .where(Account.csm.email != "alex@example.com")
+        .first()
+    )
+    answer = await page.goto(f"{service}/reports/health/accounts/{other['external_id']}")
     assert answer is not None and answer.status == 403
     await expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
     assert await page.evaluate("window.cspViolations") == []
