@@ -14,6 +14,8 @@ from feedback.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from feedback.settings import load_settings
 from tests.factories import ORIGIN, widget_setup
 
+MID_WINDOW = 1_800_000_030.0  # 30 s into a one-minute window
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
@@ -62,6 +64,8 @@ async def test_the_widget_answers_429_with_retry_after_past_the_ip_limit() -> No
     setup = await widget_setup()
     settings = load_settings({**os.environ, "FEEDBACK_WIDGET_RATE_PER_IP": "3"})
     app = create_app(settings)
+    # a clock that stays inside one window: a real one may cross a minute mid-test
+    app.state["rate_limiter"] = MemoryRateLimiter(clock=lambda: MID_WINDOW)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         body = json.dumps({"user_id": "u", "account_id": "a"})
@@ -84,6 +88,8 @@ async def test_the_key_limit_applies_across_addresses(client: Any) -> None:
     setup = await widget_setup()
     settings = load_settings({**os.environ, "FEEDBACK_WIDGET_RATE_PER_KEY": "2"})
     app = create_app(settings)
+    # a clock that stays inside one window: a real one may cross a minute mid-test
+    app.state["rate_limiter"] = MemoryRateLimiter(clock=lambda: MID_WINDOW)
     statuses = []
     for address in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         transport = httpx.ASGITransport(app=app, client=(address, 5000))
