@@ -27,10 +27,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import asyncpg
 import httpx
@@ -82,7 +82,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     """Fail in CI (a missing tool must not pass unnoticed), skip with the reason elsewhere."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
@@ -164,7 +164,6 @@ def private_postgres() -> Iterator[PrivateCluster]:
             "the PostgreSQL server binaries (initdb, pg_ctl, postgres) are missing: "
             "apt-get install postgresql, or set TEST_POSTGRES_BIN"
         )
-        raise AssertionError("unreachable")
     as_owner: list[str] = []
     if os.geteuid() == 0:  # initdb refuses to run as root
         runuser = shutil.which("runuser")
@@ -176,7 +175,7 @@ def private_postgres() -> Iterator[PrivateCluster]:
             pwd.getpwnam("postgres")
         except KeyError:
             unavailable("running as root and there is no `postgres` OS user to run initdb")
-        as_owner = [str(runuser), "-u", "postgres", "--"]
+        as_owner = [runuser, "-u", "postgres", "--"]
     home = Path(tempfile.mkdtemp(prefix="feedback-pg-"))
     if as_owner:
         shutil.chown(home, user="postgres")
@@ -273,7 +272,10 @@ async def query(url: str, sql: str) -> Any:
 
 
 async def eventually(
-    check: Any, seconds: float, interval: float = 0.1, what: str = "condition"
+    check: Callable[[], Awaitable[bool]],
+    seconds: float,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> float:
     """Poll the async `check` until it returns True; how long that took."""
     started = time.monotonic()
@@ -568,8 +570,6 @@ async def test_the_service_rides_out_a_database_restart_and_outage(
             slowest_failure=round(tally.slowest_failure, 3),
         )
         print("database restart:", json.dumps(report))
-        for name in logs:
-            shutil.copy(tmp_dir / f"{name}.log", Path(tempfile.gettempdir()) / f"pgr-{name}.log")
     # both processes' loops met the outage (and carried on, as checked above)
     for name in logs:
         text = (tmp_dir / f"{name}.log").read_text()
