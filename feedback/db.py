@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.querystring import QueryString
 
@@ -80,8 +80,31 @@ async def write_transaction() -> AsyncIterator[None]:
         async with engine.transaction(transaction_type=TransactionType.immediate):
             yield
     else:
-        async with engine.transaction():
-            yield
+        transaction = engine.transaction()
+        try:
+            async with transaction:
+                yield
+        finally:
+            await _forget_failed_transaction(engine, transaction)
+
+
+async def _forget_failed_transaction(
+    engine: PostgresEngine, transaction: PostgresTransaction
+) -> None:
+    """Piccolo releases the connection and unsets the task's current transaction only after
+    a successful BEGIN and then COMMIT or ROLLBACK. When the connection died (the database
+    restarted) the rollback fails and both steps are skipped: every later transaction of the
+    same task nests in the dead one, so a long-running loop (the answer rule runner, the
+    outbox deliverer, the worker's jobs) would fail forever although the database is back."""
+    connection = getattr(transaction, "connection", None)
+    if engine.current_transaction.get() is transaction:
+        engine.current_transaction.reset(transaction.context)
+    elif connection is None or hasattr(transaction, "context"):
+        return  # nested in an outer transaction, failed to connect, or ended normally
+    if engine.pool is not None:
+        await engine.pool.release(connection)  # a no-op when asyncpg released it already
+    else:
+        connection.terminate()
 
 
 def _quote(name: str) -> str:
@@ -213,16 +236,26 @@ async def _keep_connection(_: Any) -> None:
     default reset costs a round trip on every release."""
 
 
+# A new connection that gets no answer by then fails (asyncpg waits 60 s by default): a
+# database host that stops answering turns into quick 503s, not requests hanging for a minute.
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
 async def open_database(pool_size: int | None = None) -> bool:
     """Open the PostgreSQL connection pool; False when there is nothing to open (SQLite
-    connects per query) or a pool is already open, so the caller knows not to close it."""
+    connects per query) or a pool is already open, so the caller knows not to close it.
+
+    The pool rides out a database restart by itself: asyncpg drops a connection the server
+    closed and opens a new one at the next acquire (see tests/test_pg_restart.py)."""
     engine = current_engine()
     if not isinstance(engine, PostgresEngine) or engine.pool is not None:
         return False
     from feedback.settings import get_settings
 
     size = pool_size or get_settings().db_pool_size
-    await engine.start_connection_pool(min_size=1, max_size=size, reset=_keep_connection)
+    await engine.start_connection_pool(
+        min_size=1, max_size=size, reset=_keep_connection, timeout=CONNECT_TIMEOUT_SECONDS
+    )
     return True
 
 

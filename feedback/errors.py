@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 
 log = logging.getLogger("feedback.errors")
 
@@ -74,7 +79,77 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     )
 
 
+# how long clients should wait before trying again while the database is away (a restart or a
+# failover usually takes a few seconds)
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _raised_in_asyncpg(exc: BaseException) -> bool:
+    return any(
+        frame.f_globals.get("__name__", "").startswith("asyncpg")
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) says the database cannot be reached
+    now: refused, cut or timed-out connections, a server shutting down or starting up, no
+    free connection slot. Not a bug in the request: the answer is 503, and the same request
+    succeeds once the database is back (the pool opens new connections by itself)."""
+    import asyncpg
+
+    unreachable = (
+        asyncpg.PostgresConnectionError,  # also "connection was closed in the middle of operation"
+        asyncpg.AdminShutdownError,  # terminating connection due to administrator command
+        asyncpg.CrashShutdownError,
+        asyncpg.CannotConnectNowError,  # the database system is starting up / shutting down
+        asyncpg.TooManyConnectionsError,
+    )
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, unreachable):
+            return True
+        # a pooled connection the server ended while it was idle (a restart) can be handed
+        # out before asyncpg reads the end of the stream; its protocol is still consuming
+        # the server's "terminating connection" error
+        if isinstance(cause, asyncpg.InternalClientError) and str(cause).startswith(
+            "cannot switch to state"
+        ):
+            return True
+        # refused, reset, unresolvable host, connect timeout: only when the driver raised it
+        # (a Slack call timing out is not the database)
+        if isinstance(cause, OSError | TimeoutError) and _raised_in_asyncpg(cause):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if database_unavailable(exc):
+        # one line, no traceback: every request logs this while the database is away
+        log.warning(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc,
+        )
+        return Response(
+            content=error_body(
+                "database unavailable",
+                [
+                    {
+                        "field": "database",
+                        "message": f"retry in {DATABASE_RETRY_AFTER_SECONDS} s",
+                    }
+                ],
+            ),
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"retry-after": str(DATABASE_RETRY_AFTER_SECONDS)},
+            media_type="application/json",
+        )
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(
         content=error_body("internal server error"),
