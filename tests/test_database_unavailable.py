@@ -12,6 +12,7 @@ import pytest
 
 from feedback.db import current_engine, write_transaction
 from feedback.errors import database_unavailable
+from tests.factories import ORIGIN, widget_setup
 
 
 def closed_port() -> int:
@@ -120,3 +121,28 @@ async def test_a_task_whose_connection_died_mid_transaction_uses_the_database_ag
     assert engine.current_transaction.get() is None
     async with write_transaction():
         assert [dict(row) for row in await engine.run_ddl("SELECT 2 AS two")] == [{"two": 2}]
+
+
+async def test_a_widget_answer_the_database_cannot_take_is_a_503_the_widget_can_read(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the key and origin checks (the key is cached), the 503 carries the CORS headers:
+    without them the browser shows the widget a bare network error, not the Retry-After."""
+    from feedback.surveys import services
+
+    setup = await widget_setup()
+    down = await refused()
+
+    async def unreachable(*_: Any, **__: Any) -> Any:
+        raise down
+
+    monkeypatch.setattr(services, "record_score", unreachable)
+    answer = await client.post(
+        f"/widget/v1/{setup['key']}/responses",
+        content='{"display_token": "t", "client_id": "client-0001", "score": 3}',
+        headers={"content-type": "text/plain", **ORIGIN},
+    )
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "5"
+    assert answer.headers["access-control-allow-origin"] == ORIGIN["origin"]
+    assert answer.json()["detail"][0]["field"] == "database"

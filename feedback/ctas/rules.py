@@ -21,6 +21,7 @@ from typing import Any
 from feedback.ctas.models import Cta
 from feedback.ctas.services import Signal, cta_rules, raise_signal
 from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
+from feedback.errors import database_unavailable
 from feedback.responses.models import Response
 
 log = logging.getLogger("feedback.ctas")
@@ -104,7 +105,9 @@ async def act_on_answers(answers: list[dict[str, Any]], now: datetime) -> None:
         signal = signal_for(answer, rules, now)
         if signal is not None:
             groups.setdefault((signal.account_id, signal.type, signal.reason), []).append(signal)
-    for signals in groups.values():
+    # in one order (account, type, reason), so that two runners lock CTA rows alike and never
+    # deadlock on each other (seen under load with the batch's arrival order)
+    for _, signals in sorted(groups.items()):
         await raise_signal(signals[-1], now, earlier=signals[:-1])
 
 
@@ -172,9 +175,9 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
                 await act_on_answers(due, now)
                 await _clear([response_id])
             handled += 1
-        except Exception:
-            if response_id is None:
-                raise
+        except Exception as exc:
+            if response_id is None or database_unavailable(exc):
+                raise  # not this answer's fault: the runner tries again at its next poll
             log.exception("CTA rules failed on answer %s; retrying it later", response_id)
             async with write_transaction():
                 await _clear([response_id], until=now + ANSWER_RETRY)

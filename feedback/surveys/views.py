@@ -22,7 +22,7 @@ from litestar.params import FromPath, JSONBody
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import audit
-from feedback.errors import InputError, error_body
+from feedback.errors import InputError, error_body, internal_error_handler
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.surveys import admin, services
 from feedback.surveys.models import Schedule, Survey, WidgetKey
@@ -99,6 +99,15 @@ async def widget_call(
         detail = exc.extra if isinstance(exc.extra, list) else []
         return Response(
             error_body(exc.detail, detail), status_code=exc.status_code, headers=headers
+        )
+    except Exception as exc:  # 503 while the database is away (500 for a bug), readable by
+        # the widget: without CORS headers the browser reports a bare network error
+        failed = internal_error_handler(request, exc)
+        return Response(
+            failed.content,
+            status_code=failed.status_code,
+            headers={**(failed.headers or {}), **headers},
+            media_type=failed.media_type,
         )
     return Response(body, status_code=status, headers={**headers, "cache-control": "no-store"})
 
