@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +36,15 @@ from bot.blocks import cta_blocks
 from feedback.ctas.models import Cta, Outbox, OutboxStatus
 from feedback.ctas.services import cta_types, load_cta, on_enqueue, route
 from feedback.db import as_utc_datetime, is_sqlite, utcnow, write_transaction
+from feedback.errors import database_unavailable
 from feedback.observability import SLACK_SENDS
 from feedback.settings import Settings
 
 log = logging.getLogger("feedback.slack")
 
+# how often a write recording a send Slack already took is tried again while the database
+# is unreachable
+RECORD_RETRY_SECONDS = 0.5
 # errors a retry will not fix: the message is dead at once, with the error for admins
 PERMANENT_ERRORS = {
     "channel_not_found",
@@ -242,7 +247,23 @@ class Deliverer:
         finally:
             if self.interval:
                 slot = began + self.interval
-                await Outbox.raw(_PACE_AFTER_SEND_SQL, slot, row["channel"], slot)
+                await self._record(
+                    lambda: Outbox.raw(_PACE_AFTER_SEND_SQL, slot, row["channel"], slot)
+                )
+
+    async def _record(self, write: Callable[[], Awaitable[Any]]) -> Any:
+        """A write that records what Slack has already done. While the database is
+        unreachable it is tried again (for up to half the lease) instead of failing the
+        send: a failed send is sent again once the lease runs out, and the channel would
+        see the message twice."""
+        deadline = asyncio.get_running_loop().time() + self.lease.total_seconds() / 2
+        while True:
+            try:
+                return await write()
+            except Exception as exc:
+                if not database_unavailable(exc) or asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(RECORD_RETRY_SECONDS)
 
     async def _call_slack(self, row: dict[str, Any]) -> str | None:
         channel = row["channel"]
@@ -278,13 +299,13 @@ class Deliverer:
             cta["owner_channel"], cta["owner_slack_user"]
         ):
             # the owner's message is the CTA's message from now on
-            await Cta.raw(_CTA_MESSAGE_SQL, channel, ts, cta["id"])
+            await self._record(lambda: Cta.raw(_CTA_MESSAGE_SQL, channel, ts, cta["id"]))
         return ts
 
     async def _sent(self, row: dict[str, Any], now: datetime, ts: str | None) -> None:
         # plain SQL on the per-message path: Piccolo's query building cost more CPU than
         # the statement itself when thousands of messages are waiting
-        await Outbox.raw(_SENT_SQL, now, ts, row["id"], self.worker_id)
+        await self._record(lambda: Outbox.raw(_SENT_SQL, now, ts, row["id"], self.worker_id))
 
     async def _retry_later(
         self, row: dict[str, Any], now: datetime, seconds: float, error: str, count: bool = True

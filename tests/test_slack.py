@@ -508,3 +508,36 @@ async def test_url_verification_challenge(slack_client: httpx.AsyncClient) -> No
         headers={**signed(body), "content-type": "application/json"},
     )
     assert answer.status_code == 200 and "abc123" in answer.text
+
+
+async def test_a_post_slack_took_is_recorded_once_the_database_is_back(
+    slack_client: httpx.AsyncClient,
+    standin: SlackStandIn,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database went away just after Slack took the post: recording it is tried again,
+    instead of failing the send, which would post it a second time after the lease."""
+    import asyncpg
+
+    from bot import delivery
+
+    await book()
+    await link_slack_users()
+    await widget_answer(slack_client, 3)
+    real = Outbox.raw
+    failures = {"left": 3}
+
+    def flaky(sql: str, *args: Any) -> Any:
+        if sql == delivery._SENT_SQL and failures["left"]:
+            failures["left"] -= 1
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        return real(sql, *args)
+
+    monkeypatch.setattr(delivery, "RECORD_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(Outbox, "raw", flaky)
+    assert (await deliverer(settings).deliver_once()).sent == 1
+    assert failures["left"] == 0
+    assert len(standin.calls_to("chat.postMessage")) == 1
+    (row,) = await Outbox.select(Outbox.status, Outbox.slack_ts)
+    assert row["status"] == "sent" and row["slack_ts"]
