@@ -64,7 +64,6 @@ class Minute:
 @dataclass
 class Totals:
     answers_sent: set[str] = field(default_factory=set)  # client ids answered 201 or 200
-    detractors: int = 0
     shown: int = 0
     error_samples: list[str] = field(default_factory=list)
     minutes: dict[int, Minute] = field(default_factory=dict)
@@ -146,7 +145,6 @@ class Soak:
         if await self.call(connection, f"{self.base}/responses", answer) is None:
             return
         self.totals.answers_sent.add(client_id)
-        self.totals.detractors += score <= 6
         if self.rng.random() < COMMENT_SHARE:
             comment = {"display_token": shown["display_token"], "comment": f"soak {score}"}
             await self.call(connection, f"{self.base}/comments", comment)
@@ -167,7 +165,7 @@ class Soak:
 
         self.started = time.monotonic()
         n = 0
-        while (elapsed := time.monotonic() - self.started) < self.duration:
+        while time.monotonic() - self.started < self.duration:
             due = self.started + n / self.rate
             if due > time.monotonic():
                 await asyncio.sleep(due - time.monotonic())
@@ -175,7 +173,6 @@ class Soak:
             running.add(task)
             task.add_done_callback(running.discard)
             n += 1
-            del elapsed
         await asyncio.gather(*running)
         for _ in range(CONNECTIONS):
             (await pool.get()).close()

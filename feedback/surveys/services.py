@@ -89,7 +89,7 @@ def _quiet_key(
     return (key.id, user_id, account_id, url_path(url), json.dumps(traits, sort_keys=True))
 
 
-def _remember_quiet(quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> Outcome:
+def _remember_quiet(quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> None:
     global _quiet_sweep_at
     if len(_quiet) >= _quiet_sweep_at:
         for stale in [k for k, (until, _) in _quiet.items() if until <= now]:
@@ -98,7 +98,6 @@ def _remember_quiet(quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> 
             _quiet.clear()
         _quiet_sweep_at = max(1_000, 2 * len(_quiet))
     _quiet[quiet] = (min(outcome.next_check_at, now + QUIET_CAP), outcome.next_check_at)
-    return outcome
 
 
 async def load_key(key: str) -> KeyInfo:
@@ -402,15 +401,16 @@ async def check_eligibility(
     remembered = None if force else _quiet.get(quiet)
     if remembered is not None and remembered[0] > now:
         return Outcome(False, remembered[1])
-    found = None
+    found, outcome = None, None
     if not force and not is_sqlite():
         found = await _IDENTIFY.first(user_id, account_id)
         if found is not None and found["id"] is None:
-            first = await _first_visit(key, user_id, found, traits, url, now, latest_check)
-            if first is not None:
-                return _remember_quiet(quiet, first, now) if not first.show else first
-            found = None  # another request created the user meanwhile: read it again
-    outcome = await _check(key, user_id, account_id, traits, url, now, latest_check, force, found)
+            outcome = await _first_visit(key, user_id, found, traits, url, now, latest_check)
+            found = None  # None above: another request created the user; read it again
+    if outcome is None:
+        outcome = await _check(
+            key, user_id, account_id, traits, url, now, latest_check, force, found
+        )
     if not outcome.show:
         _remember_quiet(quiet, outcome, now)
     return outcome
