@@ -150,7 +150,9 @@ async def apply_answer_rules(limit: int = ANSWER_BATCH, now: datetime | None = N
             await act_on_answers(answers, now)
             await _clear([answer["id"] for answer in answers])
         return len(answers)
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # nothing to try one at a time: the runner tries again at its next poll
         log.exception("CTA rules failed on a batch of answers; trying them one at a time")
     return await _one_at_a_time(limit, now)
 
