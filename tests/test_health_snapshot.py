@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -18,8 +18,6 @@ from feedback.worker import run_jobs_once
 from tests.cli import feedback
 from tests.factories import bearer, book, import_csv, token
 
-TODAY = datetime.now(UTC).date()
-
 
 async def answers(rows: list[tuple[str, str, int, datetime]]) -> None:
     text = "account_id,user_id,score,answered_at\n" + "".join(
@@ -30,8 +28,11 @@ async def answers(rows: list[tuple[str, str, int, datetime]]) -> None:
 
 
 @pytest.fixture
-async def scored_book() -> None:
-    """a1: two promoters of two users, a2: one detractor of one user, b1: no answers."""
+async def scored_book() -> date:
+    """a1: two promoters of two users, a2: one detractor of one user, b1: no answers.
+
+    Returns the day every timestamp is anchored to, so a run that crosses midnight UTC
+    still sees one clock."""
     await book()
     await Account.update({Account.created_at: datetime.now(UTC) - timedelta(days=400)}, force=True)
     now = datetime.now(UTC)
@@ -42,9 +43,10 @@ async def scored_book() -> None:
             ("a2", "u3", 2, now - timedelta(days=5)),
         ]
     )
+    return now.date()
 
 
-async def snapshot_of(account: str, day: date = TODAY) -> dict[str, Any]:
+async def snapshot_of(account: str, day: date) -> dict[str, Any]:
     return (
         await HealthSnapshot.select()
         .where((HealthSnapshot.account.external_id == account) & (HealthSnapshot.day == day))
@@ -53,10 +55,10 @@ async def snapshot_of(account: str, day: date = TODAY) -> dict[str, Any]:
     )
 
 
-async def test_each_account_gets_components_a_score_and_a_band(scored_book: None) -> None:
-    result = await compute_snapshot(TODAY)
+async def test_each_account_gets_components_a_score_and_a_band(scored_book: date) -> None:
+    result = await compute_snapshot(scored_book)
     assert result.computed and result.accounts == 3
-    a1, a2, b1 = [await snapshot_of(a) for a in ("a1", "a2", "b1")]
+    a1, a2, b1 = [await snapshot_of(a, scored_book) for a in ("a1", "a2", "b1")]
     assert a1["components"] == {
         "nps": 100.0,
         "detractor_share": 100.0,
@@ -71,59 +73,60 @@ async def test_each_account_gets_components_a_score_and_a_band(scored_book: None
     assert b1["score"] is None and b1["band"] == "unknown" and b1["components"] == {}
 
 
-async def test_pushed_metrics_become_percentile_components(scored_book: None) -> None:
+async def test_pushed_metrics_become_percentile_components(scored_book: date) -> None:
     await push_metrics(
         [
-            {"account_id": a, "metric": "logins", "day": TODAY.isoformat(), "value": v}
+            {"account_id": a, "metric": "logins", "day": scored_book.isoformat(), "value": v}
             for a, v in (("a1", 10), ("a2", 30), ("b1", 20))
         ]
     )
-    await compute_snapshot(TODAY)
-    b1 = await snapshot_of("b1")
+    await compute_snapshot(scored_book)
+    b1 = await snapshot_of("b1", scored_book)
     assert b1["components"] == {"metric.logins": 50.0}
     assert b1["score"] == 50.0 and b1["band"] == "yellow"
-    assert (await snapshot_of("a2"))["components"]["metric.logins"] == pytest.approx(83.33)
+    a2 = await snapshot_of("a2", scored_book)
+    assert a2["components"]["metric.logins"] == pytest.approx(83.33)
 
 
-async def test_rerunning_a_day_replaces_it_with_the_current_settings(scored_book: None) -> None:
-    await compute_snapshot(TODAY)
+async def test_rerunning_a_day_replaces_it_with_the_current_settings(scored_book: date) -> None:
+    await compute_snapshot(scored_book)
     await update_health_settings({"weights": {"nps": 0, "detractor_share": 0, "trend": 0}})
-    again = await compute_snapshot(TODAY)
+    again = await compute_snapshot(scored_book)
     assert again.accounts == 3
     assert await HealthSnapshot.count() == 3
-    assert (await snapshot_of("a2"))["score"] == 100.0  # coverage only
+    assert (await snapshot_of("a2", scored_book))["score"] == 100.0  # coverage only
 
 
-async def test_churned_accounts_drop_out_once_churn_takes_effect(scored_book: None) -> None:
-    gone = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+async def test_churned_accounts_drop_out_once_churn_takes_effect(scored_book: date) -> None:
+    gone = datetime.combine(scored_book - timedelta(days=2), time(), UTC).isoformat()
     assert (await import_csv("churn", f"account_id,noticed_at,effective_at\nb1,{gone},{gone}\n")).ok
-    assert (await compute_snapshot(TODAY)).accounts == 2
-    assert (await compute_snapshot(TODAY - timedelta(days=3))).accounts == 3
+    assert (await compute_snapshot(scored_book)).accounts == 2
+    assert (await compute_snapshot(scored_book - timedelta(days=3))).accounts == 3
 
 
-async def test_the_worker_computes_the_last_complete_day_once(scored_book: None) -> None:
+async def test_the_worker_computes_the_last_complete_day_once(scored_book: date) -> None:
     assert (await run_jobs_once())["health_snapshot"] == 3
     assert (await run_jobs_once())["health_snapshot"] == 0
     assert await HealthSnapshot.count().where(HealthSnapshot.day == last_complete_day()) == 3
 
 
-async def test_concurrent_workers_compute_a_day_once(scored_book: None) -> None:
-    day = TODAY - timedelta(days=1)
+async def test_concurrent_workers_compute_a_day_once(scored_book: date) -> None:
+    day = scored_book - timedelta(days=1)
     results = await asyncio.gather(*(compute_snapshot(day, replace=False) for _ in range(3)))
     assert sorted(r.computed for r in results) == [False, False, True]
     assert await HealthSnapshot.count() == 3
 
 
 async def test_the_api_shows_bands_and_trends_against_7_and_30_days_ago(
-    client: Any, scored_book: None
+    client: Any, scored_book: date
 ) -> None:
     for days_ago in (30, 7, 0):
-        await compute_snapshot(TODAY - timedelta(days=days_ago))
+        await compute_snapshot(scored_book - timedelta(days=days_ago))
     admin = bearer(await token(Role.admin))
     answer = await client.get("/api/v1/health", headers=admin)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert body["day"] == TODAY.isoformat()
+    assert body["day"] == scored_book.isoformat()
     assert body["summary"]["bands"] == {"green": 1, "yellow": 0, "red": 1, "unknown": 1}
     assert body["summary"]["mean_score"] == pytest.approx((93.75 + 21.43) / 2, abs=0.01)
     assert body["total"] == 3
@@ -150,13 +153,13 @@ async def test_the_api_shows_bands_and_trends_against_7_and_30_days_ago(
     assert [a["account_id"] for a in page["accounts"]] == ["a1"]
 
 
-async def test_history_and_roll_ups_for_drawing_trends(client: Any, scored_book: None) -> None:
+async def test_history_and_roll_ups_for_drawing_trends(client: Any, scored_book: date) -> None:
     for days_ago in (2, 1, 0):
-        await compute_snapshot(TODAY - timedelta(days=days_ago))
+        await compute_snapshot(scored_book - timedelta(days=days_ago))
     admin = bearer(await token(Role.admin))
     history = (await client.get("/api/v1/health/accounts/a2", headers=admin)).json()
     assert [d["day"] for d in history["days"]] == [
-        (TODAY - timedelta(days=n)).isoformat() for n in (2, 1, 0)
+        (scored_book - timedelta(days=n)).isoformat() for n in (2, 1, 0)
     ]
     trend = (await client.get("/api/v1/health/trend?csm=ann@example.com", headers=admin)).json()
     assert [d["accounts"] for d in trend["days"]] == [2, 2, 2]
