@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
@@ -227,6 +228,81 @@ class Statement:
     async def first(self, *args: Any) -> dict[str, Any] | None:
         rows = await self.fetch(*args)
         return rows[0] if rows else None
+
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class GroupCommit(Generic[Item, Result]):
+    """Many callers' writes in one statement and one commit: group commit inside the process.
+
+    `submit(item)` waits for `run(items)`, which writes a whole batch and returns one result
+    per item, in order (an exception in an item's place is raised to that item's caller).
+    A batch starts at once when fewer than `in_flight` batches are running, so a lone caller
+    waits no longer than before; under load, what arrives while batches run is written
+    together by the next one (up to `max_items`). The cost per statement (a round trip,
+    parsing, a transaction, the commit's flush) is then shared.
+
+    Each caller still gets its answer only after its batch committed. A caller that gives up
+    (a client gone) does not take its item out: what was submitted is written. When `run`
+    raises, every caller of that batch gets the exception; `run` should fall back to writing
+    items one by one where one item's fault could otherwise fail the others.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[list[Item]], Awaitable[list[Result | Exception]]],
+        max_items: int = 64,
+        in_flight: int = 2,
+    ) -> None:
+        self._run = run
+        self.max_items = max_items
+        self.in_flight = in_flight
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self.batches = 0  # written since the process started, and the items in them
+        self.items = 0
+        self.largest = 0
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests): nothing of the old one is live
+            self._loop, self._waiting, self._running = loop, [], set()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._waiting.append((item, future))
+        if len(self._running) < self.in_flight:
+            task = loop.create_task(self._drain())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return await future  # a caller cancelled cancels its future, not its write
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_items]
+            del self._waiting[: self.max_items]
+            self.batches += 1
+            self.items += len(batch)
+            self.largest = max(self.largest, len(batch))
+            try:
+                results = await self._run([item for item, _ in batch])
+            except asyncio.CancelledError:  # the event loop is closing
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:  # every caller of this batch hears of it
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
 
 async def _keep_connection(_: Any) -> None:

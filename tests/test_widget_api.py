@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import Account, EndUser
-from feedback.db import utcnow
+from feedback.db import is_sqlite, utcnow
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, WidgetKey
-from feedback.surveys.services import identity_hash
+from feedback.surveys.services import _SCORES, identity_hash
 from tests.factories import ORIGIN, book, widget_setup
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
@@ -116,6 +116,42 @@ async def test_retries_and_double_clicks_never_duplicate_a_response(client: Any)
     )
     assert again.status_code == 200 and again.json()["category"] == "detractor"
     assert await Response.count() == 1
+
+
+async def test_answers_arriving_together_each_get_their_own_outcome(client: Any) -> None:
+    """On PostgreSQL answers arriving together share one statement (group commit): each
+    still gets its own status, a retry in the same batch is not a second answer, and an
+    unknown token fails only its own post."""
+    setup = await widget_setup()
+    tokens = []
+    for n in range(12):
+        shown = await call(client, setup["key"], "eligibility", check_body(user_id=f"u-g{n}"))
+        tokens.append(shown.json()["display_token"])
+    posts = [
+        {"display_token": token, "client_id": f"client-g{n:04}", "score": n % 11}
+        for n, token in enumerate(tokens)
+    ]
+    posts += [
+        posts[0],  # a retry of the first answer
+        {**posts[1], "client_id": "client-other-tab", "score": 10},  # a second tab's answer
+        {"display_token": "nope", "client_id": "client-g-unknown", "score": 5},
+    ]
+    _SCORES.largest = 0
+    answers = await asyncio.gather(*(call(client, setup["key"], "responses", p) for p in posts))
+    if not is_sqlite():  # SQLite writes one at a time
+        assert _SCORES.largest > 1
+    statuses = [a.status_code for a in answers]
+    assert statuses[2:12] == [201] * 10
+    assert sorted([statuses[0], statuses[12]]) == [200, 201]  # whichever came first
+    assert sorted([statuses[1], statuses[13]]) == [200, 201]  # the first tab to answer wins
+    assert statuses[14] == 422 and answers[14].json()["detail"][0]["field"] == "display_token"
+    winner = posts[1] if statuses[1] == 201 else posts[13]
+    categories = {answers[i].json()["category"] for i in (1, 13)}
+    assert categories == {"detractor" if winner["score"] <= 6 else "promoter"}
+    stored = await Response.select(Response.score, Response.display.token)
+    expected = [(p["display_token"], p["score"]) for p in [posts[0], winner, *posts[2:12]]]
+    assert sorted((r["display.token"], r["score"]) for r in stored) == sorted(expected)
+    assert await Display.count().where(Display.status == "answered") == 12
 
 
 async def test_once_answered_the_user_is_not_asked_again(client: Any) -> None:

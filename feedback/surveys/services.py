@@ -22,8 +22,15 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from feedback.accounts.models import Account, EndUser
 from feedback.ctas.rules import notify_answer_rules
-from feedback.db import Statement, as_utc_datetime, is_sqlite, utcnow, write_transaction
-from feedback.errors import InputError
+from feedback.db import (
+    GroupCommit,
+    Statement,
+    as_utc_datetime,
+    is_sqlite,
+    utcnow,
+    write_transaction,
+)
+from feedback.errors import InputError, database_unavailable
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
 from feedback.surveys.models import (
@@ -720,6 +727,43 @@ marked AS (
 )
 SELECT id, display, survey, locale FROM answer""",  # noqa: S608 (constant text, no input)
 )
+# On PostgreSQL answers arriving together are written by one statement (group commit, see
+# `GroupCommit`): the same insert for a batch given as arrays, each row mapped back to its
+# caller by its idempotency key. Each input row looks its display up by itself (LATERAL,
+# kept apart by OFFSET 0): joined as a set, the planner expects 100 rows from `unnest` and
+# prefers reading the whole display table to 100 index lookups.
+_ANSWERS = Statement(f"""
+WITH input AS (
+    SELECT * FROM unnest({{}}::text[], {{}}::text[], {{}}::int[], {{}}::int[],
+                         {{}}::timestamptz[], {{}}::timestamptz[])
+        AS i(idempotency_key, token, widget_key, score, answered_at, rules_due)
+),
+answer AS (
+    INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at,
+                          locale, role, display, survey, plan, industry, company_size,
+                          employee_count, csm, arr_cents, traits, created_at, rules_due)
+    SELECT i.idempotency_key, 'widget', d.end_user, d.account, i.score, i.answered_at,
+           d.locale, d.role, d.id, d.survey, d.plan, d.industry, d.company_size,
+           d.employee_count, d.csm, d.arr_cents, d.traits, i.answered_at, i.rules_due
+    FROM input i
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.end_user, d.account, d.locale, d.survey, u.role, a.plan, a.industry,
+               a.company_size, a.employee_count, a.csm, a.arr_cents,
+               {_TRAITS_POSTGRES} AS traits
+        FROM display d
+        JOIN account a ON a.id = d.account
+        LEFT JOIN end_user u ON u.id = d.end_user
+        WHERE d.token = i.token AND d.widget_key = i.widget_key
+        OFFSET 0
+    ) d
+    ON CONFLICT DO NOTHING
+    RETURNING id, display, survey, locale, idempotency_key, answered_at
+),
+marked AS (
+    UPDATE display SET status = 'answered', answered_at = answer.answered_at
+    FROM answer WHERE display.id = answer.display
+)
+SELECT id, display, survey, locale, idempotency_key FROM answer""")  # noqa: S608 (constant text)
 _MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
 _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
 _EARLIER_ANSWER = Statement(
@@ -756,6 +800,52 @@ async def _survey_texts(survey_id: int | None) -> dict[str, Any]:
 _SURVEY = Statement("SELECT texts, product_name, promoter_link_url FROM survey WHERE id = {}")
 
 
+@dataclass(frozen=True, slots=True)
+class _Score:
+    idempotency_key: str
+    token: str
+    widget_key: int
+    score: int
+    now: datetime
+    rules_due: datetime | None
+
+
+async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exception | None]:
+    """One statement for the batch; the answer row of each score it created (None: not
+    created, a retry or an unknown token). Should the batch fail for a reason other than
+    the database being away (a deadlock between two batches answering the same two displays
+    in opposite orders, say), each score is written by itself, so no score fails another."""
+    try:
+        rows = await _ANSWERS.fetch(
+            [s.idempotency_key for s in scores],
+            [s.token for s in scores],
+            [s.widget_key for s in scores],
+            [s.score for s in scores],
+            [s.now for s in scores],
+            [s.rules_due for s in scores],
+        )
+    except Exception as exc:
+        if database_unavailable(exc) or len(scores) == 1:
+            raise
+        return [await _insert_one(s) for s in scores]
+    created = {row["idempotency_key"]: row for row in rows}
+    # a retry in the same batch as its first try: only the first one is "created"
+    return [created.pop(s.idempotency_key, None) for s in scores]
+
+
+async def _insert_one(score: _Score) -> dict[str, Any] | Exception | None:
+    try:
+        s = score
+        return await _ANSWER.first(
+            s.idempotency_key, s.score, s.now, s.now, s.rules_due, s.token, s.widget_key, s.now
+        )
+    except Exception as exc:
+        return exc
+
+
+_SCORES: GroupCommit[_Score, dict[str, Any] | None] = GroupCommit(_insert_scores)
+
+
 async def record_score(
     key: KeyInfo, token: str, client_id: str, score: int, now: datetime | None = None
 ) -> tuple[bool, dict[str, Any]]:
@@ -765,14 +855,13 @@ async def record_score(
     now = now or utcnow()
     idempotency_key = f"widget:{client_id}"
     rules_due = now if score <= RULES_ACT_ON_SCORE else None
-    args = (idempotency_key, score, now, now, rules_due, token, key.id)
     if is_sqlite():
         async with write_transaction():
-            answer = await _ANSWER.first(*args)
+            answer = await _ANSWER.first(idempotency_key, score, now, now, rules_due, token, key.id)
             if answer is not None:
                 await _MARK_ANSWERED.fetch(now, answer["display"])
     else:
-        answer = await _ANSWER.first(*args, now)
+        answer = await _SCORES.submit(_Score(idempotency_key, token, key.id, score, now, rules_due))
     created = answer is not None
     if answer is None:  # a retry, a second answer to the display, or an unknown token
         answer = await _DISPLAY.first(token, key.id)
