@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
 from litestar.di import Provide
 from litestar.params import FromQuery, QueryParameter
+from litestar.response import Stream
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.errors import InputError
@@ -20,8 +23,9 @@ from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     TRAIT_PREFIX,
     NPSQuery,
+    default_limit,
     nps_report,
-    report_csv,
+    nps_report_csv,
     spreadsheet_safe,
 )
 
@@ -46,6 +50,12 @@ def segment_filters(request: Request[Any, Any, Any], **values: str | None) -> di
     for name, value in filters.items():
         check_text(name, value)
     return filters
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 def check_text(name: str, value: str | None) -> None:
@@ -79,7 +89,10 @@ class ReportController(Controller):
         manager: FromQuery[str | None] = None,
         account: FromQuery[str | None] = None,
         user: FromQuery[str | None] = None,
-    ) -> Response[Any]:
+        sort: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        offset: FromQuery[int] = 0,
+    ) -> Response[Any] | Stream:
         """`group_by`: none, plan, role, industry, company_size, csm, manager (by email: the
         current manager of the CSM at answer time), account, user (by external id), quarter,
         month, or `trait:NAME` for a custom trait (NAME: 1-100 of `A-Z a-z 0-9 _ . -`); the same
@@ -89,7 +102,14 @@ class ReportController(Controller):
         again into a trend. `ci_method`: score (Tango; default), adjusted-wald, wald. Every
         group carries its counts, NPS, interval and a precision flag (counts only under 5
         responses, low under 30). A CSM sees their own accounts only. Segment attributes
-        and traits are those at answer time."""
+        and traits are those at answer time.
+
+        Paging: `sort` is key, -key, responses, -responses, nps or -nps ('-': descending;
+        groups under 5 answers, which have no score, come last); by default -responses for
+        account and user, key for the rest. `limit` (1-1000) groups from `offset`; by
+        default 100 for account and user and 1000 for the rest. `total_groups` counts every
+        group. With a `period` the page is of groups, each with all its periods, ranked by
+        their totals. `format=csv` streams every group unless `limit` is given."""
         check_period(date_from, date_to)
         filters = segment_filters(
             request,
@@ -110,15 +130,22 @@ class ReportController(Controller):
             confidence=confidence,
             filters=tuple(filters.items()),
             period=period,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
-        report = await nps_report(principal, query)
         if format == "csv":
-            return Response(
-                report_csv(report),
+            rows = nps_report_csv(principal, query)
+            # checks the query before the first byte goes out: a bad value is still a 422
+            header = await anext(rows)
+            return Stream(
+                _prepend(header, rows),
                 media_type="text/csv; charset=utf-8",
                 headers={"content-disposition": 'attachment; filename="nps.csv"'},
             )
-        return Response(report)
+        if limit is None:
+            query = replace(query, limit=default_limit(group_by))
+        return Response(await nps_report(principal, query))
 
     @get(
         "/churn",
