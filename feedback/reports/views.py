@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
@@ -36,6 +36,32 @@ def check_period(date_from: datetime | None, date_to: datetime | None) -> None:
             raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
     if date_from is not None and date_to is not None and date_to <= date_from:
         raise InputError("to", "must be after from")
+
+
+NamedFilters = NamedDependency[dict[str, str | None]]
+
+
+def provide_named_filters(
+    plan: FromQuery[str | None] = None,
+    role: FromQuery[str | None] = None,
+    industry: FromQuery[str | None] = None,
+    company_size: FromQuery[str | None] = None,
+    csm: FromQuery[str | None] = None,
+    manager: FromQuery[str | None] = None,
+    account: FromQuery[str | None] = None,
+    user: FromQuery[str | None] = None,
+) -> dict[str, str | None]:
+    """The named segment filters' query parameters, as given (checked by segment_filters)."""
+    return {
+        "plan": plan,
+        "role": role,
+        "industry": industry,
+        "company_size": company_size,
+        "csm": csm,
+        "manager": manager,
+        "account": account,
+        "user": user,
+    }
 
 
 def segment_filters(request: Request[Any, Any, Any], **values: str | None) -> dict[str, str]:
@@ -67,13 +93,17 @@ def check_text(name: str, value: str | None) -> None:
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "named_filters": Provide(provide_named_filters, sync_to_thread=False),
+    }
 
     @get("/nps", summary="NPS with confidence intervals, by segment", **access(*ALL_ROLES))
     async def nps(
         self,
         principal: CurrentPrincipal,
         request: Request[Any, Any, Any],
+        named_filters: NamedFilters,
         group_by: FromQuery[str] = "none",
         period: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -81,14 +111,6 @@ class ReportController(Controller):
         ci_method: FromQuery[str] = "score",
         confidence: FromQuery[float] = 0.95,
         format: FromQuery[Literal["json", "csv"]] = "json",
-        plan: FromQuery[str | None] = None,
-        role: FromQuery[str | None] = None,
-        industry: FromQuery[str | None] = None,
-        company_size: FromQuery[str | None] = None,
-        csm: FromQuery[str | None] = None,
-        manager: FromQuery[str | None] = None,
-        account: FromQuery[str | None] = None,
-        user: FromQuery[str | None] = None,
         sort: FromQuery[str | None] = None,
         limit: FromQuery[int | None] = None,
         offset: FromQuery[int] = 0,
@@ -111,17 +133,7 @@ class ReportController(Controller):
         group. With a `period` the page is of groups, each with all its periods, ranked by
         their totals. `format=csv` streams every group unless `limit` is given."""
         check_period(date_from, date_to)
-        filters = segment_filters(
-            request,
-            plan=plan,
-            role=role,
-            industry=industry,
-            company_size=company_size,
-            csm=csm,
-            manager=manager,
-            account=account,
-            user=user,
-        )
+        filters = segment_filters(request, **named_filters)
         query = NPSQuery(
             group_by=group_by,
             date_from=date_from,
@@ -177,19 +189,12 @@ class ReportController(Controller):
         self,
         principal: CurrentPrincipal,
         request: Request[Any, Any, Any],
+        named_filters: NamedFilters,
         category: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         has_comment: FromQuery[bool | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
-        plan: FromQuery[str | None] = None,
-        role: FromQuery[str | None] = None,
-        industry: FromQuery[str | None] = None,
-        company_size: FromQuery[str | None] = None,
-        csm: FromQuery[str | None] = None,
-        manager: FromQuery[str | None] = None,
-        account: FromQuery[str | None] = None,
-        user: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
         format: FromQuery[Literal["json", "csv"]] = "json",
@@ -200,17 +205,7 @@ class ReportController(Controller):
         and `trait:NAME=VALUE` as in /reports/nps. A CSM sees their own accounts."""
         check_period(date_from, date_to)
         check_text("q", q)
-        filters = segment_filters(
-            request,
-            plan=plan,
-            role=role,
-            industry=industry,
-            company_size=company_size,
-            csm=csm,
-            manager=manager,
-            account=account,
-            user=user,
-        )
+        filters = segment_filters(request, **named_filters)
         result = await list_responses(
             principal,
             category=category,
