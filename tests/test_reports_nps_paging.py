@@ -194,6 +194,8 @@ async def test_a_trend_pages_by_group_with_every_period_of_each(
         client, analyst, group_by="user", period="quarter", sort="-responses", limit=1, offset=2
     )
     assert {g["key"] for g in second["groups"]} == {"u5"}
+    beyond = await get_json(client, analyst, group_by="user", period="quarter", offset=500)
+    assert beyond["groups"] == [] and beyond["total_groups"] == 114
 
 
 @pytest.mark.parametrize(
@@ -205,6 +207,7 @@ async def test_a_trend_pages_by_group_with_every_period_of_each(
         ("group_by=user&offset=-1", "offset", 422),
         ("group_by=user&limit=many", "limit", 400),
         ("group_by=user&format=csv&sort=size", "sort", 422),
+        ("group_by=user&format=csv&trait:a%20b=1", "trait:a b", 422),
     ],
 )
 async def test_bad_paging_values_name_the_field(

@@ -330,14 +330,12 @@ def _order(sort: str, sort_key: str, responses: str, promoters: str, detractors:
     return f"{first} {direction} NULLS LAST, {responses} DESC, t.k ASC NULLS LAST"
 
 
-def page_sql(
-    counts: str, grouping: Grouping, period: str | None, sort: str, paged: bool
-) -> tuple[str, int]:
+def page_sql(counts: str, grouping: Grouping, period: str | None, sort: str, paged: bool) -> str:
     """The groups' counts sorted by `sort`, with the number of groups as `total_groups`;
-    with `paged` one page of them (two more parameters: the limit and the offset; the
-    number of parameters is returned). Without a period the database sorts the groups and
-    keeps the page's (a top-N sort), and only those are named; in a trend the page is of
-    groups, each with all its periods, ranked by their totals over every period."""
+    with `paged` one page of them (two more parameters, from `_page_args`). Without a
+    period the database sorts the groups and keeps the page's (a top-N sort), and only
+    those are named; in a trend the page is of groups, each with all its periods, ranked by
+    their totals over every period."""
     by_key = sort.lstrip("-") == "key"
     if period is None:
         inner_join = grouping.name_join if by_key else ""
@@ -358,7 +356,7 @@ def page_sql(
             ) t {outer_join}
             ORDER BY {outer_order}
         """  # noqa: S608 - every interpolated piece is a whitelisted expression
-        return sql, 2 if paged else 0
+        return sql
     order = _order(sort, "t.name", "t.key_responses", "t.key_promoters", "t.key_detractors")
     sql = f"""
         WITH t AS ({counts}),
@@ -377,7 +375,7 @@ def page_sql(
         {"WHERE t.key_rank > {} AND t.key_rank <= {}" if paged else ""}
         ORDER BY t.key_rank, t.pk
     """  # noqa: S608 - every interpolated piece is a whitelisted expression
-    return sql, 2 if paged else 0
+    return sql
 
 
 def _page_args(query: NPSQuery, limit: int) -> list[Any]:
@@ -450,14 +448,14 @@ async def _report_rows(
         )
         return rows, 1
     sort = query.sort or default_sort(query.group_by)
-    sql, _ = page_sql(counts, grouping, period, sort, paged=limit is not None)
+    sql = page_sql(counts, grouping, period, sort, paged=limit is not None)
     page = _page_args(query, limit) if limit is not None else []
     rows = await report_rows(sql, *args, *page)
     if rows:
         total = int(rows[0]["total_groups"])
     elif query.offset:  # past the last page: the window count has no row to ride on
-        counted = await report_rows(f"SELECT COUNT(*) AS n FROM ({counts}) t", *args)  # noqa: S608
-        total = int(counted[0]["n"])
+        keys = f"SELECT COUNT(*) AS n FROM (SELECT t.k FROM ({counts}) t GROUP BY t.k) g"  # noqa: S608
+        total = int((await report_rows(keys, *args))[0]["n"])
     else:
         total = 0
     await exact_accounts(principal, query, grouping, rows)
@@ -499,18 +497,19 @@ async def stream_rows(
 
 async def nps_report_csv(principal: Principal, query: NPSQuery) -> AsyncIterator[str]:
     """The report as CSV text, chunk by chunk: with no `query.limit` every group (a full
-    export, sorted like the report), else the page asked for."""
+    export, sorted like the report), else the page asked for. Every parameter is checked
+    before the header row comes out, so a bad one is still an error answer."""
     check_query(query)
+    grouping = grouping_for(query.group_by)
+    counts, args, period = counts_sql(principal, query, grouping)
     columns = csv_columns(query)
     yield csv_lines([columns])
-    grouping = grouping_for(query.group_by)
-    if grouping.inner is None and query.period is None:
+    if grouping.inner is None and period is None:
         rows, _ = await _report_rows(principal, query, None)
         yield csv_lines(_csv_row(g, columns) for g in with_intervals(rows, query))
         return
-    counts, args, period = counts_sql(principal, query, grouping)
     sort = query.sort or default_sort(query.group_by)
-    sql, _ = page_sql(counts, grouping, period, sort, paged=query.limit is not None)
+    sql = page_sql(counts, grouping, period, sort, paged=query.limit is not None)
     page = _page_args(query, query.limit) if query.limit is not None else []
     async for rows in stream_rows(sql, *args, *page):
         await exact_accounts(principal, query, grouping, rows)
