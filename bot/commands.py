@@ -110,7 +110,7 @@ async def _segment(principal: Principal, dimension: str) -> tuple[str, list[dict
         return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
     groups = report["groups"]
     lines = [f"• {escape(_key_text(g['key']))}: {_nps_text(g)}" for g in groups]
-    name = dimension.replace("_", " ")
+    name = dimension if is_trait(dimension) else dimension.replace("_", " ")
     title = f"NPS by {name}, last 12 months"
     if report["total_groups"] > len(groups):
         title += f": top {len(groups)} of {report['total_groups']} by answers"
