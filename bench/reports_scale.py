@@ -329,6 +329,53 @@ def nps_two_step(group_by: str, period: bool = False) -> str:
     """
 
 
+# groupings answered a page at a time: the grouping's reference, and the table and column
+# that name it
+PAGED = {
+    "account": ("r.account", "account", "external_id"),
+    "user": ("r.end_user", "end_user", "external_id"),
+}
+PAGE = 100
+PAGE_ORDER = {
+    "-responses": "{p}responses DESC, {p}k ASC NULLS LAST",
+    "-nps": "CASE WHEN {p}responses >= 5 THEN ({p}promoters - {p}detractors) * 1.0 / "
+    "{p}responses END DESC NULLS LAST, {p}responses DESC, {p}k ASC NULLS LAST",
+}
+
+
+def nps_page_baseline(group_by: str, sort: str, two_step: bool) -> str:
+    """The service's default page (`PAGE` groups by `sort`, ties to the larger group, then
+    to the reference) and the number of groups, by hand: one GROUP BY (with
+    COUNT(DISTINCT account)) or two steps (per group and account, then per group), then
+    ORDER BY ... LIMIT, the window count of all groups, and the page's groups named."""
+    ref, table, column = PAGED[group_by]
+    promoters = "SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END)"
+    passives = "SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END)"
+    detractors = "SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END)"
+    if two_step:
+        groups = f"""
+            SELECT k, SUM(n) AS responses, COUNT(*) AS accounts, SUM(pro) AS promoters,
+                   SUM(pas) AS passives, SUM(det) AS detractors
+            FROM (SELECT {ref} AS k, r.account, COUNT(*) AS n, {promoters} AS pro,
+                         {passives} AS pas, {detractors} AS det
+                  FROM response r GROUP BY {ref}, r.account) x
+            GROUP BY k
+        """
+    else:
+        groups = f"""
+            SELECT {ref} AS k, COUNT(*) AS responses, COUNT(DISTINCT r.account) AS accounts,
+                   {promoters} AS promoters, {passives} AS passives, {detractors} AS detractors
+            FROM response r GROUP BY {ref}
+        """
+    return f"""
+        SELECT nm.{column} AS key, NULL AS period, p.*
+        FROM (SELECT g.*, COUNT(*) OVER () AS total_groups FROM ({groups}) g
+              ORDER BY {PAGE_ORDER[sort].format(p="g.")} LIMIT {PAGE}) p
+        LEFT JOIN {table} nm ON nm.id = p.k
+        ORDER BY {PAGE_ORDER[sort].format(p="p.")}
+    """
+
+
 def segment_baseline(key: str, join: str) -> str:
     return f"""
         SELECT {key} AS key, r.account,
@@ -386,6 +433,8 @@ class Report:
     # the same counts written another way (two steps, no COUNT(DISTINCT)); its rows are
     # checked too; the faster of the two is the baseline
     two_step: list[str] | None = None
+    # an export, not a report a person waits for: measured, not held to the goal
+    goal: bool = True
 
 
 def _nps_counts(body: dict[str, Any]) -> dict[tuple[Any, Any], tuple[int, ...]]:
@@ -410,6 +459,32 @@ def check_nps(body: dict[str, Any], rows: list[Any]) -> str:
         for r in rows
     }
     return "" if got == want else f"{len(got)} groups vs {len(want)}; first differences differ"
+
+
+def check_nps_page(body: dict[str, Any], rows: list[Any]) -> str:
+    """The same groups in the same order, with the same counts and the same total."""
+    mismatch = check_nps(body, rows)
+    got_order = [g["key"] for g in body["groups"]]
+    want_order = [r["key"] for r in rows]
+    if not mismatch and got_order != want_order:
+        mismatch = "the same groups in another order"
+    total = int(rows[0]["total_groups"]) if rows else 0
+    if not mismatch and body["total_groups"] != total:
+        mismatch = f"total_groups {body['total_groups']} vs {total}"
+    return mismatch
+
+
+def csv_body(raw: bytes) -> dict[str, Any]:
+    """An exported CSV as the JSON report's groups (counts as numbers, no key as null)."""
+    import csv
+    import io
+
+    numbers = ("responses", "accounts", "promoters", "passives", "detractors")
+    groups = [
+        {**row, "key": row["key"] or None, **{c: int(row[c]) for c in numbers}}
+        for row in csv.DictReader(io.StringIO(raw.decode()))
+    ]
+    return {"groups": groups}
 
 
 def check_segments(body: dict[str, Any], rows: list[Any]) -> str:
@@ -455,7 +530,35 @@ def reports() -> list[Report]:
             [nps_two_step(g)],
         )
         for g in KEYS
+        if g not in PAGED
     ]
+    # by account and by user: the service's default page (100 groups, the largest first) and
+    # a page by NPS, against the same page by hand
+    for g in PAGED:
+        for sort in ("-responses", "-nps"):
+            params = {"group_by": g} | ({"sort": sort} if sort != "-responses" else {})
+            out.append(
+                Report(
+                    f"nps by {g}" + (f", {sort}" if sort != "-responses" else ""),
+                    "/api/v1/reports/nps",
+                    params,
+                    [nps_page_baseline(g, sort, two_step=False)],
+                    check_nps_page,
+                    [nps_page_baseline(g, sort, two_step=True)],
+                )
+            )
+    # the full export of every user's group, against the full GROUP BY
+    out.append(
+        Report(
+            "csv: nps by user, all",
+            "/api/v1/reports/nps",
+            {"group_by": "user", "format": "csv"},
+            [nps_baseline("user")],
+            check_nps,
+            [nps_two_step("user")],
+            goal=False,
+        )
+    )
     out.append(
         Report(
             "trend: nps by quarter",
@@ -587,8 +690,9 @@ class Row:
     service: float
     naive: float
     two_step: float | None
-    groups: int
+    groups: str
     mismatch: str
+    goal: bool = True
 
     @property
     def baseline(self) -> float:
@@ -605,11 +709,15 @@ async def time_baseline(connection: Any, queries: list[str]) -> tuple[float, lis
     return time.perf_counter() - started, first
 
 
-def size_of(body: dict[str, Any]) -> int:
+def size_of(body: dict[str, Any]) -> str:
+    """How many rows the answer has (a page: 'rows of all')."""
     for key in ("groups", "segments", "accounts", "responses"):
         if isinstance(body.get(key), list):
-            return len(body[key])
-    return len(body.get("survival_days", []))
+            total = body.get("total_groups")
+            if total is not None and total > len(body[key]):
+                return f"{len(body[key])} of {total}"
+            return str(len(body[key]))
+    return str(len(body.get("survival_days", [])))
 
 
 async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) -> list[Row]:
@@ -647,7 +755,9 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
                     if report.two_step:
                         two_step_times.append(two_step)
                 else:
-                    body = json.loads(raw)
+                    body = (
+                        csv_body(raw) if report.params.get("format") == "csv" else json.loads(raw)
+                    )
             mismatch = report.check(body, baseline_rows)
             if report.two_step and not mismatch:
                 mismatch = report.check(body, two_step_rows)
@@ -659,6 +769,7 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
                     statistics.median(two_step_times) if two_step_times else None,
                     size_of(body),
                     mismatch,
+                    report.goal,
                 )
             )
             print(f"  measured {report.name}", file=sys.stderr, flush=True)
@@ -669,22 +780,25 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        f"{'report':<24} {'rows':>6} {'service s':>9} {'SQL 1-step':>10} {'SQL 2-step':>10}"
+        f"{'report':<26} {'rows':>16} {'service s':>9} {'SQL 1-step':>10} {'SQL 2-step':>10}"
         f" {'ratio':>6}  goal  counts",
-        "-" * 86,
+        "-" * 98,
     ]
     for r in rows:
         ratio = r.service / r.baseline if r.baseline else float("inf")
         goal = "ok" if r.service <= GOAL_SECONDS and ratio <= GOAL_RATIO else "MISS"
+        goal = goal if r.goal else "-"
         two = f"{r.two_step:>10.3f}" if r.two_step is not None else f"{'-':>10}"
         lines.append(
-            f"{r.name:<24} {r.groups:>6} {r.service:>9.3f} {r.naive:>10.3f} {two}"
+            f"{r.name:<26} {r.groups:>16} {r.service:>9.3f} {r.naive:>10.3f} {two}"
             f" {ratio:>6.2f}  {goal:<4}  {'same' if not r.mismatch else 'DIFFER: ' + r.mismatch}"
         )
     lines.append(
         "ratio = service / the faster SQL baseline; SQL 1-step = one GROUP BY with "
         "COUNT(DISTINCT account), 2-step = per segment and account, then per segment; "
-        "both with the service's work_mem"
+        "both with the service's work_mem; by account and user a page of 100 groups and the "
+        "total, by hand with ORDER BY ... LIMIT and COUNT(*) OVER (); goal '-': an export, "
+        "not held to the goal"
     )
     return "\n".join(lines)
 
@@ -783,7 +897,9 @@ def main() -> None:
             f"peak {memory['VmHWM'] / 1024:.0f} MiB (VmHWM)"
         )
         missed = [
-            r.name for r in rows if r.service > GOAL_SECONDS or r.service > GOAL_RATIO * r.baseline
+            r.name
+            for r in rows
+            if r.goal and (r.service > GOAL_SECONDS or r.service > GOAL_RATIO * r.baseline)
         ]
         print(
             "goal (<= 1 s and <= 2 x SQL): "

@@ -17,7 +17,7 @@ from feedback.ctas.services import list_ctas, team_of
 from feedback.db import utcnow
 from feedback.errors import InputError
 from feedback.reports.responses import list_responses
-from feedback.reports.services import GROUPS, NPSQuery, nps_report
+from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
 from feedback.settings import Settings
 
 HELP = (
@@ -25,10 +25,23 @@ HELP = (
     "open CTAs (ACCOUNT is its id or the start of its name)\n"
     "*/nps mine* — my open CTAs\n"
     "*/nps segment DIM* — NPS over the last 12 months by plan, role, industry, "
-    "company_size or csm\n"
+    "company_size, csm, manager, quarter (in order), account or user (the 15 with the most "
+    "answers), or trait:NAME for a custom trait\n"
     "*/nps help* — this help"
 )
-SEGMENTS = ("plan", "role", "industry", "company_size", "csm")
+SEGMENTS = (
+    "plan",
+    "role",
+    "industry",
+    "company_size",
+    "csm",
+    "manager",
+    "quarter",
+    "account",
+    "user",
+)
+# at most this many groups in a segment answer: those with the most answers
+TOP = 15
 
 
 async def principal_for(csm: dict[str, Any]) -> Principal:
@@ -64,28 +77,52 @@ async def answer(csm: dict[str, Any], text: str, settings: Settings) -> tuple[st
         )
     principal = await principal_for(csm)
     if words[0].lower() == "segment":
-        dimension = words[1].lower() if len(words) > 1 else ""
-        if dimension not in SEGMENTS:
+        dimension = words[1] if len(words) > 1 else ""
+        # a trait's name keeps its case: traits are stored as they were sent
+        if not is_trait(dimension.lower()):
+            dimension = dimension.lower()
+        elif not is_trait(dimension):
+            dimension = TRAIT_PREFIX + dimension[len(TRAIT_PREFIX) :]
+        if dimension not in SEGMENTS and not is_trait(dimension):
+            listed = ", ".join(SEGMENTS)
             return "Unknown segment", [
-                {"type": "section", "text": mrkdwn(f"Segments: {', '.join(SEGMENTS)}")}
+                {"type": "section", "text": mrkdwn(f"Segments: {listed} or trait:NAME")}
             ]
         return await _segment(principal, dimension)
     return await _account(principal, " ".join(words), settings)
 
 
 async def _segment(principal: Principal, dimension: str) -> tuple[str, list[dict]]:
-    assert dimension in GROUPS
-    report = await nps_report(
-        principal, NPSQuery(group_by=dimension, date_from=utcnow() - timedelta(days=365))
+    """The segments with the most answers (quarters: every one, in order), over the last
+    12 months; the database sorts them and keeps the first TOP."""
+    assert dimension in GROUPS or is_trait(dimension)
+    since = utcnow() - timedelta(days=365)
+    chronological = dimension == "quarter"
+    query = NPSQuery(
+        group_by=dimension,
+        date_from=since,
+        sort="key" if chronological else "-responses",
+        limit=None if chronological else TOP,
     )
-    groups = sorted(report["groups"], key=lambda g: -g["responses"])[:15]
-    lines = [f"• {escape(g['key'] or '(none)')}: {_nps_text(g)}" for g in groups]
-    title = f"NPS by {dimension.replace('_', ' ')}, last 12 months"
+    try:
+        report = await nps_report(principal, query)
+    except InputError as exc:
+        return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
+    groups = report["groups"]
+    lines = [f"• {escape(_key_text(g['key']))}: {_nps_text(g)}" for g in groups]
+    name = dimension if is_trait(dimension) else dimension.replace("_", " ")
+    title = f"NPS by {name}, last 12 months"
+    if report["total_groups"] > len(groups):
+        title += f": top {len(groups)} of {report['total_groups']} by answers"
     body = "\n".join(lines) or "No answers in the last 12 months."
     return title, [
         {"type": "header", "text": plain(title)},
         {"type": "section", "text": mrkdwn(body)},
     ]
+
+
+def _key_text(key: Any) -> str:
+    return "(none)" if key is None else str(key)
 
 
 async def health_line(account_id: int) -> str | None:

@@ -541,3 +541,65 @@ async def test_a_post_slack_took_is_recorded_once_the_database_is_back(
     assert len(standin.calls_to("chat.postMessage")) == 1
     (row,) = await Outbox.select(Outbox.status, Outbox.slack_ts)
     assert row["status"] == "sent" and row["slack_ts"]
+
+
+async def test_nps_segment_covers_every_dimension_of_the_report(
+    slack_client: httpx.AsyncClient, settings: Settings
+) -> None:
+    from tests.factories import import_csv
+
+    await book()
+    await link_slack_users()
+    await Account.update({Account.traits: {"region": "emea"}}).where(Account.external_id == "a1")
+    await Account.update({Account.traits: {"region": "amer"}}).where(Account.external_id == "a2")
+    now = utcnow()
+    newest, middle, oldest = (now - timedelta(days=d) for d in (5, 100, 200))
+    answers = [(f"n{i:02d}", "a1", f"ua{i:02d}", 9, newest) for i in range(20)]
+    answers += [(f"o{i}", "a1", "u1", 3, oldest) for i in range(3)]
+    answers += [("m1", "a2", "u3", 8, middle)]
+    answers += [(f"b{i}", "b1", "u4", 10, newest) for i in range(4)]  # Bob's account
+    rows = "".join(f"{r},{a},{u},{s},{t.isoformat()}\n" for r, a, u, s, t in answers)
+    result = await import_csv(
+        "responses", "response_id,account_id,user_id,score,answered_at\n" + rows
+    )
+    assert result.ok, result.errors
+
+    async def segment(user: str, dimension: str) -> tuple[str, str]:
+        answer = await post_signed(slack_client, slash(user, f"segment {dimension}"))
+        assert answer.status_code == 200, answer.text
+        blocks = answer.json()["blocks"]
+        return blocks[0]["text"]["text"], blocks[-1]["text"]["text"]
+
+    # by user: the 15 with the most answers of Ann's 22 users; u1 (three answers) first
+    title, body = await segment("UANN", "user")
+    assert title == "NPS by user, last 12 months: top 15 of 22 by answers"
+    lines = body.splitlines()
+    assert len(lines) == 15 and lines[0].startswith("• u1: 3 answers")
+    assert "u4" not in body  # Bob's
+    # by account: Ann's two, the larger first; her manager sees Bob's too
+    title, body = await segment("UANN", "account")
+    assert title == "NPS by account, last 12 months"
+    assert [line.split(":")[0] for line in body.splitlines()] == ["• a1", "• a2"]
+    assert "*74*" in body.splitlines()[0]  # 20 promoters, 3 detractors of 23: NPS 73.9
+    _, body = await segment("UBOSS", "account")
+    assert "• b1" in body
+    # by manager: the manager of the CSM at answer time
+    _, body = await segment("UANN", "manager")
+    assert body.startswith("• boss@example.com: *")
+    # by quarter: in order of time, not of size
+    title, body = await segment("UANN", "quarter")
+    quarters = [f"{t.year}-Q{(t.month + 2) // 3}" for t in (oldest, middle, newest)]
+    assert [line.split(":")[0] for line in body.splitlines()] == [f"• {q}" for q in quarters]
+    # by a custom trait, as it was when they answered
+    title, body = await segment("UANN", "trait:region")
+    assert title == "NPS by trait:region, last 12 months"
+    assert [line.split(":")[0] for line in body.splitlines()] == ["• emea", "• amer"]
+    title, body = await segment("UANN", "trait:a$b")
+    assert "a trait name is 1 to 100 letters" in body
+    _, body = await segment("UANN", "shoe_size")
+    assert body == (
+        "Segments: plan, role, industry, company_size, csm, manager, quarter, account, user "
+        "or trait:NAME"
+    )
+    helped = await post_signed(slack_client, slash("UANN", "help"))
+    assert "trait:NAME" in helped.text and "quarter" in helped.text

@@ -38,8 +38,10 @@ class HealthSnapshot(Table, tablename="health_snapshot"):
     show history, not today's book.
     """
 
-    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
-    day = Date(index=True)
+    # neither indexed alone: the unique (account, day) index serves an account's history and
+    # the cascade from account, the (day, csm) index a day's snapshots and the latest day
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)
+    day = Date()
     score = Real(null=True, default=None)
     band = Varchar(length=10, default="unknown")
     components = JSONB(default={})

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, QueryParameter
+from litestar.response import Stream
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.errors import InputError
@@ -20,8 +23,9 @@ from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     TRAIT_PREFIX,
     NPSQuery,
+    default_limit,
     nps_report,
-    report_csv,
+    nps_report_csv,
     spreadsheet_safe,
 )
 
@@ -32,6 +36,32 @@ def check_period(date_from: datetime | None, date_to: datetime | None) -> None:
             raise InputError(name, "needs a time zone, e.g. 2026-01-01T00:00:00Z")
     if date_from is not None and date_to is not None and date_to <= date_from:
         raise InputError("to", "must be after from")
+
+
+NamedFilters = NamedDependency[dict[str, str | None]]
+
+
+def provide_named_filters(
+    plan: FromQuery[str | None] = None,
+    role: FromQuery[str | None] = None,
+    industry: FromQuery[str | None] = None,
+    company_size: FromQuery[str | None] = None,
+    csm: FromQuery[str | None] = None,
+    manager: FromQuery[str | None] = None,
+    account: FromQuery[str | None] = None,
+    user: FromQuery[str | None] = None,
+) -> dict[str, str | None]:
+    """The named segment filters' query parameters, as given (checked by segment_filters)."""
+    return {
+        "plan": plan,
+        "role": role,
+        "industry": industry,
+        "company_size": company_size,
+        "csm": csm,
+        "manager": manager,
+        "account": account,
+        "user": user,
+    }
 
 
 def segment_filters(request: Request[Any, Any, Any], **values: str | None) -> dict[str, str]:
@@ -48,6 +78,12 @@ def segment_filters(request: Request[Any, Any, Any], **values: str | None) -> di
     return filters
 
 
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
 def check_text(name: str, value: str | None) -> None:
     # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the query
     if value is not None and "\x00" in value:
@@ -57,13 +93,17 @@ def check_text(name: str, value: str | None) -> None:
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
-    dependencies = {"principal": Provide(provide_principal)}
+    dependencies = {
+        "principal": Provide(provide_principal),
+        "named_filters": Provide(provide_named_filters, sync_to_thread=False),
+    }
 
     @get("/nps", summary="NPS with confidence intervals, by segment", **access(*ALL_ROLES))
     async def nps(
         self,
         principal: CurrentPrincipal,
         request: Request[Any, Any, Any],
+        named_filters: NamedFilters,
         group_by: FromQuery[str] = "none",
         period: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
@@ -71,15 +111,10 @@ class ReportController(Controller):
         ci_method: FromQuery[str] = "score",
         confidence: FromQuery[float] = 0.95,
         format: FromQuery[Literal["json", "csv"]] = "json",
-        plan: FromQuery[str | None] = None,
-        role: FromQuery[str | None] = None,
-        industry: FromQuery[str | None] = None,
-        company_size: FromQuery[str | None] = None,
-        csm: FromQuery[str | None] = None,
-        manager: FromQuery[str | None] = None,
-        account: FromQuery[str | None] = None,
-        user: FromQuery[str | None] = None,
-    ) -> Response[Any]:
+        sort: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        offset: FromQuery[int] = 0,
+    ) -> Response[Any] | Stream:
         """`group_by`: none, plan, role, industry, company_size, csm, manager (by email: the
         current manager of the CSM at answer time), account, user (by external id), quarter,
         month, or `trait:NAME` for a custom trait (NAME: 1-100 of `A-Z a-z 0-9 _ . -`); the same
@@ -89,19 +124,16 @@ class ReportController(Controller):
         again into a trend. `ci_method`: score (Tango; default), adjusted-wald, wald. Every
         group carries its counts, NPS, interval and a precision flag (counts only under 5
         responses, low under 30). A CSM sees their own accounts only. Segment attributes
-        and traits are those at answer time."""
+        and traits are those at answer time.
+
+        Paging: `sort` is key, -key, responses, -responses, nps or -nps ('-': descending;
+        groups under 5 answers, which have no score, come last); by default -responses for
+        account and user, key for the rest. `limit` (1-1000) groups from `offset`; by
+        default 100 for account and user and 1000 for the rest. `total_groups` counts every
+        group. With a `period` the page is of groups, each with all its periods, ranked by
+        their totals. `format=csv` streams every group unless `limit` is given."""
         check_period(date_from, date_to)
-        filters = segment_filters(
-            request,
-            plan=plan,
-            role=role,
-            industry=industry,
-            company_size=company_size,
-            csm=csm,
-            manager=manager,
-            account=account,
-            user=user,
-        )
+        filters = segment_filters(request, **named_filters)
         query = NPSQuery(
             group_by=group_by,
             date_from=date_from,
@@ -110,15 +142,22 @@ class ReportController(Controller):
             confidence=confidence,
             filters=tuple(filters.items()),
             period=period,
+            sort=sort,
+            limit=limit,
+            offset=offset,
         )
-        report = await nps_report(principal, query)
         if format == "csv":
-            return Response(
-                report_csv(report),
+            rows = nps_report_csv(principal, query)
+            # checks the query before the first byte goes out: a bad value is still a 422
+            header = await anext(rows)
+            return Stream(
+                _prepend(header, rows),
                 media_type="text/csv; charset=utf-8",
                 headers={"content-disposition": 'attachment; filename="nps.csv"'},
             )
-        return Response(report)
+        if limit is None:
+            query = replace(query, limit=default_limit(group_by))
+        return Response(await nps_report(principal, query))
 
     @get(
         "/churn",
@@ -150,19 +189,12 @@ class ReportController(Controller):
         self,
         principal: CurrentPrincipal,
         request: Request[Any, Any, Any],
+        named_filters: NamedFilters,
         category: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
         has_comment: FromQuery[bool | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
-        plan: FromQuery[str | None] = None,
-        role: FromQuery[str | None] = None,
-        industry: FromQuery[str | None] = None,
-        company_size: FromQuery[str | None] = None,
-        csm: FromQuery[str | None] = None,
-        manager: FromQuery[str | None] = None,
-        account: FromQuery[str | None] = None,
-        user: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
         format: FromQuery[Literal["json", "csv"]] = "json",
@@ -173,17 +205,7 @@ class ReportController(Controller):
         and `trait:NAME=VALUE` as in /reports/nps. A CSM sees their own accounts."""
         check_period(date_from, date_to)
         check_text("q", q)
-        filters = segment_filters(
-            request,
-            plan=plan,
-            role=role,
-            industry=industry,
-            company_size=company_size,
-            csm=csm,
-            manager=manager,
-            account=account,
-            user=user,
-        )
+        filters = segment_filters(request, **named_filters)
         result = await list_responses(
             principal,
             category=category,

@@ -45,6 +45,7 @@ from feedback.web.charts import (
 )
 from feedback.web.report_views import (
     MAX_TEXT,
+    Form,
     PageRequest,
     failed,
     page_error_handler,
@@ -149,6 +150,21 @@ def _down(value: float | None) -> bool:
     return value is not None and _signed(value).startswith("-")
 
 
+def health_page(
+    name: str,
+    principal: Principal,
+    form: Form,
+    window: int,
+    last: date | None,
+    **values: Any,
+) -> Template:
+    """A health page with what every one shows: the window and its choices, the latest
+    snapshot day, and signed numbers."""
+    return render(
+        name, principal, form, window=window, windows=WINDOWS, last=last, signed=_signed, **values
+    )
+
+
 def _whose(principal: Principal, lead: Member | None, chosen: Member | None) -> str:
     if principal.role is Role.csm:
         return "your accounts"
@@ -219,13 +235,12 @@ class HealthReportPages(Controller):
             week_before = last - timedelta(days=7)
             values["week_before"] = week_before
             values["compared"] = any(d["day"] == week_before for d in values["days"])
-        return render(
+        return health_page(
             name,
             principal,
             form,
-            window=window,
-            windows=WINDOWS,
-            last=last,
+            window,
+            last,
             leads=leads,
             lead=lead,
             chosen=chosen,
@@ -233,7 +248,6 @@ class HealthReportPages(Controller):
             whose=whose,
             bands=BANDS,
             band_labels=BAND_LABELS,
-            signed=_signed,
             down=_down,
             **values,
         )
@@ -269,15 +283,13 @@ class HealthReportPages(Controller):
                 domain=(0.0, 100.0),
                 zones=band_zones(settings),
             )
-        return render(
+        return health_page(
             name,
             principal,
             form,
-            window=window,
-            windows=WINDOWS,
-            last=last,
+            window,
+            last,
             history=history,
             days=list(reversed(days)),
             chart=chart,
-            signed=_signed,
         )

@@ -39,8 +39,12 @@ from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     FILTERS,
+    MAX_OFFSET,
+    SORTS,
     TRAIT_PREFIX,
     NPSQuery,
+    default_limit,
+    default_sort,
     nps_report,
     spreadsheet_safe,
     trait_key,
@@ -74,6 +78,16 @@ FILTER_LABELS = {
 }
 # what the segment explorer groups by: the filters, and a custom trait named in a text field
 DIMENSION_LABELS = {**FILTER_LABELS, "trait": "Custom trait"}
+# the segment explorer's orders of groups (the API's `sort`)
+SORT_LABELS = {
+    "-responses": "most answers first",
+    "responses": "fewest answers first",
+    "key": "name, A to Z",
+    "-key": "name, Z to A",
+    "-nps": "highest NPS first",
+    "nps": "lowest NPS first",
+}
+assert set(SORT_LABELS) == set(SORTS)
 CATEGORY_LABELS = {"promoter": "Promoters", "passive": "Passives", "detractor": "Detractors"}
 QUADRANT_LABELS = {
     "protect": "Protect: high ARR, low NPS",
@@ -271,6 +285,7 @@ def context(principal: Principal, **values: Any) -> dict[str, Any]:
         "filter_labels": FILTER_LABELS,
         "trait_prefix": TRAIT_PREFIX,
         "category_labels": CATEGORY_LABELS,
+        "sort_labels": SORT_LABELS,
         "flag": flag,
         "num": fmt,
         "pval": pval,
@@ -324,7 +339,14 @@ class ReportPages(Controller):
                 trait_key("trait", group_by)
             period = form.choice("period", ("quarter", "month"), "quarter")
             segment = form.get("segment") or None
-            report = await nps_report(principal, nps_query(form, group_by=group_by))
+            # a page of groups by account or user (the largest first), every group otherwise
+            sort = form.choice("sort", SORT_LABELS, default_sort(group_by))
+            offset = form.integer("offset", 0, 0, MAX_OFFSET)
+            page_size = default_limit(group_by)
+            report = await nps_report(
+                principal,
+                nps_query(form, group_by=group_by, sort=sort, limit=page_size, offset=offset),
+            )
             selection = dict(form.filters)
             if segment is not None:
                 selection[group_by] = segment
@@ -366,6 +388,10 @@ class ReportPages(Controller):
             period=period,
             segment=segment,
             groups=report["groups"],
+            sort=sort,
+            offset=offset,
+            page_size=page_size,
+            total_groups=report["total_groups"],
             bars=nps_bars(report["groups"], f"NPS by {label.lower()}", "segments-bars"),
             trend=trend_chart(
                 trend["groups"],
