@@ -543,6 +543,7 @@ def child_env(database_url: str, secret: str, redis_url: str | None) -> dict[str
         FEEDBACK_SECRET_KEY=secret,
         FEEDBACK_ENV="production",
         FEEDBACK_LOG_LEVEL="WARNING",
+        FEEDBACK_METRICS_TOKEN=METRICS_TOKEN,
         # one client IP sends everything: limits far above any rate reached here, so the
         # in-memory limiter still counts every request but never refuses one
         FEEDBACK_WIDGET_RATE_PER_IP=str(RATE_LIMIT),
@@ -650,6 +651,40 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return int(probe.getsockname()[1])
+
+
+METRICS_TOKEN = secrets.token_urlsafe(16)
+METRICS_SCRAPES = 200  # at most: each scrape reaches one serve process, whichever accepts
+
+
+def answer_batches(port: int, processes: int) -> tuple[float, float, int] | None:
+    """Statements and answers written by the group commit so far, summed over the serve
+    processes met in scrapes of /metrics (told apart by their start time), and how many
+    processes were met; None on SQLite, where answers are written one at a time."""
+    seen: dict[str, tuple[float, float]] = {}
+    for _ in range(METRICS_SCRAPES):
+        connection = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            connection.request(
+                "GET", "/metrics", headers={"authorization": f"Bearer {METRICS_TOKEN}"}
+            )
+            text = connection.getresponse().read().decode()
+        finally:
+            connection.close()
+        values = dict(
+            line.rsplit(" ", 1)
+            for line in text.splitlines()
+            if line.startswith(("process_start_time_seconds", "feedback_answer_batch_size_"))
+        )
+        started = values.get("process_start_time_seconds")
+        count = values.get("feedback_answer_batch_size_count")
+        if started is not None and count is not None:
+            seen[started] = (float(count), float(values["feedback_answer_batch_size_sum"]))
+        if len(seen) == processes:
+            break
+    if not seen:
+        return None
+    return sum(c for c, _ in seen.values()), sum(s for _, s in seen.values()), len(seen)
 
 
 def livez_answers(port: int) -> bool:
@@ -841,11 +876,22 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                             f"        (prepared {made.result.shown} display tokens for intake in "
                             f"{time.perf_counter() - started:.1f} s)"
                         )
+                    batches_before = answer_batches(port, args.workers)
                     intake = load.run("intake", level, args.duration, tokens=tokens)
+                    batches_after = answer_batches(port, args.workers)
                     answered += intake.result.created
                     # tokens not sent stay for the next level; sent ones are never reused
                     tokens = intake.result.unused_tokens
                     print(describe(intake, cores, livez))
+                    if batches_before is not None and batches_after is not None:
+                        statements = batches_after[0] - batches_before[0]
+                        written = batches_after[1] - batches_before[1]
+                        print(
+                            f"        group commit: {written:,.0f} answers in "
+                            f"{statements:,.0f} statements, {written / max(statements, 1):.1f} "
+                            f"per statement (serve processes seen: {batches_after[2]} of "
+                            f"{args.workers})"
+                        )
                     waiting, drained = wait_for_rules()
                     print(
                         f"        CTA rules: {waiting} answers waiting when the step ended, "

@@ -254,7 +254,7 @@ class GroupCommit(Generic[Item, Result]):
         self,
         run: Callable[[list[Item]], Awaitable[list[Result | Exception]]],
         max_items: int = 64,
-        in_flight: int = 2,
+        in_flight: int = 1,
     ) -> None:
         self._run = run
         self.max_items = max_items

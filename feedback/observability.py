@@ -42,6 +42,11 @@ WIDGET_DECISIONS = Counter(
 RESPONSES_RECEIVED = Counter(
     "feedback_responses_received", "Answers stored (new, not retries)", ["source"]
 )
+ANSWER_BATCH_SIZE = Histogram(
+    "feedback_answer_batch_size",
+    "Widget answers written by one statement (group commit, PostgreSQL)",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 SLACK_SENDS = Counter("feedback_slack_sends", "Outbox deliveries by result", ["result"])
 JOB_SECONDS = Histogram(
     "feedback_job_seconds",

@@ -31,6 +31,7 @@ from feedback.db import (
     write_transaction,
 )
 from feedback.errors import InputError, database_unavailable
+from feedback.observability import ANSWER_BATCH_SIZE
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
 from feedback.surveys.models import (
@@ -815,6 +816,7 @@ async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exceptio
     created, a retry or an unknown token). Should the batch fail for a reason other than
     the database being away (a deadlock between two batches answering the same two displays
     in opposite orders, say), each score is written by itself, so no score fails another."""
+    ANSWER_BATCH_SIZE.observe(len(scores))
     try:
         rows = await _ANSWERS.fetch(
             [s.idempotency_key for s in scores],
