@@ -657,10 +657,10 @@ METRICS_TOKEN = secrets.token_urlsafe(16)
 METRICS_SCRAPES = 200  # at most: each scrape reaches one serve process, whichever accepts
 
 
-def answer_batches(port: int, processes: int) -> tuple[float, float, int] | None:
-    """Statements and answers written by the group commit so far, summed over the serve
-    processes met in scrapes of /metrics (told apart by their start time), and how many
-    processes were met; None on SQLite, where answers are written one at a time."""
+def answer_batches(port: int, processes: int) -> dict[str, tuple[float, float]]:
+    """Statements and answers written by the group commit so far in each serve process met
+    in scrapes of /metrics (told apart by their start time); empty on SQLite, where answers
+    are written one at a time."""
     seen: dict[str, tuple[float, float]] = {}
     for _ in range(METRICS_SCRAPES):
         connection = http.client.HTTPConnection(HOST, port, timeout=5)
@@ -682,9 +682,23 @@ def answer_batches(port: int, processes: int) -> tuple[float, float, int] | None
             seen[started] = (float(count), float(values["feedback_answer_batch_size_sum"]))
         if len(seen) == processes:
             break
-    if not seen:
+    return seen
+
+
+def group_commit_line(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> str | None:
+    """Answers per statement during a step, from the processes seen both before and after."""
+    both = [p for p in after if p in before]
+    if not both:
         return None
-    return sum(c for c, _ in seen.values()), sum(s for _, s in seen.values()), len(seen)
+    statements = sum(after[p][0] - before[p][0] for p in both)
+    written = sum(after[p][1] - before[p][1] for p in both)
+    return (
+        f"        group commit: {written:,.0f} answers in {statements:,.0f} statements, "
+        f"{written / max(statements, 1):.1f} per statement ({len(both)} of the serve "
+        "processes seen)"
+    )
 
 
 def livez_answers(port: int) -> bool:
@@ -883,15 +897,9 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     # tokens not sent stay for the next level; sent ones are never reused
                     tokens = intake.result.unused_tokens
                     print(describe(intake, cores, livez))
-                    if batches_before is not None and batches_after is not None:
-                        statements = batches_after[0] - batches_before[0]
-                        written = batches_after[1] - batches_before[1]
-                        print(
-                            f"        group commit: {written:,.0f} answers in "
-                            f"{statements:,.0f} statements, {written / max(statements, 1):.1f} "
-                            f"per statement (serve processes seen: {batches_after[2]} of "
-                            f"{args.workers})"
-                        )
+                    line = group_commit_line(batches_before, batches_after)
+                    if line:
+                        print(line)
                     waiting, drained = wait_for_rules()
                     print(
                         f"        CTA rules: {waiting} answers waiting when the step ended, "
