@@ -108,9 +108,13 @@ def test_score_and_wald_reproduce_the_cavo_2012_example() -> None:
 # No published worked example with numbers was found for the adjusted-Wald NPS interval
 # (Sauro and Lewis; Rocks 2016, The American Statistician 70(4):365-372, arXiv:1601.07235;
 # MeasuringU, "Confidence Intervals for Net Promoter Scores", measuringu.com/nps-confidence-
-# intervals/): the pages found describe the method (add 3/4 to promoters and to detractors,
-# 3 to n) but their example figures were not retrievable, so it is checked against the hand
-# computation above and the properties below only.
+# intervals/, and "Evaluating NPS Confidence Intervals with Real-World Data"): the parts of
+# those pages that could be read here describe the method ("add a constant of 3 to the sample
+# size, 3/4 to the number of detractors, and 3/4 to the number of promoters") but not their
+# example figures. Rocks's R package NPS (github.com/brendan-r/NPS, `nps_test(test =
+# "adjusted.wald")`, seen on rdrr.io) implements the same variant (pseudo-observations 0.75,
+# 1.5, 0.75 for detractors, passives, promoters) without a worked example. So it is checked
+# against the hand computation above and the properties below only.
 
 
 # --------------------------------------------------------------------------- score (Tango 1998)
