@@ -7,15 +7,15 @@ Quadrants are named by the action they call for:
 - `fix`: low ARR, low NPS - fix the experience at scale (low-touch).
 
 The report answers every account (its page draws each as a dot): the database counts per
-account, the per-account arithmetic (NPS, interval, quadrant, order, totals) is done on NumPy
-arrays a column at a time, and each account becomes one small msgspec struct (no dict per
-account, no garbage-collector tracking, encoded straight to JSON).
+account and hands the result over a column at a time (`report_columns`: no Python object
+per row), the per-account arithmetic (NPS, interval, quadrant, order, totals) is done on
+NumPy arrays, and each account becomes one small msgspec struct, which the garbage collector
+does not track and which encodes straight to JSON.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -24,7 +24,13 @@ from numpy.typing import NDArray
 
 from analytics.nps import nps_interval_arrays
 from feedback.auth.services import Principal
-from feedback.reports.services import DETRACTOR, PROMOTER, add_scope, report_joins, report_rows
+from feedback.reports.services import (
+    DETRACTOR,
+    PROMOTER,
+    add_scope,
+    report_columns,
+    report_joins,
+)
 
 # in this order: protect first in the list of accounts, then the rest by ARR
 QUADRANTS = ("protect", "advocate", "grow", "fix")
@@ -46,6 +52,7 @@ JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = a.csm
 WHERE a.arr_cents IS NOT NULL
 """
+COLUMNS = ("account_id", "name", "arr_cents", "csm_email", "responses", "promoters", "detractors")
 
 
 def quadrants_of(high_arr: NDArray[np.bool_], high_nps: NDArray[np.bool_]) -> NDArray[np.intp]:
@@ -115,13 +122,13 @@ async def quadrant_report(
         promoter=PROMOTER,
         detractor=DETRACTOR,
     )
-    rows = await report_rows(sql, *args)
+    columns = await report_columns(sql, *args, columns=COLUMNS)
     arr_cents, n, promoters, detractors = (
-        np.fromiter(map(itemgetter(column), rows), dtype=np.int64, count=len(rows))
-        for column in ("arr_cents", "responses", "promoters", "detractors")
+        np.array(columns[name], dtype=np.int64)
+        for name in ("arr_cents", "responses", "promoters", "detractors")
     )
     arr = arr_cents / 100
-    threshold = arr_threshold if arr_threshold is not None else (median(arr) if rows else 0.0)
+    threshold = arr_threshold if arr_threshold is not None else (median(arr) if len(arr) else 0.0)
     intervals = nps_interval_arrays(
         np.column_stack((promoters, n - promoters - detractors, detractors)),
         confidence=confidence,
@@ -132,9 +139,9 @@ async def quadrant_report(
     accounts = list(
         map(
             QuadrantAccount,
-            map(itemgetter("account_id"), rows),
-            map(itemgetter("name"), rows),
-            map(itemgetter("csm_email"), rows),
+            columns["account_id"],
+            columns["name"],
+            columns["csm_email"],
             arr.tolist(),
             n.tolist(),
             rounded(nps),
