@@ -26,7 +26,11 @@ import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 Method = Literal["wald", "adjusted-wald", "score"]
 Precision = Literal["counts_only", "low", "ok"]
@@ -324,17 +328,39 @@ def _tango_bounds_array(b, c, n, z: float):  # type: ignore[no-untyped-def]
     )
 
 
-def nps_intervals(
-    counts: Iterable[Sequence[int]],
+@dataclass(frozen=True, slots=True)
+class NPSArrays:
+    """:class:`NPSResult` for many groups at once, one array element per group.
+
+    Counts are int64 arrays; ``nps``, ``ci_low`` and ``ci_high`` are float64 arrays with NaN
+    where ``precision`` is ``"counts_only"``; ``precision`` is a list of flags.
+    """
+
+    promoters: NDArray[np.int64]
+    passives: NDArray[np.int64]
+    detractors: NDArray[np.int64]
+    n: NDArray[np.int64]
+    nps: NDArray[np.float64]
+    ci_low: NDArray[np.float64]
+    ci_high: NDArray[np.float64]
+    precision: list[Precision]
+    method: str
+    confidence: float
+
+
+def nps_interval_arrays(
+    counts: Iterable[Sequence[int]] | NDArray[np.integer],
     confidence: float = 0.95,
     method: str = "score",
-) -> list[NPSResult]:
-    """:func:`nps_interval` for many ``(promoters, passives, detractors)`` triples at once.
+) -> NPSArrays:
+    """:func:`nps_interval` for many ``(promoters, passives, detractors)`` triples at once,
+    as arrays (see :class:`NPSArrays`).
 
     The same methods, precision rule and validation, computed with NumPy over all groups
-    together: a report with 20,000 accounts takes milliseconds instead of seconds.  Results
-    agree with :func:`nps_interval` to about 1e-12 (the score bounds are found by bisection
-    instead of Brent's method).
+    together: 20,000 accounts take milliseconds instead of seconds. Each distinct triple is
+    computed once (groups of a few answers repeat a lot). Results agree with
+    :func:`nps_interval` to about 1e-12 (the score bounds are found by bisection instead of
+    Brent's method).
     """
     import numpy as np
 
@@ -343,57 +369,116 @@ def nps_intervals(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if arr.size == 0:
-        return []
-    if arr.ndim != 2 or arr.shape[1] != 3 or arr.dtype.kind not in "iu" or arr.min() < 0:
+        arr = np.zeros((0, 3), dtype=np.int64)
+    elif arr.ndim != 2 or arr.shape[1] != 3 or arr.dtype.kind not in "iu" or arr.min() < 0:
         # anything but a plain table of non-negative integers: check row by row, which
         # raises the same errors as nps_interval
         arr = np.asarray([check_counts(*row) for row in arr.tolist()], dtype=np.int64)
     ints = arr.astype(np.int64)
-    arr = ints.astype(np.float64)
-    p, d = arr[:, 0], arr[:, 2]
-    n = arr.sum(axis=1)
-    shown = n >= COUNTS_ONLY_BELOW
-    safe_n = np.where(shown, n, 1.0)  # rows with counts only get no interval
-    z = two_sided_z(level)
-    point = (p - d) / safe_n
+    totals = ints.sum(axis=1)
+    shown = totals >= COUNTS_ONLY_BELOW
+    nps = np.full(len(ints), np.nan)
+    low = np.full(len(ints), np.nan)
+    high = np.full(len(ints), np.nan)
+    if shown.any():
+        # rows with counts only get no score; the rest once per distinct triple
+        unique, inverse = _distinct_rows(ints[shown])
+        u_nps, u_low, u_high = _bounds_array(unique.astype(np.float64), level, method)
+        nps[shown], low[shown], high[shown] = u_nps[inverse], u_low[inverse], u_high[inverse]
+    precision = np.where(
+        totals < COUNTS_ONLY_BELOW,
+        "counts_only",
+        np.where(totals < LOW_PRECISION_BELOW, "low", "ok"),
+    ).tolist()
+    return NPSArrays(
+        promoters=ints[:, 0],
+        passives=ints[:, 1],
+        detractors=ints[:, 2],
+        n=totals,
+        nps=nps,
+        ci_low=low,
+        ci_high=high,
+        precision=precision,
+        method=method,
+        confidence=level,
+    )
+
+
+def _distinct_rows(rows):  # type: ignore[no-untyped-def]
+    """Each distinct row of a non-negative int64 table once, and where each row's copy is.
+    Rows become one integer key where the counts allow it: sorting 20,000 int64 keys takes
+    about a tenth of the time of sorting the rows themselves."""
+    import numpy as np
+
+    top = int(rows.max()) + 1
+    if top**3 < 2**63:
+        key = (rows[:, 0] * top + rows[:, 1]) * top + rows[:, 2]
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return rows[first], inverse.reshape(-1)
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
+
+
+def _bounds_array(counts, confidence: float, method: str):  # type: ignore[no-untyped-def]
+    """``(nps, low, high)`` on the -100..100 scale for a float array of triples, each with
+    at least one response."""
+    import numpy as np
+
+    p, d = counts[:, 0], counts[:, 2]
+    n = counts.sum(axis=1)
+    z = two_sided_z(confidence)
+    point = (p - d) / n
     if method == "score":
-        low, high = _tango_bounds_array(p, d, safe_n, z)
+        low, high = _tango_bounds_array(p, d, n, z)
     else:
         if method == "adjusted-wald":
-            n_w, p_w, d_w = safe_n + 3.0, p + 0.75, d + 0.75
+            n_w, p_w, d_w = n + 3.0, p + 0.75, d + 0.75
         else:
-            n_w, p_w, d_w = safe_n, p, d
+            n_w, p_w, d_w = n, p, d
         diff = p_w / n_w - d_w / n_w
         var = np.maximum(0.0, p_w / n_w + d_w / n_w - diff * diff) / n_w
         half = z * np.sqrt(var)
         low = np.clip(diff - half, -1.0, 1.0)
         high = np.clip(diff + half, -1.0, 1.0)
-    totals = ints.sum(axis=1)
-    flags = np.where(
-        totals < COUNTS_ONLY_BELOW,
-        "counts_only",
-        np.where(totals < LOW_PRECISION_BELOW, "low", "ok"),
-    ).tolist()
+    return 100.0 * point, 100.0 * low, 100.0 * high
+
+
+def nps_intervals(
+    counts: Iterable[Sequence[int]] | NDArray[np.integer],
+    confidence: float = 0.95,
+    method: str = "score",
+) -> list[NPSResult]:
+    """:func:`nps_interval` for many ``(promoters, passives, detractors)`` triples at once:
+    :func:`nps_interval_arrays` as one :class:`NPSResult` per triple."""
+    import numpy as np
+
+    arrays = nps_interval_arrays(counts, confidence=confidence, method=method)
+    shown = ~np.isnan(arrays.nps)
+    nps = np.where(shown, arrays.nps, 0.0).tolist()
+    low = np.where(shown, arrays.ci_low, 0.0).tolist()
+    high = np.where(shown, arrays.ci_high, 0.0).tolist()
     return [
         NPSResult(
-            nps=None if flag == "counts_only" else 100.0 * nps,
-            ci_low=None if flag == "counts_only" else 100.0 * lo_i,
-            ci_high=None if flag == "counts_only" else 100.0 * hi_i,
+            nps=None if flag == "counts_only" else nps_i,
+            ci_low=None if flag == "counts_only" else lo_i,
+            ci_high=None if flag == "counts_only" else hi_i,
             n=total,
             promoters=pi,
             passives=ai,
             detractors=di,
-            method=method,
-            confidence=level,
+            method=arrays.method,
+            confidence=arrays.confidence,
             precision=flag,
         )
-        for (pi, ai, di), total, nps, lo_i, hi_i, flag in zip(
-            ints.tolist(),
-            totals.tolist(),
-            point.tolist(),
-            low.tolist(),
-            high.tolist(),
-            flags,
+        for pi, ai, di, total, nps_i, lo_i, hi_i, flag in zip(
+            arrays.promoters.tolist(),
+            arrays.passives.tolist(),
+            arrays.detractors.tolist(),
+            arrays.n.tolist(),
+            nps,
+            low,
+            high,
+            arrays.precision,
             strict=True,
         )
     ]

@@ -24,7 +24,9 @@ from feedback.accounts.models import CSM, Account
 class UsageMetric(Table, tablename="usage_metric"):
     """One value of one usage or adoption metric for one account on one day (UTC)."""
 
-    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
+    # not indexed alone: the unique (account, name, day) index made in a raw-SQL migration
+    # serves an account's rows, a CSM's accounts' rows and the cascade from account
+    account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)
     name = Varchar(length=64)
     day = Date(index=True)
     value = DoublePrecision()

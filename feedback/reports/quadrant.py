@@ -5,28 +5,44 @@ Quadrants are named by the action they call for:
 - `advocate`: high ARR, high NPS - ask for references and case studies, expand;
 - `grow`: low ARR, high NPS - happy and small, upsell;
 - `fix`: low ARR, low NPS - fix the experience at scale (low-touch).
+
+The report answers every account (its page draws each as a dot): the database counts per
+account and hands the result over a column at a time (`report_columns`: no Python object
+per row), the per-account arithmetic (NPS, interval, quadrant, order, totals) is done on
+NumPy arrays, and each account becomes one small msgspec struct, which the garbage collector
+does not track and which encodes straight to JSON.
 """
 
 from __future__ import annotations
 
-import statistics
 from datetime import datetime
 from typing import Any
 
-from analytics.nps import nps_intervals
+import msgspec
+import numpy as np
+from numpy.typing import NDArray
+
+from analytics.nps import nps_interval_arrays
 from feedback.auth.services import Principal
-from feedback.reports.services import add_scope, report_joins, report_rows
+from feedback.reports.services import (
+    DETRACTOR,
+    PROMOTER,
+    add_scope,
+    report_columns,
+    report_joins,
+)
+
+# in this order: protect first in the list of accounts, then the rest by ARR
+QUADRANTS = ("protect", "advocate", "grow", "fix")
 
 # counts per account first (one pass over the responses, grouped by an integer), then the
 # account's name, ARR and CSM for those few thousand rows
 _SQL = """
 SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
-       t.promoters, t.passives, t.detractors
+       t.responses, t.promoters, t.detractors
 FROM (
-    SELECT r.account,
-           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-           SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
-           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
+    SELECT r.account, COUNT(*) AS responses, SUM({promoter}) AS promoters,
+           SUM({detractor}) AS detractors
     FROM response r
     {joins}
     WHERE {condition}
@@ -36,12 +52,55 @@ JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = a.csm
 WHERE a.arr_cents IS NOT NULL
 """
+COLUMNS = ("account_id", "name", "arr_cents", "csm_email", "responses", "promoters", "detractors")
 
 
-def quadrant_of(high_arr: bool, high_nps: bool) -> str:
-    if high_arr:
-        return "advocate" if high_nps else "protect"
-    return "grow" if high_nps else "fix"
+def quadrants_of(high_arr: NDArray[np.bool_], high_nps: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Each account's quadrant, as its position in QUADRANTS: high ARR and low NPS is
+    protect, high both advocate, low ARR and high NPS grow, low both fix."""
+    return np.where(high_arr, np.where(high_nps, 1, 0), np.where(high_nps, 2, 3))
+
+
+class QuadrantAccount(msgspec.Struct, gc=False):
+    """One account as the report shows it (its JSON object has these keys in this order).
+    Not tracked by the garbage collector: it holds no containers, so no cycles."""
+
+    account_id: str
+    name: str
+    csm_email: str | None
+    arr: float
+    responses: int
+    nps: float
+    ci_low: float | None
+    ci_high: float | None
+    precision: str
+    quadrant: str
+
+
+def median(values: NDArray[np.float64]) -> float:
+    """The middle value, or the mean of the two middle ones (as `statistics.median`)."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    return float((ordered[middle - 1] + ordered[middle]) / 2)
+
+
+def rounded(values: NDArray[np.float64], digits: int = 2) -> list[float | None]:
+    """`round(x, digits)` of each value, None for NaN, exactly as Python rounds a float (the
+    decimal nearest to its exact binary value, half to even). `rint(x * 10**digits)` agrees
+    with that except where the product lands within its rounding error of a half; those few
+    are left to Python."""
+    scale = 10.0**digits
+    with np.errstate(invalid="ignore"):
+        scaled = values * scale
+        near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+    out: list[float | None] = (np.rint(scaled) / scale).tolist()
+    for i in np.flatnonzero(near_half).tolist():
+        out[i] = round(float(values[i]), digits)
+    for i in np.flatnonzero(np.isnan(values)).tolist():
+        out[i] = None
+    return out
 
 
 async def quadrant_report(
@@ -53,45 +112,55 @@ async def quadrant_report(
     confidence: float = 0.95,
 ) -> dict[str, Any]:
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
-    An account's NPS is on its responses in the period; the interval says how sure it is."""
+    An account's NPS is on its responses in the period; the interval says how sure it is.
+    `accounts` are QuadrantAccount structs, protect first, then by ARR, largest first."""
     where, args = ["1 = 1"], []
     add_scope(where, args, principal, date_from, date_to)
-    sql = _SQL.format(condition=" AND ".join(where), joins=report_joins(principal, *where))
-    rows = await report_rows(sql, *args)
-    arrs = [int(r["arr_cents"]) / 100 for r in rows]
-    threshold = (
-        arr_threshold if arr_threshold is not None else (statistics.median(arrs) if arrs else 0.0)
+    sql = _SQL.format(
+        condition=" AND ".join(where),
+        joins=report_joins(principal, *where),
+        promoter=PROMOTER,
+        detractor=DETRACTOR,
     )
-    all_counts = [
-        (int(row["promoters"]), int(row["passives"]), int(row["detractors"])) for row in rows
-    ]
-    # one vectorised call for every account's interval
-    results = nps_intervals(all_counts, confidence=confidence)
-    accounts = []
-    for row, counts, result in zip(rows, all_counts, results, strict=True):
-        n = sum(counts)
-        nps = 100 * (counts[0] - counts[2]) / n
-        arr = int(row["arr_cents"]) / 100
-        accounts.append(
-            {
-                "account_id": row["account_id"],
-                "name": row["name"],
-                "csm_email": row["csm_email"],
-                "arr": arr,
-                "responses": n,
-                "nps": round(nps, 2),
-                "ci_low": None if result.ci_low is None else round(result.ci_low, 2),
-                "ci_high": None if result.ci_high is None else round(result.ci_high, 2),
-                "precision": result.precision,
-                "quadrant": quadrant_of(arr >= threshold, nps >= nps_threshold),
-            }
+    columns = await report_columns(sql, *args, columns=COLUMNS)
+    arr_cents, n, promoters, detractors = (
+        np.array(columns[name], dtype=np.int64)
+        for name in ("arr_cents", "responses", "promoters", "detractors")
+    )
+    arr = arr_cents / 100
+    threshold = arr_threshold if arr_threshold is not None else (median(arr) if len(arr) else 0.0)
+    intervals = nps_interval_arrays(
+        np.column_stack((promoters, n - promoters - detractors, detractors)),
+        confidence=confidence,
+    )
+    # every account has answers (n >= 1): its NPS is shown even where its interval is not
+    nps = 100 * (promoters - detractors) / n
+    quadrant = quadrants_of(arr >= threshold, nps >= nps_threshold)
+    accounts = list(
+        map(
+            QuadrantAccount,
+            columns["account_id"],
+            columns["name"],
+            columns["csm_email"],
+            arr.tolist(),
+            n.tolist(),
+            rounded(nps),
+            rounded(intervals.ci_low),
+            rounded(intervals.ci_high),
+            intervals.precision,
+            [QUADRANTS[q] for q in quadrant.tolist()],
         )
-    # the accounts to look at first: most revenue at risk
-    accounts.sort(key=lambda a: (a["quadrant"] != "protect", -a["arr"]))
+    )
+    # the accounts to look at first: most revenue at risk (a stable sort: ties keep the
+    # database's order)
+    order = np.lexsort((-arr, quadrant != 0))
+    accounts = [accounts[i] for i in order.tolist()]
+    arr, quadrant = arr[order], quadrant[order]
     summary: dict[str, dict[str, float]] = {}
-    for name in ("protect", "advocate", "grow", "fix"):
-        members = [a for a in accounts if a["quadrant"] == name]
-        summary[name] = {"accounts": len(members), "arr": sum(a["arr"] for a in members)}
+    for position, name in enumerate(QUADRANTS):
+        members = arr[quadrant == position].tolist()
+        # added one by one in the accounts' order, as the totals always were
+        summary[name] = {"accounts": len(members), "arr": sum(members)}
     return {
         "nps_threshold": nps_threshold,
         "arr_threshold": threshold,

@@ -33,7 +33,7 @@ from feedback.errors import InputError, http_exception_handler
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
 from feedback.reports.churn import churn_report
-from feedback.reports.quadrant import quadrant_report
+from feedback.reports.quadrant import QuadrantAccount, quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
 from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
 from feedback.reports.segments import segment_scan
@@ -202,8 +202,9 @@ def nps_query(form: Form, **values: Any) -> NPSQuery:
 # --- turning report rows into charts -------------------------------------------------------
 
 
-def flag(group: Mapping[str, Any]) -> str:
-    precision = group.get("precision")
+def flag(group: Mapping[str, Any] | QuadrantAccount) -> str:
+    """The precision note of a report's group (a dict) or of a quadrant's account."""
+    precision = group.get("precision") if isinstance(group, Mapping) else group.precision
     if precision == "counts_only":
         return "counts only: under 5 answers"
     if precision == "low":
@@ -548,8 +549,7 @@ class ReportPages(Controller):
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         dots = [
-            Dot(f"{a['name']} ({a['account_id']})", a["arr"], a["nps"], a["quadrant"])
-            for a in report["accounts"]
+            Dot(f"{a.name} ({a.account_id})", a.arr, a.nps, a.quadrant) for a in report["accounts"]
         ]
         chart = scatter_chart(
             dots,

@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from analytics.nps import METHODS, NPSResult, nps_interval, nps_intervals, raw_nps_interval
+from analytics.nps import (
+    METHODS,
+    NPSResult,
+    nps_interval,
+    nps_interval_arrays,
+    nps_intervals,
+    raw_nps_interval,
+)
 
 Z95 = float(norm.ppf(0.975))  # 1.959964...
 
@@ -373,3 +380,41 @@ def test_the_batch_function_validates_like_the_single_one() -> None:
         nps_intervals([(5, 5, 5)], method="bootstrap")
     with pytest.raises(ValueError):
         nps_intervals([(5, 5, 5)], confidence=1.0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_arrays_hold_what_the_results_hold(method: str) -> None:
+    rows = [(3, 1, 1), (0, 0, 2), (3, 1, 1), (40, 10, 2), (1, 2, 1), (0, 0, 2), (9, 0, 30)]
+    arrays = nps_interval_arrays(rows, confidence=0.9, method=method)
+    results = nps_intervals(rows, confidence=0.9, method=method)
+    assert arrays.n.tolist() == [r.n for r in results]
+    assert arrays.promoters.tolist() == [r.promoters for r in results]
+    assert arrays.passives.tolist() == [r.passives for r in results]
+    assert arrays.detractors.tolist() == [r.detractors for r in results]
+    assert arrays.precision == [r.precision for r in results]
+    for i, result in enumerate(results):
+        if result.nps is None:
+            assert np.isnan([arrays.nps[i], arrays.ci_low[i], arrays.ci_high[i]]).all()
+        else:
+            assert arrays.nps[i] == result.nps
+            assert (arrays.ci_low[i], arrays.ci_high[i]) == (result.ci_low, result.ci_high)
+    # a triple that repeats gets the very same figures each time
+    assert (arrays.ci_low[0], arrays.ci_high[0]) == (arrays.ci_low[2], arrays.ci_high[2])
+
+
+def test_counts_too_large_for_one_key_still_get_their_intervals() -> None:
+    # 3,000,000 cubed overflows a 64-bit key: the rows are told apart as rows instead
+    rows = [(3_000_000, 1, 2_000_000), (5, 5, 5), (3_000_000, 1, 2_000_000), (5, 5, 5)]
+    batch = nps_intervals(rows)
+    for counts, got in zip(rows, batch, strict=True):
+        want = nps_interval(*counts)
+        assert got.nps == pytest.approx(want.nps, abs=1e-9)
+        assert got.ci_low == pytest.approx(want.ci_low, abs=1e-8)
+        assert got.ci_high == pytest.approx(want.ci_high, abs=1e-8)
+    assert batch[0] == batch[2] and batch[1] == batch[3]
+
+
+def test_no_triples_give_empty_arrays() -> None:
+    arrays = nps_interval_arrays([])
+    assert arrays.n.shape == arrays.nps.shape == (0,)
+    assert arrays.precision == []
