@@ -694,49 +694,35 @@ def _shown(
 # A score is one statement: the response row is built from the display, the account's segment
 # attributes as they are now and the user's role (the snapshot), inserted unless the client id
 # or the display already has an answer. On PostgreSQL the display is marked answered in the
-# same statement; SQLite does that in a second statement of the same transaction.
+# same statement, and answers arriving together share it (group commit, see `GroupCommit`):
+# the batch comes as arrays, each row mapped back to its caller by its idempotency key. Each
+# input row looks its display up by itself (LATERAL, kept apart by OFFSET 0): joined as a
+# set, the planner expects 100 rows from `unnest` and prefers reading the whole display table
+# to 100 index lookups. SQLite writes one answer at a time and marks the display in a second
+# statement of the same transaction. The traits snapshot is the account's traits merged with
+# the user's (the user's win).
 #
 # Answers the CTA rules may act on (0-6 now, 9-10 once they have a comment) get `rules_due`:
 # the rule runner (feedback/ctas/rules.py) raises their CTAs within a second, in its own
 # transaction, so an answer never waits on a CTA row another answer of the same account holds.
-_INSERT_ANSWER = """
+_ANSWER_SQLITE = Statement("""
 INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at, locale,
                       role, display, survey, plan, industry, company_size, employee_count, csm,
                       arr_cents, traits, created_at, rules_due)
-SELECT {{}}, 'widget', d.end_user, d.account, {{}}, {{}}, d.locale, u.role, d.id, d.survey,
-       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents, {traits},
-       {{}}, {{}}
+SELECT {}, 'widget', d.end_user, d.account, {}, {}, d.locale, u.role, d.id, d.survey,
+       a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents,
+       json_patch(COALESCE(a.traits, json_object()), COALESCE(u.traits, json_object())),
+       {}, {}
 FROM display d
 JOIN account a ON a.id = d.account
 LEFT JOIN end_user u ON u.id = d.end_user
-WHERE d.token = {{}} AND d.widget_key = {{}}
+WHERE d.token = {} AND d.widget_key = {}
 ON CONFLICT DO NOTHING
-RETURNING id, display, survey, locale"""
-# the traits snapshot: the account's merged with the user's (the user's win)
-# (no literal braces: placeholders are `{}`)
-_TRAITS_SQLITE = "json_patch(COALESCE(a.traits, json_object()), COALESCE(u.traits, json_object()))"
-_TRAITS_POSTGRES = (
-    "COALESCE(a.traits, jsonb_build_object()) || COALESCE(u.traits, jsonb_build_object())"
-)
-_ANSWER = Statement(
-    _INSERT_ANSWER.format(traits=_TRAITS_SQLITE),
-    postgres=f"""
-WITH answer AS ({_INSERT_ANSWER.format(traits=_TRAITS_POSTGRES)}),
-marked AS (
-    UPDATE display SET status = 'answered', answered_at = {{}}
-    WHERE id IN (SELECT display FROM answer)
-)
-SELECT id, display, survey, locale FROM answer""",  # noqa: S608 (constant text, no input)
-)
-# On PostgreSQL answers arriving together are written by one statement (group commit, see
-# `GroupCommit`): the same insert for a batch given as arrays, each row mapped back to its
-# caller by its idempotency key. Each input row looks its display up by itself (LATERAL,
-# kept apart by OFFSET 0): joined as a set, the planner expects 100 rows from `unnest` and
-# prefers reading the whole display table to 100 index lookups.
-_ANSWERS = Statement(f"""
+RETURNING id, display, survey, locale""")
+_ANSWERS_POSTGRES = Statement("""
 WITH input AS (
-    SELECT * FROM unnest({{}}::text[], {{}}::text[], {{}}::int[], {{}}::int[],
-                         {{}}::timestamptz[], {{}}::timestamptz[])
+    SELECT * FROM unnest({}::text[], {}::text[], {}::int[], {}::int[],
+                         {}::timestamptz[], {}::timestamptz[])
         AS i(idempotency_key, token, widget_key, score, answered_at, rules_due)
 ),
 answer AS (
@@ -750,7 +736,8 @@ answer AS (
     CROSS JOIN LATERAL (
         SELECT d.id, d.end_user, d.account, d.locale, d.survey, u.role, a.plan, a.industry,
                a.company_size, a.employee_count, a.csm, a.arr_cents,
-               {_TRAITS_POSTGRES} AS traits
+               COALESCE(a.traits, jsonb_build_object())
+                   || COALESCE(u.traits, jsonb_build_object()) AS traits
         FROM display d
         JOIN account a ON a.id = d.account
         LEFT JOIN end_user u ON u.id = d.end_user
@@ -764,7 +751,7 @@ marked AS (
     UPDATE display SET status = 'answered', answered_at = answer.answered_at
     FROM answer WHERE display.id = answer.display
 )
-SELECT id, display, survey, locale, idempotency_key FROM answer""")  # noqa: S608 (constant text)
+SELECT id, display, survey, locale, idempotency_key FROM answer""")
 _MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
 _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
 _EARLIER_ANSWER = Statement(
@@ -818,7 +805,7 @@ async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exceptio
     in opposite orders, say), each score is written by itself, so no score fails another."""
     ANSWER_BATCH_SIZE.observe(len(scores))
     try:
-        rows = await _ANSWERS.fetch(
+        rows = await _ANSWERS_POSTGRES.fetch(
             [s.idempotency_key for s in scores],
             [s.token for s in scores],
             [s.widget_key for s in scores],
@@ -829,18 +816,15 @@ async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exceptio
     except Exception as exc:
         if database_unavailable(exc) or len(scores) == 1:
             raise
-        return [await _insert_one(s) for s in scores]
+        return [await _insert_alone(s) for s in scores]
     created = {row["idempotency_key"]: row for row in rows}
     # a retry in the same batch as its first try: only the first one is "created"
     return [created.pop(s.idempotency_key, None) for s in scores]
 
 
-async def _insert_one(score: _Score) -> dict[str, Any] | Exception | None:
+async def _insert_alone(score: _Score) -> dict[str, Any] | Exception | None:
     try:
-        s = score
-        return await _ANSWER.first(
-            s.idempotency_key, s.score, s.now, s.now, s.rules_due, s.token, s.widget_key, s.now
-        )
+        return (await _insert_scores([score]))[0]
     except Exception as exc:
         return exc
 
@@ -859,7 +843,9 @@ async def record_score(
     rules_due = now if score <= RULES_ACT_ON_SCORE else None
     if is_sqlite():
         async with write_transaction():
-            answer = await _ANSWER.first(idempotency_key, score, now, now, rules_due, token, key.id)
+            answer = await _ANSWER_SQLITE.first(
+                idempotency_key, score, now, now, rules_due, token, key.id
+            )
             if answer is not None:
                 await _MARK_ANSWERED.fetch(now, answer["display"])
     else:
