@@ -29,6 +29,7 @@ from feedback.ctas.services import (
     Signal,
     change_cta,
     raise_signal,
+    raise_signal_groups,
     update_cta_rules,
     wake_snoozed,
 )
@@ -462,14 +463,14 @@ async def test_an_answer_whose_rules_fail_waits_without_holding_back_the_others(
     for user in ("u1", "u2", "u3"):
         await answer(client, 2, user=user, drain=False)
     broken = (await Response.select(Response.id).order_by(Response.id).first())["id"]
-    real = rules.raise_signal
+    real = rules.signal_for
 
-    async def raise_signal(signal: Any, now: Any = None, earlier: Any = ()) -> Any:
-        if broken in [s.trigger["response_id"] for s in (signal, *earlier)]:
+    def signal_for(answer: dict[str, Any], *args: Any) -> Any:
+        if answer["id"] == broken:
             raise RuntimeError("a bug in a rule")
-        return await real(signal, now, earlier)
+        return real(answer, *args)
 
-    monkeypatch.setattr(rules, "raise_signal", raise_signal)
+    monkeypatch.setattr(rules, "signal_for", signal_for)
     before = utcnow()
     assert await drain_answer_rules() == 2
     waiting = await Response.select(Response.id, Response.rules_due).where(
@@ -521,3 +522,108 @@ async def test_a_burst_of_detractors_in_one_account_updates_its_cta_once(
         ("signal", "u3"),
     ]
     assert await Outbox.count() == 1
+
+
+async def _signal_scenario(now: Any) -> list[list[Signal]]:
+    """CTAs in every state a batch of signals can meet, and the batch (sorted, as the
+    runner sorts it): an open CTA, the same signal again, a snoozed CTA, a closed one, none
+    at all, a message in another channel than the owner's, and an account without a CSM
+    (the default owner's direct messages)."""
+    a1, a2, b1 = [await account_id(x) for x in ("a1", "a2", "b1")]
+    await Account.insert(Account(external_id="nocsm", name="Orphan")).on_conflict(
+        action="DO NOTHING"
+    )
+    orphan = await account_id("nocsm")
+    boss = await CSM.select(CSM.id).where(CSM.email == "boss@example.com").first()
+    await update_cta_rules({"default_owner": boss["id"]}, actor="test", source="test")
+    before = now - timedelta(hours=1)
+
+    def at(account: int, reason: str, detail: str, priority: int = 3, n: int = 0) -> Signal:
+        return Signal(
+            account, "onboarding", reason, detail, priority, None, {"kind": "test", "n": n}
+        )
+
+    async with write_transaction():
+        for account, reason, detail in [
+            (a1, "open", "old"),
+            (a1, "same", "same"),
+            (a2, "closed", "old"),
+            (a2, "snoozed", "old"),
+            (b1, "moved", "old"),
+        ]:
+            await raise_signal(at(account, reason, detail), before)
+    ids = {row["reason"]: row["id"] for row in await Cta.select(Cta.id, Cta.reason)}
+    await change_cta(ids["closed"], "close", actor="ann", source="web", reason="done", now=before)
+    await change_cta(ids["snoozed"], "snooze", actor="ann", source="web", snooze_days=7, now=before)
+    # the "moved" CTA's message is in another channel; the "open" one's message was sent
+    await Cta.update({Cta.slack_channel: "C-OLD", Cta.slack_ts: "1.2"}).where(
+        Cta.id == ids["moved"]
+    )
+    await Outbox.update({Outbox.status: "sent"}).where(Outbox.cta.is_in([ids["open"]]))
+    return [
+        [at(a1, "open", "one", 3, 1), at(a1, "open", "two", 2, 2)],
+        [at(a1, "same", "same", 3, 3)],
+        [at(a2, "closed", "new", 1, 4)],
+        [at(a2, "fresh", "first", 3, 5), at(a2, "fresh", "second", 4, 6)],
+        [at(a2, "snoozed", "quiet", 3, 7)],
+        [at(b1, "moved", "new", 3, 8)],
+        [at(orphan, "fresh", "nobody's", 2, 9)],
+    ]
+
+
+async def _cta_state() -> dict[str, Any]:
+    """Every CTA, event and message, with ids replaced by (account, type, reason, nth)."""
+    ctas = await Cta.select().order_by(Cta.id).output(load_json=True)
+    names: dict[int, tuple[Any, ...]] = {}
+    for cta in ctas:
+        triple = (cta["account"], cta["type"], cta["reason"])
+        names[cta["id"]] = (*triple, sum(name[:3] == triple for name in names.values()))
+    events = await CtaEvent.select().order_by(CtaEvent.id).output(load_json=True)
+    messages = await Outbox.select().order_by(Outbox.id).output(load_json=True)
+    skip = {"id", "cta", "key", "created_at", "updated_at", "closed_at", "snoozed_until", "at"}
+    return {
+        "ctas": {names[c["id"]]: {k: v for k, v in c.items() if k not in skip} for c in ctas},
+        "events": sorted(
+            (names[e["cta"]], e["id"] > 0, *(str(e[k]) for k in sorted(e) if k not in skip))
+            for e in events
+        ),
+        "messages": sorted(
+            (
+                names[m["cta"]],
+                m["key"].replace(f"cta:{m['cta']}:", ""),
+                *(str(m[k]) for k in sorted(m) if k not in skip),
+            )
+            for m in messages
+        ),
+    }
+
+
+@pytest.mark.postgres_only
+async def test_a_batch_of_signals_ends_as_raising_them_one_by_one() -> None:
+    """The answer rule runner's set-based statements (PostgreSQL) against `raise_signal`
+    per group, from the same start: the same CTAs, history and messages."""
+    await book()
+    await link_slack_users()
+    now = utcnow()
+    groups = await _signal_scenario(now)
+    async with write_transaction():
+        outcomes = [await raise_signal(g[-1], now, earlier=g[:-1]) for g in groups]
+    assert [what for _, what in outcomes] == [
+        "updated", "unchanged", "created", "created", "snoozed", "updated", "created"
+    ]  # fmt: skip
+    one_by_one = await _cta_state()
+    for table in (Outbox, CtaEvent, Cta):
+        await table.delete(force=True)
+    groups = await _signal_scenario(now)
+    async with write_transaction():
+        await raise_signal_groups(groups, now)
+    together = await _cta_state()
+    for part in ("ctas", "events", "messages"):
+        assert together[part] == one_by_one[part]
+    # and the scenario reached every case: a message in the old and the new channel, the
+    # default owner's DMs, no message for the snoozed CTA or the same signal again
+    messages = await Outbox.select(Outbox.cta.reason, Outbox.channel, Outbox.status)
+    pending = {(m["cta.reason"], m["channel"]) for m in messages if m["status"] == "pending"}
+    assert {("moved", "C-OLD"), ("moved", "C-BOB"), ("fresh", "UBOSS")} <= pending
+    assert [m["cta.reason"] for m in messages].count("same") == 1  # the first signal's
+    assert [m["cta.reason"] for m in messages].count("snoozed") == 1

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from feedback.ctas.models import Cta
-from feedback.ctas.services import Signal, cta_rules, raise_signal
+from feedback.ctas.services import Signal, cta_rules, raise_signal, raise_signal_groups
 from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
 from feedback.errors import database_unavailable
 from feedback.responses.models import Response
@@ -107,8 +107,7 @@ async def act_on_answers(answers: list[dict[str, Any]], now: datetime) -> None:
             groups.setdefault((signal.account_id, signal.type, signal.reason), []).append(signal)
     # in one order (account, type, reason), so that two runners lock CTA rows alike and never
     # deadlock on each other (seen under load with the batch's arrival order)
-    for _, signals in sorted(groups.items()):
-        await raise_signal(signals[-1], now, earlier=signals[:-1])
+    await raise_signal_groups([signals for _, signals in sorted(groups.items())], now)
 
 
 # -- the answer rule runner --------------------------------------------------------------------

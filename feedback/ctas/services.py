@@ -18,7 +18,7 @@ from feedback.accounts.models import CSM
 from feedback.auth.models import Role
 from feedback.auth.services import Principal, audit
 from feedback.ctas.models import Cta, CtaEvent, CtaStatus, CtaType, Outbox, OutboxStatus
-from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
+from feedback.db import Statement, as_utc_datetime, is_sqlite, utcnow, write_transaction
 from feedback.errors import InputError
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.models import AppSetting
@@ -284,6 +284,176 @@ async def raise_signal(
     return existing["id"], "updated"
 
 
+# -- many CTAs at once (the answer rule runner on PostgreSQL) -------------------------------------
+#
+# The same outcome as `raise_signal` for each group of signals, in four statements for the
+# whole batch instead of about seven per CTA: a round trip costs more client CPU than these
+# statements cost the server. Groups come sorted by (account, type, reason) and every
+# statement takes its row locks in that order, so that two runners never deadlock.
+
+_SIGNALS = """unnest({}::int[], {}::text[], {}::text[], {}::text[], {}::int[], {}::date[],
+                  {}::text[], {}::bool[]) WITH ORDINALITY
+    AS g(account, type, reason, detail, priority, due_on, trigger, single, n)"""
+_CREATE_CTAS = Statement(
+    "-- PostgreSQL only",
+    postgres="""
+INSERT INTO cta (type, reason, detail, priority, account, owner, due_on, status,
+                 snoozed_until, snooze_reason, close_reason, trigger, version,
+                 created_at, updated_at)
+SELECT g.type, g.reason, g.detail, g.priority, g.account,
+       CASE WHEN c.active THEN a.csm ELSE {}::int END,
+       g.due_on, 'open', NULL, '', '', g.trigger::jsonb, 1, {}, {}
+FROM @signals
+JOIN account a ON a.id = g.account
+LEFT JOIN csm c ON c.id = a.csm
+ORDER BY g.n
+ON CONFLICT (account, type, reason) WHERE status <> 'closed' DO NOTHING
+RETURNING id, account, type, reason""".replace("@signals", _SIGNALS),
+)
+# the open CTA of each remaining group, locked in order, then changed unless the signal is
+# the same one again (as in `raise_signal`); each row says whether it was changed
+_UPDATE_CTAS = Statement(
+    "-- PostgreSQL only",
+    postgres="""
+WITH target AS (
+    SELECT t.id, t.account, t.type, t.reason, t.status, t.snoozed_until,
+           g.detail, g.trigger, g.priority,
+           NOT (g.single AND t.detail = g.detail AND t.priority <= g.priority) AS changes
+    FROM @signals
+    JOIN cta t ON t.account = g.account AND t.type = g.type AND t.reason = g.reason
+    WHERE t.status <> 'closed'
+    ORDER BY g.n
+    FOR UPDATE OF t
+),
+changed AS (
+    UPDATE cta SET detail = target.detail, trigger = target.trigger::jsonb,
+                   priority = LEAST(cta.priority, target.priority),
+                   version = cta.version + 1, updated_at = {}
+    FROM target WHERE cta.id = target.id AND target.changes
+    RETURNING cta.id
+)
+SELECT id, account, type, reason, status, snoozed_until, changes FROM target""".replace(
+        "@signals", _SIGNALS
+    ),
+)
+_RECORD_EVENTS = Statement(
+    "-- PostgreSQL only",
+    postgres="""
+INSERT INTO cta_event (cta, at, actor, source, action, from_status, to_status, note, data)
+SELECT e.cta, {}, e.actor, 'rule', e.action, e.from_status, e.to_status, e.note, e.data::jsonb
+FROM unnest({}::int[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[])
+    AS e(cta, actor, action, from_status, to_status, note, data)""",
+)
+# `enqueue_cta_message` for many CTAs: the routed channel (owner's channel, else the owner's
+# direct messages, else the default channel), and the channel of the current message when it
+# differs; nothing where a pending (or, with no channel, an unrouted) message is queued already
+_ENQUEUE_MESSAGES = Statement(
+    "-- PostgreSQL only",
+    postgres="""
+WITH t AS (
+    SELECT t.id, t.version, t.slack_channel AS current,
+           COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {}) AS target
+    FROM cta t LEFT JOIN csm c ON c.id = t.owner
+    WHERE t.id = ANY({}::int[])
+),
+wanted AS (
+    SELECT id, version, target AS channel FROM t
+    UNION ALL
+    SELECT id, version, current FROM t WHERE current IS NOT NULL AND current <> ''
+        AND current IS DISTINCT FROM target
+)
+INSERT INTO outbox (key, kind, cta, channel, payload, status, attempts, next_attempt_at,
+                    claimed_by, claimed_until, last_error, slack_ts, created_at, sent_at)
+SELECT 'cta:' || w.id || ':v' || w.version || ':' || COALESCE(w.channel, '-'), 'cta', w.id,
+       w.channel, jsonb_build_object(),
+       CASE WHEN w.channel IS NULL THEN 'unrouted' ELSE 'pending' END, 0, {}, NULL, NULL,
+       CASE WHEN w.channel IS NULL THEN {} ELSE '' END, NULL, {}, NULL
+FROM wanted w
+WHERE NOT EXISTS (
+    SELECT 1 FROM outbox o
+    WHERE o.cta = w.id AND CASE WHEN w.channel IS NULL THEN o.status = 'unrouted'
+                                ELSE o.status = 'pending' AND o.channel = w.channel END
+)
+ON CONFLICT DO NOTHING""",
+)
+_UNROUTED_ERROR = "no Slack channel: owner has none and no default"
+
+
+def _signal_arrays(groups: Sequence[Sequence[Signal]]) -> list[list[Any]]:
+    """The arrays of `_SIGNALS`: per group its latest signal, at the most urgent priority."""
+    latest = [group[-1] for group in groups]
+    return [
+        [s.account_id for s in latest],
+        [s.type for s in latest],
+        [s.reason[:300] for s in latest],
+        [s.detail for s in latest],
+        [min(e.priority for e in group) for group in groups],
+        [s.due_on for s in latest],
+        [_json_arg(s.trigger) for s in latest],
+        [len(group) == 1 for group in groups],
+    ]
+
+
+async def raise_signal_groups(
+    groups: Sequence[Sequence[Signal]], now: datetime | None = None
+) -> None:
+    """`raise_signal(group[-1], now, earlier=group[:-1])` for each group of signals for one
+    CTA, in the caller's transaction; the groups sorted by (account, type, reason), each
+    group's signals in the order they came. On PostgreSQL in four statements for them all."""
+    now = now or utcnow()
+    if is_sqlite():
+        for group in groups:
+            await raise_signal(group[-1], now, earlier=group[:-1])
+        return
+    default_owner = (await cta_rules()).get("default_owner")
+    arrays = _signal_arrays(groups)
+    index = {(s.account_id, s.type, s.reason[:300]): n for n, s in enumerate(g[-1] for g in groups)}
+    events: list[tuple[int, Signal, str, str | None, str]] = []
+    notify: list[int] = []
+    placed: set[int] = set()
+    for row in await _CREATE_CTAS.fetch(default_owner, now, now, *arrays):
+        n = index[(row["account"], row["type"], row["reason"])]
+        placed.add(n)
+        first, *rest = groups[n]
+        events.append((row["id"], first, "created", None, CtaStatus.open))
+        events.extend((row["id"], each, "signal", CtaStatus.open, CtaStatus.open) for each in rest)
+        notify.append(row["id"])
+    remaining = [n for n in range(len(groups)) if n not in placed]
+    if remaining:
+        rest_arrays = [[column[n] for n in remaining] for column in arrays]
+        for row in await _UPDATE_CTAS.fetch(*rest_arrays, now):
+            n = index[(row["account"], row["type"], row["reason"])]
+            placed.add(n)
+            if not row["changes"]:
+                continue  # the same signal again
+            status = row["status"]
+            events.extend((row["id"], each, "signal", status, status) for each in groups[n])
+            snoozed_until = as_utc_datetime(row["snoozed_until"])
+            if not (status == CtaStatus.snoozed and snoozed_until and snoozed_until > now):
+                notify.append(row["id"])
+    if events:
+        await _RECORD_EVENTS.fetch(
+            now,
+            [cta for cta, *_ in events],
+            [signal.actor[:200] for _, signal, *_ in events],
+            [action for _, _, action, _, _ in events],
+            [None if before is None else str(before) for *_, before, _ in events],
+            [str(after) for *_, after in events],
+            [signal.detail for _, signal, *_ in events],
+            [_json_arg(signal.trigger) for _, signal, *_ in events],
+        )
+    if notify:
+        from feedback.settings import get_settings
+
+        default_channel = get_settings().slack.default_channel or None
+        await _ENQUEUE_MESSAGES.fetch(default_channel, notify, now, _UNROUTED_ERROR, now)
+        _notify_delivery()
+    # closed between the statements, or an account that is gone: the one-by-one way
+    for n in range(len(groups)):
+        if n not in placed:
+            await raise_signal(groups[n][-1], now, earlier=groups[n][:-1])
+
+
 async def _record_signal(
     cta_id: int, signal: Signal, action: str, status: str | None, now: datetime
 ) -> None:
@@ -372,7 +542,7 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
                 status=OutboxStatus.pending.value if channel else OutboxStatus.unrouted.value,
                 next_attempt_at=now,
                 created_at=now,
-                last_error="" if channel else "no Slack channel: owner has none and no default",
+                last_error="" if channel else _UNROUTED_ERROR,
             )
         ).on_conflict(action="DO NOTHING")
     _notify_delivery()
