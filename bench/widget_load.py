@@ -659,8 +659,9 @@ METRICS_SCRAPES = 200  # at most: each scrape reaches one serve process, whichev
 
 def answer_batches(port: int, processes: int) -> dict[str, tuple[float, float]]:
     """Statements and answers written by the group commit so far in each serve process met
-    in scrapes of /metrics (told apart by their start time); empty on SQLite, where answers
-    are written one at a time."""
+    in scrapes of /metrics (told apart by `feedback_process_id`; their start times can be the
+    same to the hundredth of a second); empty on SQLite, where answers are written one at a
+    time."""
     seen: dict[str, tuple[float, float]] = {}
     for _ in range(METRICS_SCRAPES):
         connection = http.client.HTTPConnection(HOST, port, timeout=5)
@@ -674,12 +675,12 @@ def answer_batches(port: int, processes: int) -> dict[str, tuple[float, float]]:
         values = dict(
             line.rsplit(" ", 1)
             for line in text.splitlines()
-            if line.startswith(("process_start_time_seconds", "feedback_answer_batch_size_"))
+            if line.startswith(("feedback_process_id", "feedback_answer_batch_size_"))
         )
-        started = values.get("process_start_time_seconds")
+        process = values.get("feedback_process_id")
         count = values.get("feedback_answer_batch_size_count")
-        if started is not None and count is not None:
-            seen[started] = (float(count), float(values["feedback_answer_batch_size_sum"]))
+        if process is not None and count is not None:
+            seen[process] = (float(count), float(values["feedback_answer_batch_size_sum"]))
         if len(seen) == processes:
             break
     return seen

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import secrets
 import time
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -47,6 +48,9 @@ ANSWER_BATCH_SIZE = Histogram(
     "Widget answers written by one statement (group commit, PostgreSQL)",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+# several serve processes share one port: a scrape reaches one of them, and this says which
+PROCESS_ID = Gauge("feedback_process_id", "Operating-system id of the process that answered")
+PROCESS_ID.set_function(os.getpid)
 SLACK_SENDS = Counter("feedback_slack_sends", "Outbox deliveries by result", ["result"])
 JOB_SECONDS = Histogram(
     "feedback_job_seconds",

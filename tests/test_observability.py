@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -96,6 +97,8 @@ async def test_metrics_count_requests_decisions_answers_and_the_outbox(
     # the detractor's CTA waits unrouted (no Slack here): the outbox gauge shows it
     assert sample(after, "feedback_outbox_messages", status="unrouted") == 1
     assert "feedback_outbox_oldest_pending_seconds" in after
+    # which of several serve processes answered the scrape
+    assert sample(after, "feedback_process_id") == os.getpid()
 
 
 async def test_every_response_carries_a_request_id(app_client: httpx.AsyncClient) -> None:
