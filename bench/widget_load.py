@@ -536,6 +536,21 @@ async def pg_admin(sql: str) -> None:
         await connection.close()
 
 
+async def refresh_statistics(database_url: str) -> bool:
+    """ANALYZE the benchmark's database (PostgreSQL), as autovacuum would: the tables grow
+    from nothing to ~100,000 rows within minutes, and a statement's cached plan made while a
+    table was tiny (a sequential scan) stays until statistics change. Returns whether
+    autovacuum is on, for the report: where it is off, plans would never be refreshed."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url, timeout=10)
+    try:
+        await connection.execute("ANALYZE")
+        return bool(await connection.fetchval("SELECT current_setting('autovacuum') = 'on'"))
+    finally:
+        await connection.close()
+
+
 def child_env(database_url: str, secret: str, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACK_")}
     env.update(
@@ -866,8 +881,15 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     f"c={SETUP_CONCURRENCY})\n"
                 )
                 tokens: list[str] = []
+                if engine == "PostgreSQL" and not asyncio.run(refresh_statistics(database_url)):
+                    print(
+                        "autovacuum is off on this server: the benchmark runs ANALYZE before "
+                        "each step instead, as autovacuum would keep the statistics current\n"
+                    )
                 for level in levels:
                     print(f"concurrency {level}:")
+                    if engine == "PostgreSQL":
+                        asyncio.run(refresh_statistics(database_url))
                     livez = load.run("livez", level, args.duration)
                     print(describe(livez, cores))
                     check = load.run("eligibility", level, args.duration)
@@ -891,6 +913,8 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                             f"        (prepared {made.result.shown} display tokens for intake in "
                             f"{time.perf_counter() - started:.1f} s)"
                         )
+                    if engine == "PostgreSQL":
+                        asyncio.run(refresh_statistics(database_url))
                     batches_before = answer_batches(port, args.workers)
                     intake = load.run("intake", level, args.duration, tokens=tokens)
                     batches_after = answer_batches(port, args.workers)

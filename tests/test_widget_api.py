@@ -178,6 +178,47 @@ async def test_simultaneous_checks_reserve_at_most_one_display(client: Any) -> N
     assert await Display.count() == 1
 
 
+@pytest.mark.postgres_only
+async def test_a_new_user_of_a_known_account_is_checked_in_one_statement(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once this process knows the account, a new user's check is one round trip: the user
+    and their display are written together; checks of users who exist go on as before."""
+    from feedback.db import Statement
+
+    setup = await widget_setup()
+    for user in ("u-1", "u-2"):  # creates the account, then learns it
+        assert (await call(client, setup["key"], "eligibility", check_body(user_id=user))).json()[
+            "show"
+        ]
+    statements: list[Statement] = []
+    fetch = Statement.fetch
+
+    async def counted(self: Statement, *args: Any) -> list[dict[str, Any]]:
+        statements.append(self)
+        return await fetch(self, *args)
+
+    monkeypatch.setattr(Statement, "fetch", counted)
+    third = await call(client, setup["key"], "eligibility", check_body(user_id="u-3"))
+    assert third.json()["show"] is True and len(statements) == 1
+    user = await EndUser.select().where(EndUser.external_id == "u-3").output(load_json=True).first()
+    assert user["role"] == "admin" and user["traits"] == {"team": "blue"}
+    assert user["last_display_at"] is not None
+    (display,) = await Display.select(Display.token, Display.account).where(
+        Display.end_user == user["id"]
+    )
+    assert display["token"] == third.json()["display_token"]
+    assert display["account"] == user["account"]
+    # the same users again (another tab or device, so nothing remembered): nothing more shown
+    from feedback.surveys.services import forget_configuration
+
+    for name in ("u-1", "u-3"):
+        forget_configuration()
+        again = await call(client, setup["key"], "eligibility", check_body(user_id=name))
+        assert again.json()["show"] is False
+    assert await Display.count() == 3
+
+
 async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) -> None:
     from feedback.surveys.services import set_min_days_between_surveys
 

@@ -26,6 +26,7 @@ from feedback.db import (
 from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
 from feedback.responses.models import Response
+from feedback.surveys.services import forget_accounts
 
 MAX_REPORTED_ERRORS = 1000
 # PostgreSQL plans the next import's lookups from table statistics; right after a bulk load
@@ -388,6 +389,7 @@ class Importer:
         records = await self._drop_unchanged(Account.external_id, records, update, result)
         await upsert(Account, records, Account.external_id, update)
         await apply_due_churn()
+        forget_accounts()  # the widget's targeting in this process reads new plans at once
 
     async def _write_users(self, parsed: ParsedRows, result: ImportResult) -> None:
         accounts = await self._account_rows(parsed, result)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,6 +90,7 @@ def forget_configuration() -> None:
     _keys.clear()
     _config.clear()
     _quiet.clear()
+    _accounts.clear()
 
 
 def _quiet_key(
@@ -411,10 +413,14 @@ async def check_eligibility(
         return Outcome(False, remembered[1])
     found, outcome = None, None
     if not force and not is_sqlite():
-        found = await _IDENTIFY.first(user_id, account_id)
-        if found is not None and found["id"] is None:
-            outcome = await _first_visit(key, user_id, found, traits, url, now, latest_check)
-            found = None  # None above: another request created the user; read it again
+        account = _known_account(account_id)
+        if account is None:
+            found = await _IDENTIFY.first(user_id, account_id)
+            if found is not None:
+                _remember_account(account_id, found["account_pk"], found["account_plan"])
+                account = (found["account_pk"], found["account_plan"])
+        if account is not None and (found is None or found["id"] is None):
+            outcome, found = await _visit(key, user_id, account_id, account, traits, url, now)
     if outcome is None:
         outcome = await _check(
             key, user_id, account_id, traits, url, now, latest_check, force, found
@@ -424,18 +430,54 @@ async def check_eligibility(
     return outcome
 
 
-# PostgreSQL only: a first-time user and their display in one statement (a data-modifying
-# CTE is atomic on its own: no transaction, two round trips in all for a new user's check).
-# The user row is inserted with last_display_at already set, so a simultaneous check for the
-# same new user (another tab) either loses the insert and goes the general way, where the
-# compare-and-set on last_display_at refuses it, or finds no user and races here again.
-_FIRST_VISIT = Statement(
+# account external id -> (expires, primary key, plan): a check for a user of a known account
+# is then one statement, whether the user is new or not (`_VISIT`). The plan is what targeting
+# reads; like the rest of the configuration, a change reaches other processes within 10 s.
+_accounts: dict[str, tuple[float, int, str | None]] = {}
+
+
+def forget_accounts() -> None:
+    """Accounts were imported in this process: targeting reads their new plans at once."""
+    _accounts.clear()
+
+
+def _known_account(account_id: str) -> tuple[int, str | None] | None:
+    hit = _accounts.get(account_id)
+    if hit is None or hit[0] < time.monotonic():
+        return None
+    return hit[1], hit[2]
+
+
+def _remember_account(account_id: str, pk: int, plan: str | None) -> None:
+    if len(_accounts) >= QUIET_MAX_ENTRIES:
+        _accounts.clear()
+    _accounts[account_id] = (time.monotonic() + CONFIG_TTL_SECONDS, pk, plan)
+
+
+# PostgreSQL only: one statement reads the user and their account, as `_IDENTIFY` does, and
+# when there is no such user creates them, with their display if one was decided for a new
+# user (a data-modifying CTE is atomic on its own: no transaction, one round trip for a new
+# user's check). The user row is inserted with last_display_at already set, so a simultaneous
+# check for the same new user (another tab) either loses the insert and goes the general way,
+# where the compare-and-set on last_display_at refuses it, or finds no user and races here.
+_VISIT = Statement(
     "-- PostgreSQL only",
     postgres="""
-WITH new_user AS (
+WITH found AS (
+    SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
+           u.role, u.locale, u.email,
+           (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
+    FROM end_user u WHERE u.external_id = {}
+),
+account AS (
+    SELECT a.id AS account_pk, a.plan AS account_plan FROM account a
+    WHERE a.id = {} AND a.external_id = {}
+),
+new_user AS (
     INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
                           last_seen_at, last_display_at, created_at, updated_at)
-    VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+    SELECT {}, account.account_pk, {}, {}, {}, {}, {}, {}, {}, {}, {}
+    FROM account WHERE NOT EXISTS (SELECT 1 FROM found)
     ON CONFLICT (external_id) DO NOTHING
     RETURNING id
 ),
@@ -444,75 +486,94 @@ shown AS (
                          status, locale, url, shown_at, expires_at)
     SELECT {}, {} || CAST(new_user.id AS TEXT) || {}, {}, {}, new_user.id, {}, {}, {},
            'shown', {}, {}, {}, {}
-    FROM new_user
+    FROM new_user WHERE CAST({} AS boolean)
     RETURNING id
 )
-SELECT id FROM new_user""",
+SELECT account.account_pk, account.account_plan, (SELECT id FROM new_user) AS created, found.*
+FROM account LEFT JOIN found ON true""",
 )
 
 
-async def _first_visit(
+async def _visit(
     key: KeyInfo,
     user_id: str,
-    found: dict[str, Any],
+    account_id: str,
+    account: tuple[int, str | None],
     traits: dict[str, Any],
     url: str | None,
     now: datetime,
-    latest_check: datetime,
-) -> Outcome | None:
-    """A user seen for the first time (their account exists): nothing to read, so decide
-    before writing, then write the user (and the display) in one statement. None: go the
-    general way (the user appeared meanwhile, or a schedule caps users per account)."""
+) -> tuple[Outcome | None, dict[str, Any] | None]:
+    """The check of a user of a known account in one statement: decided beforehand as if
+    the user were new (nothing to read for them), then the statement creates them (and their
+    display) only if they are. Returns the outcome for a new user, or None and the user's
+    `_IDENTIFY` row to go on with the general way (None there: read it again)."""
+    account_pk, plan = account
     user_fields, _, free = split_traits(traits)
     role, email, locale = (user_fields.get(f) for f in ("role", "email", "locale"))
     user = {
         "id": None,
-        "account_id": found["account_pk"],
+        "account_id": account_pk,
         "first_seen_at": now,
         "last_display_at": None,
         "last_answered_at": None,
-        "attributes": {
-            "role": role,
-            "locale": locale,
-            "plan": found["account_plan"],
-            "traits": free,
-        },
+        "attributes": {"role": role, "locale": locale, "plan": plan, "traits": free},
     }
-    user_row = (user_id, found["account_pk"], role, email, locale, json.dumps(free), now, now)
+    latest_check = now + MAX_CHECK_INTERVAL
     next_checks = [latest_check]
     gap = await min_days_between_surveys()
     schedules = await _targeted(user, url, now)
-    for schedule, decision, _ in _choices(schedules, user, [], gap, now, user_id, next_checks):
+    chosen = next(iter(_choices(schedules, user, [], gap, now, user_id, next_checks)), None)
+    schedule: dict[str, Any] = {}
+    token = display_locale = None
+    texts: dict[str, Any] = {}
+    cycle = 0
+    if chosen is not None:
+        schedule, decision, _ = chosen
         if schedule["max_users_per_account"] is not None:
-            return None  # counting the account's users needs the general path
+            # counting the account's users needs the general path
+            return None, await _IDENTIFY.first(user_id, account_id)
         token = secrets.token_urlsafe(24)
+        cycle = decision.cycle.index
         display_locale, texts = localised_texts(
             schedule["texts"] or {}, schedule["product_name"], locale
         )
-        created = await _FIRST_VISIT.first(
-            *user_row,
-            now,  # last_display_at
-            now,
-            now,
-            token,
-            f"{schedule['id']}:",
-            f":{decision.cycle.index}:1",
-            schedule["survey"],
-            schedule["id"],
-            found["account_pk"],
-            key.id,
-            decision.cycle.index,
-            display_locale,
-            (url or "")[:2000] or None,
-            now,
-            now + DISPLAY_LIFETIME,
-        )
-        if created is None:
-            return None
-        return _shown(schedule, token, display_locale, texts, now)
-    if not await _NEW_USER.fetch(*user_row, now, now):
-        return None
-    return Outcome(False, _next_check(next_checks, now))
+    row = await _VISIT.first(
+        user_id,
+        account_pk,
+        account_id,
+        user_id,
+        role,
+        email,
+        locale,
+        json.dumps(free),
+        now,
+        now,
+        now if token else None,  # last_display_at
+        now,
+        now,
+        token,
+        f"{schedule.get('id')}:",
+        f":{cycle}:1",
+        schedule.get("survey"),
+        schedule.get("id"),
+        account_pk,
+        key.id,
+        cycle,
+        display_locale,
+        (url or "")[:2000] or None,
+        now,
+        now + DISPLAY_LIFETIME,
+        token is not None,
+    )
+    if row is None:  # the account is gone (or renamed): the general way sees to it
+        _accounts.pop(account_id, None)
+        return None, None
+    _remember_account(account_id, row["account_pk"], row["account_plan"])
+    if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
+        return None, (row if row["id"] is not None else None)
+    if token is not None:
+        return _shown(schedule, token, display_locale or "en", texts, now), None
+    return Outcome(False, _next_check(next_checks, now)), None
 
 
 _DISPLAYS = Statement("""
