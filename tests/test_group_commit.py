@@ -95,3 +95,40 @@ async def test_no_more_than_in_flight_batches_run_at_once() -> None:
     group = GroupCommit(measure, max_items=2, in_flight=2)
     assert await asyncio.gather(*(group.submit(i) for i in range(10))) == list(range(10))
     assert peak == 2
+
+
+async def _caller(group: GroupCommit[int, int], item: int, rounds: int, think: float) -> None:
+    """A client that writes, waits for its answer, thinks, and writes again."""
+    for n in range(rounds):
+        assert await group.submit(item * 100 + n) == (item * 100 + n) * 10
+        await asyncio.sleep(think)
+
+
+async def _steady_load(linger: float) -> list[int]:
+    """Four callers coming back 1-4 ms after their answers; the batch sizes they made."""
+    run = Recorder(pause=0.05)
+    group = GroupCommit(run, max_items=8, in_flight=1, linger=linger)
+    await asyncio.gather(*(_caller(group, i, 6, 0.001 * i) for i in range(1, 5)))
+    assert sorted(i for b in run.batches for i in b) == sorted(
+        i * 100 + n for i in range(1, 5) for n in range(6)
+    )
+    return [len(b) for b in run.batches]
+
+
+async def test_after_a_batch_of_several_the_next_waits_briefly_for_as_many() -> None:
+    """Without lingering, callers who come back at different moments split into a batch of
+    the first and a batch of the rest, again and again; lingering lets each batch's callers
+    come back to share the next one."""
+    alone = await _steady_load(linger=0.0)
+    assert max(alone[1:]) < 4 and len(alone) >= 10  # after the first, they never meet again
+    together = await _steady_load(linger=0.2)
+    assert together.count(4) >= 4 and len(together) <= 8
+
+
+async def test_a_caller_who_writes_again_at_once_is_written_and_never_lingers() -> None:
+    """The same task submitting right after its answer (the batch's task is finishing then)
+    gets a batch of its own at once, however long the group would linger after a crowd."""
+    lone = GroupCommit(Recorder(pause=0), linger=5.0)
+    for n in range(3):
+        assert await asyncio.wait_for(lone.submit(n), 1.0) == n * 10
+    assert lone.batches == 3

@@ -897,7 +897,9 @@ async def _insert_alone(score: _Score) -> dict[str, Any] | Exception | None:
         return exc
 
 
-_SCORES: GroupCommit[_Score, dict[str, Any] | None] = GroupCommit(_insert_scores)
+# after a batch of several, wait up to half a millisecond for its callers' next answers (the
+# event loop's timers round it up to a millisecond): a lone answer never waits
+_SCORES: GroupCommit[_Score, dict[str, Any] | None] = GroupCommit(_insert_scores, linger=0.0005)
 
 
 async def record_score(
