@@ -219,6 +219,23 @@ async def test_a_new_user_of_a_known_account_is_checked_in_one_statement(
     assert await Display.count() == 3
 
 
+async def test_simultaneous_checks_of_a_new_user_of_a_known_account_reserve_one(
+    client: Any,
+) -> None:
+    """The one-statement first visit (PostgreSQL) races like the general way: several tabs
+    of a new user in an account the process knows get one survey between them."""
+    setup = await widget_setup()
+    for user in ("u-1", "u-2"):  # the account exists and this process knows it
+        await call(client, setup["key"], "eligibility", check_body(user_id=user))
+    answers = await asyncio.gather(
+        *(call(client, setup["key"], "eligibility", check_body(user_id="u-9")) for _ in range(12))
+    )
+    assert all(a.status_code == 200 for a in answers)
+    assert sum(a.json()["show"] for a in answers) == 1
+    assert await EndUser.count().where(EndUser.external_id == "u-9") == 1
+    assert await Display.count() == 3
+
+
 async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) -> None:
     from feedback.surveys.services import set_min_days_between_surveys
 
