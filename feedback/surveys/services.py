@@ -856,6 +856,18 @@ async def _survey_texts(survey_id: int | None) -> dict[str, Any]:
 _SURVEY = Statement("SELECT texts, product_name, promoter_link_url FROM survey WHERE id = {}")
 
 
+async def _answer_texts(
+    survey_id: int | None, locale: str | None, survey: dict[str, Any]
+) -> dict[str, Any]:
+    """The survey's texts in the display's locale, merged once per survey and locale (every
+    answer needs its follow-up and thanks)."""
+
+    async def merge() -> dict[str, Any]:
+        return localised_texts(survey["texts"], survey["product_name"], locale)[1]
+
+    return await _config.get(("answer texts", survey_id, locale), merge)
+
+
 @dataclass(frozen=True, slots=True)
 class _Score:
     idempotency_key: str
@@ -932,7 +944,7 @@ async def record_score(
     elif rules_due is not None:
         notify_answer_rules()
     survey = await _survey_texts(answer["survey"])
-    _, texts = localised_texts(survey["texts"], survey["product_name"], answer["locale"])
+    texts = await _answer_texts(answer["survey"], answer["locale"], survey)
     kind = category(score)
     return created, {
         "category": kind,
