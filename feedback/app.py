@@ -26,7 +26,7 @@ from feedback import __version__
 from feedback.accounts.views import AccountController
 from feedback.auth.views import AdminController
 from feedback.ctas.views import CtaController
-from feedback.db import close_database, open_database, ping
+from feedback.db import close_database, open_database, ping, warn_when_autovacuum_is_off
 from feedback.errors import EXCEPTION_HANDLERS
 from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
@@ -96,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def database_pool(_: Litestar) -> AsyncIterator[None]:
         opened = await open_database()
+        if opened:
+            await warn_when_autovacuum_is_off()
         try:
             yield
         finally:

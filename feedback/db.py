@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -375,6 +376,26 @@ async def open_database(pool_size: int | None = None) -> bool:
     size = pool_size or get_settings().db_pool_size
     await engine.start_connection_pool(
         min_size=1, max_size=size, reset=_keep_connection, timeout=CONNECT_TIMEOUT_SECONDS
+    )
+    return True
+
+
+async def warn_when_autovacuum_is_off() -> bool:
+    """Log a warning when PostgreSQL's autovacuum is off, and say whether it did.
+
+    The hot paths keep their plans per connection and rely on autovacuum's ANALYZE to have
+    them made anew as tables grow: without it, a plan made while a table was nearly empty
+    stays (a sequential scan where an index lookup is meant). SQLite has no such plans."""
+    engine = current_engine()
+    if not isinstance(engine, PostgresEngine):
+        return False
+    rows = await engine.run_querystring(QueryString("SELECT current_setting('autovacuum') AS on"))
+    if rows[0]["on"] == "on":
+        return False
+    logging.getLogger("feedback").warning(
+        "PostgreSQL's autovacuum is off: the planner's statistics go stale as tables grow "
+        "and statements keep plans made for small tables; turn it on, or run ANALYZE "
+        "regularly"
     )
     return True
 

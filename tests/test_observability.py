@@ -124,3 +124,17 @@ def test_json_logs_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> N
     entry = json.loads(line)
     assert entry["message"] == "disk nearly full" and entry["request_id"] == "abc123abc123"
     assert entry["level"] == "WARNING" and entry["time"].endswith("Z")
+
+
+async def test_the_service_warns_when_postgres_autovacuum_is_off(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Plans kept per connection depend on autovacuum's ANALYZE: the operator hears of it
+    when it is off (it is on in every default PostgreSQL, off on some development hosts)."""
+    from feedback.db import is_sqlite, warn_when_autovacuum_is_off
+    from feedback.responses.models import Response
+
+    off = not is_sqlite() and (await Response.raw("SHOW autovacuum"))[0]["autovacuum"] != "on"
+    with caplog.at_level(logging.WARNING, logger="feedback"):
+        assert await warn_when_autovacuum_is_off() is off
+    assert ("autovacuum is off" in caplog.text) is off

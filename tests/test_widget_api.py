@@ -13,7 +13,13 @@ from feedback.accounts.models import Account, EndUser
 from feedback.db import is_sqlite, utcnow
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, WidgetKey
-from feedback.surveys.services import _SCORES, identity_hash
+from feedback.surveys.services import (
+    _SCORES,
+    ANSWER_ROWS_BOUND,
+    _insert_scores,
+    _Score,
+    identity_hash,
+)
 from tests.factories import ORIGIN, book, widget_setup
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
@@ -152,6 +158,53 @@ async def test_answers_arriving_together_each_get_their_own_outcome(client: Any)
     expected = [(p["display_token"], p["score"]) for p in [posts[0], winner, *posts[2:12]]]
     assert sorted((r["display.token"], r["score"]) for r in stored) == sorted(expected)
     assert await Display.count().where(Display.status == "answered") == 12
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("size", [1, 2, ANSWER_ROWS_BOUND, ANSWER_ROWS_BOUND + 1, 20])
+async def test_a_batch_of_answers_is_written_alike_as_rows_or_as_arrays(
+    client: Any, size: int
+) -> None:
+    """Small batches come to PostgreSQL as rows of parameters, larger ones as arrays: both
+    write every answer with its snapshot, map each row back to its caller, and count a retry
+    in the same batch or an unknown token as not written."""
+    setup = await widget_setup()
+    tokens = []
+    for n in range(size):
+        shown = await call(client, setup["key"], "eligibility", check_body(user_id=f"u-b{n}"))
+        tokens.append(shown.json()["display_token"])
+    widget_key = (await WidgetKey.select(WidgetKey.id).first())["id"]
+    now = utcnow()
+    scores = [
+        _Score(f"widget:b{n}", token, widget_key, n % 11, now, now if n % 11 <= 6 else None)
+        for n, token in enumerate(tokens)
+    ]
+    if size > 1:  # a retry rides in the same batch; an unknown token takes the last place
+        scores[-1] = scores[0]
+    scores.append(_Score("widget:b-unknown", "nope", widget_key, 5, now, now))
+    written = await _insert_scores(scores)
+    assert [row is not None for row in written] == [True] * (len(tokens) - (size > 1)) + [False] * (
+        1 + (size > 1)
+    )
+    for score, row in zip(scores, written, strict=True):
+        if row is not None:
+            assert not isinstance(row, Exception)
+            assert row["idempotency_key"] == score.idempotency_key
+    stored = await Response.select(
+        Response.idempotency_key,
+        Response.score,
+        Response.rules_due,
+        Response.plan,
+        Response.display.token,
+    )
+    expected = {s.idempotency_key: s for s in scores[: len(tokens) - (size > 1)]}
+    assert {r["idempotency_key"] for r in stored} == set(expected)
+    for row in stored:
+        score = expected[row["idempotency_key"]]
+        assert (row["display.token"], row["score"]) == (score.token, score.score)
+        assert (row["rules_due"] is not None) == (score.rules_due is not None)
+        assert row["plan"] == "premium"
+    assert await Display.count().where(Display.status == "answered") == len(expected)
 
 
 async def test_once_answered_the_user_is_not_asked_again(client: Any) -> None:

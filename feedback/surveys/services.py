@@ -17,7 +17,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import chain
+from typing import Any, NamedTuple
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
@@ -755,20 +756,27 @@ def _shown(
 # A score is one statement: the response row is built from the display, the account's segment
 # attributes as they are now and the user's role (the snapshot), inserted unless the client id
 # or the display already has an answer. On PostgreSQL the display is marked answered in the
-# same statement, and answers arriving together share it (group commit, see `GroupCommit`):
-# the batch comes as arrays, each row mapped back to its caller by its idempotency key. Each
-# input row looks its display up by itself (LATERAL, kept apart by OFFSET 0): joined as a
-# set, the planner expects 100 rows from `unnest` and prefers reading the whole display table
-# to 100 index lookups. Arrays also keep the plan fresh: PostgreSQL sees each batch's length,
-# finds a plan for it cheaper than a generic one and plans every run anew. A JSON batch
-# (`jsonb_to_recordset`, always 100 rows to the planner) gets one generic plan per connection
-# instead, which halved the statement's cost in isolation (0.33-0.55 ms against 0.78-1.05 ms
-# for two answers), but a generic plan made while `display` was small kept scanning it whole
-# as it grew (seen: 940 scans of 70,000 rows in one step, PostgreSQL at 1.7 ms of CPU per
-# answer) until an ANALYZE, which never comes where autovacuum is off, as on the development
-# machine. SQLite writes one answer at a time and marks the display in a second
-# statement of the same transaction. The traits snapshot is the account's traits merged with
-# the user's (the user's win).
+# same statement, and answers arriving together share it (group commit, see `GroupCommit`),
+# each row mapped back to its caller by its idempotency key. Each input row looks its display
+# up by itself (LATERAL, kept apart by OFFSET 0): joined as a set, the planner expects 100
+# rows from `unnest` and prefers reading the whole display table to 100 index lookups.
+#
+# How the batch reaches PostgreSQL decides what planning costs, which was half the
+# statement's cost. A batch of up to `ANSWER_ROWS_BOUND` answers comes as that many rows of
+# scalar parameters (one statement text per batch length): PostgreSQL keeps one generic plan
+# per connection for each, made of unique-index lookups whatever the values. Measured in an
+# asyncpg loop, one answer per statement, with its commit: 0.35-0.41 ms against 0.74-0.77 ms
+# when the same answer came as arrays and was planned again on every run. A larger batch
+# comes as arrays, whose plan is made afresh for each run; its cost is shared by many answers.
+# A JSON batch (`jsonb_to_recordset`, always 100 rows to the planner) was tried for every
+# size: its generic plan, made while `display` was small, kept scanning it whole as it grew
+# (seen: 940 scans of 70,000 rows in one step) until an ANALYZE, which never comes where
+# autovacuum is off, as on the development machine. A plan of lookups by unique index has no
+# such cliff: a sequential scan wins only on a table of a page or two, and every ANALYZE that
+# autovacuum makes as the table grows (at 10 % new rows) replaces the plan.
+# SQLite writes one answer at a time and marks the display in a second statement of the same
+# transaction. The traits snapshot is the account's traits merged with the user's (the
+# user's win).
 #
 # Answers the CTA rules may act on (0-6 now, 9-10 once they have a comment) get `rules_due`:
 # the rule runner (feedback/ctas/rules.py) raises their CTAs within a second, in its own
@@ -787,12 +795,9 @@ LEFT JOIN end_user u ON u.id = d.end_user
 WHERE d.token = {} AND d.widget_key = {}
 ON CONFLICT DO NOTHING
 RETURNING id, display, survey, locale""")
-_ANSWERS_POSTGRES = Statement("""
-WITH input AS (
-    SELECT * FROM unnest({}::text[], {}::text[], {}::int[], {}::int[],
-                         {}::timestamptz[], {}::timestamptz[])
-        AS i(idempotency_key, token, widget_key, score, answered_at, rules_due)
-),
+_ANSWER_INPUT = "i(idempotency_key, token, widget_key, score, answered_at, rules_due)"
+_ANSWER_ROW = "({}::text, {}::text, {}::int, {}::int, {}::timestamptz, {}::timestamptz)"
+_ANSWERS = """
 answer AS (
     INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at,
                           locale, role, display, survey, plan, industry, company_size,
@@ -819,7 +824,23 @@ marked AS (
     UPDATE display SET status = 'answered', answered_at = answer.answered_at
     FROM answer WHERE display.id = answer.display
 )
-SELECT id, display, survey, locale, idempotency_key FROM answer""")
+SELECT id, display, survey, locale, idempotency_key FROM answer"""
+
+
+def _answers_from(source: str) -> Statement:
+    """The answer statement reading its input rows from `source` (constants only)."""
+    return Statement(f"WITH input AS (SELECT * FROM {source} AS {_ANSWER_INPUT}),{_ANSWERS}")  # noqa: S608
+
+
+_ANSWERS_AS_ARRAYS = _answers_from(
+    "unnest({}::text[], {}::text[], {}::int[], {}::int[], {}::timestamptz[], {}::timestamptz[])"
+)
+# batches up to this length come as rows of scalars, each length its own prepared statement
+ANSWER_ROWS_BOUND = 8
+_ANSWERS_AS_ROWS = [
+    _answers_from(f"(VALUES {', '.join([_ANSWER_ROW] * rows)})")
+    for rows in range(1, ANSWER_ROWS_BOUND + 1)
+]
 _MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
 _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
 _EARLIER_ANSWER = Statement(
@@ -868,8 +889,9 @@ async def _answer_texts(
     return await _config.get(("answer texts", survey_id, locale), merge)
 
 
-@dataclass(frozen=True, slots=True)
-class _Score:
+class _Score(NamedTuple):
+    """One answer for the batch statement, its fields in the order of the statement's input."""
+
     idempotency_key: str
     token: str
     widget_key: int
@@ -885,14 +907,10 @@ async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exceptio
     in opposite orders, say), each score is written by itself, so no score fails another."""
     ANSWER_BATCH_SIZE.observe(len(scores))
     try:
-        rows = await _ANSWERS_POSTGRES.fetch(
-            [s.idempotency_key for s in scores],
-            [s.token for s in scores],
-            [s.widget_key for s in scores],
-            [s.score for s in scores],
-            [s.now for s in scores],
-            [s.rules_due for s in scores],
-        )
+        if len(scores) <= ANSWER_ROWS_BOUND:
+            rows = await _ANSWERS_AS_ROWS[len(scores) - 1].fetch(*chain.from_iterable(scores))
+        else:
+            rows = await _ANSWERS_AS_ARRAYS.fetch(*map(list, zip(*scores, strict=True)))
     except Exception as exc:
         if database_unavailable(exc) or len(scores) == 1:
             raise
