@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,6 +83,13 @@ _quiet: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
 # entries outlive their use by up to QUIET_CAP: drop the stale ones whenever the dict has
 # doubled since the last sweep, so memory follows the users active in the last minutes
 _quiet_sweep_at = 1_000
+
+# account external id -> (primary key, plan): a check for a user of a known account is then
+# one statement, whether the user is new or not (`_VISIT`). The plan is what targeting reads;
+# like the rest of the configuration, a change reaches other processes within 10 s.
+_accounts: TTLCache[tuple[int, str | None]] = TTLCache(
+    CONFIG_TTL_SECONDS, max_entries=QUIET_MAX_ENTRIES
+)
 
 
 def forget_configuration() -> None:
@@ -414,12 +420,12 @@ async def check_eligibility(
         return Outcome(False, remembered[1])
     found, outcome = None, None
     if not force and not is_sqlite():
-        account = _known_account(account_id)
+        account = _accounts.peek(account_id)
         if account is None:
             found = await _IDENTIFY.first(user_id, account_id)
             if found is not None:
-                _remember_account(account_id, found["account_pk"], found["account_plan"])
                 account = (found["account_pk"], found["account_plan"])
+                _accounts.put(account_id, account)
         if account is not None and (found is None or found["id"] is None):
             outcome, found = await _visit(key, user_id, account_id, account, traits, url, now)
     if outcome is None:
@@ -431,28 +437,9 @@ async def check_eligibility(
     return outcome
 
 
-# account external id -> (expires, primary key, plan): a check for a user of a known account
-# is then one statement, whether the user is new or not (`_VISIT`). The plan is what targeting
-# reads; like the rest of the configuration, a change reaches other processes within 10 s.
-_accounts: dict[str, tuple[float, int, str | None]] = {}
-
-
 def forget_accounts() -> None:
     """Accounts were imported in this process: targeting reads their new plans at once."""
     _accounts.clear()
-
-
-def _known_account(account_id: str) -> tuple[int, str | None] | None:
-    hit = _accounts.get(account_id)
-    if hit is None or hit[0] < time.monotonic():
-        return None
-    return hit[1], hit[2]
-
-
-def _remember_account(account_id: str, pk: int, plan: str | None) -> None:
-    if len(_accounts) >= QUIET_MAX_ENTRIES:
-        _accounts.clear()
-    _accounts[account_id] = (time.monotonic() + CONFIG_TTL_SECONDS, pk, plan)
 
 
 # PostgreSQL only: one statement reads the user and their account, as `_IDENTIFY` does, and
@@ -567,9 +554,9 @@ async def _visit(
         token is not None,
     )
     if row is None:  # the account is gone (or renamed): the general way sees to it
-        _accounts.pop(account_id, None)
+        _accounts.discard(account_id)
         return None, None
-    _remember_account(account_id, row["account_pk"], row["account_plan"])
+    _accounts.put(account_id, (row["account_pk"], row["account_plan"]))
     if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
         return None, (row if row["id"] is not None else None)
     if token is not None:
