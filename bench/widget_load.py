@@ -551,6 +551,48 @@ async def refresh_statistics(database_url: str) -> bool:
         await connection.close()
 
 
+@dataclass
+class Floor:
+    """What one durable write costs on this database, whatever the service does around it."""
+
+    round_trip: float  # seconds, median of `SELECT 1`
+    durable_write: float  # seconds, median of a one-row INSERT committed on its own
+
+    def intake_bound(self, livez: Step) -> float:
+        """The most answers per second one connection could get: each waits for the HTTP
+        work of a /livez request and for one durable write (a commit's flush), nothing
+        else."""
+        return 1.0 / (1.0 / livez.rps + self.durable_write) if livez.rps else 0.0
+
+
+async def durable_write_floor(database_url: str, samples: int = 500) -> Floor:
+    """Time `SELECT 1` and a one-row INSERT in autocommit, each `samples` times, from one
+    connection, on a scratch table dropped afterwards: the commit's flush to the WAL is the
+    part of every answer's latency no code of the service can remove (answers are committed
+    before the 201)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url, timeout=10)
+    try:
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, at timestamptz)"
+        )
+        timings: dict[str, list[float]] = {"SELECT 1": [], "INSERT": []}
+        for _ in range(samples):
+            for sql in timings:
+                started = time.perf_counter()
+                if sql == "INSERT":
+                    await connection.execute("INSERT INTO bench_floor (at) VALUES (now())")
+                else:
+                    await connection.fetchval(sql)
+                timings[sql].append(time.perf_counter() - started)
+        await connection.execute("DROP TABLE bench_floor")
+    finally:
+        await connection.close()
+    median = {sql: sorted(values)[len(values) // 2] for sql, values in timings.items()}
+    return Floor(round_trip=median["SELECT 1"], durable_write=median["INSERT"])
+
+
 def child_env(database_url: str, secret: str, redis_url: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACK_")}
     env.update(
@@ -856,6 +898,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
         answered = 0
         shown = 0
         summary: list[tuple[int, Step, Step, Step]] = []
+        floor: Floor | None = None
         try:
             with server(env, port, args.workers, Path(tmp) / "server.log") as server_pid:
                 load = Load(pool, args.client_processes, port, key, run_id, args.client, server_pid)
@@ -931,6 +974,17 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         f"        CTA rules: {waiting} answers waiting when the step ended, "
                         f"all acted on {drained:.1f} s later"
                     )
+                    if engine == "PostgreSQL" and level == 1:
+                        floor = asyncio.run(durable_write_floor(database_url))
+                        bound = floor.intake_bound(livez)
+                        print(
+                            f"        floor: a one-row durable write takes "
+                            f"{floor.durable_write * 1000:.2f} ms here (round trip alone "
+                            f"{floor.round_trip * 1000:.2f} ms); with /livez's "
+                            f"{1000 / livez.rps:.2f} ms per request, no intake that commits "
+                            f"each answer can pass {bound:,.0f}/s at c=1 "
+                            f"({bound / livez.rps:.2f} x livez)"
+                        )
                     summary.append((level, livez, check, intake))
                     print()
         finally:
@@ -938,7 +992,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
             pool.join()
 
     checks = asyncio.run(verify(run_id, key_id))
-    return report(engine, summary, checks, answered, shown, args.client_processes)
+    return report(engine, summary, checks, answered, shown, args.client_processes, floor)
 
 
 def report(
@@ -948,6 +1002,7 @@ def report(
     answered: int,
     shown: int,
     processes: int,
+    floor: Floor | None = None,
 ) -> int:
     print(f"summary ({engine}): requests/s (ratio to /livez at the same concurrency)")
     print(
@@ -985,6 +1040,12 @@ def report(
     for name, goal in GOALS.items():
         verdict = "holds" if not failing[name] else f"does NOT hold ({', '.join(failing[name])})"
         print(f"  {name} >= {goal} x livez at every concurrency: {verdict}")
+    first = next((livez for level, livez, _, _ in summary if level == 1), None)
+    if floor is not None and first is not None:
+        print(
+            f"  (at c=1 one durable write per answer bounds intake at "
+            f"{floor.intake_bound(first) / first.rps:.2f} x livez on this machine: the floor line)"
+        )
 
     print("correctness")
     ok = True
