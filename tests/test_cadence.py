@@ -195,3 +195,18 @@ def test_nothing_changes_before_the_next_check(
         rules, history if same_cycle else UserHistory(first_seen_at=NOW), just_before, user, "s"
     )
     assert not again.show
+
+
+@given(
+    rules=rules_strategy,
+    days=st.floats(min_value=0, max_value=400, allow_nan=False),
+    user=st.text(min_size=1, max_size=8),
+    asks=st.integers(min_value=0, max_value=6),
+)
+def test_a_cycle_given_by_the_caller_decides_as_the_one_decide_would_compute(
+    rules: CadenceRules, days: float, user: str, asks: int
+) -> None:
+    now = NOW + days * DAY
+    history = UserHistory(first_seen_at=NOW - 20 * DAY, asks_in_cycle=asks)
+    cycle = cycle_at(now, user, "s", rules.cadence_days)
+    assert decide(rules, history, now, user, "s", cycle) == decide(rules, history, now, user, "s")

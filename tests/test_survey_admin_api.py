@@ -117,3 +117,42 @@ async def test_disabling_a_key_stops_the_widget_at_once(client: Any, admin: dict
         await client.delete(f"/api/v1/widget-keys/{made['id']}", headers=admin)
     ).status_code == 204
     assert (await client.post(check, content=body)).status_code == 401
+
+
+async def test_a_change_of_texts_reaches_the_next_survey_shown_in_every_locale(
+    client: Any, admin: dict[str, str]
+) -> None:
+    """Each locale's texts are merged once and kept with the schedules: users asking for
+    different locales get their own, and an admin's change is in the next survey shown."""
+    from tests.factories import ORIGIN, widget_setup
+
+    setup = await widget_setup()
+
+    async def question(user: str, locale: str) -> str:
+        answer = await client.post(
+            f"/widget/v1/{setup['key']}/eligibility",
+            headers=ORIGIN,
+            json={"user_id": user, "account_id": "acct", "traits": {"locale": locale}},
+        )
+        body = answer.json()
+        assert body["show"] is True, body
+        return f"{body['locale']}: {body['texts']['question']}"
+
+    assert (await question("u-1", "en-GB")).startswith("en: How likely")
+    assert (await question("u-2", "ja-JP")).startswith("ja: ")
+    assert (await question("u-3", "en-US")).startswith("en: How likely")
+    changed = await client.put(
+        f"/api/v1/surveys/{setup['survey']}",
+        headers=admin,
+        json={
+            "name": "NPS",
+            "product_name": "Acme HR",
+            "texts": {
+                "en": {"question": "Would you recommend {product}?"},
+                "ja": {"question": "{product}を勧めますか？"},
+            },
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    assert await question("u-4", "en-US") == "en: Would you recommend Acme HR?"
+    assert await question("u-5", "ja") == "ja: Acme HRを勧めますか？"

@@ -91,8 +91,11 @@ def decide(
     now: datetime,
     user_key: str,
     schedule_key: str,
+    cycle: Cycle | None = None,
 ) -> Decision:
-    cycle = cycle_at(now, user_key, schedule_key, rules.cadence_days)
+    """`cycle`: this user's cycle at `now`, when the caller has it already (`cycle_at`)."""
+    if cycle is None:
+        cycle = cycle_at(now, user_key, schedule_key, rules.cadence_days)
     waits: list[tuple[datetime, str]] = []
 
     if rules.ends_at is not None and now >= rules.ends_at:

@@ -43,7 +43,7 @@ from feedback.surveys.models import (
     WidgetKey,
 )
 from feedback.surveys.targeting import targets, url_path
-from feedback.surveys.texts import category, localised_texts
+from feedback.surveys.texts import best_locale, category, localised_texts
 
 DISPLAY_LIFETIME = timedelta(hours=1)
 # the longest the widget waits before asking again, so configuration changes reach it
@@ -347,7 +347,7 @@ async def active_schedules(now: datetime) -> list[dict[str, Any]]:
 
 
 async def _read_schedules() -> list[dict[str, Any]]:
-    return await (
+    rows = await (
         Schedule.select(
             Schedule.all_columns(),
             Schedule.survey.name.as_alias("survey_name"),
@@ -361,6 +361,22 @@ async def _read_schedules() -> list[dict[str, Any]]:
         .order_by(Schedule.id)
         .output(load_json=True)
     )
+    for row in rows:
+        row["localised"] = {}  # locale -> merged texts, filled as users are shown the survey
+    return rows
+
+
+def _schedule_texts(schedule: dict[str, Any], requested: str | None) -> tuple[str, dict[str, Any]]:
+    """The schedule's texts in the best locale for `requested`, merged once per locale for as
+    long as this load of the schedules lives (so an admin change reaches them with it). The
+    merged texts are shared by every display: never changed after."""
+    texts = schedule["texts"] or {}
+    locale = best_locale(texts, requested)
+    merged = schedule["localised"].get(locale)
+    if merged is None:
+        merged = localised_texts(texts, schedule["product_name"], locale)[1]
+        schedule["localised"][locale] = merged
+    return locale, merged
 
 
 def rules_for(schedule: dict[str, Any], min_gap_days: int) -> CadenceRules:
@@ -522,9 +538,7 @@ async def _visit(
             return None, await _IDENTIFY.first(user_id, account_id)
         token = secrets.token_urlsafe(24)
         cycle = decision.cycle.index
-        display_locale, texts = localised_texts(
-            schedule["texts"] or {}, schedule["product_name"], locale
-        )
+        display_locale, texts = _schedule_texts(schedule, locale)
     row = await _VISIT.first(
         user_id,
         account_pk,
@@ -640,7 +654,7 @@ def _choices(
         schedule_key = str(schedule["id"])
         cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
         history = history_for(user, displays, schedule["id"], cycle.index, user["last_answered_at"])
-        decision = decide(rules, history, now, user_id, schedule_key)
+        decision = decide(rules, history, now, user_id, schedule_key, cycle)
         if decision.show:
             yield schedule, decision, history
         elif decision.next_check_at is not None:
@@ -696,9 +710,7 @@ async def _reserve(
         if not claimed:
             raise _NotReserved
     token = secrets.token_urlsafe(24)
-    locale, texts = localised_texts(
-        schedule["texts"] or {}, schedule["product_name"], user["attributes"]["locale"]
-    )
+    locale, texts = _schedule_texts(schedule, user["attributes"]["locale"])
     inserted = await _RESERVE.fetch(
         token,
         slot or f"forced:{token}",

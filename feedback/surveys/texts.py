@@ -75,12 +75,16 @@ def choose_locale(requested: str | None, available: list[str]) -> str:
     return "en"
 
 
+def best_locale(survey_texts: dict[str, Any], requested: str | None) -> str:
+    """The locale a survey's texts are shown in for a user asking for `requested`."""
+    return choose_locale(requested, sorted(set(DEFAULT_TEXTS) | set(survey_texts)))
+
+
 def localised_texts(
     survey_texts: dict[str, Any], product: str, requested: str | None
 ) -> tuple[str, dict[str, Any]]:
     """The texts for the best locale, every key filled, with {product} replaced."""
-    available = sorted(set(DEFAULT_TEXTS) | set(survey_texts))
-    locale = choose_locale(requested, available)
+    locale = best_locale(survey_texts, requested)
     language = locale.split("-")[0]
     texts = _merge(DEFAULT_TEXTS["en"], DEFAULT_TEXTS.get(language, {}))
     texts = _merge(texts, survey_texts.get("en", {}) if language != "en" else {})
