@@ -17,7 +17,9 @@ from feedback.surveys.services import (
     _SCORES,
     ANSWER_ROWS_BOUND,
     _insert_scores,
+    _insert_visits,
     _Score,
+    _Visit,
     identity_hash,
 )
 from tests.factories import ORIGIN, book, widget_setup
@@ -287,6 +289,65 @@ async def test_simultaneous_checks_of_a_new_user_of_a_known_account_reserve_one(
     assert sum(a.json()["show"] for a in answers) == 1
     assert await EndUser.count().where(EndUser.external_id == "u-9") == 1
     assert await Display.count() == 3
+
+
+@pytest.mark.postgres_only
+async def test_checks_of_new_users_arriving_together_share_one_statement(client: Any) -> None:
+    """New users' checks that arrive together are written by one statement: each new user is
+    created once with their display, a user who exists is read back for the general way, the
+    same new user twice in one batch is created for the first check only (the other goes the
+    general way), and a check whose account is gone gets nothing."""
+    setup = await widget_setup()
+    await call(client, setup["key"], "eligibility", check_body(user_id="u-old"))
+    account = await Account.select(Account.id, Account.external_id).first()
+    widget_key = (await WidgetKey.select(WidgetKey.id).first())["id"]
+    now = utcnow()
+
+    def visit(user: str, show: bool, account_pk: int = account["id"]) -> _Visit:
+        return _Visit(
+            user, account_pk, account["external_id"], "admin", None, "en", '{"team": "red"}',
+            now, now if show else None, f"token-{user}" if show else None,
+            f"{setup['schedule']}:", ":0:1", setup["survey"], setup["schedule"], widget_key, 0,
+            "en", None, now + timedelta(hours=1), show,
+        )  # fmt: skip
+
+    visits = [
+        visit("u-new-1", True),
+        visit("u-old", True),
+        visit("u-twice", True),
+        visit("u-new-2", False),
+        visit("u-twice", True),
+        visit("u-elsewhere", True, account_pk=account["id"] + 1000),
+    ]
+    rows = await _insert_visits(visits)
+    assert [row is not None for row in rows] == [True, True, True, True, True, False]
+    first, old, twice, quiet, twice_again, _ = rows
+    assert isinstance(first, dict) and first["created"] is not None and first["id"] is None
+    assert isinstance(old, dict) and old["created"] is None and old["id"] is not None
+    assert isinstance(twice, dict) and twice["created"] is not None
+    assert isinstance(twice_again, dict)
+    assert twice_again["created"] is None and twice_again["id"] is None  # goes the general way
+    assert isinstance(quiet, dict) and quiet["created"] is not None
+    assert first["account_pk"] == account["id"]
+    users = {
+        u["external_id"]: u
+        for u in await EndUser.select()
+        .where(EndUser.external_id.is_in(["u-new-1", "u-twice", "u-new-2", "u-elsewhere"]))
+        .output(load_json=True)
+    }
+    assert sorted(users) == ["u-new-1", "u-new-2", "u-twice"]
+    assert users["u-new-1"]["traits"] == {"team": "red"}
+    assert users["u-new-2"]["last_display_at"] is None
+    displays = await Display.select(Display.token, Display.end_user, Display.slot).where(
+        Display.token.like("token-%")
+    )
+    assert sorted((d["token"], d["end_user"]) for d in displays) == [
+        ("token-u-new-1", users["u-new-1"]["id"]),
+        ("token-u-twice", users["u-twice"]["id"]),
+    ]
+    assert {d["slot"] for d in displays} == {
+        f"{setup['schedule']}:{users[u]['id']}:0:1" for u in ("u-new-1", "u-twice")
+    }
 
 
 async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) -> None:

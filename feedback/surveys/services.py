@@ -464,37 +464,130 @@ def forget_accounts() -> None:
 # user's check). The user row is inserted with last_display_at already set, so a simultaneous
 # check for the same new user (another tab) either loses the insert and goes the general way,
 # where the compare-and-set on last_display_at refuses it, or finds no user and races here.
-_VISIT = Statement(
-    "-- PostgreSQL only",
-    postgres="""
-WITH found AS (
-    SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
+#
+# Checks that arrive together share the statement (group commit, as answers do): each input
+# row is one check, numbered so its result comes back to its caller. The same new user twice
+# in one batch is created once, for the first of their checks; the others find neither a user
+# nor a creation and go the general way, as when another statement created the user first.
+# Users are inserted in the order of their ids, so two batches never wait on each other's
+# rows in opposite orders.
+class _Visit(NamedTuple):
+    """One check for `_VISITS`, its fields in the order of the statement's input columns."""
+
+    user_id: str
+    account_pk: int
+    account_id: str
+    role: str | None
+    email: str | None
+    locale: str | None
+    traits: str  # JSON
+    now: datetime
+    last_display_at: datetime | None
+    token: str | None
+    slot_prefix: str
+    slot_suffix: str
+    survey: int | None
+    schedule: int | None
+    widget_key: int
+    cycle: int
+    display_locale: str | None
+    url: str | None
+    expires_at: datetime
+    show: bool
+
+
+_VISIT_TYPES = (
+    *("text", "int", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"),
+    *("text", "text", "text", "int", "int", "int", "int", "text", "text", "timestamptz"),
+    "boolean",
+)
+_VISIT_INPUT = "i(n, " + ", ".join(_Visit._fields) + ")"
+_VISITS_BODY = """
+found AS (
+    SELECT i.n, u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
            u.role, u.locale, u.email,
            (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
-    FROM end_user u WHERE u.external_id = {}
+    FROM input i JOIN end_user u ON u.external_id = i.user_id
 ),
 account AS (
-    SELECT a.id AS account_pk, a.plan AS account_plan FROM account a
-    WHERE a.id = {} AND a.external_id = {}
+    SELECT i.n, a.id AS account_pk, a.plan AS account_plan
+    FROM input i JOIN account a ON a.id = i.account_pk AND a.external_id = i.account_id
 ),
 new_user AS (
     INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
                           last_seen_at, last_display_at, created_at, updated_at)
-    SELECT {}, account.account_pk, {}, {}, {}, {}, {}, {}, {}, {}, {}
-    FROM account WHERE NOT EXISTS (SELECT 1 FROM found)
+    SELECT DISTINCT ON (i.user_id) i.user_id, account.account_pk, i.role, i.email, i.locale,
+           i.traits, i.now, i.now, i.last_display_at, i.now, i.now
+    FROM input i JOIN account ON account.n = i.n
+    WHERE NOT EXISTS (SELECT 1 FROM found WHERE found.n = i.n)
+    ORDER BY i.user_id, i.n
     ON CONFLICT (external_id) DO NOTHING
-    RETURNING id
+    RETURNING id, external_id
+),
+created AS (
+    SELECT DISTINCT ON (i.user_id) i.n, new_user.id
+    FROM input i JOIN new_user ON new_user.external_id = i.user_id
+    ORDER BY i.user_id, i.n
 ),
 shown AS (
     INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
                          status, locale, url, shown_at, expires_at)
-    SELECT {}, {} || CAST(new_user.id AS TEXT) || {}, {}, {}, new_user.id, {}, {}, {},
-           'shown', {}, {}, {}, {}
-    FROM new_user WHERE CAST({} AS boolean)
+    SELECT i.token, i.slot_prefix || CAST(created.id AS TEXT) || i.slot_suffix, i.survey,
+           i.schedule, created.id, i.account_pk, i.widget_key, i.cycle, 'shown',
+           i.display_locale, i.url, i.now, i.expires_at
+    FROM input i JOIN created ON created.n = i.n
+    WHERE i.show
     RETURNING id
 )
-SELECT account.account_pk, account.account_plan, (SELECT id FROM new_user) AS created, found.*
-FROM account LEFT JOIN found ON true""",
+SELECT i.n, account.account_pk, account.account_plan, created.id AS created, found.id,
+       found.account, found.traits, found.first_seen_at, found.last_seen_at,
+       found.last_display_at, found.role, found.locale, found.email, found.last_answered_at
+FROM input i
+JOIN account ON account.n = i.n
+LEFT JOIN found ON found.n = i.n
+LEFT JOIN created ON created.n = i.n"""
+
+
+def _visits_of(rows: int) -> Statement:
+    """The check statement for a batch of `rows` checks (constants only)."""
+    values = ", ".join(
+        "(" + ", ".join([str(n), *(f"{{}}::{kind}" for kind in _VISIT_TYPES)]) + ")"
+        for n in range(rows)
+    )
+    source = f"(VALUES {values}) AS {_VISIT_INPUT}"
+    return Statement(
+        "-- PostgreSQL only",
+        postgres=f"WITH input AS (SELECT * FROM {source}),{_VISITS_BODY}",  # noqa: S608
+    )
+
+
+# as for answers: each batch length its own prepared statement, with a plan kept
+VISIT_BATCH_BOUND = 8
+_VISITS = [_visits_of(rows) for rows in range(1, VISIT_BATCH_BOUND + 1)]
+
+
+async def _insert_visits(visits: list[_Visit]) -> list[dict[str, Any] | Exception | None]:
+    """One statement for the batch; each check's row (None: its account is gone). Should the
+    batch fail for a reason other than the database being away, each check runs by itself."""
+    try:
+        rows = await _VISITS[len(visits) - 1].fetch(*chain.from_iterable(visits))
+    except Exception as exc:
+        if database_unavailable(exc) or len(visits) == 1:
+            raise
+        return [await _visit_alone(visit) for visit in visits]
+    by_number = {row.pop("n"): row for row in rows}
+    return [by_number.get(n) for n in range(len(visits))]
+
+
+async def _visit_alone(visit: _Visit) -> dict[str, Any] | Exception | None:
+    try:
+        return (await _insert_visits([visit]))[0]
+    except Exception as exc:
+        return exc
+
+
+_NEW_VISITS: GroupCommit[_Visit, dict[str, Any] | None] = GroupCommit(
+    _insert_visits, max_items=VISIT_BATCH_BOUND, in_flight=2, linger=0.0005
 )
 
 
@@ -539,33 +632,29 @@ async def _visit(
         token = secrets.token_urlsafe(24)
         cycle = decision.cycle.index
         display_locale, texts = _schedule_texts(schedule, locale)
-    row = await _VISIT.first(
-        user_id,
-        account_pk,
-        account_id,
-        user_id,
-        role,
-        email,
-        locale,
-        json.dumps(free),
-        now,
-        now,
-        now if token else None,  # last_display_at
-        now,
-        now,
-        token,
-        f"{schedule.get('id')}:",
-        f":{cycle}:1",
-        schedule.get("survey"),
-        schedule.get("id"),
-        account_pk,
-        key.id,
-        cycle,
-        display_locale,
-        (url or "")[:2000] or None,
-        now,
-        now + DISPLAY_LIFETIME,
-        token is not None,
+    row = await _NEW_VISITS.submit(
+        _Visit(
+            user_id,
+            account_pk,
+            account_id,
+            role,
+            email,
+            locale,
+            json.dumps(free),
+            now,
+            now if token else None,  # last_display_at
+            token,
+            f"{schedule.get('id')}:",
+            f":{cycle}:1",
+            schedule.get("survey"),
+            schedule.get("id"),
+            key.id,
+            cycle,
+            display_locale,
+            (url or "")[:2000] or None,
+            now + DISPLAY_LIFETIME,
+            token is not None,
+        )
     )
     if row is None:  # the account is gone (or renamed): the general way sees to it
         _accounts.discard(account_id)
