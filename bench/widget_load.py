@@ -715,11 +715,15 @@ METRICS_TOKEN = secrets.token_urlsafe(16)
 METRICS_SCRAPES = 200  # at most: each scrape reaches one serve process, whichever accepts
 
 
-def answer_batches(port: int, processes: int) -> dict[str, tuple[float, float]]:
-    """Statements and answers written by the group commit so far in each serve process met
-    in scrapes of /metrics (told apart by `feedback_process_id`; their start times can be the
-    same to the hundredth of a second); empty on SQLite, where answers are written one at a
-    time."""
+ANSWER_BATCHES = "feedback_answer_batch_size"
+NEW_USER_BATCHES = "feedback_new_user_batch_size"
+
+
+def batches(port: int, processes: int, metric: str) -> dict[str, tuple[float, float]]:
+    """Statements and items written by a group commit (`metric`: its batch-size histogram)
+    so far in each serve process met in scrapes of /metrics (told apart by
+    `feedback_process_id`; their start times can be the same to the hundredth of a second);
+    empty on SQLite, where answers and checks are written one at a time."""
     seen: dict[str, tuple[float, float]] = {}
     for _ in range(METRICS_SCRAPES):
         connection = http.client.HTTPConnection(HOST, port, timeout=5)
@@ -733,28 +737,28 @@ def answer_batches(port: int, processes: int) -> dict[str, tuple[float, float]]:
         values = dict(
             line.rsplit(" ", 1)
             for line in text.splitlines()
-            if line.startswith(("feedback_process_id", "feedback_answer_batch_size_"))
+            if line.startswith(("feedback_process_id", f"{metric}_"))
         )
         process = values.get("feedback_process_id")
-        count = values.get("feedback_answer_batch_size_count")
+        count = values.get(f"{metric}_count")
         if process is not None and count is not None:
-            seen[process] = (float(count), float(values["feedback_answer_batch_size_sum"]))
+            seen[process] = (float(count), float(values[f"{metric}_sum"]))
         if len(seen) == processes:
             break
     return seen
 
 
 def group_commit_line(
-    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], items: str
 ) -> str | None:
-    """Answers per statement during a step, from the processes seen both before and after."""
+    """Items per statement during a step, from the processes seen both before and after."""
     both = [p for p in after if p in before]
     if not both:
         return None
     statements = sum(after[p][0] - before[p][0] for p in both)
     written = sum(after[p][1] - before[p][1] for p in both)
     return (
-        f"        group commit: {written:,.0f} answers in {statements:,.0f} statements, "
+        f"        group commit: {written:,.0f} {items} in {statements:,.0f} statements, "
         f"{written / max(statements, 1):.1f} per statement ({len(both)} of the serve "
         "processes seen)"
     )
@@ -936,8 +940,13 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         asyncio.run(refresh_statistics(database_url))
                     livez = load.run("livez", level, args.duration)
                     print(describe(livez, cores))
+                    checks_before = batches(port, args.workers, NEW_USER_BATCHES)
                     check = load.run("eligibility", level, args.duration)
+                    checks_after = batches(port, args.workers, NEW_USER_BATCHES)
                     print(describe(check, cores, livez))
+                    line = group_commit_line(checks_before, checks_after, "new users' checks")
+                    if line:
+                        print(line)
                     shown += check.result.shown
                     tokens.extend(check.result.tokens)
                     # enough tokens for the intake step at about twice eligibility's rate;
@@ -959,14 +968,14 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         )
                     if engine == "PostgreSQL":
                         asyncio.run(refresh_statistics(database_url))
-                    batches_before = answer_batches(port, args.workers)
+                    batches_before = batches(port, args.workers, ANSWER_BATCHES)
                     intake = load.run("intake", level, args.duration, tokens=tokens)
-                    batches_after = answer_batches(port, args.workers)
+                    batches_after = batches(port, args.workers, ANSWER_BATCHES)
                     answered += intake.result.created
                     # tokens not sent stay for the next level; sent ones are never reused
                     tokens = intake.result.unused_tokens
                     print(describe(intake, cores, livez))
-                    line = group_commit_line(batches_before, batches_after)
+                    line = group_commit_line(batches_before, batches_after, "answers")
                     if line:
                         print(line)
                     waiting, drained = wait_for_rules()

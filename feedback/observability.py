@@ -48,6 +48,11 @@ ANSWER_BATCH_SIZE = Histogram(
     "Widget answers written by one statement (group commit, PostgreSQL)",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+NEW_USER_BATCH_SIZE = Histogram(
+    "feedback_new_user_batch_size",
+    "New users' eligibility checks written by one statement (group commit, PostgreSQL)",
+    buckets=(1, 2, 4, 8),
+)
 # several serve processes share one port: a scrape reaches one of them, and this says which
 PROCESS_ID = Gauge("feedback_process_id", "Operating-system id of the process that answered")
 PROCESS_ID.set_function(os.getpid)

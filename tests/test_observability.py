@@ -13,6 +13,7 @@ import pytest
 
 from feedback.app import create_app
 from feedback.ctas.rules import drain_answer_rules
+from feedback.db import is_sqlite
 from feedback.observability import configure_logging
 from feedback.settings import Settings, get_settings
 from tests.factories import ORIGIN, book, widget_setup
@@ -75,6 +76,11 @@ async def test_metrics_count_requests_decisions_answers_and_the_outbox(
         headers=headers,
     )
     token = shown.json()["display_token"]
+    await app_client.post(  # a new user of an account this process knows now
+        f"/widget/v1/{setup['key']}/eligibility",
+        content=json.dumps({"user_id": "u2", "account_id": "a1"}),
+        headers=headers,
+    )
     await app_client.post(
         f"/widget/v1/{setup['key']}/responses",
         content=json.dumps({"display_token": token, "client_id": "client-metrics", "score": 2}),
@@ -91,7 +97,11 @@ async def test_metrics_count_requests_decisions_answers_and_the_outbox(
         return sample(after, name, **labels) - sample(before, name, **labels)
 
     assert grew("feedback_http_requests_total", route="/livez", status="200") == 1
-    assert grew("feedback_widget_decisions_total", outcome="show") == 1
+    assert grew("feedback_widget_decisions_total", outcome="show") == 2
+    # group commit (PostgreSQL): the answer, and the new user of a known account
+    batched = 0 if is_sqlite() else 1
+    assert grew("feedback_answer_batch_size_count") == batched
+    assert grew("feedback_new_user_batch_size_count") == batched
     assert grew("feedback_responses_received_total", source="widget") == 1
     assert grew("feedback_http_request_seconds_count", route="/widget/v1/{key}/responses") == 1
     # the detractor's CTA waits unrouted (no Slack here): the outbox gauge shows it
@@ -131,7 +141,7 @@ async def test_the_service_warns_when_postgres_autovacuum_is_off(
 ) -> None:
     """Plans kept per connection depend on autovacuum's ANALYZE: the operator hears of it
     when it is off (it is on in every default PostgreSQL, off on some development hosts)."""
-    from feedback.db import is_sqlite, warn_when_autovacuum_is_off
+    from feedback.db import warn_when_autovacuum_is_off
     from feedback.responses.models import Response
 
     off = not is_sqlite() and (await Response.raw("SHOW autovacuum"))[0]["autovacuum"] != "on"

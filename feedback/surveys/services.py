@@ -32,7 +32,7 @@ from feedback.db import (
     write_transaction,
 )
 from feedback.errors import InputError, database_unavailable
-from feedback.observability import ANSWER_BATCH_SIZE
+from feedback.observability import ANSWER_BATCH_SIZE, NEW_USER_BATCH_SIZE
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
 from feedback.surveys.models import (
@@ -569,6 +569,7 @@ _VISITS = [_visits_of(rows) for rows in range(1, VISIT_BATCH_BOUND + 1)]
 async def _insert_visits(visits: list[_Visit]) -> list[dict[str, Any] | Exception | None]:
     """One statement for the batch; each check's row (None: its account is gone). Should the
     batch fail for a reason other than the database being away, each check runs by itself."""
+    NEW_USER_BATCH_SIZE.observe(len(visits))
     try:
         rows = await _VISITS[len(visits) - 1].fetch(*chain.from_iterable(visits))
     except Exception as exc:
