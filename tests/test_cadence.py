@@ -172,13 +172,17 @@ def test_no_sequence_of_visits_breaks_the_rules(
             dismissed.append(now)
 
 
+# one check: the rules, when (days after NOW), who, and how often asked this cycle already
+one_check = {
+    "rules": rules_strategy,
+    "days": st.floats(min_value=0, max_value=400, allow_nan=False),
+    "user": st.text(min_size=1, max_size=8),
+    "asks": st.integers(min_value=0, max_value=6),
+}
+
+
 @settings(max_examples=200, deadline=None)
-@given(
-    rules=rules_strategy,
-    days=st.floats(min_value=0, max_value=400, allow_nan=False),
-    user=st.text(min_size=1, max_size=8),
-    asks=st.integers(min_value=0, max_value=6),
-)
+@given(**one_check)
 def test_nothing_changes_before_the_next_check(
     rules: CadenceRules, days: float, user: str, asks: int
 ) -> None:
@@ -197,12 +201,7 @@ def test_nothing_changes_before_the_next_check(
     assert not again.show
 
 
-@given(
-    rules=rules_strategy,
-    days=st.floats(min_value=0, max_value=400, allow_nan=False),
-    user=st.text(min_size=1, max_size=8),
-    asks=st.integers(min_value=0, max_value=6),
-)
+@given(**one_check)
 def test_a_cycle_given_by_the_caller_decides_as_the_one_decide_would_compute(
     rules: CadenceRules, days: float, user: str, asks: int
 ) -> None:
