@@ -163,7 +163,7 @@ async def test_answers_arriving_together_each_get_their_own_outcome(client: Any)
 
 
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("size", [1, 2, ANSWER_ROWS_BOUND, ANSWER_ROWS_BOUND + 1, 20])
+@pytest.mark.parametrize("size", [1, 2, 3, ANSWER_ROWS_BOUND, ANSWER_ROWS_BOUND + 1, 20])
 async def test_a_batch_of_answers_is_written_alike_as_rows_or_as_arrays(
     client: Any, size: int
 ) -> None:
