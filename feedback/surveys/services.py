@@ -608,7 +608,7 @@ async def _visit_alone(visit: _Visit) -> dict[str, Any] | Exception | None:
 
 
 _NEW_VISITS: GroupCommit[_Visit, dict[str, Any] | None] = GroupCommit(
-    _insert_visits, max_items=VISIT_BATCH_BOUND, in_flight=2, linger=0.0005
+    _insert_visits, max_items=VISIT_BATCH_BOUND, linger=0.0005
 )
 
 
