@@ -15,7 +15,7 @@ from feedback.responses.models import Response
 from feedback.surveys.models import Display, WidgetKey
 from feedback.surveys.services import (
     _SCORES,
-    ANSWER_ROWS_BOUND,
+    MAX_ROW_BATCH,
     _insert_scores,
     _insert_visits,
     _Score,
@@ -163,7 +163,7 @@ async def test_answers_arriving_together_each_get_their_own_outcome(client: Any)
 
 
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("size", [1, 2, 3, ANSWER_ROWS_BOUND, ANSWER_ROWS_BOUND + 1, 20])
+@pytest.mark.parametrize("size", [1, 2, 3, MAX_ROW_BATCH, MAX_ROW_BATCH + 1, 20])
 async def test_a_batch_of_answers_is_written_alike_as_rows_or_as_arrays(
     client: Any, size: int
 ) -> None:

@@ -366,16 +366,17 @@ async def _read_schedules() -> list[dict[str, Any]]:
     return rows
 
 
-def _schedule_texts(schedule: dict[str, Any], requested: str | None) -> tuple[str, dict[str, Any]]:
-    """The schedule's texts in the best locale for `requested`, merged once per locale for as
-    long as this load of the schedules lives (so an admin change reaches them with it). The
-    merged texts are shared by every display: never changed after."""
-    texts = schedule["texts"] or {}
+def _localised(source: dict[str, Any], requested: str | None) -> tuple[str, dict[str, Any]]:
+    """A survey's texts in the best locale for `requested`. `source` is a cached row with the
+    survey's `texts` and `product_name` (a loaded schedule, a survey) and a `localised` memo:
+    each locale is merged once for as long as that row is cached, so an admin change reaches
+    the texts with the row. The merged texts are shared: never changed after."""
+    texts = source["texts"] or {}
     locale = best_locale(texts, requested)
-    merged = schedule["localised"].get(locale)
+    merged = source["localised"].get(locale)
     if merged is None:
-        merged = localised_texts(texts, schedule["product_name"], locale)[1]
-        schedule["localised"][locale] = merged
+        merged = localised_texts(texts, source["product_name"], locale)[1]
+        source["localised"][locale] = merged
     return locale, merged
 
 
@@ -465,6 +466,7 @@ def forget_accounts() -> None:
 # of these lengths only, and a batch is padded with empty rows up to the next: an empty row
 # matches no display and no account, so it writes nothing and returns nothing.
 ROW_BATCHES = (1, 2, 4, 8)
+MAX_ROW_BATCH = ROW_BATCHES[-1]
 
 
 def batch_length(items: int) -> int:
@@ -472,9 +474,9 @@ def batch_length(items: int) -> int:
     return next(length for length in ROW_BATCHES if length >= items)
 
 
-def padded(rows: list[Any], length: int, width: int) -> list[Any]:
-    """The rows' values in order, then empty rows up to `length`."""
-    return [*chain.from_iterable(rows), *([None] * ((length - len(rows)) * width))]
+def padded(rows: list[Any], length: int) -> list[Any]:
+    """The rows' values in order, then empty rows (as wide as the first) up to `length`."""
+    return [*chain.from_iterable(rows), *([None] * ((length - len(rows)) * len(rows[0])))]
 
 
 # PostgreSQL only: one statement reads the user and their account, as `_IDENTIFY` does, and
@@ -582,7 +584,6 @@ def _visits_of(rows: int) -> Statement:
 
 # as for answers: a prepared statement per batch length in ROW_BATCHES, with a plan kept
 _VISITS = {rows: _visits_of(rows) for rows in ROW_BATCHES}
-VISIT_BATCH_BOUND = ROW_BATCHES[-1]
 
 
 async def _insert_visits(visits: list[_Visit]) -> list[dict[str, Any] | Exception | None]:
@@ -591,7 +592,7 @@ async def _insert_visits(visits: list[_Visit]) -> list[dict[str, Any] | Exceptio
     NEW_USER_BATCH_SIZE.observe(len(visits))
     try:
         length = batch_length(len(visits))
-        rows = await _VISITS[length].fetch(*padded(visits, length, len(_Visit._fields)))
+        rows = await _VISITS[length].fetch(*padded(visits, length))
     except Exception as exc:
         if database_unavailable(exc) or len(visits) == 1:
             raise
@@ -608,7 +609,7 @@ async def _visit_alone(visit: _Visit) -> dict[str, Any] | Exception | None:
 
 
 _NEW_VISITS: GroupCommit[_Visit, dict[str, Any] | None] = GroupCommit(
-    _insert_visits, max_items=VISIT_BATCH_BOUND, linger=0.0005
+    _insert_visits, max_items=MAX_ROW_BATCH, linger=0.0005
 )
 
 
@@ -652,7 +653,7 @@ async def _visit(
             return None, await _IDENTIFY.first(user_id, account_id)
         token = secrets.token_urlsafe(24)
         cycle = decision.cycle.index
-        display_locale, texts = _schedule_texts(schedule, locale)
+        display_locale, texts = _localised(schedule, locale)
     row = await _NEW_VISITS.submit(
         _Visit(
             user_id,
@@ -820,7 +821,7 @@ async def _reserve(
         if not claimed:
             raise _NotReserved
     token = secrets.token_urlsafe(24)
-    locale, texts = _schedule_texts(schedule, user["attributes"]["locale"])
+    locale, texts = _localised(schedule, user["attributes"]["locale"])
     inserted = await _RESERVE.fetch(
         token,
         slot or f"forced:{token}",
@@ -871,7 +872,7 @@ def _shown(
 # rows from `unnest` and prefers reading the whole display table to 100 index lookups.
 #
 # How the batch reaches PostgreSQL decides what planning costs, which was half the
-# statement's cost. A batch of up to `ANSWER_ROWS_BOUND` answers comes as rows of scalar
+# statement's cost. A batch of up to `MAX_ROW_BATCH` answers comes as rows of scalar
 # parameters (padded to a length in `ROW_BATCHES`): PostgreSQL keeps one generic plan per
 # connection for each length, made of unique-index lookups whatever the values. Measured in an
 # asyncpg loop, one answer per statement, with its commit: 0.35-0.41 ms against 0.74-0.77 ms
@@ -947,8 +948,6 @@ _ANSWERS_AS_ARRAYS = _answers_from(
 _ANSWERS_AS_ROWS = {
     rows: _answers_from(f"(VALUES {', '.join([_ANSWER_ROW] * rows)})") for rows in ROW_BATCHES
 }
-# batches up to this length come as rows of scalars
-ANSWER_ROWS_BOUND = ROW_BATCHES[-1]
 _MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
 _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
 _EARLIER_ANSWER = Statement(
@@ -976,25 +975,13 @@ async def _survey_texts(survey_id: int | None) -> dict[str, Any]:
     async def read() -> dict[str, Any]:
         row = await _SURVEY.first(survey_id)
         if row is None:
-            return {"texts": {}, "product_name": "our product", "promoter_link_url": None}
-        return {**row, "texts": _json(row["texts"])}
+            row = {"texts": {}, "product_name": "our product", "promoter_link_url": None}
+        return {**row, "texts": _json(row["texts"]), "localised": {}}
 
     return await _config.get(("survey", survey_id), read)
 
 
 _SURVEY = Statement("SELECT texts, product_name, promoter_link_url FROM survey WHERE id = {}")
-
-
-async def _answer_texts(
-    survey_id: int | None, locale: str | None, survey: dict[str, Any]
-) -> dict[str, Any]:
-    """The survey's texts in the display's locale, merged once per survey and locale (every
-    answer needs its follow-up and thanks)."""
-
-    async def merge() -> dict[str, Any]:
-        return localised_texts(survey["texts"], survey["product_name"], locale)[1]
-
-    return await _config.get(("answer texts", survey_id, locale), merge)
 
 
 class _Score(NamedTuple):
@@ -1015,11 +1002,9 @@ async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exceptio
     in opposite orders, say), each score is written by itself, so no score fails another."""
     ANSWER_BATCH_SIZE.observe(len(scores))
     try:
-        if len(scores) <= ANSWER_ROWS_BOUND:
+        if len(scores) <= MAX_ROW_BATCH:
             length = batch_length(len(scores))
-            rows = await _ANSWERS_AS_ROWS[length].fetch(
-                *padded(scores, length, len(_Score._fields))
-            )
+            rows = await _ANSWERS_AS_ROWS[length].fetch(*padded(scores, length))
         else:
             rows = await _ANSWERS_AS_ARRAYS.fetch(*map(list, zip(*scores, strict=True)))
     except Exception as exc:
@@ -1073,7 +1058,7 @@ async def record_score(
     elif rules_due is not None:
         notify_answer_rules()
     survey = await _survey_texts(answer["survey"])
-    texts = await _answer_texts(answer["survey"], answer["locale"], survey)
+    _, texts = _localised(survey, answer["locale"])
     kind = category(score)
     return created, {
         "category": kind,
