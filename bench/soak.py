@@ -194,9 +194,7 @@ async def database_counts(run_id: str) -> dict[str, int]:
             "SELECT count(*) AS n FROM (SELECT idempotency_key FROM response "
             "GROUP BY idempotency_key HAVING count(*) > 1) AS t"
         ),
-        "waiting for rules": await count(
-            "SELECT count(*) AS n FROM response WHERE rules_due IS NOT NULL"
-        ),
+        "waiting for rules": await count("SELECT count(*) AS n FROM rules_queue"),
         "detractors": await count(
             "SELECT count(*) AS n FROM response WHERE score <= 6 AND idempotency_key LIKE {}",
             like,

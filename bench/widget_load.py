@@ -541,6 +541,29 @@ async def pg_admin(sql: str) -> None:
         await connection.close()
 
 
+async def wal_position(database_url: str) -> int:
+    """PostgreSQL's write-ahead log position, in bytes: what was written between two readings
+    (every table and index change, and each commit, goes through it)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url, timeout=10)
+    try:
+        return int(await connection.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
+    finally:
+        await connection.close()
+
+
+async def response_bytes(database_url: str) -> int:
+    """The response table with its indexes, dead row versions included (until a vacuum)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database_url, timeout=10)
+    try:
+        return int(await connection.fetchval("SELECT pg_total_relation_size('response')"))
+    finally:
+        await connection.close()
+
+
 async def refresh_statistics(database_url: str) -> bool:
     """ANALYZE the benchmark's database (PostgreSQL), as autovacuum would: the tables grow
     from nothing to ~100,000 rows within minutes, and a statement's cached plan made while a
@@ -656,9 +679,7 @@ async def verify(run_id: str, key_id: int) -> dict[str, int]:
             "SELECT count(*) AS n FROM (SELECT end_user FROM display WHERE status = 'shown' "
             "GROUP BY end_user HAVING count(*) > 1) AS t"
         ),
-        "answers waiting for the CTA rules": await count(
-            "SELECT count(*) AS n FROM response WHERE rules_due IS NOT NULL"
-        ),
+        "answers waiting for the CTA rules": await count("SELECT count(*) AS n FROM rules_queue"),
         "detractor answers": await count(
             "SELECT count(*) AS n FROM response WHERE score <= 6 AND idempotency_key LIKE {}",
             f"widget:bench-{run_id}-%",
@@ -974,6 +995,9 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     if engine == "PostgreSQL":
                         asyncio.run(refresh_statistics(database_url))
                     batches_before = batches(port, args.workers, ANSWER_BATCHES)
+                    wal_before = (
+                        asyncio.run(wal_position(database_url)) if engine == "PostgreSQL" else 0
+                    )
                     intake = load.run("intake", level, args.duration, tokens=tokens)
                     batches_after = batches(port, args.workers, ANSWER_BATCHES)
                     answered += intake.result.created
@@ -988,6 +1012,12 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         f"        CTA rules: {waiting} answers waiting when the step ended, "
                         f"all acted on {drained:.1f} s later"
                     )
+                    if engine == "PostgreSQL" and intake.result.created:
+                        wal = asyncio.run(wal_position(database_url)) - wal_before
+                        print(
+                            f"        write-ahead log: {wal / intake.result.created:,.0f} bytes "
+                            "per answer (the answer and its CTA rules)"
+                        )
                     if engine == "PostgreSQL" and level == 1:
                         floor = asyncio.run(durable_write_floor(database_url))
                         bound = floor.intake_bound(livez)
@@ -1006,6 +1036,12 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
             pool.join()
 
     checks = asyncio.run(verify(run_id, key_id))
+    if engine == "PostgreSQL" and checks["responses"]:
+        size = asyncio.run(response_bytes(database_url))
+        print(
+            f"response table and indexes: {size / checks['responses']:,.0f} bytes per answer "
+            f"({size / 2**20:,.0f} MiB for {checks['responses']:,}; no vacuum ran)"
+        )
     return report(engine, summary, checks, answered, shown, args.client_processes, floor)
 
 

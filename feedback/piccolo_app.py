@@ -6,7 +6,7 @@ from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.ctas.models import Cta, CtaEvent, CtaType, Outbox, SlackChannelPace, SlackEventSeen
 from feedback.health.models import HealthSnapshot, UsageMetric
-from feedback.responses.models import Response
+from feedback.responses.models import Response, RulesQueue
 from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
 
 TABLES = [
@@ -19,6 +19,7 @@ TABLES = [
     WidgetKey,
     Display,
     Response,
+    RulesQueue,
     StaffUser,
     ApiToken,
     AuditEntry,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,3 +77,80 @@ async def test_the_committed_migrations_match_the_table_classes() -> None:
     )
     pending = [s for group in statements for s in group.statements]
     assert pending == [], "run `piccolo migrations new feedback --auto` and commit the result"
+
+
+# the last migration before the CTA rules' queue became a table of its own
+BEFORE_RULES_QUEUE = "2026-12-05T03:24:05:409165"
+WAITING_ANSWER = [
+    "INSERT INTO account (id, external_id, name) VALUES (1, 'a1', 'A1')",
+    "INSERT INTO response (id, idempotency_key, account, score, answered_at, rules_due) "
+    "VALUES (1, 'k1', 1, 2, '2026-12-01T10:00:00+00:00', '2026-12-01T10:00:00+00:00')",
+    "INSERT INTO response (id, idempotency_key, account, score, answered_at) "
+    "VALUES (2, 'k2', 1, 8, '2026-12-01T10:00:00+00:00')",
+]
+
+
+PICCOLO = "from piccolo.main import main; main()"
+
+
+def migrate_to(target: str, env: dict[str, str]) -> None:
+    """`piccolo migrations forwards feedback <target>`, as an older release left a database."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", PICCOLO, "migrations", "forwards", "feedback", target],
+        env={**os.environ, "PICCOLO_CONF": "feedback.piccolo_conf", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_answers_waiting_for_the_rules_move_to_their_queue_sqlite(tmp_dir: Path) -> None:
+    path = tmp_dir / "old.sqlite3"
+    env = {"FEEDBACK_DATABASE_URL": f"sqlite:///{path}"}
+    migrate_to(BEFORE_RULES_QUEUE, env)
+    with sqlite3.connect(path) as connection:
+        for statement in WAITING_ANSWER:
+            connection.execute(statement)
+    upgraded = feedback("migrate", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    with sqlite3.connect(path) as connection:
+        queued = connection.execute("SELECT response, due FROM rules_queue").fetchall()
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(response)")}
+    assert [response for response, _ in queued] == [1]
+    assert "rules_due" not in columns
+
+
+@pytest.mark.postgres_only
+def test_answers_waiting_for_the_rules_move_to_their_queue_postgres() -> None:
+    import asyncio
+
+    import asyncpg
+
+    name, url = fresh_postgres_database()
+    try:
+        migrate_to(BEFORE_RULES_QUEUE, {"FEEDBACK_DATABASE_URL": url})
+
+        async def run(statements: list[str]) -> list[Any]:
+            connection = await asyncpg.connect(url)
+            try:
+                for statement in statements[:-1]:
+                    await connection.execute(statement)
+                return await connection.fetch(statements[-1])
+            finally:
+                await connection.close()
+
+        asyncio.run(run([*WAITING_ANSWER, "SELECT 1"]))
+        upgraded = feedback("migrate", env={"FEEDBACK_DATABASE_URL": url})
+        assert upgraded.returncode == 0, upgraded.stderr
+        queued = asyncio.run(run(["SELECT response, due FROM rules_queue"]))
+        sql = "SELECT column_name FROM information_schema.columns WHERE table_name = 'response'"
+        columns = asyncio.run(run([sql]))
+        assert [row["response"] for row in queued] == [1]
+        assert "rules_due" not in {row["column_name"] for row in columns}
+    finally:
+        drop_postgres_database(name)

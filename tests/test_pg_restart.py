@@ -522,7 +522,7 @@ async def test_the_service_rides_out_a_database_restart_and_outage(
 
         # the answer rule runners (serve's and worker's loops) act on every answer
         async def rules_done() -> bool:
-            sql = "SELECT count(*) FROM response WHERE rules_due IS NOT NULL"
+            sql = "SELECT count(*) FROM rules_queue"
             return await query(cluster.url, sql) == 0
 
         report["rules_drained"] = round(await eventually(rules_done, 15, what="answer rules"), 2)

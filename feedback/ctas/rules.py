@@ -1,10 +1,11 @@
 """The rules that turn signals into CTAs. Admins switch each one off or tune it
 (`PUT /api/v1/cta-rules`, the CTA rules page); defaults in services.DEFAULT_RULES.
 
-Answer-driven rules run on a queue: the widget stores an answer in one statement and marks it
-`rules_due`; the answer rule runner (in every `feedback serve` and `feedback worker` process,
-woken at once by an answer taken in its own process, polling every second for the others)
-raises the CTA, writes its outbox message and clears the mark in one transaction. So no
+Answer-driven rules run on a queue: the widget stores an answer and queues it in `rules_queue`
+in one statement; the answer rule runner (in every `feedback serve` and `feedback worker`
+process, woken at once by an answer taken in its own process, polling every second for the
+others) raises the CTA, writes its outbox message and takes the answer off the queue in one
+transaction. So no
 answer is lost or acted on twice, answers never wait on a CTA row that another answer of the
 same account holds, and a burst of answers is absorbed in batches. Time-driven rules run in
 the worker (`evaluate_rules`).
@@ -22,7 +23,7 @@ from feedback.ctas.models import Cta
 from feedback.ctas.services import Signal, cta_rules, raise_signal, raise_signal_groups
 from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
 from feedback.errors import database_unavailable
-from feedback.responses.models import Response
+from feedback.responses.models import RulesQueue
 
 log = logging.getLogger("feedback.ctas")
 
@@ -31,12 +32,6 @@ ADVOCACY_REASON = "Promoter with a comment"
 RENEWAL_REASON = "Renewal at risk"
 DARK_REASON = "No answers and no activity"
 HEALTH_REASON = "Health alert"
-
-_ANSWERS_SQL = """
-SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
-       u.external_id AS user_external_id, u.email AS user_email, r.role
-FROM response r LEFT JOIN end_user u ON u.id = r.end_user
-"""
 
 
 def detractor_priority(score: int, arr_cents: int | None, high_arr_cents: int) -> int:
@@ -119,20 +114,25 @@ ANSWER_GATHER_SECONDS = 0.05
 # an answer whose rules failed on their own is tried again this much later (and logged)
 ANSWER_RETRY = timedelta(minutes=10)
 
-_ANY_DUE = Statement(
-    "SELECT id FROM response WHERE rules_due IS NOT NULL AND rules_due <= {} LIMIT 1"
-)
-_DUE_WHERE = "WHERE r.rules_due IS NOT NULL AND r.rules_due <= {} ORDER BY r.rules_due LIMIT {}"
+_ANY_DUE = Statement("SELECT response FROM rules_queue WHERE due <= {} LIMIT 1")
+_DUE_SQL = """
+SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
+       u.external_id AS user_external_id, u.email AS user_email, r.role
+FROM rules_queue q
+JOIN response r ON r.id = q.response
+LEFT JOIN end_user u ON u.id = r.end_user
+WHERE q.due <= {} ORDER BY q.due LIMIT {}"""
 _DUE = Statement(
-    _ANSWERS_SQL + _DUE_WHERE,
-    # several runners (processes) split the queue instead of waiting on each other
-    postgres=_ANSWERS_SQL + _DUE_WHERE + " FOR UPDATE OF r SKIP LOCKED",
+    _DUE_SQL,
+    # several runners (processes) split the queue instead of waiting on each other; only the
+    # small queue rows are locked, never the answers themselves
+    postgres=_DUE_SQL + " FOR UPDATE OF q SKIP LOCKED",
 )
 _wakers: set[asyncio.Event] = set()
 
 
 def notify_answer_rules() -> None:
-    """An answer was marked `rules_due` in this process: wake this process's runner now."""
+    """An answer was queued for the rules in this process: wake this process's runner now."""
     for wake in _wakers:
         wake.set()
 
@@ -157,8 +157,13 @@ async def apply_answer_rules(limit: int = ANSWER_BATCH, now: datetime | None = N
 
 
 async def _clear(ids: list[int], until: datetime | None = None) -> None:
-    if ids:
-        await Response.update({Response.rules_due: until}).where(Response.id.is_in(ids))
+    """Take these answers off the queue, or (`until`) leave them there until then."""
+    if not ids:
+        return
+    if until is None:
+        await RulesQueue.delete().where(RulesQueue.response.is_in(ids))
+    else:
+        await RulesQueue.update({RulesQueue.due: until}).where(RulesQueue.response.is_in(ids))
 
 
 async def _one_at_a_time(limit: int, now: datetime) -> int:
@@ -185,9 +190,7 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
     return handled
 
 
-_AWAITING = Statement(
-    "SELECT count(*) AS n, min(rules_due) AS oldest FROM response WHERE rules_due IS NOT NULL"
-)
+_AWAITING = Statement("SELECT count(*) AS n, min(due) AS oldest FROM rules_queue")
 
 
 async def answers_awaiting_rules() -> tuple[int, datetime | None]:

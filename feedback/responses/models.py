@@ -48,6 +48,17 @@ class Response(Table, tablename="response"):
     # the account's and the user's custom traits when they answered (the user's win on a
     # clash), so reports can group by any trait as it was then
     traits = JSONB(default={})
-    # set when a widget answer (or its comment) waits for the CTA rules; cleared by the rule
-    # runner in the same transaction that writes the CTA (feedback/ctas/rules.py)
-    rules_due = Timestamptz(null=True, default=None)
+
+
+class RulesQueue(Table, tablename="rules_queue"):
+    """Answers waiting for the CTA rules: a detractor's score at once, a promoter's or a
+    detractor's comment when it arrives. The answer statement queues a row; the answer rule
+    runner (feedback/ctas/rules.py) takes rows whose time has come, raises their CTAs and
+    deletes the rows in one transaction, or moves `due` on when an answer's rules failed.
+
+    A queue of its own rather than a mark on the response: taking and clearing the mark
+    locked and rewrote the wide response row of every such answer (a new row version and an
+    entry in each of its nine indexes); this row is small and lives for about a second."""
+
+    response = ForeignKey(references=Response, null=False, on_delete=OnDelete.cascade, unique=True)
+    due = Timestamptz(index=True)

@@ -888,33 +888,36 @@ def _shown(
 # transaction. The traits snapshot is the account's traits merged with the user's (the
 # user's win).
 #
-# Answers the CTA rules may act on (0-6 now, 9-10 once they have a comment) get `rules_due`:
-# the rule runner (feedback/ctas/rules.py) raises their CTAs within a second, in its own
-# transaction, so an answer never waits on a CTA row another answer of the same account holds.
+# Answers the CTA rules may act on (0-6 now, 9-10 once they have a comment) are queued in
+# `rules_queue` by the same statement: the rule runner (feedback/ctas/rules.py) raises their
+# CTAs within a second, in its own transaction, so an answer never waits on a CTA row another
+# answer of the same account holds.
 _ANSWER_SQLITE = Statement("""
 INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at, locale,
                       role, display, survey, plan, industry, company_size, employee_count, csm,
-                      arr_cents, traits, created_at, rules_due)
+                      arr_cents, traits, created_at)
 SELECT {}, 'widget', d.end_user, d.account, {}, {}, d.locale, u.role, d.id, d.survey,
        a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents,
        json_patch(COALESCE(a.traits, json_object()), COALESCE(u.traits, json_object())),
-       {}, {}
+       {}
 FROM display d
 JOIN account a ON a.id = d.account
 LEFT JOIN end_user u ON u.id = d.end_user
 WHERE d.token = {} AND d.widget_key = {}
 ON CONFLICT DO NOTHING
 RETURNING id, display, survey, locale""")
-_ANSWER_INPUT = "i(idempotency_key, token, widget_key, score, answered_at, rules_due)"
-_ANSWER_ROW = "({}::text, {}::text, {}::int, {}::int, {}::timestamptz, {}::timestamptz)"
-_ANSWERS = """
+_ANSWER_INPUT = "i(idempotency_key, token, widget_key, score, answered_at)"
+_ANSWER_ROW = "({}::text, {}::text, {}::int, {}::int, {}::timestamptz)"
+# an answer the rules act on at once: a detractor; a promoter only once there is a comment
+RULES_ACT_ON_SCORE = 6
+_ANSWERS = f"""
 answer AS (
     INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at,
                           locale, role, display, survey, plan, industry, company_size,
-                          employee_count, csm, arr_cents, traits, created_at, rules_due)
+                          employee_count, csm, arr_cents, traits, created_at)
     SELECT i.idempotency_key, 'widget', d.end_user, d.account, i.score, i.answered_at,
            d.locale, d.role, d.id, d.survey, d.plan, d.industry, d.company_size,
-           d.employee_count, d.csm, d.arr_cents, d.traits, i.answered_at, i.rules_due
+           d.employee_count, d.csm, d.arr_cents, d.traits, i.answered_at
     FROM input i
     CROSS JOIN LATERAL (
         SELECT d.id, d.end_user, d.account, d.locale, d.survey, u.role, a.plan, a.industry,
@@ -928,13 +931,17 @@ answer AS (
         OFFSET 0
     ) d
     ON CONFLICT DO NOTHING
-    RETURNING id, display, survey, locale, idempotency_key, answered_at
+    RETURNING id, display, survey, locale, idempotency_key, answered_at, score
 ),
 marked AS (
     UPDATE display SET status = 'answered', answered_at = answer.answered_at
     FROM answer WHERE display.id = answer.display
+),
+queued AS (
+    INSERT INTO rules_queue (response, due)
+    SELECT id, answered_at FROM answer WHERE score <= {RULES_ACT_ON_SCORE}
 )
-SELECT id, display, survey, locale, idempotency_key FROM answer"""
+SELECT id, display, survey, locale, idempotency_key FROM answer"""  # noqa: S608 (constants)
 
 
 def _answers_from(source: str) -> Statement:
@@ -943,7 +950,7 @@ def _answers_from(source: str) -> Statement:
 
 
 _ANSWERS_AS_ARRAYS = _answers_from(
-    "unnest({}::text[], {}::text[], {}::int[], {}::int[], {}::timestamptz[], {}::timestamptz[])"
+    "unnest({}::text[], {}::text[], {}::int[], {}::int[], {}::timestamptz[])"
 )
 _ANSWERS_AS_ROWS = {
     rows: _answers_from(f"(VALUES {', '.join([_ANSWER_ROW] * rows)})") for rows in ROW_BATCHES
@@ -953,18 +960,29 @@ _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AN
 _EARLIER_ANSWER = Statement(
     "SELECT score FROM response WHERE display = {} OR idempotency_key = {} LIMIT 1"
 )
-_COMMENT = Statement("""
-UPDATE response SET comment = {}, commented_at = {},
-       rules_due = CASE WHEN score <= 6 OR score >= 9 THEN {} ELSE rules_due END
+_QUEUE = Statement("INSERT INTO rules_queue (response, due) VALUES ({}, {})")
+# a comment of a detractor or a promoter (again) waits for the rules; a passive's does not
+_COMMENT_SQL = """
+UPDATE response SET comment = {}, commented_at = {}
 WHERE display = (SELECT id FROM display WHERE token = {} AND widget_key = {})
-RETURNING id, rules_due""")
+RETURNING id, score"""
+_COMMENT_QUEUED = f"""
+INSERT INTO rules_queue (response, due)
+SELECT id, {{}} FROM commented WHERE score <= {RULES_ACT_ON_SCORE} OR score >= 9
+ON CONFLICT (response) DO UPDATE SET due = excluded.due"""  # noqa: S608 (constants)
+_COMMENT = Statement(
+    _COMMENT_SQL,
+    # PostgreSQL: the comment and its place in the queue in one statement
+    postgres=f"WITH commented AS ({_COMMENT_SQL}), queued AS ({_COMMENT_QUEUED}) "  # noqa: S608
+    "SELECT id, score FROM commented",
+)
+_QUEUE_COMMENTED = Statement(
+    f"WITH commented AS (SELECT {{}} AS id, {{}} AS score){_COMMENT_QUEUED}"
+)
 _DISMISS = Statement("""
 UPDATE display SET status = 'dismissed', dismissed_at = {}
 WHERE token = {} AND widget_key = {} AND status = 'shown'
 RETURNING id""")
-
-# an answer the rules act on at once: a detractor; a promoter only once there is a comment
-RULES_ACT_ON_SCORE = 6
 
 
 def _unknown_token() -> InputError:
@@ -992,7 +1010,6 @@ class _Score(NamedTuple):
     widget_key: int
     score: int
     now: datetime
-    rules_due: datetime | None
 
 
 async def _insert_scores(scores: list[_Score]) -> list[dict[str, Any] | Exception | None]:
@@ -1036,16 +1053,16 @@ async def record_score(
     An answer after a dismissal (another tab) or after expiry is still an answer."""
     now = now or utcnow()
     idempotency_key = f"widget:{client_id}"
-    rules_due = now if score <= RULES_ACT_ON_SCORE else None
+    rules_due = score <= RULES_ACT_ON_SCORE
     if is_sqlite():
         async with write_transaction():
-            answer = await _ANSWER_SQLITE.first(
-                idempotency_key, score, now, now, rules_due, token, key.id
-            )
+            answer = await _ANSWER_SQLITE.first(idempotency_key, score, now, now, token, key.id)
             if answer is not None:
                 await _MARK_ANSWERED.fetch(now, answer["display"])
+                if rules_due:
+                    await _QUEUE.fetch(answer["id"], now)
     else:
-        answer = await _SCORES.submit(_Score(idempotency_key, token, key.id, score, now, rules_due))
+        answer = await _SCORES.submit(_Score(idempotency_key, token, key.id, score, now))
     created = answer is not None
     if answer is None:  # a retry, a second answer to the display, or an unknown token
         answer = await _DISPLAY.first(token, key.id)
@@ -1055,7 +1072,7 @@ async def record_score(
         if earlier is None:
             raise _unknown_token()
         score = earlier["score"]
-    elif rules_due is not None:
+    elif rules_due:
         notify_answer_rules()
     survey = await _survey_texts(answer["survey"])
     _, texts = _localised(survey, answer["locale"])
@@ -1072,12 +1089,18 @@ async def record_comment(
     key: KeyInfo, token: str, comment: str, now: datetime | None = None
 ) -> None:
     now = now or utcnow()
-    updated = await _COMMENT.first(comment.strip() or None, now, now, token, key.id)
+    if is_sqlite():
+        async with write_transaction():
+            updated = await _COMMENT.first(comment.strip() or None, now, token, key.id)
+            if updated is not None:
+                await _QUEUE_COMMENTED.fetch(updated["id"], updated["score"], now)
+    else:
+        updated = await _COMMENT.first(comment.strip() or None, now, token, key.id, now)
     if updated is None:
         if await _DISPLAY.first(token, key.id) is None:
             raise _unknown_token()
         raise InputError("display_token", "send the score before the comment")
-    if updated["rules_due"] is not None:
+    if category(updated["score"]) != "passive":
         notify_answer_rules()
 
 
