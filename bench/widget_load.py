@@ -541,27 +541,25 @@ async def pg_admin(sql: str) -> None:
         await connection.close()
 
 
-async def wal_position(database_url: str) -> int:
-    """PostgreSQL's write-ahead log position, in bytes: what was written between two readings
-    (every table and index change, and each commit, goes through it)."""
+# the write-ahead log's position in bytes: what was written between two readings (every
+# table and index change, and each commit, goes through it)
+WAL_POSITION = "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"
+# the response table with its indexes, dead row versions included (until a vacuum)
+RESPONSE_BYTES = "SELECT pg_total_relation_size('response')"
+
+
+def pg_number(database_url: str, sql: str) -> int:
+    """One number read from the benchmark's PostgreSQL database."""
     import asyncpg
 
-    connection = await asyncpg.connect(database_url, timeout=10)
-    try:
-        return int(await connection.fetchval("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"))
-    finally:
-        await connection.close()
+    async def read() -> int:
+        connection = await asyncpg.connect(database_url, timeout=10)
+        try:
+            return int(await connection.fetchval(sql))
+        finally:
+            await connection.close()
 
-
-async def response_bytes(database_url: str) -> int:
-    """The response table with its indexes, dead row versions included (until a vacuum)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(database_url, timeout=10)
-    try:
-        return int(await connection.fetchval("SELECT pg_total_relation_size('response')"))
-    finally:
-        await connection.close()
+    return asyncio.run(read())
 
 
 async def refresh_statistics(database_url: str) -> bool:
@@ -995,9 +993,8 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     if engine == "PostgreSQL":
                         asyncio.run(refresh_statistics(database_url))
                     batches_before = batches(port, args.workers, ANSWER_BATCHES)
-                    wal_before = (
-                        asyncio.run(wal_position(database_url)) if engine == "PostgreSQL" else 0
-                    )
+                    postgres = engine == "PostgreSQL"
+                    wal_before = pg_number(database_url, WAL_POSITION) if postgres else 0
                     intake = load.run("intake", level, args.duration, tokens=tokens)
                     batches_after = batches(port, args.workers, ANSWER_BATCHES)
                     answered += intake.result.created
@@ -1013,7 +1010,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         f"all acted on {drained:.1f} s later"
                     )
                     if engine == "PostgreSQL" and intake.result.created:
-                        wal = asyncio.run(wal_position(database_url)) - wal_before
+                        wal = pg_number(database_url, WAL_POSITION) - wal_before
                         print(
                             f"        write-ahead log: {wal / intake.result.created:,.0f} bytes "
                             "per answer (the answer and its CTA rules)"
@@ -1037,7 +1034,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
 
     checks = asyncio.run(verify(run_id, key_id))
     if engine == "PostgreSQL" and checks["responses"]:
-        size = asyncio.run(response_bytes(database_url))
+        size = pg_number(database_url, RESPONSE_BYTES)
         print(
             f"response table and indexes: {size / checks['responses']:,.0f} bytes per answer "
             f"({size / 2**20:,.0f} MiB for {checks['responses']:,}; no vacuum ran)"

@@ -63,14 +63,21 @@ PERMANENT_ERRORS = {
     "user_not_found",
 }
 
-# a row is ready when it is pending and due, or claimed by a worker whose lease ran out
-_READY_CHANNELS_SQL = """
+# a row is ready when it is pending and due, or claimed by a worker whose lease ran out, and
+# no other message of its CTA is being sent to its channel under a live lease: the CTA's next
+# version waits for the first post, whose `ts` it must update (two workers sending both
+# versions at once would post it twice)
+_NOT_SENDING_ITS_CTA = """
+  AND NOT EXISTS (SELECT 1 FROM outbox s
+                  WHERE s.cta = o.cta AND s.channel = o.channel AND s.id <> o.id
+                    AND s.status = 'sending' AND s.claimed_until >= {})"""
+_READY_CHANNELS_SQL = f"""
 SELECT o.channel, MIN(o.id) AS first_id FROM outbox o
 WHERE o.channel IS NOT NULL
-  AND ((o.status = 'pending' AND o.next_attempt_at <= {})
-       OR (o.status = 'sending' AND o.claimed_until < {}))
-GROUP BY o.channel ORDER BY first_id LIMIT {}
-"""
+  AND ((o.status = 'pending' AND o.next_attempt_at <= {{}})
+       OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}
+GROUP BY o.channel ORDER BY first_id LIMIT {{}}
+"""  # noqa: S608 (constants)
 
 _TAKE_SLOT_SQL = """
 INSERT INTO slack_channel_pace (channel, next_send_at) VALUES ({}, {})
@@ -79,15 +86,15 @@ WHERE slack_channel_pace.next_send_at <= {}
 RETURNING channel
 """
 
-_CLAIM_SQL = """
-UPDATE outbox SET status = 'sending', claimed_by = {}, claimed_until = {},
+_CLAIM_SQL = f"""
+UPDATE outbox SET status = 'sending', claimed_by = {{}}, claimed_until = {{}},
                   attempts = attempts + 1
-WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {}
-              AND ((o.status = 'pending' AND o.next_attempt_at <= {})
-                   OR (o.status = 'sending' AND o.claimed_until < {}))
+WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {{}}
+              AND ((o.status = 'pending' AND o.next_attempt_at <= {{}})
+                   OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}
             ORDER BY o.id LIMIT 1 __LOCK__)
 RETURNING id, kind, cta, channel, payload, attempts
-"""
+"""  # noqa: S608 (constants)
 
 _PACE_AFTER_SEND_SQL = """
 UPDATE slack_channel_pace SET next_send_at = {} WHERE channel = {} AND next_send_at < {}
@@ -167,7 +174,7 @@ class Deliverer:
         return claimed
 
     async def _ready_channels(self, now: datetime) -> list[str]:
-        rows = await Outbox.raw(_READY_CHANNELS_SQL, now, now, self.max_channels)
+        rows = await Outbox.raw(_READY_CHANNELS_SQL, now, now, now, self.max_channels)
         return [row["channel"] for row in rows]
 
     async def _claim_channel(self, channel: str, now: datetime | None) -> list[dict[str, Any]]:
@@ -183,6 +190,7 @@ class Deliverer:
                 self.worker_id,
                 now + self.lease,
                 channel,
+                now,
                 now,
                 now,
             )

@@ -603,3 +603,26 @@ async def test_nps_segment_covers_every_dimension_of_the_report(
     )
     helped = await post_signed(slack_client, slash("UANN", "help"))
     assert "trait:NAME" in helped.text and "quarter" in helped.text
+
+
+async def test_a_ctas_next_version_waits_for_its_first_post_and_updates_it(
+    slack_client: httpx.AsyncClient, standin: SlackStandIn, settings: Settings
+) -> None:
+    """Two workers: one is posting a new CTA when a second detractor updates it. The other
+    worker does not send the update meanwhile (it would find no message to update and post
+    the CTA a second time); once the post is recorded, it updates that message."""
+    await book()
+    await link_slack_users()
+    await widget_answer(slack_client, 2, user="u1")
+    first = deliverer(settings)
+    (posting,) = await first.claim()  # its post is on the way
+    await widget_answer(slack_client, 1, user="u2")
+    assert await Outbox.count().where(Outbox.status == "pending") == 1  # the next version
+    second = deliverer(settings)
+    assert (await second.deliver_once()).sent == 0
+    assert await first._send(posting, utcnow()) == "sent"
+    assert (await second.deliver_once()).sent == 1
+    (post,) = standin.calls_to("chat.postMessage")
+    (update,) = standin.calls_to("chat.update")
+    assert update.args["ts"] == (await one_cta())["slack_ts"]
+    assert post.args["channel"] == update.args["channel"] == "C-ANN"
