@@ -894,6 +894,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
     time.sleep(1.0)
     background = system_cpu() - before
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    postgres = engine == "PostgreSQL"
     print(
         f"database: {engine} ({database_url.split('@')[-1]})"
         + (
@@ -993,7 +994,6 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                     if engine == "PostgreSQL":
                         asyncio.run(refresh_statistics(database_url))
                     batches_before = batches(port, args.workers, ANSWER_BATCHES)
-                    postgres = engine == "PostgreSQL"
                     wal_before = pg_number(database_url, WAL_POSITION) if postgres else 0
                     intake = load.run("intake", level, args.duration, tokens=tokens)
                     batches_after = batches(port, args.workers, ANSWER_BATCHES)
@@ -1009,7 +1009,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
                         f"        CTA rules: {waiting} answers waiting when the step ended, "
                         f"all acted on {drained:.1f} s later"
                     )
-                    if engine == "PostgreSQL" and intake.result.created:
+                    if postgres and intake.result.created:
                         wal = pg_number(database_url, WAL_POSITION) - wal_before
                         print(
                             f"        write-ahead log: {wal / intake.result.created:,.0f} bytes "
@@ -1033,7 +1033,7 @@ def benchmark(args: argparse.Namespace, database_url: str, engine: str) -> int:
             pool.join()
 
     checks = asyncio.run(verify(run_id, key_id))
-    if engine == "PostgreSQL" and checks["responses"]:
+    if postgres and checks["responses"]:
         size = pg_number(database_url, RESPONSE_BYTES)
         print(
             f"response table and indexes: {size / checks['responses']:,.0f} bytes per answer "

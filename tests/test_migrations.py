@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from feedback.piccolo_app import APP_CONFIG, TABLES
@@ -39,10 +43,6 @@ def test_check_asks_for_migrate_on_an_empty_sqlite_file(tmp_dir: Path) -> None:
 
 @pytest.mark.postgres_only
 def test_migrate_builds_an_empty_postgres_database() -> None:
-    import asyncio
-
-    import asyncpg
-
     name, url = fresh_postgres_database()
     try:
         result = feedback("migrate", env={"FEEDBACK_DATABASE_URL": url})
@@ -95,9 +95,6 @@ PICCOLO = "from piccolo.main import main; main()"
 
 def migrate_to(target: str, env: dict[str, str]) -> None:
     """`piccolo migrations forwards feedback <target>`, as an older release left a database."""
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, "-c", PICCOLO, "migrations", "forwards", "feedback", target],
         env={**os.environ, "PICCOLO_CONF": "feedback.piccolo_conf", **env},
@@ -127,29 +124,27 @@ def test_answers_waiting_for_the_rules_move_to_their_queue_sqlite(tmp_dir: Path)
 
 @pytest.mark.postgres_only
 def test_answers_waiting_for_the_rules_move_to_their_queue_postgres() -> None:
-    import asyncio
-
-    import asyncpg
-
     name, url = fresh_postgres_database()
+
+    async def run(*statements: str) -> list[Any]:
+        """Each statement in turn; the rows of the last."""
+        connection = await asyncpg.connect(url)
+        try:
+            rows: list[Any] = []
+            for statement in statements:
+                rows = await connection.fetch(statement)
+            return rows
+        finally:
+            await connection.close()
+
     try:
         migrate_to(BEFORE_RULES_QUEUE, {"FEEDBACK_DATABASE_URL": url})
-
-        async def run(statements: list[str]) -> list[Any]:
-            connection = await asyncpg.connect(url)
-            try:
-                for statement in statements[:-1]:
-                    await connection.execute(statement)
-                return await connection.fetch(statements[-1])
-            finally:
-                await connection.close()
-
-        asyncio.run(run([*WAITING_ANSWER, "SELECT 1"]))
+        asyncio.run(run(*WAITING_ANSWER))
         upgraded = feedback("migrate", env={"FEEDBACK_DATABASE_URL": url})
         assert upgraded.returncode == 0, upgraded.stderr
-        queued = asyncio.run(run(["SELECT response, due FROM rules_queue"]))
+        queued = asyncio.run(run("SELECT response, due FROM rules_queue"))
         sql = "SELECT column_name FROM information_schema.columns WHERE table_name = 'response'"
-        columns = asyncio.run(run([sql]))
+        columns = asyncio.run(run(sql))
         assert [row["response"] for row in queued] == [1]
         assert "rules_due" not in {row["column_name"] for row in columns}
     finally:

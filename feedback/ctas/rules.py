@@ -5,10 +5,9 @@ Answer-driven rules run on a queue: the widget stores an answer and queues it in
 in one statement; the answer rule runner (in every `feedback serve` and `feedback worker`
 process, woken at once by an answer taken in its own process, polling every second for the
 others) raises the CTA, writes its outbox message and takes the answer off the queue in one
-transaction. So no
-answer is lost or acted on twice, answers never wait on a CTA row that another answer of the
-same account holds, and a burst of answers is absorbed in batches. Time-driven rules run in
-the worker (`evaluate_rules`).
+transaction. So no answer is lost or acted on twice, answers never wait on a CTA row that
+another answer of the same account holds, and a burst of answers is absorbed in batches.
+Time-driven rules run in the worker (`evaluate_rules`).
 """
 
 from __future__ import annotations

@@ -960,7 +960,10 @@ _DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AN
 _EARLIER_ANSWER = Statement(
     "SELECT score FROM response WHERE display = {} OR idempotency_key = {} LIMIT 1"
 )
-_QUEUE = Statement("INSERT INTO rules_queue (response, due) VALUES ({}, {})")
+# SQLite: an answer (or its comment) waits for the rules; a comment moves a waiting one up
+_QUEUE = Statement("""
+INSERT INTO rules_queue (response, due) VALUES ({}, {})
+ON CONFLICT (response) DO UPDATE SET due = excluded.due""")
 # a comment of a detractor or a promoter (again) waits for the rules; a passive's does not
 _COMMENT_SQL = """
 UPDATE response SET comment = {}, commented_at = {}
@@ -975,9 +978,6 @@ _COMMENT = Statement(
     # PostgreSQL: the comment and its place in the queue in one statement
     postgres=f"WITH commented AS ({_COMMENT_SQL}), queued AS ({_COMMENT_QUEUED}) "  # noqa: S608
     "SELECT id, score FROM commented",
-)
-_QUEUE_COMMENTED = Statement(
-    f"WITH commented AS (SELECT {{}} AS id, {{}} AS score){_COMMENT_QUEUED}"
 )
 _DISMISS = Statement("""
 UPDATE display SET status = 'dismissed', dismissed_at = {}
@@ -1092,8 +1092,8 @@ async def record_comment(
     if is_sqlite():
         async with write_transaction():
             updated = await _COMMENT.first(comment.strip() or None, now, token, key.id)
-            if updated is not None:
-                await _QUEUE_COMMENTED.fetch(updated["id"], updated["score"], now)
+            if updated is not None and category(updated["score"]) != "passive":
+                await _QUEUE.fetch(updated["id"], now)
     else:
         updated = await _COMMENT.first(comment.strip() or None, now, token, key.id, now)
     if updated is None:
