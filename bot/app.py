@@ -29,8 +29,9 @@ from feedback.ctas.services import (
     load_cta,
     team_of,
 )
-from feedback.db import utcnow, write_transaction
+from feedback.db import write_transaction
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.settings import Settings
 
 log = logging.getLogger("feedback.slack")

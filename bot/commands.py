@@ -14,8 +14,8 @@ from feedback.accounts.models import CSM, Account
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.ctas.services import list_ctas, team_of
-from feedback.db import utcnow
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.reports.responses import list_responses
 from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
 from feedback.settings import Settings

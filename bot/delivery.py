@@ -35,8 +35,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks import cta_blocks
 from feedback.ctas.models import Cta, Outbox, OutboxStatus
 from feedback.ctas.services import cta_types, load_cta, on_enqueue, route
-from feedback.db import as_utc_datetime, is_sqlite, utcnow, write_transaction
+from feedback.db import as_utc_datetime, is_sqlite, write_transaction
 from feedback.errors import database_unavailable
+from feedback.kernel.clock import utcnow
 from feedback.observability import SLACK_SENDS
 from feedback.settings import Settings
 

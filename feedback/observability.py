@@ -107,7 +107,7 @@ REGISTRY.register(OUTBOX)
 async def refresh_outbox_snapshot() -> None:
     from feedback.ctas.outbox import outbox_summary
     from feedback.ctas.rules import answers_awaiting_rules
-    from feedback.db import utcnow
+    from feedback.kernel.clock import utcnow
 
     summary = await outbox_summary()
     pending = summary.get("pending", {}).get("oldest")

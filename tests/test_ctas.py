@@ -33,7 +33,8 @@ from feedback.ctas.services import (
     update_cta_rules,
     wake_snoozed,
 )
-from feedback.db import utcnow, write_transaction
+from feedback.db import write_transaction
+from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response, RulesQueue
 from tests.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
 from tests.slack import link_slack_users

@@ -30,15 +30,19 @@ async def test_a_lone_caller_is_written_at_once() -> None:
 
 
 async def test_callers_arriving_while_a_batch_runs_share_the_next_one() -> None:
-    run = Recorder()
-    group = GroupCommit(run, max_items=8, in_flight=1)
+    gate = Gate()
+    group = GroupCommit(gate, max_items=8, in_flight=1)
     first = asyncio.ensure_future(group.submit(0))
-    await asyncio.sleep(0.001)  # its batch is running: the others wait for the next one
-    results = await asyncio.gather(first, *(group.submit(i) for i in range(1, 20)))
+    await gate.started.wait()  # its batch is running: the others wait for the next one
+    rest = [asyncio.ensure_future(group.submit(i)) for i in range(1, 20)]
+    await _ticks()
+    for _ in range(4):
+        await gate.finish_next()
+    results = await asyncio.gather(first, *rest)
     assert results == [i * 10 for i in range(20)]
-    assert run.batches[0] == [0]  # the first caller did not wait for company
-    assert [len(b) for b in run.batches[1:]] == [8, 8, 3]
-    assert sorted(i for b in run.batches for i in b) == list(range(20))
+    assert gate.batches[0] == [0]  # the first caller did not wait for company
+    assert [len(b) for b in gate.batches[1:]] == [8, 8, 3]
+    assert sorted(i for b in gate.batches for i in b) == list(range(20))
     assert (group.batches, group.items, group.largest) == (4, 20, 8)
 
 
@@ -97,38 +101,108 @@ async def test_no_more_than_in_flight_batches_run_at_once() -> None:
     assert peak == 2
 
 
-async def _caller(group: GroupCommit[int, int], item: int, rounds: int, think: float) -> None:
-    """A client that writes, waits for its answer, thinks, and writes again."""
-    for n in range(rounds):
-        assert await group.submit(item * 100 + n) == (item * 100 + n) * 10
-        await asyncio.sleep(think)
+class Gate:
+    """A batch statement the test holds: each batch waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self._open: list[asyncio.Future[None]] = []
+        self.started = asyncio.Event()
+
+    async def __call__(self, items: list[int]) -> list[int | Exception]:
+        self.batches.append(items)
+        done = asyncio.get_running_loop().create_future()
+        self._open.append(done)
+        self.started.set()
+        await done
+        return [i * 10 for i in items]
+
+    async def finish_next(self) -> None:
+        await self.started.wait()
+        self.started.clear()
+        self._open.pop(0).set_result(None)
 
 
-async def _steady_load(linger: float) -> list[int]:
-    """Four callers coming back 1-4 ms after their answers; the batch sizes they made."""
-    run = Recorder(pause=0.05)
-    group = GroupCommit(run, max_items=8, in_flight=1, linger=linger)
-    await asyncio.gather(*(_caller(group, i, 6, 0.001 * i) for i in range(1, 5)))
-    assert sorted(i for b in run.batches for i in b) == sorted(
-        i * 100 + n for i in range(1, 5) for n in range(6)
-    )
-    return [len(b) for b in run.batches]
+class Timer:
+    """The lingering's timer, held by the test: no linger ends until `expire()`."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self._expired = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.started += 1
+        await self._expired.wait()
+
+    def expire(self) -> None:
+        self._expired.set()
 
 
-async def test_after_a_batch_of_several_the_next_waits_briefly_for_as_many() -> None:
-    """Without lingering, callers who come back at different moments split into a batch of
-    the first and a batch of the rest, again and again; lingering lets each batch's callers
-    come back to share the next one."""
-    alone = await _steady_load(linger=0.0)
-    assert max(alone[1:]) < 4 and len(alone) >= 10  # after the first, they never meet again
-    together = await _steady_load(linger=0.2)
-    assert together.count(4) >= 4 and len(together) <= 8
+async def _ticks(n: int = 5) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+async def _batch_of_three_then(group: GroupCommit[int, int], gate: Gate) -> list[asyncio.Task]:
+    """A lone caller's batch, then three callers who arrived meanwhile written together."""
+    first = asyncio.ensure_future(group.submit(0))
+    await gate.started.wait()
+    crowd = [asyncio.ensure_future(group.submit(i)) for i in (1, 2, 3)]
+    await _ticks()
+    await gate.finish_next()  # the lone caller's batch
+    await gate.finish_next()  # the crowd's
+    assert await first == 0 and await asyncio.gather(*crowd) == [10, 20, 30]
+    return crowd
+
+
+async def test_after_a_batch_of_several_the_next_waits_for_as_many() -> None:
+    """Callers of a batch of three come back one after another: with lingering, the next
+    batch waits for all three instead of starting with the first."""
+    gate, timer = Gate(), Timer()
+    group = GroupCommit(gate, max_items=8, in_flight=1, linger=0.2, sleep=timer.sleep)
+    await _batch_of_three_then(group, gate)
+    again = []
+    for i in (4, 5, 6):
+        again.append(asyncio.ensure_future(group.submit(i)))
+        await _ticks()
+        if i < 6:
+            assert len(gate.batches) == 2  # still lingering for the others
+    await gate.finish_next()
+    assert await asyncio.gather(*again) == [40, 50, 60]
+    assert gate.batches == [[0], [1, 2, 3], [4, 5, 6]]
+    assert timer.started == 2  # one linger before [4, 5, 6], one after it
+    timer.expire()
+
+
+async def test_without_lingering_the_first_caller_back_is_written_alone() -> None:
+    gate = Gate()
+    group = GroupCommit(gate, max_items=8, in_flight=1, linger=0.0)
+    await _batch_of_three_then(group, gate)
+    alone = asyncio.ensure_future(group.submit(4))
+    await gate.finish_next()
+    assert await alone == 40
+    assert gate.batches[-1] == [4]
+
+
+async def test_a_linger_that_runs_out_writes_whoever_came() -> None:
+    gate, timer = Gate(), Timer()
+    group = GroupCommit(gate, max_items=8, in_flight=1, linger=0.2, sleep=timer.sleep)
+    await _batch_of_three_then(group, gate)
+    late = asyncio.ensure_future(group.submit(4))
+    await _ticks()
+    assert len(gate.batches) == 2 and timer.started == 1
+    timer.expire()
+    await gate.finish_next()
+    assert await late == 40
+    assert gate.batches[-1] == [4]
 
 
 async def test_a_caller_who_writes_again_at_once_is_written_and_never_lingers() -> None:
     """The same task submitting right after its answer (the batch's task is finishing then)
     gets a batch of its own at once, however long the group would linger after a crowd."""
-    lone = GroupCommit(Recorder(pause=0), linger=5.0)
+    timer = Timer()  # never expires: a caller that lingered would never be written
+    lone = GroupCommit(Recorder(pause=0), linger=5.0, sleep=timer.sleep)
     for n in range(3):
-        assert await asyncio.wait_for(lone.submit(n), 1.0) == n * 10
+        assert await asyncio.wait_for(lone.submit(n), 30.0) == n * 10
+    assert timer.started == 0
     assert lone.batches == 3

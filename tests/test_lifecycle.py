@@ -14,7 +14,7 @@ from feedback.accounts.models import Account, EndUser
 from feedback.auth.models import AuditEntry, Role
 from feedback.ctas.models import Cta
 from feedback.ctas.rules import drain_answer_rules
-from feedback.db import utcnow
+from feedback.kernel.clock import utcnow
 from feedback.lifecycle.services import expire_old_comments
 from feedback.responses.models import Response
 from tests.cli import feedback

@@ -21,7 +21,7 @@ from feedback.app import create_app
 from feedback.auth.models import Role
 from feedback.ctas.models import Cta, CtaEvent, Outbox
 from feedback.ctas.rules import drain_answer_rules
-from feedback.db import utcnow
+from feedback.kernel.clock import utcnow
 from feedback.settings import Settings, get_settings
 from tests.factories import ORIGIN, bearer, book, token, widget_setup
 from tests.slack import block_action, interaction, link_slack_users, signed, slack_env, slash

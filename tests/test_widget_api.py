@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import Account, EndUser
-from feedback.db import is_sqlite, utcnow
+from feedback.db import is_sqlite
+from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response, RulesQueue
 from feedback.surveys.models import Display, WidgetKey
 from feedback.surveys.services import (

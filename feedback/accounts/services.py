@@ -8,7 +8,7 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
 from feedback.auth.services import Principal
-from feedback.db import utcnow
+from feedback.kernel.clock import utcnow
 
 
 async def apply_due_churn() -> int:

@@ -19,8 +19,9 @@ from feedback.ctas.services import (
     load_cta,
     route,
 )
-from feedback.db import as_utc_datetime, utcnow, write_transaction
+from feedback.db import as_utc_datetime, write_transaction
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.settings import get_settings
 
 STATUSES = tuple(s.value for s in OutboxStatus)

@@ -20,8 +20,9 @@ from typing import Any
 
 from feedback.ctas.models import Cta
 from feedback.ctas.services import Signal, cta_rules, raise_signal, raise_signal_groups
-from feedback.db import Statement, as_utc_datetime, utcnow, write_transaction
+from feedback.db import Statement, as_utc_datetime, write_transaction
 from feedback.errors import database_unavailable
+from feedback.kernel.clock import utcnow
 from feedback.responses.models import RulesQueue
 
 log = logging.getLogger("feedback.ctas")

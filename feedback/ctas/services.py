@@ -18,8 +18,9 @@ from feedback.accounts.models import CSM
 from feedback.auth.models import Role
 from feedback.auth.services import Principal, audit
 from feedback.ctas.models import Cta, CtaEvent, CtaStatus, CtaType, Outbox, OutboxStatus
-from feedback.db import Statement, as_utc_datetime, is_sqlite, utcnow, write_transaction
+from feedback.db import Statement, as_utc_datetime, is_sqlite, write_transaction
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.models import AppSetting
 

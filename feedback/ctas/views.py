@@ -16,8 +16,9 @@ from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.ctas import outbox, services
 from feedback.ctas.services import Signal
-from feedback.db import utcnow, write_transaction
+from feedback.db import write_transaction
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 
 MANAGE = (Role.admin, Role.manager, Role.csm)
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from feedback.accounts.models import Account
 from feedback.auth.services import Principal
-from feedback.db import current_engine, is_sqlite, utcnow, write_transaction
+from feedback.db import current_engine, is_sqlite, write_transaction
 from feedback.errors import InputError
 from feedback.health.models import UsageMetric
+from feedback.kernel.clock import utcnow
 
 MAX_METRICS_PER_PUSH = 10_000
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -29,9 +29,10 @@ import numpy as np
 from analytics.health import BASE_COMPONENTS, weights_from_coefficients
 from analytics.logistic import auc, brier, calibration_bins, fit_logistic, standardise
 from feedback.auth.services import Principal
-from feedback.db import as_utc_datetime, is_sqlite, utcnow
+from feedback.db import as_utc_datetime, is_sqlite
 from feedback.errors import InputError
 from feedback.health.models import HealthSnapshot
+from feedback.kernel.clock import utcnow
 
 MIN_ACCOUNTS = 20
 MIN_EVENTS = 5

@@ -15,9 +15,10 @@ from typing import Any
 
 from analytics.retention import periods, retention
 from feedback.auth.services import Principal
-from feedback.db import as_utc_datetime, utcnow
+from feedback.db import as_utc_datetime
 from feedback.errors import InputError
 from feedback.health.models import HealthSnapshot
+from feedback.kernel.clock import utcnow
 
 MAX_PERIODS = 60
 SNAPSHOT_LOOKBACK_DAYS = 45

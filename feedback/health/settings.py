@@ -15,8 +15,8 @@ from analytics.health import (
     DEFAULT_WEIGHTS,
     Bands,
 )
-from feedback.db import utcnow
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.surveys.models import AppSetting
 
 SETTING_KEY = "health_score"

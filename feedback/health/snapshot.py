@@ -32,9 +32,10 @@ from analytics.health import (
     trend_component,
     weight_of,
 )
-from feedback.db import current_engine, is_sqlite, utcnow, write_transaction
+from feedback.db import current_engine, is_sqlite, write_transaction
 from feedback.health.models import HealthSnapshot
 from feedback.health.settings import HealthSettings, load_health_settings
+from feedback.kernel.clock import utcnow
 
 log = logging.getLogger("feedback.health")
 

@@ -20,11 +20,11 @@ from feedback.db import (
     INSERT_CHUNK_ROWS,
     bulk_upsert,
     refresh_planner_statistics,
-    utcnow,
     write_transaction,
 )
 from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
+from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response
 from feedback.surveys.services import forget_accounts
 

@@ -17,8 +17,9 @@ from typing import Any
 from feedback.accounts.models import Account, ChurnEvent, EndUser
 from feedback.auth.services import audit
 from feedback.ctas.models import Cta, CtaEvent, Outbox
-from feedback.db import as_utc_datetime, utcnow, write_transaction
+from feedback.db import as_utc_datetime, write_transaction
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response
 
 MODES = ("anonymise", "delete")

@@ -17,8 +17,9 @@ from typing import Any
 from analytics.churn import churn_rates, compare_risk, kaplan_meier, logrank, point_biserial
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
-from feedback.db import as_utc_datetime, utcnow
+from feedback.db import as_utc_datetime
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.reports.services import report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")

@@ -11,8 +11,8 @@ import msgspec
 from litestar.exceptions import NotFoundException
 
 from feedback.auth.services import audit
-from feedback.db import utcnow
 from feedback.errors import InputError
+from feedback.kernel.clock import utcnow
 from feedback.surveys import services
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from feedback.surveys.targeting import validate_targeting

@@ -23,15 +23,9 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 from feedback.accounts.models import Account, EndUser
 from feedback.ctas.rules import notify_answer_rules
-from feedback.db import (
-    GroupCommit,
-    Statement,
-    as_utc_datetime,
-    is_sqlite,
-    utcnow,
-    write_transaction,
-)
+from feedback.db import GroupCommit, Statement, as_utc_datetime, is_sqlite, write_transaction
 from feedback.errors import InputError, database_unavailable
+from feedback.kernel.clock import utcnow
 from feedback.observability import ANSWER_BATCH_SIZE, NEW_USER_BATCH_SIZE
 from feedback.surveys.cache import TTLCache
 from feedback.surveys.cadence import CadenceRules, Decision, UserHistory, cycle_at, decide
