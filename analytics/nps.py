@@ -37,6 +37,21 @@ Precision = Literal["counts_only", "low", "ok"]
 
 METHODS: tuple[str, ...] = ("wald", "adjusted-wald", "score")
 
+#: The 0-10 answer's categories: promoters answer 9 or 10, passives 7 or 8, detractors 0-6.
+PROMOTER_MIN = 9
+PASSIVE_MIN = 7
+DETRACTOR_MAX = PASSIVE_MIN - 1
+
+Category = Literal["promoter", "passive", "detractor"]
+
+
+def category(score: float) -> Category:
+    """The NPS category of a 0-10 score (or of a mean score, for an account's answers)."""
+    if score >= PROMOTER_MIN:
+        return "promoter"
+    return "passive" if score >= PASSIVE_MIN else "detractor"
+
+
 #: Below this many responses no score is shown at all, only the counts.
 COUNTS_ONLY_BELOW = 5
 #: Below this many responses the score is shown but flagged as imprecise.
