@@ -20,44 +20,18 @@ from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
 from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.nps import category
+from feedback.reports.queries import churn_accounts_sql
 from feedback.reports.services import report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
 
-# responses are aggregated per account first (one pass, grouped by an integer), then joined
-# to the accounts, with each account's first churn notice from one grouped pass as well
-_ACCOUNTS_SQL = """
-SELECT a.id,
-       a.created_at,
-       COALESCE(t.responses, 0) AS responses,
-       t.promoters,
-       t.detractors,
-       t.mean_score,
-       t.first_answer,
-       ce.churned_at
-FROM account a
-LEFT JOIN (
-    SELECT r.account,
-           COUNT(*) AS responses,
-           SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-           SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
-           AVG(r.score) AS mean_score,
-           MIN(r.answered_at) AS first_answer
-    FROM response r
-    WHERE 1 = 1 {response_filter}
-    GROUP BY r.account
-) t ON t.account = a.id
-LEFT JOIN (
-    SELECT account, MIN(noticed_at) AS churned_at FROM churn_event GROUP BY account
-) ce ON ce.account = a.id
-WHERE {account_filter}
-"""
-
 
 def category_of(mean_score: float | None) -> str:
+    """An account's category from its mean score; non_respondent without answers."""
     if mean_score is None:
         return "non_respondent"
-    return "promoter" if mean_score >= 9 else "passive" if mean_score >= 7 else "detractor"
+    return category(mean_score)
 
 
 async def churn_report(
@@ -71,18 +45,12 @@ async def churn_report(
         raise InputError("window_days", "must be between 1 and 3650")
     if not 0 < confidence < 1:
         raise InputError("confidence", "must be between 0 and 1, e.g. 0.95")
-    response_filter, account_filter, args = "", "1 = 1", []
-    if date_from is not None:
-        response_filter += " AND r.answered_at >= {}"
-        args.append(date_from)
-    if date_to is not None:
-        response_filter += " AND r.answered_at < {}"
-        args.append(date_to)
-    if principal.role is Role.csm:
-        account_filter = "a.csm = {}"
-        args.append(principal.csm_id)
-    sql = _ACCOUNTS_SQL.format(response_filter=response_filter, account_filter=account_filter)
-    rows = await report_rows(sql, *args)
+    by_csm = principal.role is Role.csm
+    sql = churn_accounts_sql(
+        date_from=date_from is not None, date_to=date_to is not None, csm=by_csm
+    )
+    args = [a for a in (date_from, date_to) if a is not None]
+    rows = await report_rows(sql, *args, *([principal.csm_id] if by_csm else []))
 
     now = utcnow()
     window = timedelta(days=window_days)

@@ -24,34 +24,12 @@ from numpy.typing import NDArray
 
 from analytics.nps import nps_interval_arrays
 from feedback.auth.services import Principal
-from feedback.reports.services import (
-    DETRACTOR,
-    PROMOTER,
-    add_scope,
-    report_columns,
-    report_joins,
-)
+from feedback.reports.queries import add_scope, quadrant_sql
+from feedback.reports.services import report_columns
 
 # in this order: protect first in the list of accounts, then the rest by ARR
 QUADRANTS = ("protect", "advocate", "grow", "fix")
 
-# counts per account first (one pass over the responses, grouped by an integer), then the
-# account's name, ARR and CSM for those few thousand rows
-_SQL = """
-SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
-       t.responses, t.promoters, t.detractors
-FROM (
-    SELECT r.account, COUNT(*) AS responses, SUM({promoter}) AS promoters,
-           SUM({detractor}) AS detractors
-    FROM response r
-    {joins}
-    WHERE {condition}
-    GROUP BY r.account
-) t
-JOIN account a ON a.id = t.account
-LEFT JOIN csm c ON c.id = a.csm
-WHERE a.arr_cents IS NOT NULL
-"""
 COLUMNS = ("account_id", "name", "arr_cents", "csm_email", "responses", "promoters", "detractors")
 
 
@@ -116,13 +94,7 @@ async def quadrant_report(
     `accounts` are QuadrantAccount structs, protect first, then by ARR, largest first."""
     where, args = ["1 = 1"], []
     add_scope(where, args, principal, date_from, date_to)
-    sql = _SQL.format(
-        condition=" AND ".join(where),
-        joins=report_joins(principal, *where),
-        promoter=PROMOTER,
-        detractor=DETRACTOR,
-    )
-    columns = await report_columns(sql, *args, columns=COLUMNS)
+    columns = await report_columns(quadrant_sql(principal, where), *args, columns=COLUMNS)
     arr_cents, n, promoters, detractors = (
         np.array(columns[name], dtype=np.int64)
         for name in ("arr_cents", "responses", "promoters", "detractors")

@@ -7,12 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from feedback.auth.services import Principal
+from feedback.db import fetch
 from feedback.errors import InputError
-from feedback.reports.services import add_scope, filter_condition
-from feedback.responses.models import Response
+from feedback.kernel.nps import category as category_of
+from feedback.reports.queries import (
+    COMMENT_LIKE,
+    HAS_COMMENT,
+    NO_COMMENT,
+    SCORE_BETWEEN,
+    SCORE_RANGES,
+    add_scope,
+    responses_count_sql,
+    responses_page_sql,
+)
+from feedback.reports.services import filter_condition
 from feedback.surveys.texts import CATEGORIES
 
-SCORE_RANGES = {"promoter": (9, 10), "passive": (7, 8), "detractor": (0, 6)}
 COLUMNS = (
     "answered_at",
     "score",
@@ -28,13 +38,6 @@ COLUMNS = (
     "company_size",
     "csm_email",
 )
-
-_FROM = """
-FROM response r
-JOIN account a ON a.id = r.account
-LEFT JOIN end_user u ON u.id = r.end_user
-LEFT JOIN csm c ON c.id = r.csm
-"""
 
 
 def _like_pattern(text: str) -> str:
@@ -59,35 +62,24 @@ async def list_responses(
         if category not in CATEGORIES:
             raise InputError("category", f"must be one of {', '.join(CATEGORIES)}")
         low, high = SCORE_RANGES[category]
-        where.append("r.score BETWEEN {} AND {}")
+        where.append(SCORE_BETWEEN)
         args += [low, high]
     if text:
-        where.append("LOWER(r.comment) LIKE {} ESCAPE '\\'")
+        where.append(COMMENT_LIKE)
         args.append(_like_pattern(text[:200]))
     if has_comment is True:
-        where.append("r.comment IS NOT NULL AND r.comment <> ''")
+        where.append(HAS_COMMENT)
     elif has_comment is False:
-        where.append("(r.comment IS NULL OR r.comment = '')")
+        where.append(NO_COMMENT)
     for name, value in (filters or {}).items():
         condition, values = filter_condition(name, value)
         where.append(condition)
         args.extend(values)
     add_scope(where, args, principal, date_from, date_to)
-    condition = " AND ".join(where)
-    total = await Response.raw(f"SELECT COUNT(*) AS n {_FROM} WHERE {condition}", *args)
-    rows = await Response.raw(
-        f"""SELECT r.answered_at, r.score, r.comment, a.external_id AS account_id,
-                   a.name AS account_name, u.external_id AS user_id, u.email AS user_email,
-                   r.role, r.plan, r.industry, r.company_size, c.email AS csm_email
-            {_FROM} WHERE {condition}
-            ORDER BY r.answered_at DESC, r.id DESC LIMIT {{}} OFFSET {{}}""",
-        *args,
-        limit,
-        offset,
-    )
+    total = await fetch(responses_count_sql(where), *args)
+    rows = await fetch(responses_page_sql(where), *args, limit, offset)
     for row in rows:
-        score = int(row["score"])
-        row["category"] = "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+        row["category"] = category_of(int(row["score"]))
     return {
         "total": int(total[0]["n"]),
         "limit": limit,

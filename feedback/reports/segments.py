@@ -26,13 +26,8 @@ import numpy as np
 from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
 from feedback.auth.services import Principal
 from feedback.errors import InputError
-from feedback.reports.services import (
-    add_scope,
-    is_trait,
-    report_joins,
-    report_rows,
-    trait_key,
-)
+from feedback.reports.queries import add_scope, segment_counts_sql
+from feedback.reports.services import is_trait, report_rows, trait_key
 
 DIMENSIONS = {
     "plan": "r.plan",
@@ -68,16 +63,7 @@ async def segment_scan(
     # trait's expression in WHERE would read every response's JSON twice
     where, args = ["1 = 1" if key_args else f"{key} IS NOT NULL"], [*key_args]
     add_scope(where, args, principal, date_from, date_to)
-    sql = f"""
-        SELECT {key} AS key, r.account AS account,
-               SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-               SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS passives,
-               SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
-        FROM response r
-        {report_joins(principal, key, *where)}
-        WHERE {" AND ".join(where)}
-        GROUP BY 1, r.account
-    """  # noqa: S608 - the key is a whitelisted expression; a trait's name is a parameter
+    sql = segment_counts_sql(principal, key, where)
     rows = [row for row in await report_rows(sql, *args) if row["key"] is not None]
     keys = [str(row["key"]) for row in rows]
     cells = np.array(

@@ -1,0 +1,494 @@
+"""Every SQL statement the reports run, and the builders of the ones assembled at run time.
+
+A report's statement depends on its grouping, filters, period and sort, so most of this
+module is builders: each returns SQL text (with Piccolo's `{}` placeholders) from pieces
+that are whitelisted here or checked by the caller (feedback/reports/services.py checks a
+trait's name before `trait_sql` sees it). The callers run the text with
+`feedback.db.fetch_with_work_mem` or `feedback.db.stream`, and bind the parameters in the
+order each builder's docstring gives.
+
+Every report scans `response r` (indexes: `response_account_answered_at` (account,
+answered_at) and `answered_at` for a period; the others follow the filters).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from analytics.nps import COUNTS_ONLY_BELOW
+from feedback.auth.models import Role
+from feedback.auth.services import Principal
+from feedback.db import is_sqlite
+from feedback.kernel.nps import (
+    DETRACTOR_MAX,
+    PASSIVE_MIN,
+    PROMOTER_MIN,
+    detractor_count_sql,
+    promoter_count_sql,
+)
+
+# --------------------------------------------------------------------- segments and filters
+
+# group keys are whitelisted SQL expressions over response r, account a, csm c (the CSM at
+# answer time) and csm m (that CSM's manager today); `trait:NAME` adds any custom trait
+GROUPS: dict[str, str | None] = {
+    "none": None,
+    "plan": "r.plan",
+    "role": "r.role",
+    "industry": "r.industry",
+    "company_size": "r.company_size",
+    "csm": "c.email",
+    "manager": "m.email",
+    "account": "a.external_id",
+    "user": "u.external_id",
+    "quarter": "__quarter__",
+    "month": "__month__",
+}
+# segments that are a row of another table: grouped by the response's integer reference and
+# named afterwards (the table and its name column), once per group of the page, instead of
+# joining the table to every response
+BY_REFERENCE = {
+    "account": ("r.account", "account", "external_id"),
+    "csm": ("r.csm", "csm", "email"),
+    "manager": ("c.manager", "csm", "email"),
+    "user": ("r.end_user", "end_user", "external_id"),
+}
+# filters are whitelisted conditions with one bound value; the manager and the user are found
+# once by a subquery (an index look-up: csm's unique email, end_user's unique external_id)
+# instead of joining their table to every response
+FILTERS = {
+    "plan": "r.plan = {}",
+    "role": "r.role = {}",
+    "industry": "r.industry = {}",
+    "company_size": "r.company_size = {}",
+    "csm": "c.email = {}",
+    "manager": "r.csm IN (SELECT cm.id FROM csm cm JOIN csm mg ON mg.id = cm.manager "
+    "WHERE mg.email = {})",
+    "account": "a.external_id = {}",
+    "user": "r.end_user = (SELECT eu.id FROM end_user eu WHERE eu.external_id = {})",
+}
+SegmentKey = tuple[str, tuple[Any, ...]]
+
+
+def trait_sql(trait: str) -> SegmentKey:
+    """A custom trait's value in the response's snapshot `r.traits`, as text: the SQL
+    expression and its one bound parameter. `trait` (NAME of `trait:NAME`) must already be
+    checked; it is never part of the SQL text."""
+    if is_sqlite():
+        # a quoted path: json_extract's (and ->>'s) '$.a.b' reads key b inside key a
+        return "CAST(json_extract(r.traits, {}) AS TEXT)", (f'$."{trait}"',)
+    return "r.traits ->> CAST({} AS text)", (trait,)
+
+
+def equals_sql(expression: str) -> str:
+    """A condition: `expression` equals one bound value."""
+    return f"{expression} = {{}}"
+
+
+def add_scope(
+    where: list[str],
+    args: list[Any],
+    principal: Principal,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> None:
+    """The conditions every report shares: the answer period, and a CSM's own accounts.
+    Expects response r and account a in the query."""
+    if date_from is not None:
+        where.append("r.answered_at >= {}")
+        args.append(date_from)
+    if date_to is not None:
+        where.append("r.answered_at < {}")
+        args.append(date_to)
+    if principal.role is Role.csm:
+        where.append("a.csm = {}")
+        args.append(principal.csm_id)
+
+
+def report_joins(principal: Principal, *expressions: str) -> str:
+    """The joins a report query needs beyond response r: account a for a CSM's scope or an
+    account column, csm c for a CSM column, csm m (c's manager) for a manager column. Every
+    response has an account (a NOT NULL foreign key), so leaving the join out never changes
+    the rows, and saves a join of every row."""
+    used = " ".join(expressions)
+    joins = []
+    if principal.role is Role.csm or re.search(r"\ba\.", used):
+        joins.append("JOIN account a ON a.id = r.account")
+    manager = re.search(r"\bm\.", used)
+    if manager or re.search(r"\bc\.", used):
+        joins.append("LEFT JOIN csm c ON c.id = r.csm")
+    if manager:
+        joins.append("LEFT JOIN csm m ON m.id = c.manager")
+    return "\n".join(joins)
+
+
+# ----------------------------------------------------------------------------- periods
+
+
+def period_sql(kind: str) -> str:
+    """A response's quarter (`2026-Q1`) or month (`2026-01`) as text, in UTC."""
+    if is_sqlite():
+        if kind == "month":
+            return "strftime('%Y-%m', r.answered_at)"
+        return (
+            "strftime('%Y', r.answered_at) || '-Q' || "
+            "((CAST(strftime('%m', r.answered_at) AS INTEGER) + 2) / 3)"
+        )
+    if kind == "month":
+        return "to_char(r.answered_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+    return "to_char(r.answered_at AT TIME ZONE 'UTC', 'YYYY\"-Q\"Q')"
+
+
+def period_parts_sql(kind: str) -> tuple[str, str]:
+    """A period as (grouping expression over response r, display expression over column
+    `pk`). On PostgreSQL the scan groups by the cheap `date_trunc` and only the few result
+    rows are formatted; SQLite groups by the formatted text directly."""
+    if is_sqlite():
+        return period_sql(kind), "pk"
+    fmt = "YYYY-MM" if kind == "month" else 'YYYY"-Q"Q'
+    return f"date_trunc('{kind}', r.answered_at AT TIME ZONE 'UTC')", f"to_char(pk, '{fmt}')"
+
+
+# ------------------------------------------------------------------------ the NPS report
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How one report groups its answers. `inner`: the grouping expression per response r
+    (None: one group of all answers), with its bound parameters `args`; `name`: the key as
+    shown, over the grouped column `t.k` (and table `nm` when `name_join` names a
+    reference); `sort_key`: what `sort=key` orders by."""
+
+    inner: str | None
+    args: tuple[Any, ...] = ()
+    name: str = "t.k"
+    name_join: str = ""
+    sort_key: str = "t.k"
+
+
+def grouping_sql(group_by: str, trait: SegmentKey | None = None) -> Grouping:
+    """The grouping of one of GROUPS, or of a trait (its `trait_sql`)."""
+    if trait is not None:
+        return Grouping(trait[0], trait[1])
+    if group_by == "none":
+        return Grouping(None, name="'all'")
+    if group_by in BY_REFERENCE:
+        inner, table, column = BY_REFERENCE[group_by]
+        join = f"LEFT JOIN {table} nm ON nm.id = t.k"
+        return Grouping(inner, name=f"nm.{column}", name_join=join, sort_key=f"nm.{column}")
+    expression = GROUPS[group_by]
+    if expression in ("__quarter__", "__month__"):
+        inner, outer = period_parts_sql(expression.strip("_"))
+        # ordered by the period itself (a date on PostgreSQL): chronological
+        return Grouping(inner, name=outer.replace("pk", "t.k"))
+    return Grouping(expression)
+
+
+# scores are 0 to 10 (checked at intake and import): passives are the answers that are
+# neither, which saves the scan a third CASE per response
+_PROMOTERS = promoter_count_sql("r.score")
+_DETRACTORS = detractor_count_sql("r.score")
+
+
+def nps_counts_sql(
+    principal: Principal,
+    grouping: Grouping,
+    group_by: str,
+    where: Sequence[str],
+    period: str | None,
+) -> tuple[str, str | None]:
+    """The query of counts per group (columns k, pk, responses, accounts, promoters,
+    passives, detractors) of the answers meeting `where`, split by `period` when given, and
+    the period's display expression over `t.pk` (None without a period). Its parameters: the
+    grouping's, then those of `where`.
+
+    The number of accounts per group: by account it is one; a user belongs to one account
+    at a time, so by user it is one unless the user moved (MIN and MAX of the account differ:
+    `accounts` is then NULL and `exact_accounts_sql` counts it for the page); for any other
+    grouping the counts are taken per group and account first, then per group, where the
+    number of accounts is a plain COUNT(*): much cheaper than COUNT(DISTINCT account) over
+    every response. Queries group by their output names: a trait's expression carries a
+    bound parameter, and a second copy of it (with its own parameter) would not be the same
+    expression to PostgreSQL."""
+    period_inner, period_outer = period_parts_sql(period) if period else (None, None)
+    joins = report_joins(principal, grouping.inner or "", *where)
+    grouped = [e for e in (grouping.inner and "k", period_inner and "pk") if e]
+    keys = f"{grouping.inner or 'NULL'} AS k, {period_inner or 'NULL'} AS pk"
+    source = f"FROM response r {joins} WHERE {' AND '.join(where)}"
+    one_step = {"account": "1", "user": "CASE WHEN MIN(r.account) = MAX(r.account) THEN 1 END"}
+    if group_by in one_step:
+        sql = f"""
+            SELECT {keys}, COUNT(*) AS responses, {one_step[group_by]} AS accounts,
+                   {_PROMOTERS} AS promoters,
+                   COUNT(*) - {_PROMOTERS} - {_DETRACTORS} AS passives,
+                   {_DETRACTORS} AS detractors
+            {source}
+            GROUP BY {", ".join(grouped)}
+        """
+    else:
+        outer_keys = (
+            f"{'k' if grouping.inner else 'NULL AS k'}, {'pk' if period_inner else 'NULL AS pk'}"
+        )
+        sql = f"""
+            SELECT {outer_keys}, SUM(n) AS responses, COUNT(*) AS accounts, SUM(pro) AS promoters,
+                   SUM(n) - SUM(pro) - SUM(det) AS passives, SUM(det) AS detractors
+            FROM (
+                SELECT {keys}, r.account AS account, COUNT(*) AS n, {_PROMOTERS} AS pro,
+                       {_DETRACTORS} AS det
+                {source}
+                GROUP BY {", ".join([*grouped, "r.account"])}
+            ) t
+            {f"GROUP BY {', '.join(grouped)}" if grouped else ""}
+        """  # noqa: S608 - every interpolated piece is a whitelisted expression
+    return sql, period_outer and period_outer.replace("pk", "t.pk")
+
+
+def one_group_sql(counts: str) -> str:
+    """The one group of every answer (`group_by=none` without a period), as a page row:
+    an empty selection still yields its one row of counts. The parameters of `counts`."""
+    return f"SELECT 'all' AS key, NULL AS period, NULL AS ref, t.* FROM ({counts}) t"  # noqa: S608
+
+
+def group_count_sql(counts: str) -> str:
+    """The number of groups (`n`) of a counts query: for a page past the last one, where
+    the window count has no row to ride on. The parameters of `counts`."""
+    return f"SELECT COUNT(*) AS n FROM (SELECT t.k FROM ({counts}) t GROUP BY t.k) g"  # noqa: S608
+
+
+def order_sql(sort: str, sort_key: str, responses: str, promoters: str, detractors: str) -> str:
+    """ORDER BY terms for one of the report's sorts (`key`, `responses` or `nps`, `-` for
+    descending); ties go to the larger group, then to the key (for a reference, its integer
+    id: the order the rows were made). Groups too small for a score come last."""
+    descending = sort.startswith("-")
+    direction = "DESC" if descending else "ASC"
+    score = (
+        f"CASE WHEN {responses} >= {COUNTS_ONLY_BELOW} "
+        f"THEN ({promoters} - {detractors}) * 1.0 / {responses} END"
+    )
+    first = {"key": sort_key, "responses": responses, "nps": score}[sort.lstrip("-")]
+    return f"{first} {direction} NULLS LAST, {responses} DESC, t.k ASC NULLS LAST"
+
+
+def page_sql(counts: str, grouping: Grouping, period: str | None, sort: str, paged: bool) -> str:
+    """The groups' counts sorted by `sort`, with the number of groups as `total_groups`;
+    with `paged` one page of them (two more parameters after those of `counts`: the limit
+    and offset, or in a trend the first and last rank). Without a period the database sorts
+    the groups and keeps the page's (a top-N sort), and only those are named; in a trend the
+    page is of groups, each with all its periods, ranked by their totals over every period."""
+    by_key = sort.lstrip("-") == "key"
+    if period is None:
+        inner_join = grouping.name_join if by_key else ""
+        outer_join = "" if by_key else grouping.name_join
+        name = "t.name" if by_key else grouping.name
+        order = order_sql(sort, grouping.sort_key, "t.responses", "t.promoters", "t.detractors")
+        outer_order = order_sql(sort, "t.name", "t.responses", "t.promoters", "t.detractors")
+        sql = f"""
+            WITH t AS ({counts})
+            SELECT {name} AS key, NULL AS period, t.k AS ref, t.responses, t.accounts,
+                   t.promoters, t.passives, t.detractors, t.total_groups
+            FROM (
+                SELECT t.*, {grouping.name if by_key else "NULL"} AS name,
+                       COUNT(*) OVER () AS total_groups
+                FROM t {inner_join}
+                ORDER BY {order}
+                {"LIMIT {} OFFSET {}" if paged else ""}
+            ) t {outer_join}
+            ORDER BY {outer_order}
+        """  # noqa: S608 - every interpolated piece is a whitelisted expression
+        return sql
+    order = order_sql(sort, "t.name", "t.key_responses", "t.key_promoters", "t.key_detractors")
+    sql = f"""
+        WITH t AS ({counts}),
+        s AS (
+            SELECT t.*, {grouping.name} AS name,
+                   SUM(t.responses) OVER (PARTITION BY t.k) AS key_responses,
+                   SUM(t.promoters) OVER (PARTITION BY t.k) AS key_promoters,
+                   SUM(t.detractors) OVER (PARTITION BY t.k) AS key_detractors
+            FROM t {grouping.name_join}
+        ),
+        ranked AS (SELECT t.*, DENSE_RANK() OVER (ORDER BY {order}) AS key_rank FROM s t)
+        SELECT t.name AS key, {period} AS period, t.k AS ref, t.responses, t.accounts,
+               t.promoters, t.passives, t.detractors,
+               (SELECT MAX(key_rank) FROM ranked) AS total_groups
+        FROM ranked t
+        {"WHERE t.key_rank > {} AND t.key_rank <= {}" if paged else ""}
+        ORDER BY t.key_rank, t.pk
+    """  # noqa: S608 - every interpolated piece is a whitelisted expression
+    return sql
+
+
+def exact_accounts_sql(
+    principal: Principal,
+    grouping: Grouping,
+    where: Sequence[str],
+    period: str | None,
+    refs: int,
+    null_ref: bool,
+) -> str:
+    """The number of distinct accounts (`n`) per group key `k` and `period` of the answers
+    meeting `where`, for the groups whose key is one of `refs` bound values, or NULL with
+    `null_ref`. Its parameters: the grouping's, those of `where`, then the `refs` keys."""
+    chosen = [f"{grouping.inner} IN ({', '.join('{}' for _ in range(refs))})"] if refs else []
+    if null_ref:
+        chosen.append(f"{grouping.inner} IS NULL")
+    period_inner, period_outer = period_parts_sql(period) if period else ("NULL", "pk")
+    return f"""
+        SELECT t.k, {period_outer.replace("pk", "t.pk")} AS period, t.n
+        FROM (
+            SELECT {grouping.inner} AS k, {period_inner} AS pk, COUNT(DISTINCT r.account) AS n
+            FROM response r {report_joins(principal, grouping.inner or "", *where)}
+            WHERE {" AND ".join(where)} AND ({" OR ".join(chosen)})
+            GROUP BY k, pk
+        ) t
+    """  # noqa: S608 - every interpolated piece is a whitelisted expression
+
+
+def columns_sql(sql: str, columns: Sequence[str]) -> str:
+    """PostgreSQL: the rows of `sql` as one row of arrays, one per column (`array_agg`; the
+    aggregates of one query are fed the same rows in the same order). Its parameters."""
+    packed = ", ".join(f"array_agg(t.{column}) AS {column}" for column in columns)
+    return f"SELECT {packed} FROM ({sql}) t"  # noqa: S608
+
+
+# ------------------------------------------------------------------------------- churn
+
+# responses are aggregated per account first (one pass, grouped by an integer; index
+# response_account_answered_at), then joined to the accounts, with each account's first
+# churn notice from one grouped pass as well (index churn_event_account_noticed_at)
+_CHURN_ACCOUNTS = """
+SELECT a.id,
+       a.created_at,
+       COALESCE(t.responses, 0) AS responses,
+       t.promoters,
+       t.detractors,
+       t.mean_score,
+       t.first_answer,
+       ce.churned_at
+FROM account a
+LEFT JOIN (
+    SELECT r.account,
+           COUNT(*) AS responses,
+           {promoters} AS promoters,
+           {detractors} AS detractors,
+           AVG(r.score) AS mean_score,
+           MIN(r.answered_at) AS first_answer
+    FROM response r
+    WHERE 1 = 1 {response_filter}
+    GROUP BY r.account
+) t ON t.account = a.id
+LEFT JOIN (
+    SELECT account, MIN(noticed_at) AS churned_at FROM churn_event GROUP BY account
+) ce ON ce.account = a.id
+WHERE {account_filter}
+"""
+
+
+def churn_accounts_sql(*, date_from: bool, date_to: bool, csm: bool) -> str:
+    """Every account (a CSM's own with `csm`) with its id, created_at, responses,
+    promoters, detractors, mean_score, first_answer (over the answers in the period) and
+    the first churn notice `churned_at`. Parameters, each when asked for: the period's start
+    and end, the CSM's id."""
+    response_filter = ""
+    if date_from:
+        response_filter += " AND r.answered_at >= {}"
+    if date_to:
+        response_filter += " AND r.answered_at < {}"
+    return _CHURN_ACCOUNTS.format(
+        promoters=_PROMOTERS,
+        detractors=_DETRACTORS,
+        response_filter=response_filter,
+        account_filter="a.csm = {}" if csm else "1 = 1",
+    )
+
+
+# ---------------------------------------------------------------------------- quadrant
+
+# counts per account first (one pass over the responses, grouped by an integer), then the
+# account's name, ARR and CSM for those few thousand rows
+_QUADRANT = """
+SELECT a.external_id AS account_id, a.name, a.arr_cents, c.email AS csm_email,
+       t.responses, t.promoters, t.detractors
+FROM (
+    SELECT r.account, COUNT(*) AS responses, {promoters} AS promoters,
+           {detractors} AS detractors
+    FROM response r
+    {joins}
+    WHERE {condition}
+    GROUP BY r.account
+) t
+JOIN account a ON a.id = t.account
+LEFT JOIN csm c ON c.id = a.csm
+WHERE a.arr_cents IS NOT NULL
+"""
+
+
+def quadrant_sql(principal: Principal, where: Sequence[str]) -> str:
+    """Per account with an ARR and answers meeting `where`: account_id, name, arr_cents,
+    csm_email, responses, promoters, detractors. The parameters of `where`."""
+    return _QUADRANT.format(
+        condition=" AND ".join(where),
+        joins=report_joins(principal, *where),
+        promoters=_PROMOTERS,
+        detractors=_DETRACTORS,
+    )
+
+
+# ---------------------------------------------------------------------------- segments
+
+
+def segment_counts_sql(principal: Principal, key: str, where: Sequence[str]) -> str:
+    """Per segment `key` and account (`account`): promoters, passives and detractors of the
+    answers meeting `where`. Parameters: the key's, then those of `where`."""
+    passive = f"r.score BETWEEN {PASSIVE_MIN} AND {PROMOTER_MIN - 1}"
+    return f"""
+        SELECT {key} AS key, r.account AS account,
+               {_PROMOTERS} AS promoters,
+               SUM(CASE WHEN {passive} THEN 1 ELSE 0 END) AS passives,
+               {_DETRACTORS} AS detractors
+        FROM response r
+        {report_joins(principal, key, *where)}
+        WHERE {" AND ".join(where)}
+        GROUP BY 1, r.account
+    """  # noqa: S608 - the key is a whitelisted expression; a trait's name is a parameter
+
+
+# --------------------------------------------------------------------------- responses
+
+# the answers' score ranges of each category, bound as two parameters of SCORE_BETWEEN
+SCORE_RANGES = {
+    "promoter": (PROMOTER_MIN, 10),
+    "passive": (PASSIVE_MIN, PROMOTER_MIN - 1),
+    "detractor": (0, DETRACTOR_MAX),
+}
+SCORE_BETWEEN = "r.score BETWEEN {} AND {}"
+# one parameter: a LIKE pattern over the lower-cased comment, with \ escaping % and _
+COMMENT_LIKE = "LOWER(r.comment) LIKE {} ESCAPE '\\'"
+HAS_COMMENT = "r.comment IS NOT NULL AND r.comment <> ''"
+NO_COMMENT = "(r.comment IS NULL OR r.comment = '')"
+
+_RESPONSES_FROM = """
+FROM response r
+JOIN account a ON a.id = r.account
+LEFT JOIN end_user u ON u.id = r.end_user
+LEFT JOIN csm c ON c.id = r.csm
+"""
+
+
+def responses_count_sql(where: Sequence[str]) -> str:
+    """The number of answers (`n`) meeting `where`. The parameters of `where`."""
+    return f"SELECT COUNT(*) AS n {_RESPONSES_FROM} WHERE {' AND '.join(where)}"
+
+
+def responses_page_sql(where: Sequence[str]) -> str:
+    """The answers meeting `where`, newest first (index `answered_at`), one page: their
+    answered_at, score, comment, account_id, account_name, user_id, user_email, role, plan,
+    industry, company_size, csm_email. Parameters: those of `where`, the limit, the offset."""
+    return f"""SELECT r.answered_at, r.score, r.comment, a.external_id AS account_id,
+                   a.name AS account_name, u.external_id AS user_id, u.email AS user_email,
+                   r.role, r.plan, r.industry, r.company_size, c.email AS csm_email
+            {_RESPONSES_FROM} WHERE {" AND ".join(where)}
+            ORDER BY r.answered_at DESC, r.id DESC LIMIT {{}} OFFSET {{}}"""
