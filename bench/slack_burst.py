@@ -1,8 +1,8 @@
 """Benchmark: a burst of CTAs delivered to Slack through the outbox.
 
 5,000 CTAs owned by 50 CSMs (one channel each) are raised at once; outbox workers deliver
-them to the local Slack stand-in (bot/standin.py), which enforces one message per second per
-channel (answering 429 to anything faster). The baseline is what the per-channel limit
+them to the local Slack stand-in (devtools/slack_standin.py), which enforces one message per
+second per channel (answering 429 to anything faster). The baseline is what the per-channel limit
 allows: with N messages in the busiest channel, (N - 1) x interval seconds. Printed: total
 time, its ratio to that baseline, messages sent, duplicates, 429s and limit violations.
 
@@ -53,7 +53,15 @@ async def start_standin(port: int) -> subprocess.Popen[bytes]:
     import httpx
 
     process = subprocess.Popen(  # noqa: S603, ASYNC220 - our own module; started once
-        [sys.executable, "-m", "bot.standin", "--port", str(port), "--rate-interval", "1.0"],
+        [
+            sys.executable,
+            "-m",
+            "devtools.slack_standin",
+            "--port",
+            str(port),
+            "--rate-interval",
+            "1.0",
+        ],
         cwd=ROOT,
     )
     for _ in range(100):

@@ -3,6 +3,12 @@
 - `sqlite` (default): a fresh file in a temporary directory;
 - `postgres`: a fresh database created on TEST_POSTGRES_URL (default the local
   server) and dropped at the end. With CI=true an unreachable server fails the run.
+
+The layout mirrors the code: `unit/` (no database), `api/<domain>/` (services and the API
+through an in-process client), `web/` (pages), `system/` (processes, the CLI, faults,
+restarts) and `browser/` (Chromium). Tests under `system/` and `browser/` are marked
+`system` and `browser`, so `pytest -m "not system and not browser"` is the quick loop.
+Every test outside `unit/` starts from empty tables.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.databases import PG_ADMIN_URL, _pg_admin, _with_database
+from tests.support.databases import PG_ADMIN_URL, _pg_admin, _with_database
+from tests.support.slack import standin  # noqa: F401 (a fixture for every Slack test)
 
 ENGINE = os.environ.get("TEST_DATABASE_ENGINE", "sqlite")
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,8 +68,19 @@ def pytest_report_header() -> str:
     return f"feedback database under test: {ENGINE} ({DATABASE_URL})"
 
 
+TESTS = Path(__file__).resolve().parent
+UNIT, SYSTEM, BROWSER = TESTS / "unit", TESTS / "system", TESTS / "browser"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        path = Path(item.path)
+        if path.is_relative_to(SYSTEM):
+            item.add_marker(pytest.mark.system)
+        elif path.is_relative_to(BROWSER):
+            item.add_marker(pytest.mark.browser)
+        if not path.is_relative_to(UNIT):
+            item.fixturenames.insert(0, "clean_tables")  # before the test's own data fixtures
         if ENGINE != "postgres" and item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason="PostgreSQL-only; the postgres run covers it"))
         if ENGINE != "sqlite" and item.get_closest_marker("sqlite_only"):
@@ -74,7 +92,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 async def schema() -> AsyncIterator[None]:
     from feedback.db import close_database, open_database
 
@@ -84,8 +102,9 @@ async def schema() -> AsyncIterator[None]:
     await close_database()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 async def clean_tables(schema: None) -> AsyncIterator[None]:
+    """Empty tables and forgotten caches after the test (every test outside `unit/`)."""
     from feedback.ctas.services import forget_cta_rules
     from feedback.surveys.services import forget_configuration
 
@@ -113,20 +132,29 @@ def engine_name() -> str:
     return ENGINE
 
 
+@pytest.fixture(scope="session")
+def app() -> Any:
+    """The application, built once for the session with the test settings (building it
+    costs about a third of a second; its only per-test state, the in-memory rate limits, is
+    reset for each `client`)."""
+    from feedback.app import create_app
+
+    return create_app()
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[Any]:
+async def client(app: Any) -> AsyncIterator[Any]:
     """An HTTP client that calls the app in this event loop.
 
     Litestar's AsyncTestClient runs the app on a second event loop in another thread, where
     asyncpg's pool (bound to this loop) breaks. httpx's ASGI transport keeps one loop, as a
     real server has; the app's lifespan only opens that pool, which the `schema` fixture
-    holds open for the session (serving in a real process is tested in test_cli).
+    holds open for the session (serving in a real process is tested in tests/system).
     """
     import httpx
 
-    from feedback.app import create_app
-
-    transport = httpx.ASGITransport(app=create_app())
+    await app.state["rate_limiter"].close()  # forget earlier tests' requests
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver.local", follow_redirects=False
     ) as test_client:

@@ -8,7 +8,6 @@ the service as it is on a customer's product. Chromium is Debian's (never downlo
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ import pytest
 
 from feedback.auth.models import Role
 from feedback.surveys.models import Survey
-from tests.factories import bearer, token, widget_setup
+from tests.support.factories import bearer, token, widget_setup
+from tests.support.processes import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,12 +58,6 @@ SNIPPET = """
   document.head.appendChild(s);
 })();
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session", autouse=True)

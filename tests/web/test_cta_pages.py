@@ -1,0 +1,135 @@
+"""CSMs see and act on their CTAs in the web pages; admins tune rules and see the outbox."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from feedback.accounts.models import CSM, Account
+from feedback.auth.models import Role
+from feedback.auth.services import create_staff_user
+from feedback.ctas.models import Cta, CtaEvent
+from feedback.ctas.services import Signal, raise_signal
+from feedback.db import write_transaction
+from tests.support.factories import book
+from tests.support.web import PASSWORD, csrf_token, sign_in
+
+
+async def staff(client: Any, email: str, role: Role, csm_email: str | None = None) -> None:
+    csm = None
+    if csm_email:
+        csm = (await CSM.select(CSM.id).where(CSM.email == csm_email).first())["id"]
+    await create_staff_user(email, role, PASSWORD, csm_id=csm)
+    await sign_in(client, email)
+
+
+async def raise_for(external_id: str, reason: str, comment: str = "") -> int:
+    account = await Account.select(Account.id).where(Account.external_id == external_id).first()
+    async with write_transaction():
+        cta_id, _ = await raise_signal(
+            Signal(
+                account["id"],
+                "risk",
+                reason,
+                "detail",
+                2,
+                None,
+                {"kind": "response", "score": 3, "comment": comment, "user": "u1"},
+            )
+        )
+    return cta_id
+
+
+async def test_a_csm_sees_their_ctas_and_acts_on_one(client: Any) -> None:
+    await book()
+    mine = await raise_for("a1", "Detractor answer", "<script>alert(1)</script> slow")
+    await raise_for("b1", "Bob's problem")
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+
+    page = await client.get("/ctas/")
+    assert page.status_code == 200
+    assert "Detractor answer" in page.text and "Bob&#39;s problem" not in page.text
+    assert "Bob's problem" not in html.unescape(page.text)
+
+    detail = await client.get(f"/ctas/{mine}")
+    assert detail.status_code == 200
+    assert "<script>alert(1)</script>" not in detail.text
+    assert "&lt;script&gt;" in detail.text
+
+    token = await csrf_token(client, f"/ctas/{mine}")
+    snoozed = await client.post(
+        f"/ctas/{mine}",
+        data={
+            "_csrf_token": token,
+            "action": "snooze",
+            "snooze_days": "7",
+            "reason": "on leave",
+            "version": "1",
+        },
+    )
+    assert snoozed.status_code == 303
+    cta = await Cta.select(Cta.status, Cta.snooze_reason).where(Cta.id == mine).first()
+    assert cta == {"status": "snoozed", "snooze_reason": "on leave"}
+    event = await CtaEvent.select().where(CtaEvent.action == "snooze").first()
+    assert event["source"] == "web" and event["actor"] == "ann.staff@example.com"
+
+    stale = await client.post(
+        f"/ctas/{mine}", data={"_csrf_token": token, "action": "acknowledge", "version": "1"}
+    )
+    followed = await client.get(stale.headers["location"])
+    assert "changed since this was shown" in followed.text
+
+    no_reason = await client.post(
+        f"/ctas/{mine}", data={"_csrf_token": token, "action": "close", "version": "2"}
+    )
+    assert no_reason.status_code == 422 and "close reason is required" in no_reason.text
+
+    other = await Cta.select(Cta.id).where(Cta.reason == "Bob's problem").first()
+    assert (await client.get(f"/ctas/{other['id']}")).status_code == 404
+
+
+async def test_a_manager_filters_by_team(client: Any) -> None:
+    await book()
+    await raise_for("a1", "Ann's")
+    await raise_for("b1", "Bob's")
+    await staff(client, "boss.staff@example.com", Role.manager)
+    boss = await CSM.select(CSM.id).where(CSM.email == "boss@example.com").first()
+    bob = await CSM.select(CSM.id).where(CSM.email == "bob@example.com").first()
+    everyone = html.unescape((await client.get(f"/ctas/?team_of={boss['id']}")).text)
+    assert "Ann's" in everyone and "Bob's" in everyone
+    only_bob = html.unescape((await client.get(f"/ctas/?owner={bob['id']}")).text)
+    assert "Bob's" in only_bob and "Ann's" not in only_bob
+    bad = await client.get("/ctas/?owner=x")
+    assert bad.status_code == 422 and "owner" in bad.text
+
+
+async def test_an_admin_switches_a_rule_off_and_sees_the_outbox(client: Any) -> None:
+    await book()
+    await raise_for("a1", "Detractor answer")
+    await staff(client, "admin@example.com", Role.admin)
+    page = await client.get("/admin/cta-rules")
+    assert page.status_code == 200 and "going dark" in page.text
+    token = await csrf_token(client, "/admin/cta-rules")
+    form = {
+        "_csrf_token": token,
+        "detractor_risk.enabled": "on",
+        "detractor_risk.due_days": "2",
+        "going_dark.days": "45",
+    }
+    saved = await client.post("/admin/cta-rules", data=form)
+    assert saved.status_code == 303
+    rules = (await client.get("/admin/cta-rules")).text
+    assert 'name="going_dark.days" value="45"' in rules
+    bad = await client.post("/admin/cta-rules", data={**form, "going_dark.days": "-3"})
+    assert bad.status_code == 422 and "going_dark.days" in bad.text
+
+    outbox = await client.get("/admin/outbox")
+    assert outbox.status_code == 200
+    assert "unrouted" in outbox.text and "Risk: Acme" in outbox.text
+
+
+async def test_rule_and_outbox_pages_are_for_admins_only(client: Any) -> None:
+    await book()
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+    assert (await client.get("/admin/cta-rules")).status_code == 403
+    assert (await client.get("/admin/outbox")).status_code == 403
