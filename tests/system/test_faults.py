@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pytest
 
@@ -24,6 +24,11 @@ from feedback.settings import Settings, get_settings
 from tests.support.factories import import_csv
 from tests.support.paths import ROOT
 from tests.support.slack import slack_env
+from tests.support.waiting import eventually
+
+
+async def _count_is(where: Any, expected: int) -> bool:
+    return await Outbox.count().where(where) == expected
 
 
 async def many_ctas(count: int) -> None:
@@ -53,16 +58,13 @@ async def test_slack_down_for_a_while_then_everything_arrives_once(
         sender = Deliverer(settings, backoff_seconds=0.05, max_backoff_seconds=0.2)
         stop = asyncio.Event()
         worker = asyncio.create_task(sender.run(stop, idle_seconds=0.05))
-        await asyncio.sleep(3)
+        await eventually(lambda: sender.totals.retried >= 10, what="ten retries")
         assert await Outbox.count().where(Outbox.status == "dead") == 0
         assert await Outbox.count().where(Outbox.status == "sent") == 0
         assert sender.totals.retried >= 10
         back = await SlackStandIn(port=port, rate_interval=0.0, rate_tolerance=0.0).start()
         try:
-            for _ in range(100):
-                if await Outbox.count().where(Outbox.status == "sent") == 10:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _count_is(Outbox.status == "sent", 10))
             stop.set()
             await worker
             posts = back.calls_to("chat.postMessage")
@@ -101,10 +103,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
     log = (tmp_dir / "worker.log").open("w")
     first = start_worker(env, log)
     try:
-        for _ in range(300):
-            if await Outbox.count().where(Outbox.status == "sending") == 12:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _count_is(Outbox.status == "sending", 12))
         assert await Outbox.count().where(Outbox.status == "sending") == 12
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
@@ -114,10 +113,7 @@ async def test_a_worker_killed_mid_batch_loses_nothing(
     standin.faults.clear()
     second = start_worker(env, log)
     try:
-        for _ in range(300):
-            if await Outbox.count().where(Outbox.status == "sent") == 12:
-                break
-            await asyncio.sleep(0.1)
+        await eventually(lambda: _count_is(Outbox.status == "sent", 12))
     finally:
         second.terminate()
         second.wait(timeout=30)

@@ -30,6 +30,7 @@ from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
 from tests.support.paths import ROOT
 from tests.support.processes import free_port
 from tests.support.slack import slack_env
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.postgres_only
 
@@ -38,6 +39,14 @@ ORIGIN = "https://app.example.com"
 HEADERS = {"content-type": "text/plain", "origin": ORIGIN}
 KEY_LIMIT = 400  # widget requests per minute for the key, shared by both servers
 USERS = 40
+
+
+async def _rules_queue_is_empty() -> bool:
+    return await RulesQueue.count() == 0
+
+
+async def _posted_risk_ctas(expected: int) -> bool:
+    return await Cta.count().where((Cta.type == "risk") & Cta.slack_ts.is_not_null()) == expected
 
 
 async def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -148,30 +157,23 @@ async def test_two_servers_and_two_workers(
             # (the workers' rules may add a renewal CTA for a1 and digests: also once each)
             # the answer rule runners of the four processes raise the CTAs within a second
             risk = Cta.type == "risk"
-            for _ in range(100):
-                if await RulesQueue.count() == 0:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(_rules_queue_is_empty, what="the rules queue drained")
             assert await Cta.count().where(risk) == 2
             assert await RulesQueue.count() == 0
-            for _ in range(300):
-                if await Cta.count().where(risk & Cta.slack_ts.is_not_null()) == 2:
-                    break
-                await asyncio.sleep(0.1)
+            await eventually(lambda: _posted_risk_ctas(2), what="both risk CTAs posted")
             await asyncio.sleep(2)  # let both workers run a few more rounds
             posts = standin.calls_to("chat.postMessage")
             per_message = Counter((c.args["channel"], c.args["text"]) for c in posts)
             assert set(per_message.values()) == {1}, per_message
             assert sum(1 for _, text in per_message if text.startswith("Risk:")) == 2
 
-            # 3. the key's limit is shared: both servers together allow KEY_LIMIT a minute
-            if 60 - time.time() % 60 < 15:  # too close to the window's end: wait for a new one
-                await asyncio.sleep(60 - time.time() % 60 + 0.5)
-            started_window = int(time.time() // 60)
+            # 3. the key's limit is shared: both servers together allow KEY_LIMIT a minute.
+            # The limit counts per clock minute, so the burst must fall inside one: it starts
+            # with at least 30 s of its minute left, and a burst that still crossed into the
+            # next minute (a very busy machine) is sent again from the start of a new one.
             used = USERS * 4 + USERS  # the checks and the answers above, if in this window
-            statuses: list[int] = []
 
-            async def hit(index: int) -> None:
+            async def hit(index: int, statuses: list[int]) -> None:
                 body = {"user_id": f"burst-{index}", "account_id": "a2"}
                 answer = await client.post(
                     f"{bases[index % 2]}/widget/v1/{key}/eligibility",
@@ -180,9 +182,20 @@ async def test_two_servers_and_two_workers(
                 )
                 statuses.append(answer.status_code)
 
-            for start in range(0, 2 * KEY_LIMIT, 50):
-                await asyncio.gather(*(hit(i) for i in range(start, start + 50)))
-            assert int(time.time() // 60) == started_window, "the burst crossed a minute"
+            async def burst_in_one_minute() -> list[int] | None:
+                started_window = int(time.time() // 60)
+                statuses: list[int] = []
+                for start in range(0, 2 * KEY_LIMIT, 50):
+                    await asyncio.gather(*(hit(i, statuses) for i in range(start, start + 50)))
+                return statuses if int(time.time() // 60) == started_window else None
+
+            if 60 - time.time() % 60 < 30:
+                await asyncio.sleep(60 - time.time() % 60 + 0.5)
+            statuses = await burst_in_one_minute()
+            if statuses is None:
+                await asyncio.sleep(60 - time.time() % 60 + 0.5)
+                statuses = await burst_in_one_minute()
+            assert statuses is not None, "two bursts of 800 requests each took over a minute"
             allowed = statuses.count(200)
             assert 429 in statuses
             # per-process counters would allow up to 2 x KEY_LIMIT here

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import httpx
 import yaml
@@ -20,16 +19,9 @@ from tests.support.factories import ORIGIN, book, widget_setup
 from tests.support.paths import ROOT
 from tests.support.processes import feedback, free_port
 from tests.support.slack import link_slack_users, slack_env
+from tests.support.waiting import eventually
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
-
-
-async def wait_for(predicate: Any, seconds: float = 30) -> None:
-    for _ in range(int(seconds / 0.1)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 async def test_serve_delivers_a_detractor_cta_to_slack(
@@ -58,7 +50,7 @@ async def test_serve_delivers_a_detractor_cta_to_slack(
                 except httpx.TransportError:
                     return False
 
-            await wait_for(up, 60)
+            await eventually(up)
             body = {"user_id": "u1", "account_id": "a1"}
             shown = await client.post(
                 f"/widget/v1/{setup['key']}/eligibility", content=json.dumps(body), headers=TEXT
@@ -73,7 +65,7 @@ async def test_serve_delivers_a_detractor_cta_to_slack(
             async def delivered() -> bool:
                 return bool(standin.calls_to("chat.postMessage"))
 
-            await wait_for(delivered)
+            await eventually(delivered)
         (post,) = standin.calls_to("chat.postMessage")
         assert post.args["channel"] == "C-ANN"
         assert "Acme" in json.dumps(post.args["blocks"])
@@ -82,7 +74,7 @@ async def test_serve_delivers_a_detractor_cta_to_slack(
             row = await Outbox.select(Outbox.status, Outbox.slack_ts).first()
             return row["status"] == "sent" and bool(row["slack_ts"])
 
-        await wait_for(recorded)
+        await eventually(recorded)
     finally:
         server.terminate()
         server.wait(timeout=20)

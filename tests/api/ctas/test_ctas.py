@@ -38,6 +38,7 @@ from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response, RulesQueue
 from tests.support.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
 from tests.support.slack import link_slack_users
+from tests.support.waiting import eventually
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
 
@@ -442,12 +443,9 @@ async def test_the_rule_runner_raises_the_cta_of_an_answer_by_itself(
     stop = asyncio.Event()
     runner = asyncio.create_task(run_answer_rules(stop))
     try:
-        await asyncio.sleep(0.05)  # the runner is waiting for work
+        await asyncio.sleep(0)  # the runner starts and waits for work
         await answer(client, 3, drain=False)
-        for _ in range(100):
-            if await Cta.count() == 1:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: Cta.count(), what="the runner's CTA")
         assert await Cta.count() == 1
         assert await RulesQueue.count() == 0
     finally:

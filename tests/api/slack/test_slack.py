@@ -32,6 +32,7 @@ from tests.support.slack import (
     slack_env,
     slash,
 )
+from tests.support.waiting import eventually
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
 HOSTILE = "Export is broken <!channel> <@U999> <https://evil.example|click here> & more"
@@ -301,10 +302,7 @@ async def test_a_rate_limited_message_waits_retry_after(
     standin.fail("chat.postMessage", status=429, retry_after=1)
     stop = asyncio.Event()
     worker = asyncio.create_task(deliverer(settings).run(stop, idle_seconds=0.05))
-    for _ in range(100):
-        if standin.calls_to("chat.postMessage"):
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: standin.calls_to("chat.postMessage"), what="a post after the 429")
     stop.set()
     await worker
     limited, posted = standin.calls_to("chat.postMessage", ok_only=False)
