@@ -14,9 +14,10 @@ from typing import Any
 
 from feedback.accounts.models import Account
 from feedback.auth.services import Principal
-from feedback.db import current_engine, is_sqlite, write_transaction
+from feedback.db import write_transaction
 from feedback.errors import InputError
 from feedback.health.models import UsageMetric
+from feedback.health.queries import UPSERT_USAGE_METRIC
 from feedback.kernel.clock import utcnow
 
 MAX_METRICS_PER_PUSH = 10_000
@@ -103,16 +104,8 @@ async def push_metrics(payload: Any) -> dict[str, int]:
         if item[0] not in known:
             raise InputError(f"metrics[{i}].account_id", f"no account {item[0]!r}")
     rows = [(known[a][0], name, day, value, now) for a, name, day, value in items]
-    marks = ", ".join("?" for _ in range(5)) if is_sqlite() else "$1, $2, $3, $4, $5"
-    sql = (
-        "INSERT INTO usage_metric (account, name, day, value, updated_at) "  # noqa: S608
-        f"VALUES ({marks}) ON CONFLICT (account, name, day) "
-        "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
-    )
     async with write_transaction():
-        connection = current_engine().current_transaction.get().connection  # type: ignore[union-attr]
-        for start in range(0, len(rows), 1000):
-            await connection.executemany(sql, rows[start : start + 1000])
+        await UPSERT_USAGE_METRIC.run_many(rows)
     return {"received": len(items), "accounts": len({r[0] for r in rows})}
 
 

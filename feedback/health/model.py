@@ -29,9 +29,9 @@ import numpy as np
 from analytics.health import BASE_COMPONENTS, weights_from_coefficients
 from analytics.logistic import auc, brier, calibration_bins, fit_logistic, standardise
 from feedback.auth.services import Principal
-from feedback.db import as_utc_datetime, is_sqlite
+from feedback.db import as_utc_datetime, fetch
 from feedback.errors import InputError
-from feedback.health.models import HealthSnapshot
+from feedback.health.queries import account_features_sql, feature_window_sql, metric_means_sql
 from feedback.kernel.clock import utcnow
 
 MIN_ACCOUNTS = 20
@@ -39,61 +39,17 @@ MIN_EVENTS = 5
 RIDGE = 1e-4  # keeps a separated training cohort finite; negligible otherwise
 
 
-def _window_sql(days: float) -> tuple[str, str, str]:
-    """SQL for: answered within t0 + days, in the second half, metric day within."""
-    if is_sqlite():
-        end = f"julianday(f.t0) + {days:.6f}"
-        return (
-            f"julianday(r.answered_at) <= {end}",
-            f"julianday(r.answered_at) > julianday(f.t0) + {days / 2:.6f}",
-            f"m.day >= date(f.t0) AND julianday(m.day) <= {end}",
-        )
-    span = f"f.t0 + interval '{days:.6f} days'"
-    return (
-        f"r.answered_at <= {span}",
-        f"r.answered_at > f.t0 + interval '{days / 2:.6f} days'",
-        f"m.day >= (f.t0 AT TIME ZONE 'UTC')::date "
-        f"AND m.day <= (({span}) AT TIME ZONE 'UTC')::date",
-    )
-
-
 async def account_features(
     principal: Principal, feature_days: int
 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, float]]]:
-    within, second_half, metric_within = _window_sql(float(feature_days))
-    scope, args = "", []
-    if not principal.can_see_csm(None):
-        scope = "WHERE a.csm = {}"
-        args.append(principal.csm_id)
-    sql = f"""
-        WITH f AS (SELECT account, MIN(answered_at) AS t0 FROM response GROUP BY account)
-        SELECT a.id, a.renewal_date, f.t0,
-               COUNT(r.id) AS responses,
-               SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-               SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors,
-               COUNT(DISTINCT r.end_user) AS respondents,
-               SUM(CASE WHEN {second_half} THEN 1 ELSE 0 END) AS late_n,
-               SUM(CASE WHEN {second_half} AND r.score >= 9 THEN 1 ELSE 0 END) AS late_p,
-               SUM(CASE WHEN {second_half} AND r.score <= 6 THEN 1 ELSE 0 END) AS late_d,
-               (SELECT COUNT(*) FROM end_user u WHERE u.account = a.id) AS users,
-               (SELECT MIN(ce.noticed_at) FROM churn_event ce WHERE ce.account = a.id)
-                   AS churned_at
-        FROM f
-        JOIN account a ON a.id = f.account
-        JOIN response r ON r.account = a.id AND {within}
-        {scope}
-        GROUP BY a.id, a.renewal_date, f.t0
-    """  # noqa: S608 - the interpolated pieces are built from numbers
-    rows = await HealthSnapshot.raw(sql, *args)
-    metric_sql = f"""
-        WITH f AS (SELECT account, MIN(answered_at) AS t0 FROM response GROUP BY account)
-        SELECT m.account, m.name, AVG(m.value) AS value
-        FROM usage_metric m JOIN f ON f.account = m.account
-        WHERE {metric_within}
-        GROUP BY m.account, m.name
-    """  # noqa: S608
+    within, second_half, metric_within = feature_window_sql(float(feature_days))
+    by_csm = not principal.can_see_csm(None)
+    rows = await fetch(
+        account_features_sql(within, second_half, csm=by_csm),
+        *([principal.csm_id] if by_csm else []),
+    )
     metrics: dict[int, dict[str, float]] = {}
-    for m in await HealthSnapshot.raw(metric_sql):
+    for m in await fetch(metric_means_sql(metric_within)):
         metrics.setdefault(m["account"], {})[f"metric.{m['name']}"] = float(m["value"])
     return rows, metrics
 

@@ -15,30 +15,13 @@ from typing import Any
 
 from analytics.retention import periods, retention
 from feedback.auth.services import Principal
-from feedback.db import as_utc_datetime
+from feedback.db import as_utc_datetime, fetch
 from feedback.errors import InputError
-from feedback.health.models import HealthSnapshot
+from feedback.health.queries import ARR_AT, retention_accounts_sql
 from feedback.kernel.clock import utcnow
 
 MAX_PERIODS = 60
 SNAPSHOT_LOOKBACK_DAYS = 45
-
-_ACCOUNTS_SQL = """
-SELECT a.id, a.created_at, a.arr_cents,
-       (SELECT MIN(COALESCE(ce.effective_at, ce.noticed_at)) FROM churn_event ce
-        WHERE ce.account = a.id) AS churned_at
-FROM account a
-WHERE {scope}
-"""
-
-_ARR_AT_SQL = """
-SELECT s.account, s.arr_cents
-FROM health_snapshot s
-JOIN (
-    SELECT account, MAX(day) AS day FROM health_snapshot
-    WHERE day <= {} AND day > {} GROUP BY account
-) latest ON latest.account = s.account AND latest.day = s.day
-"""
 
 
 def _moment(day: date) -> datetime:
@@ -46,7 +29,7 @@ def _moment(day: date) -> datetime:
 
 
 async def _arr_at(day: date) -> dict[int, int | None]:
-    rows = await HealthSnapshot.raw(_ARR_AT_SQL, day, day - timedelta(days=SNAPSHOT_LOOKBACK_DAYS))
+    rows = await ARR_AT.fetch(day, day - timedelta(days=SNAPSHOT_LOOKBACK_DAYS))
     return {r["account"]: r["arr_cents"] for r in rows}
 
 
@@ -74,11 +57,10 @@ async def retention_report(
     spans = periods(period, day_from, day_to)
     if len(spans) > MAX_PERIODS:
         raise InputError("from", f"at most {MAX_PERIODS} periods at once")
-    scope, args = "1 = 1", []
-    if not principal.can_see_csm(None):
-        scope = "a.csm = {}"
-        args.append(principal.csm_id)
-    accounts = await HealthSnapshot.raw(_ACCOUNTS_SQL.format(scope=scope), *args)
+    by_csm = not principal.can_see_csm(None)
+    accounts = await fetch(
+        retention_accounts_sql(csm=by_csm), *([principal.csm_id] if by_csm else [])
+    )
     lives = [
         (
             r["id"],

@@ -12,7 +12,18 @@ from litestar.exceptions import NotFoundException, PermissionDeniedException
 from analytics.health import BANDS
 from feedback.accounts.models import Account
 from feedback.auth.services import Principal
+from feedback.db import fetch
 from feedback.health.models import HealthSnapshot
+from feedback.health.queries import (
+    accounts_on_day_sql,
+    band_summary_sql,
+    by_csm_sql,
+    csm_email_condition,
+    movers_sql,
+    team_condition,
+    trend_sql,
+)
+from feedback.health.reads import latest_day
 
 
 def _scope(
@@ -27,21 +38,11 @@ def _scope(
         where.append(f"{csm_column} = {{}}")
         args.append(principal.csm_id)
     if csm:
-        where.append(f"{csm_column} IN (SELECT id FROM csm WHERE email = {{}})")  # noqa: S608
+        where.append(csm_email_condition(csm_column))
         args.append(csm.strip().lower())
     if manager:
-        team = "SELECT c.id FROM csm c JOIN csm m ON m.id = c.manager WHERE m.email = {}"
-        where.append(f"{csm_column} IN ({team})")
+        where.append(team_condition(csm_column))
         args.append(manager.strip().lower())
-
-
-async def latest_day() -> date | None:
-    row = (
-        await HealthSnapshot.select(HealthSnapshot.day)
-        .order_by(HealthSnapshot.day, ascending=False)
-        .first()
-    )
-    return None if row is None else row["day"]
 
 
 def _float(value: Any) -> float | None:
@@ -66,31 +67,17 @@ async def health_on_day(
     where = ["s.day = {}"]
     args: list[Any] = [day]
     _scope(where, args, principal, csm, manager, "a.csm")
-    summary_sql = f"""
-        SELECT s.band, COUNT(*) AS accounts, SUM(s.score) AS score_sum, COUNT(s.score) AS scored
-        FROM health_snapshot s JOIN account a ON a.id = s.account
-        WHERE {" AND ".join(where)}
-        GROUP BY s.band
-    """  # noqa: S608 - only whitelisted conditions are interpolated
-    summary = _summary(await HealthSnapshot.raw(summary_sql, *args))
+    summary = _summary(await fetch(band_summary_sql(where), *args))
     if band:
         where.append("s.band = {}")
         args.append(band)
-    sql = f"""
-        SELECT a.external_id AS account_id, a.name, c.email AS csm_email,
-               s.score, s.band, s.components, s.arr_cents,
-               s7.score AS score_7d_ago, s30.score AS score_30d_ago
-        FROM health_snapshot s
-        JOIN account a ON a.id = s.account
-        LEFT JOIN csm c ON c.id = a.csm
-        LEFT JOIN health_snapshot s7 ON s7.account = s.account AND s7.day = {{}}
-        LEFT JOIN health_snapshot s30 ON s30.account = s.account AND s30.day = {{}}
-        WHERE {" AND ".join(where)}
-        ORDER BY CASE WHEN s.score IS NULL THEN 1 ELSE 0 END, s.score, a.external_id
-        LIMIT {{}} OFFSET {{}}
-    """  # noqa: S608 - only whitelisted conditions are interpolated
-    rows = await HealthSnapshot.raw(
-        sql, day - timedelta(days=7), day - timedelta(days=30), *args, limit, offset
+    rows = await fetch(
+        accounts_on_day_sql(where),
+        day - timedelta(days=7),
+        day - timedelta(days=30),
+        *args,
+        limit,
+        offset,
     )
     total = summary["bands"][band] if band else summary["accounts"]
     return {
@@ -185,17 +172,7 @@ async def health_trend(
     if day_to is not None:
         where.append("s.day <= {}")
         args.append(day_to)
-    sql = f"""
-        SELECT s.day, COUNT(*) AS accounts, AVG(s.score) AS mean_score,
-               SUM(CASE WHEN s.band = 'green' THEN 1 ELSE 0 END) AS green,
-               SUM(CASE WHEN s.band = 'yellow' THEN 1 ELSE 0 END) AS yellow,
-               SUM(CASE WHEN s.band = 'red' THEN 1 ELSE 0 END) AS red,
-               SUM(CASE WHEN s.band = 'unknown' THEN 1 ELSE 0 END) AS unknown
-        FROM health_snapshot s
-        WHERE {" AND ".join(where)}
-        GROUP BY s.day ORDER BY s.day
-    """  # noqa: S608 - only whitelisted conditions are interpolated
-    rows = await HealthSnapshot.raw(sql, *args)
+    rows = await fetch(trend_sql(where), *args)
     return {
         "csm": csm,
         "manager": manager,
@@ -223,19 +200,7 @@ async def health_by_csm(
     earlier7, earlier30 = day - timedelta(days=7), day - timedelta(days=30)
     where, args = ["s.day IN ({}, {}, {})"], [day, earlier7, earlier30]
     _scope(where, args, principal, csm, manager, "s.csm")
-    sql = f"""
-        SELECT s.csm, c.email AS csm_email, c.name AS csm_name, s.day, COUNT(*) AS accounts,
-               AVG(s.score) AS mean_score,
-               SUM(CASE WHEN s.band = 'green' THEN 1 ELSE 0 END) AS green,
-               SUM(CASE WHEN s.band = 'yellow' THEN 1 ELSE 0 END) AS yellow,
-               SUM(CASE WHEN s.band = 'red' THEN 1 ELSE 0 END) AS red,
-               SUM(CASE WHEN s.band = 'unknown' THEN 1 ELSE 0 END) AS unknown
-        FROM health_snapshot s
-        LEFT JOIN csm c ON c.id = s.csm
-        WHERE {" AND ".join(where)}
-        GROUP BY s.csm, c.email, c.name, s.day
-    """  # noqa: S608 - only whitelisted conditions are interpolated
-    rows = await HealthSnapshot.raw(sql, *args)
+    rows = await fetch(by_csm_sql(where), *args)
     by_csm: dict[int | None, dict[date, dict[str, Any]]] = {}
     for r in rows:
         on = r["day"] if isinstance(r["day"], date) else date.fromisoformat(r["day"])
@@ -279,22 +244,7 @@ async def health_movers(
     before `day`, then those whose score dropped most; both days must have a snapshot."""
     where, args = ["s.day = {}"], [day]
     _scope(where, args, principal, csm, manager, "a.csm")
-    into_red = "(s.band = 'red' AND p.band <> 'red')"
-    sql = f"""
-        SELECT a.external_id AS account_id, a.name, c.email AS csm_email, c.name AS csm_name,
-               s.score, s.band, p.score AS score_before, p.band AS band_before,
-               CASE WHEN {into_red} THEN 1 ELSE 0 END AS into_red
-        FROM health_snapshot s
-        JOIN account a ON a.id = s.account
-        JOIN health_snapshot p ON p.account = s.account AND p.day = {{}}
-        LEFT JOIN csm c ON c.id = a.csm
-        WHERE {" AND ".join(where)} AND ({into_red} OR s.score < p.score)
-        ORDER BY CASE WHEN {into_red} THEN 0 ELSE 1 END,
-                 CASE WHEN s.score IS NULL OR p.score IS NULL THEN 1 ELSE 0 END,
-                 s.score - p.score, a.external_id
-        LIMIT {{}}
-    """  # noqa: S608 - only whitelisted conditions are interpolated
-    rows = await HealthSnapshot.raw(sql, day - timedelta(days=7), *args, limit)
+    rows = await fetch(movers_sql(where), day - timedelta(days=7), *args, limit)
     out = []
     for r in rows:
         score, before = _float(r["score"]), _float(r["score_before"])

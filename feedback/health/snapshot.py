@@ -32,7 +32,8 @@ from analytics.health import (
     trend_component,
     weight_of,
 )
-from feedback.db import current_engine, is_sqlite, write_transaction
+from feedback.db import copy_rows, is_sqlite, write_transaction
+from feedback.health import queries
 from feedback.health.models import HealthSnapshot
 from feedback.health.settings import HealthSettings, load_health_settings
 from feedback.kernel.clock import utcnow
@@ -42,47 +43,9 @@ log = logging.getLogger("feedback.health")
 WINDOW_DAYS = 180  # responses that count towards a day's score
 METRIC_STALE_DAYS = 30  # a metric's latest value older than this is ignored
 LOCK_BASE = 0x6865_0000_0000  # advisory lock keys: this + the day's ordinal
-INSERT_CHUNK = 1000
-
-_ACCOUNTS_SQL = """
-SELECT a.id, a.csm, a.arr_cents,
-       r.responses, r.promoters, r.detractors, r.respondents,
-       r.recent_n, r.recent_p, r.recent_d, u.users
-FROM account a
-LEFT JOIN (
-    SELECT account,
-           COUNT(*) AS responses,
-           SUM(CASE WHEN score >= 9 THEN 1 ELSE 0 END) AS promoters,
-           SUM(CASE WHEN score <= 6 THEN 1 ELSE 0 END) AS detractors,
-           COUNT(DISTINCT end_user) AS respondents,
-           SUM(CASE WHEN answered_at >= {} THEN 1 ELSE 0 END) AS recent_n,
-           SUM(CASE WHEN answered_at >= {} AND score >= 9 THEN 1 ELSE 0 END) AS recent_p,
-           SUM(CASE WHEN answered_at >= {} AND score <= 6 THEN 1 ELSE 0 END) AS recent_d
-    FROM response
-    WHERE answered_at >= {} AND answered_at < {}
-    GROUP BY account
-) r ON r.account = a.id
-LEFT JOIN (
-    SELECT account, COUNT(*) AS users FROM end_user WHERE created_at < {} GROUP BY account
-) u ON u.account = a.id
-WHERE a.created_at < {}
-  AND NOT EXISTS (
-      SELECT 1 FROM churn_event ce
-      WHERE ce.account = a.id AND COALESCE(ce.effective_at, ce.noticed_at) < {}
-  )
-ORDER BY a.id
-"""
-
-_METRICS_SQL = """
-SELECT account, name, value
-FROM (
-    SELECT account, name, value,
-           ROW_NUMBER() OVER (PARTITION BY account, name ORDER BY day DESC) AS newest
-    FROM usage_metric
-    WHERE day <= {} AND day > {}
-) m
-WHERE newest = 1
-"""
+# bench/health_snapshot.py times the two aggregates by these names
+_ACCOUNTS_SQL = queries.SNAPSHOT_ACCOUNTS.text
+_METRICS_SQL = queries.LATEST_METRICS.text
 
 
 @dataclass(frozen=True)
@@ -152,10 +115,10 @@ async def _take_day_lock(day: date, wait: bool) -> bool:
         return True  # the IMMEDIATE transaction already holds SQLite's one write lock
     key = LOCK_BASE + day.toordinal()
     if wait:
-        await HealthSnapshot.raw("SELECT pg_advisory_xact_lock({})", key)
+        await queries.WAIT_FOR_DAY_LOCK.run(key)
         return True
-    rows = await HealthSnapshot.raw("SELECT pg_try_advisory_xact_lock({}) AS got", key)
-    return bool(rows[0]["got"])
+    row = await queries.TRY_DAY_LOCK.first(key)
+    return bool(row and row["got"])
 
 
 async def compute_snapshot(day: date, *, replace: bool = True) -> SnapshotResult:
@@ -173,12 +136,10 @@ async def compute_snapshot(day: date, *, replace: bool = True) -> SnapshotResult
             return SnapshotResult(day, 0, False)
         if not replace and await HealthSnapshot.exists().where(HealthSnapshot.day == day):
             return SnapshotResult(day, 0, False)
-        rows = await HealthSnapshot.raw(
-            _ACCOUNTS_SQL, middle, middle, middle, start, end, end, end, end
+        rows = await queries.SNAPSHOT_ACCOUNTS.fetch(
+            middle, middle, middle, start, end, end, end, end
         )
-        metrics = await HealthSnapshot.raw(
-            _METRICS_SQL, day, day - timedelta(days=METRIC_STALE_DAYS)
-        )
+        metrics = await queries.LATEST_METRICS.fetch(day, day - timedelta(days=METRIC_STALE_DAYS))
         names, matrix = compute_components(rows, metrics)
         scores, bands = score_rows(names, matrix, settings)
         now = utcnow()
@@ -203,26 +164,12 @@ async def compute_snapshot(day: date, *, replace: bool = True) -> SnapshotResult
                 )
             )
         await HealthSnapshot.delete().where(HealthSnapshot.day == day)
-        await _insert(records)
+        await copy_rows("health_snapshot", COLUMNS, records)
     log.info("health snapshot %s: %d accounts", day, len(records))
     return SnapshotResult(day, len(records), True)
 
 
 COLUMNS = ("account", "day", "score", "band", "components", "csm", "arr_cents", "computed_at")
-
-
-async def _insert(records: list[tuple[Any, ...]]) -> None:
-    connection = current_engine().current_transaction.get().connection  # type: ignore[union-attr]
-    if not is_sqlite():
-        # COPY writes 20,000 rows in a fraction of the time executemany takes
-        await connection.copy_records_to_table(
-            "health_snapshot", records=records, columns=list(COLUMNS)
-        )
-        return
-    marks = ", ".join("?" for _ in COLUMNS)
-    sql = f"INSERT INTO health_snapshot ({', '.join(COLUMNS)}) VALUES ({marks})"  # noqa: S608
-    for start in range(0, len(records), INSERT_CHUNK):
-        await connection.executemany(sql, records[start : start + INSERT_CHUNK])
 
 
 async def snapshot_job() -> int:
