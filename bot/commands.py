@@ -9,12 +9,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from piccolo.query.functions.string import Lower
+
 from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
 from feedback.accounts.models import CSM, Account
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.ctas.services import list_ctas, team_of
 from feedback.errors import InputError
+from feedback.health.reads import recent_scores
 from feedback.kernel.clock import utcnow
 from feedback.reports.responses import list_responses
 from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
@@ -127,30 +130,30 @@ def _key_text(key: Any) -> str:
 
 async def health_line(account_id: int) -> str | None:
     """The latest daily health score with its band and the change over 7 days."""
-    rows = await Account.raw(
-        "SELECT day, score, band FROM health_snapshot WHERE account = {} AND score IS NOT NULL "
-        "ORDER BY day DESC LIMIT 8",
-        account_id,
-    )
-    if not rows:
+    scores = await recent_scores(account_id, 8)
+    if not scores:
         return None
-    latest = rows[0]
-    text = f"*Health:* {float(latest['score']):.0f} ({latest['band']}) on {latest['day']}"
-    if len(rows) == 8:
-        change = float(latest["score"]) - float(rows[7]["score"])
+    latest = scores[0]
+    text = f"*Health:* {latest.score:.0f} ({latest.band}) on {latest.day}"
+    if len(scores) == 8:  # recent_scores keeps the days with a score only
+        change = (latest.score or 0.0) - (scores[7].score or 0.0)
         text += f", {change:+.0f} in 7 days"
     return text
 
 
 async def _find_account(principal: Principal, query: str) -> dict[str, Any]:
+    # TODO(accounts): these two look-ups belong to the accounts domain, e.g.
+    # `feedback.accounts.services.find_account(id_or_name_prefix) -> list[AccountRef]`
+    # (by external id, else the first two by lower-cased name prefix, ordered by name)
     columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
     found = await Account.select(*columns).where(Account.external_id == query).first()
     if found is None:
         pattern = query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        matches = await Account.raw(
-            "SELECT id, external_id, name, arr_cents, csm FROM account "
-            "WHERE LOWER(name) LIKE {} ORDER BY name LIMIT 2",
-            pattern,
+        matches = (
+            await Account.select(*columns)
+            .where(Lower(Account.name).like(pattern))
+            .order_by(Account.name)
+            .limit(2)
         )
         if len(matches) > 1:
             raise InputError("account", f"more than one account starts with {query!r}")

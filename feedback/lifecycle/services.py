@@ -17,9 +17,10 @@ from typing import Any
 from feedback.accounts.models import Account, ChurnEvent, EndUser
 from feedback.auth.services import audit
 from feedback.ctas.models import Cta, CtaEvent, Outbox
-from feedback.db import as_utc_datetime, write_transaction
+from feedback.db import as_utc_datetime, fetch, write_transaction
 from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.lifecycle.queries import CTAS_OF_ACCOUNT, ctas_by_id_sql
 from feedback.responses.models import Response
 
 MODES = ("anonymise", "delete")
@@ -32,9 +33,9 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-async def _scrub_ctas(where_sql: str, *args: Any) -> int:
-    """Remove comments and user ids from the CTAs raised by the matching answers."""
-    rows = await Cta.raw(f"SELECT id, trigger FROM cta WHERE {where_sql}", *args)  # noqa: S608
+async def _scrub_ctas(rows: list[dict[str, Any]]) -> int:
+    """Remove comments and user ids from these CTAs (rows of id and trigger), raised by
+    answers being erased."""
     for row in rows:
         trigger = row["trigger"]
         trigger = json.loads(trigger) if isinstance(trigger, str) else dict(trigger or {})
@@ -94,8 +95,7 @@ async def _scrub_ctas_for_responses(response_ids: list[int]) -> int:
     hits = [r["id"] for r in rows if (r["trigger"] or {}).get("response_id") in wanted]
     if not hits:
         return 0
-    marks = ", ".join("{}" for _ in hits)
-    return await _scrub_ctas(f"id IN ({marks})", *hits)
+    return await _scrub_ctas(await fetch(ctas_by_id_sql(len(hits)), *hits))
 
 
 async def erase_account(external_id: str, mode: str, actor: str, source: str) -> dict[str, Any]:
@@ -114,7 +114,7 @@ async def erase_account(external_id: str, mode: str, actor: str, source: str) ->
             ctas = await Cta.count().where(Cta.account == account_id)
             await Account.delete().where(Account.id == account_id)  # cascades to everything
         else:
-            ctas = await _scrub_ctas("account = {}", account_id)
+            ctas = await _scrub_ctas(await CTAS_OF_ACCOUNT.fetch(account_id))
             await Response.update(
                 {Response.end_user: None, Response.comment: None, Response.locale: None}
             ).where(Response.account == account_id)
