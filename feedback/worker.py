@@ -14,7 +14,7 @@ from feedback.ctas.rules import drain_answer_rules, evaluate_rules, run_answer_r
 from feedback.ctas.services import wake_snoozed
 from feedback.health.snapshot import snapshot_job
 from feedback.observability import JOB_SECONDS, configure_logging
-from feedback.surveys.services import expire_displays
+from feedback.responses.intake import expire_displays
 
 log = logging.getLogger("feedback.worker")
 

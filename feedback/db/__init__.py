@@ -11,7 +11,7 @@
 """
 
 from feedback.db.bulk import INSERT_CHUNK_ROWS, bulk_upsert, copy_rows, refresh_planner_statistics
-from feedback.db.dialect import as_utc_datetime, quote_identifier
+from feedback.db.dialect import as_utc_datetime, json_object, quote_identifier
 from feedback.db.engine import (
     CONNECT_TIMEOUT_SECONDS,
     close_database,
@@ -43,6 +43,7 @@ __all__ = [
     "fetch",
     "fetch_with_work_mem",
     "is_sqlite",
+    "json_object",
     "migrate",
     "open_database",
     "pending_migrations",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,3 +17,10 @@ def as_utc_datetime(value: Any) -> datetime | None:
 
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON column's object as read by either engine (SQLite gives text)."""
+    if isinstance(value, str):
+        return json.loads(value or "{}")
+    return value or {}

@@ -26,7 +26,7 @@ from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
 from feedback.kernel.clock import utcnow
 from feedback.responses.models import Response
-from feedback.surveys.services import forget_accounts
+from feedback.surveys.identify import forget_accounts
 
 MAX_REPORTED_ERRORS = 1000
 # PostgreSQL plans the next import's lookups from table statistics; right after a bulk load

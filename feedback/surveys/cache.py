@@ -1,21 +1,45 @@
 """A small in-process cache with a time limit, for what every widget call reads: the widget
 key, the active schedules and the global gap. Admin changes clear it in the process that made
-them; other processes see them within `ttl` seconds."""
+them (`forget_configuration`); other processes see them within `ttl` seconds."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
+# how long a process may answer from configuration another process changed
+CONFIG_TTL_SECONDS = 10
+
+
+class Forgettable(Protocol):
+    def clear(self) -> None: ...
+
+
+_registered: list[Forgettable] = []
+
+
+def remember_to_forget(cache: Forgettable) -> None:
+    """Have `forget_configuration` clear `cache` too (the in-process memories of the widget's
+    paths register themselves)."""
+    _registered.append(cache)
+
+
+def forget_configuration() -> None:
+    """Called after admin changes (and imports) so this process applies them at once."""
+    for cache in _registered:
+        cache.clear()
+
 
 class TTLCache(Generic[T]):
-    def __init__(self, ttl: float, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl: float, max_entries: int = 10_000, *, forgettable: bool = True) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._entries: dict[Any, tuple[float, T]] = {}
+        if forgettable:
+            remember_to_forget(self)
 
     async def get(self, key: Any, load: Callable[[], Awaitable[T]]) -> T:
         hit = self._entries.get(key)

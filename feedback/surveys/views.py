@@ -24,7 +24,9 @@ from feedback.auth.models import Role
 from feedback.auth.services import audit
 from feedback.errors import InputError, error_body, internal_error_handler
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
-from feedback.surveys import admin, services
+from feedback.responses import intake
+from feedback.surveys import configuration, eligibility, keys, schedules
+from feedback.surveys.cache import forget_configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 
 # the label children bound once (a lookup by label values costs on every call)
@@ -87,14 +89,14 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 async def widget_call(
     request: Request[Any, Any, Any],
     key: str,
-    handle: Callable[[services.KeyInfo, bytes], Awaitable[tuple[int, dict[str, Any]]]],
+    handle: Callable[[keys.KeyInfo, bytes], Awaitable[tuple[int, dict[str, Any]]]],
 ) -> Response[Any]:
     """Rate limits, key, origin, then the body: errors after the origin check carry CORS
     headers so the widget can read them."""
     await enforce_rate_limit(request, "ip", request.client.host if request.client else "-")
-    info = await services.load_key(key)
+    info = await keys.load_key(key)
     origin = _origin(request)
-    services.require_origin(info, origin)
+    keys.require_origin(info, origin)
     headers = cors_headers(origin)
     try:
         await enforce_rate_limit(request, "key", info.key)
@@ -165,9 +167,9 @@ class WidgetController(Controller):
     async def preflight(
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[None]:
-        info = await services.load_key(key)
+        info = await keys.load_key(key)
         origin = request.headers.get("origin")
-        services.require_origin(info, origin)
+        keys.require_origin(info, origin)
         return Response(
             None,
             status_code=204,
@@ -189,12 +191,12 @@ class WidgetController(Controller):
         Answers a survey to show with its display token, or `show: false` with the time of
         the next useful check."""
 
-        async def handle(info: services.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
+        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
             data = decode(body, CheckIn)
             if len(data.traits) > MAX_TRAITS:
                 raise InputError("traits", f"at most {MAX_TRAITS} traits")
-            services.verify_identity(info, data.user_id, data.user_hash)
-            outcome = await services.check_eligibility(
+            keys.verify_identity(info, data.user_id, data.user_hash)
+            outcome = await eligibility.check_eligibility(
                 info, data.user_id, data.account_id, data.traits, data.url, force=data.force
             )
             if not outcome.show or outcome.display is None:
@@ -219,9 +221,9 @@ class WidgetController(Controller):
     async def responses(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. 201 the first time, 200 for a retry."""
 
-        async def handle(info: services.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
+        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
             data = decode(body, ScoreIn)
-            created, follow_up = await services.record_score(
+            created, follow_up = await intake.record_score(
                 info, data.display_token, data.client_id, data.score
             )
             if created:
@@ -234,9 +236,9 @@ class WidgetController(Controller):
     async def comments(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. Repeating it replaces the comment."""
 
-        async def handle(info: services.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
+        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
             data = decode(body, CommentIn)
-            await services.record_comment(info, data.display_token, data.comment)
+            await intake.record_comment(info, data.display_token, data.comment)
             return 200, {"ok": True}
 
         return await widget_call(request, key, handle)
@@ -247,9 +249,9 @@ class WidgetController(Controller):
     ) -> Response[Any]:
         """Public, with a widget key."""
 
-        async def handle(info: services.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
+        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
             data = decode(body, DismissIn)
-            return 200, {"dismissed": await services.dismiss(info, data.display_token)}
+            return 200, {"dismissed": await intake.dismiss(info, data.display_token)}
 
         return await widget_call(request, key, handle)
 
@@ -268,9 +270,9 @@ class SurveyAdminController(Controller):
 
     @post("/surveys", summary="Create a survey", **access(Role.admin))
     async def create_survey(
-        self, principal: CurrentPrincipal, data: JSONBody[admin.SurveyIn]
+        self, principal: CurrentPrincipal, data: JSONBody[configuration.SurveyIn]
     ) -> dict[str, Any]:
-        survey_id = await admin.save_survey(data, principal.actor, principal.source)
+        survey_id = await configuration.save_survey(data, principal.actor, principal.source)
         return {"id": survey_id, **msgspec.structs.asdict(data)}
 
     @put("/surveys/{survey_id:int}", summary="Change a survey", **access(Role.admin))
@@ -278,9 +280,9 @@ class SurveyAdminController(Controller):
         self,
         principal: CurrentPrincipal,
         survey_id: FromPath[int],
-        data: JSONBody[admin.SurveyIn],
+        data: JSONBody[configuration.SurveyIn],
     ) -> dict[str, Any]:
-        await admin.save_survey(data, principal.actor, principal.source, survey_id)
+        await configuration.save_survey(data, principal.actor, principal.source, survey_id)
         return {"id": survey_id, **msgspec.structs.asdict(data)}
 
     @get("/schedules", summary="Schedules", **access(Role.admin, Role.manager, Role.analyst))
@@ -289,9 +291,9 @@ class SurveyAdminController(Controller):
 
     @post("/schedules", summary="Create a schedule", **access(Role.admin))
     async def create_schedule(
-        self, principal: CurrentPrincipal, data: JSONBody[admin.ScheduleIn]
+        self, principal: CurrentPrincipal, data: JSONBody[configuration.ScheduleIn]
     ) -> dict[str, Any]:
-        schedule_id = await admin.save_schedule(data, principal.actor, principal.source)
+        schedule_id = await configuration.save_schedule(data, principal.actor, principal.source)
         return {"id": schedule_id, **msgspec.structs.asdict(data)}
 
     @put("/schedules/{schedule_id:int}", summary="Change a schedule", **access(Role.admin))
@@ -299,9 +301,9 @@ class SurveyAdminController(Controller):
         self,
         principal: CurrentPrincipal,
         schedule_id: FromPath[int],
-        data: JSONBody[admin.ScheduleIn],
+        data: JSONBody[configuration.ScheduleIn],
     ) -> dict[str, Any]:
-        await admin.save_schedule(data, principal.actor, principal.source, schedule_id)
+        await configuration.save_schedule(data, principal.actor, principal.source, schedule_id)
         return {"id": schedule_id, **msgspec.structs.asdict(data)}
 
     @get("/widget-keys", summary="Widget keys (never their identity secret)", **access(Role.admin))
@@ -318,9 +320,9 @@ class SurveyAdminController(Controller):
         **access(Role.admin),
     )
     async def create_key(
-        self, principal: CurrentPrincipal, data: JSONBody[admin.WidgetKeyIn]
+        self, principal: CurrentPrincipal, data: JSONBody[configuration.WidgetKeyIn]
     ) -> dict[str, Any]:
-        return await admin.create_widget_key(data, principal.actor, principal.source)
+        return await configuration.create_widget_key(data, principal.actor, principal.source)
 
     @put(
         "/widget-keys/{key_id:int}",
@@ -331,15 +333,17 @@ class SurveyAdminController(Controller):
         self,
         principal: CurrentPrincipal,
         key_id: FromPath[int],
-        data: JSONBody[admin.WidgetKeyIn],
+        data: JSONBody[configuration.WidgetKeyIn],
     ) -> dict[str, Any]:
-        return await admin.update_widget_key(key_id, data, principal.actor, principal.source)
+        return await configuration.update_widget_key(
+            key_id, data, principal.actor, principal.source
+        )
 
     @delete("/widget-keys/{key_id:int}", summary="Disable a widget key", **access(Role.admin))
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> None:
-        await admin.get_widget_key(key_id)
+        await configuration.get_widget_key(key_id)
         await WidgetKey.update({WidgetKey.active: False}).where(WidgetKey.id == key_id)
-        services.forget_configuration()
+        forget_configuration()
         await audit(principal.actor, principal.source, "widget_key.disable", str(key_id))
 
     @get(
@@ -348,11 +352,11 @@ class SurveyAdminController(Controller):
         **access(Role.admin, Role.manager, Role.analyst),
     )
     async def survey_settings(self) -> dict[str, Any]:
-        return {"min_days_between_surveys": await services.min_days_between_surveys()}
+        return {"min_days_between_surveys": await schedules.min_days_between_surveys()}
 
     @put("/settings/surveys", summary="Change global survey settings", **access(Role.admin))
     async def change_survey_settings(
-        self, principal: CurrentPrincipal, data: JSONBody[admin.SurveySettingsIn]
+        self, principal: CurrentPrincipal, data: JSONBody[configuration.SurveySettingsIn]
     ) -> dict[str, Any]:
-        await admin.save_survey_settings(data, principal.actor, principal.source)
+        await configuration.save_survey_settings(data, principal.actor, principal.source)
         return {"min_days_between_surveys": data.min_days_between_surveys}

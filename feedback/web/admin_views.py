@@ -18,7 +18,7 @@ from litestar.response import Redirect, Template
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.errors import InputError
-from feedback.surveys import admin, services
+from feedback.surveys import configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from feedback.surveys.texts import CATEGORIES, DEFAULT_TEXTS
 
@@ -53,7 +53,7 @@ def convert(values: dict[str, Any], kind: type[Any]) -> Any:
         raise InputError(named.group(1) if named else "form", str(exc)) from None
 
 
-def survey_from_form(form: Any) -> admin.SurveyIn:
+def survey_from_form(form: Any) -> configuration.SurveyIn:
     texts: dict[str, dict[str, Any]] = {}
     for locale in LOCALES:
         entry: dict[str, Any] = {}
@@ -80,7 +80,7 @@ def survey_from_form(form: Any) -> admin.SurveyIn:
             },
             "active": form.get("active") == "on",
         },
-        admin.SurveyIn,
+        configuration.SurveyIn,
     )
 
 
@@ -94,7 +94,7 @@ def _utc(value: str | None) -> str | None:
         return value  # the conversion names the field
 
 
-def schedule_from_form(form: Any) -> admin.ScheduleIn:
+def schedule_from_form(form: Any) -> configuration.ScheduleIn:
     raw_targeting = (form.get("targeting") or "").strip() or "{}"
     try:
         targeting = json.loads(raw_targeting)
@@ -113,7 +113,7 @@ def schedule_from_form(form: Any) -> admin.ScheduleIn:
     for field in SCHEDULE_NUMBERS:
         if form.get(field):
             values[field] = form.get(field)
-    return convert(values, admin.ScheduleIn)
+    return convert(values, configuration.ScheduleIn)
 
 
 def preview_texts() -> str:
@@ -138,7 +138,7 @@ class AdminPages(Controller):
                 "principal": principal,
                 "surveys": surveys,
                 "schedules": schedules,
-                "min_gap": await services.min_days_between_surveys(),
+                "min_gap": await schedules.min_days_between_surveys(),
                 "saved": saved,
             },
         )
@@ -151,9 +151,9 @@ class AdminPages(Controller):
         try:
             data = convert(
                 {"min_days_between_surveys": form.get("min_days_between_surveys")},
-                admin.SurveySettingsIn,
+                configuration.SurveySettingsIn,
             )
-            await admin.save_survey_settings(data, principal.actor, "web")
+            await configuration.save_survey_settings(data, principal.actor, "web")
         except InputError as exc:
             return await self._index_with_error(principal, exc)
         return Redirect(path="/admin/surveys", query_params={"saved": "settings"}, status_code=303)
@@ -168,7 +168,7 @@ class AdminPages(Controller):
                 "principal": principal,
                 "surveys": surveys,
                 "schedules": schedules,
-                "min_gap": await services.min_days_between_surveys(),
+                "min_gap": await schedules.min_days_between_surveys(),
                 "error": exc,
             },
         )
@@ -225,7 +225,7 @@ class AdminPages(Controller):
         form = await request.form()
         try:
             data = survey_from_form(form)
-            saved_id = await admin.save_survey(data, principal.actor, "web", survey_id)
+            saved_id = await configuration.save_survey(data, principal.actor, "web", survey_id)
         except InputError as exc:
             draft = {
                 "name": form.get("name"),
@@ -272,7 +272,7 @@ class AdminPages(Controller):
         targeting_text: str | None = None,
     ) -> Template:
         surveys = await Survey.select(Survey.id, Survey.name).order_by(Survey.id)
-        defaults = msgspec.structs.asdict(admin.ScheduleIn(survey_id=0))
+        defaults = msgspec.structs.asdict(configuration.ScheduleIn(survey_id=0))
         return Template(
             "admin/schedule.html",
             status_code=422 if error else 200,
@@ -298,7 +298,7 @@ class AdminPages(Controller):
         form = await request.form()
         try:
             data = schedule_from_form(form)
-            await admin.save_schedule(data, principal.actor, "web", schedule_id)
+            await configuration.save_schedule(data, principal.actor, "web", schedule_id)
         except InputError as exc:
             draft = {k: form.get(k) for k in form}
             draft["survey"] = int(form.get("survey_id") or 0)
@@ -333,7 +333,7 @@ class AdminPages(Controller):
                 "keys": keys,
                 "created": created,
                 "error": error,
-                "snippet": admin.snippet(created["key"], base) if created else None,
+                "snippet": configuration.snippet(created["key"], base) if created else None,
                 "base": base,
             },
         )
@@ -354,22 +354,22 @@ class AdminPages(Controller):
                     "allowed_origins": origins,
                     "require_identity": form.get("require_identity") == "on",
                 },
-                admin.WidgetKeyIn,
+                configuration.WidgetKeyIn,
             )
-            created = await admin.create_widget_key(data, principal.actor, "web")
+            created = await configuration.create_widget_key(data, principal.actor, "web")
         except InputError as exc:
             return await self._keys_template(principal, request, error=exc)
         return await self._keys_template(principal, request, created=created)
 
     @post("/widget-keys/{key_id:int}/disable")
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> Redirect:
-        row = await admin.get_widget_key(key_id)
-        data = admin.WidgetKeyIn(
+        row = await configuration.get_widget_key(key_id)
+        data = configuration.WidgetKeyIn(
             name=row["name"] or row["key"],
             environment=row["environment"],
             allowed_origins=row["allowed_origins"],
             require_identity=row["require_identity"],
             active=False,
         )
-        await admin.update_widget_key(key_id, data, principal.actor, "web")
+        await configuration.update_widget_key(key_id, data, principal.actor, "web")
         return Redirect(path="/admin/widget-keys", status_code=303)

@@ -77,14 +77,14 @@ async def test_widget_and_api_calls_answer_503_with_retry_after(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from feedback.auth import guards
-    from feedback.surveys import services
+    from feedback.surveys import keys
 
     down = await refused()
 
     async def unreachable(*_: Any) -> Any:
         raise down
 
-    monkeypatch.setattr(services, "load_key", unreachable)
+    monkeypatch.setattr(keys, "load_key", unreachable)
     monkeypatch.setattr(guards, "authenticate_token", unreachable)
     answers = [
         await client.post(
@@ -128,7 +128,7 @@ async def test_a_widget_answer_the_database_cannot_take_is_a_503_the_widget_can_
 ) -> None:
     """Past the key and origin checks (the key is cached), the 503 carries the CORS headers:
     without them the browser shows the widget a bare network error, not the Retry-After."""
-    from feedback.surveys import services
+    from feedback.responses import intake
 
     setup = await widget_setup()
     down = await refused()
@@ -136,7 +136,7 @@ async def test_a_widget_answer_the_database_cannot_take_is_a_503_the_widget_can_
     async def unreachable(*_: Any, **__: Any) -> Any:
         raise down
 
-    monkeypatch.setattr(services, "record_score", unreachable)
+    monkeypatch.setattr(intake, "record_score", unreachable)
     answer = await client.post(
         f"/widget/v1/{setup['key']}/responses",
         content='{"display_token": "t", "client_id": "client-0001", "score": 3}',

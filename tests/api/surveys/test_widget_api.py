@@ -11,18 +11,13 @@ import pytest
 
 from feedback.accounts.models import Account, EndUser
 from feedback.db import is_sqlite
+from feedback.db.batches import MAX_ROW_BATCH
 from feedback.kernel.clock import utcnow
+from feedback.responses.intake import SCORES, Score, insert_scores
 from feedback.responses.models import Response, RulesQueue
+from feedback.surveys.keys import identity_hash
 from feedback.surveys.models import Display, WidgetKey
-from feedback.surveys.services import (
-    _SCORES,
-    MAX_ROW_BATCH,
-    _insert_scores,
-    _insert_visits,
-    _Score,
-    _Visit,
-    identity_hash,
-)
+from feedback.surveys.new_users import Visit, insert_visits
 from tests.support.factories import ORIGIN, book, widget_setup
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
@@ -145,10 +140,10 @@ async def test_answers_arriving_together_each_get_their_own_outcome(client: Any)
         {**posts[1], "client_id": "client-other-tab", "score": 10},  # a second tab's answer
         {"display_token": "nope", "client_id": "client-g-unknown", "score": 5},
     ]
-    _SCORES.largest = 0
+    SCORES.largest = 0
     answers = await asyncio.gather(*(call(client, setup["key"], "responses", p) for p in posts))
     if not is_sqlite():  # SQLite writes one at a time
-        assert _SCORES.largest > 1
+        assert SCORES.largest > 1
     statuses = [a.status_code for a in answers]
     assert statuses[2:12] == [201] * 10
     assert sorted([statuses[0], statuses[12]]) == [200, 201]  # whichever came first
@@ -179,12 +174,12 @@ async def test_a_batch_of_answers_is_written_alike_as_rows_or_as_arrays(
     widget_key = (await WidgetKey.select(WidgetKey.id).first())["id"]
     now = utcnow()
     scores = [
-        _Score(f"widget:b{n}", token, widget_key, n % 11, now) for n, token in enumerate(tokens)
+        Score(f"widget:b{n}", token, widget_key, n % 11, now) for n, token in enumerate(tokens)
     ]
     if size > 1:  # a retry rides in the same batch; an unknown token takes the last place
         scores[-1] = scores[0]
-    scores.append(_Score("widget:b-unknown", "nope", widget_key, 5, now))
-    written = await _insert_scores(scores)
+    scores.append(Score("widget:b-unknown", "nope", widget_key, 5, now))
+    written = await insert_scores(scores)
     assert [row is not None for row in written] == [True] * (len(tokens) - (size > 1)) + [False] * (
         1 + (size > 1)
     )
@@ -267,7 +262,7 @@ async def test_a_new_user_of_a_known_account_is_checked_in_one_statement(
     assert display["token"] == third.json()["display_token"]
     assert display["account"] == user["account"]
     # the same users again (another tab or device, so nothing remembered): nothing more shown
-    from feedback.surveys.services import forget_configuration
+    from feedback.surveys.cache import forget_configuration
 
     for name in ("u-1", "u-3"):
         forget_configuration()
@@ -305,8 +300,8 @@ async def test_checks_of_new_users_arriving_together_share_one_statement(client:
     widget_key = (await WidgetKey.select(WidgetKey.id).first())["id"]
     now = utcnow()
 
-    def visit(user: str, show: bool, account_pk: int = account["id"]) -> _Visit:
-        return _Visit(
+    def visit(user: str, show: bool, account_pk: int = account["id"]) -> Visit:
+        return Visit(
             user, account_pk, account["external_id"], "admin", None, "en", '{"team": "red"}',
             now, now if show else None, f"token-{user}" if show else None,
             f"{setup['schedule']}:", ":0:1", setup["survey"], setup["schedule"], widget_key, 0,
@@ -321,7 +316,7 @@ async def test_checks_of_new_users_arriving_together_share_one_statement(client:
         visit("u-twice", True),
         visit("u-elsewhere", True, account_pk=account["id"] + 1000),
     ]
-    rows = await _insert_visits(visits)
+    rows = await insert_visits(visits)
     assert [row is not None for row in rows] == [True, True, True, True, True, False]
     first, old, twice, quiet, twice_again, _ = rows
     assert isinstance(first, dict) and first["created"] is not None and first["id"] is None
@@ -353,7 +348,7 @@ async def test_checks_of_new_users_arriving_together_share_one_statement(client:
 
 
 async def test_simultaneous_checks_with_no_gap_still_reserve_one(client: Any) -> None:
-    from feedback.surveys.services import set_min_days_between_surveys
+    from feedback.surveys.schedules import set_min_days_between_surveys
 
     setup = await widget_setup()
     await set_min_days_between_surveys(0)  # leaves only the unique slot as a guard
@@ -563,8 +558,8 @@ async def test_the_per_account_cap_limits_users_asked(client: Any) -> None:
 async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory(
     client: Any,
 ) -> None:
+    from feedback.surveys.cache import forget_configuration
     from feedback.surveys.models import Schedule
-    from feedback.surveys.services import forget_configuration
 
     setup = await widget_setup(first_survey_after_days=30)
     first = await call(client, setup["key"], "eligibility", check_body())
@@ -576,21 +571,3 @@ async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory
     # ... until its configuration is refreshed (at once after a change made here)
     forget_configuration()
     assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"]
-
-
-def test_remembered_not_now_answers_are_forgotten_once_stale(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The in-process memory of "not now" follows the users seen in the last minutes."""
-    from feedback.surveys import services
-
-    monkeypatch.setattr(services, "_quiet", {})
-    monkeypatch.setattr(services, "_quiet_sweep_at", 1_000)
-    now = utcnow()
-    for n in range(999):
-        services._quiet[("seen earlier", n)] = (now - timedelta(seconds=1), now)
-    services._quiet[("still quiet",)] = (now + timedelta(minutes=1), now + timedelta(hours=1))
-    services._remember_quiet(("new",), services.Outcome(False, now + timedelta(hours=1)), now)
-    assert set(services._quiet) == {("still quiet",), ("new",)}
-    assert services._quiet[("new",)][0] == now + services.QUIET_CAP
-    assert services._quiet_sweep_at == 1_000

@@ -1,4 +1,5 @@
-"""Survey administration shared by the API and the admin pages: validation and saving."""
+"""Configuring surveys, schedules, widget keys and the global gap: validation and saving,
+shared by the API and the admin pages."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from litestar.exceptions import NotFoundException
 from feedback.auth.services import audit
 from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
-from feedback.surveys import services
+from feedback.surveys.cache import forget_configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys.schedules import set_min_days_between_surveys
 from feedback.surveys.targeting import validate_targeting
 
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
@@ -107,7 +109,7 @@ async def save_survey(data: SurveyIn, actor: str, source: str, survey_id: int | 
         await _require(Survey, survey_id, "survey")
         await Survey.update({**values, "updated_at": utcnow()}).where(Survey.id == survey_id)
         await audit(actor, source, "survey.update", str(survey_id))
-    services.forget_configuration()
+    forget_configuration()
     return survey_id
 
 
@@ -128,7 +130,7 @@ async def save_schedule(
             Schedule.id == schedule_id
         )
         await audit(actor, source, "schedule.update", str(schedule_id))
-    services.forget_configuration()
+    forget_configuration()
     return schedule_id
 
 
@@ -172,7 +174,7 @@ async def update_widget_key(
         }
     ).where(WidgetKey.id == key_id)
     await audit(actor, source, "widget_key.update", str(key_id))
-    services.forget_configuration()
+    forget_configuration()
     return await get_widget_key(key_id)
 
 
@@ -189,7 +191,7 @@ async def get_widget_key(key_id: int) -> dict[str, Any]:
 
 
 async def save_survey_settings(data: SurveySettingsIn, actor: str, source: str) -> None:
-    await services.set_min_days_between_surveys(data.min_days_between_surveys)
+    await set_min_days_between_surveys(data.min_days_between_surveys)
     await audit(
         actor,
         source,

@@ -1,0 +1,369 @@
+"""Whether to ask a user now: the cadence rules over the user's history, and a race-free
+reservation of the display.
+
+Every decision is made here, on the server, so it holds across tabs and devices. The
+reservation is two guards in one transaction: a compare-and-set on the user's
+`last_display_at` (the global gap between any two surveys) and a unique `slot` per
+schedule, user, cycle and ask. Simultaneous checks for one user therefore reserve at most
+one display on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from feedback.db import is_sqlite, write_transaction
+from feedback.kernel.clock import utcnow
+from feedback.surveys import queries
+from feedback.surveys.cache import remember_to_forget
+from feedback.surveys.cadence import Decision, UserHistory, cycle_at, decide
+from feedback.surveys.identify import identify, known_accounts, split_traits
+from feedback.surveys.keys import KeyInfo
+from feedback.surveys.models import DisplayStatus
+from feedback.surveys.new_users import Visit, create_if_new
+from feedback.surveys.schedules import (
+    active_schedules,
+    localised,
+    min_days_between_surveys,
+    rules_for,
+)
+from feedback.surveys.targeting import targets, url_path
+
+DISPLAY_LIFETIME = timedelta(hours=1)
+# the longest the widget waits before asking again, so configuration changes reach it
+MAX_CHECK_INTERVAL = timedelta(days=1)
+
+
+class _NotReserved(Exception):
+    """Another request took the slot first: roll back this one's compare-and-set."""
+
+
+@dataclass
+class Outcome:
+    show: bool
+    next_check_at: datetime
+    display: dict[str, Any] | None = None
+
+
+class NotNowMemory:
+    """ "Not now, until T" per user, page and traits: decisions only move later as a user is
+    asked, answers or dismisses, so a repeat check before T can be answered from memory.
+    Capped at `cap` so that admin changes made in another process reach every user within
+    minutes. Entries outlive their use by up to `cap`: the stale ones are dropped whenever
+    the memory has doubled since the last sweep, so it follows the users active lately."""
+
+    def __init__(self, cap: timedelta = timedelta(minutes=5), max_entries: int = 100_000) -> None:
+        self.cap = cap
+        self.max_entries = max_entries
+        self.entries: dict[tuple[Any, ...], tuple[datetime, datetime]] = {}
+        self.sweep_at = 1_000
+
+    @staticmethod
+    def key(
+        key: KeyInfo, user_id: str, account_id: str, traits: dict[str, Any], url: str | None
+    ) -> tuple[Any, ...]:
+        return (key.id, user_id, account_id, url_path(url), json.dumps(traits, sort_keys=True))
+
+    def recall(self, quiet: tuple[Any, ...], now: datetime) -> datetime | None:
+        """The next check time remembered for `quiet`, while it holds."""
+        remembered = self.entries.get(quiet)
+        if remembered is not None and remembered[0] > now:
+            return remembered[1]
+        return None
+
+    def remember(self, quiet: tuple[Any, ...], outcome: Outcome, now: datetime) -> None:
+        if len(self.entries) >= self.sweep_at:
+            for stale in [k for k, (until, _) in self.entries.items() if until <= now]:
+                del self.entries[stale]
+            if len(self.entries) >= self.max_entries:
+                self.entries.clear()
+            self.sweep_at = max(1_000, 2 * len(self.entries))
+        self.entries[quiet] = (min(outcome.next_check_at, now + self.cap), outcome.next_check_at)
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+not_now = NotNowMemory()
+remember_to_forget(not_now)
+
+
+def history_for(
+    user: dict[str, Any],
+    displays: list[dict[str, Any]],
+    schedule_id: int,
+    cycle_index: int,
+    last_answered_at: datetime | None,
+) -> UserHistory:
+    mine = [d for d in displays if d["schedule"] == schedule_id]
+    in_cycle = [d for d in mine if d["cycle"] == cycle_index]
+    dismissed = [d["dismissed_at"] for d in mine if d["dismissed_at"] is not None]
+    return UserHistory(
+        first_seen_at=user["first_seen_at"],
+        asks_in_cycle=len(in_cycle),
+        answered_in_cycle=any(d["status"] == DisplayStatus.answered for d in in_cycle),
+        last_answered_at=last_answered_at,
+        last_dismissed_at=max(dismissed) if dismissed else None,
+        last_display_at=user["last_display_at"],
+    )
+
+
+async def check_eligibility(
+    key: KeyInfo,
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime | None = None,
+    force: bool = False,
+) -> Outcome:
+    now = now or utcnow()
+    latest_check = now + MAX_CHECK_INTERVAL
+    quiet = not_now.key(key, user_id, account_id, traits, url)
+    remembered = None if force else not_now.recall(quiet, now)
+    if remembered is not None:
+        return Outcome(False, remembered)
+    found, outcome = None, None
+    if not force and not is_sqlite():
+        account = known_accounts.peek(account_id)
+        if account is None:
+            found = await queries.IDENTIFY.first(user_id, account_id)
+            if found is not None:
+                account = (found["account_pk"], found["account_plan"])
+                known_accounts.put(account_id, account)
+        if account is not None and (found is None or found["id"] is None):
+            outcome, found = await _visit(key, user_id, account_id, account, traits, url, now)
+    if outcome is None:
+        outcome = await _check(
+            key, user_id, account_id, traits, url, now, latest_check, force, found
+        )
+    if not outcome.show:
+        not_now.remember(quiet, outcome, now)
+    return outcome
+
+
+async def _visit(
+    key: KeyInfo,
+    user_id: str,
+    account_id: str,
+    account: tuple[int, str | None],
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime,
+) -> tuple[Outcome | None, dict[str, Any] | None]:
+    """The check of a user of a known account in one statement: decided beforehand as if
+    the user were new (nothing to read for them), then the statement creates them (and their
+    display) only if they are. Returns the outcome for a new user, or None and the user's
+    `queries.IDENTIFY` row to go on with the general way (None there: read it again)."""
+    account_pk, plan = account
+    user_fields, _, free = split_traits(traits)
+    role, email, locale = (user_fields.get(f) for f in ("role", "email", "locale"))
+    user = {
+        "id": None,
+        "account_id": account_pk,
+        "first_seen_at": now,
+        "last_display_at": None,
+        "last_answered_at": None,
+        "attributes": {"role": role, "locale": locale, "plan": plan, "traits": free},
+    }
+    latest_check = now + MAX_CHECK_INTERVAL
+    next_checks = [latest_check]
+    gap = await min_days_between_surveys()
+    schedules = await _targeted(user, url, now)
+    chosen = next(iter(_choices(schedules, user, [], gap, now, user_id, next_checks)), None)
+    schedule: dict[str, Any] = {}
+    token = display_locale = None
+    texts: dict[str, Any] = {}
+    cycle = 0
+    if chosen is not None:
+        schedule, decision, _ = chosen
+        if schedule["max_users_per_account"] is not None:
+            # counting the account's users needs the general path
+            return None, await queries.IDENTIFY.first(user_id, account_id)
+        token = secrets.token_urlsafe(24)
+        cycle = decision.cycle.index
+        display_locale, texts = localised(schedule, locale)
+    row = await create_if_new(
+        Visit(
+            user_id,
+            account_pk,
+            account_id,
+            role,
+            email,
+            locale,
+            json.dumps(free),
+            now,
+            now if token else None,  # last_display_at
+            token,
+            f"{schedule.get('id')}:",
+            f":{cycle}:1",
+            schedule.get("survey"),
+            schedule.get("id"),
+            key.id,
+            cycle,
+            display_locale,
+            (url or "")[:2000] or None,
+            now + DISPLAY_LIFETIME,
+            token is not None,
+        )
+    )
+    if row is None:  # the account is gone (or renamed): the general way sees to it
+        known_accounts.discard(account_id)
+        return None, None
+    known_accounts.put(account_id, (row["account_pk"], row["account_plan"]))
+    if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
+        return None, (row if row["id"] is not None else None)
+    if token is not None:
+        return _shown(schedule, token, display_locale or "en", texts, now), None
+    return Outcome(False, _next_check(next_checks, now)), None
+
+
+async def _check(
+    key: KeyInfo,
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    url: str | None,
+    now: datetime,
+    latest_check: datetime,
+    force: bool,
+    found: dict[str, Any] | None = None,
+) -> Outcome:
+    async with write_transaction():
+        user = await identify(user_id, account_id, traits, now, found)
+        schedules = await _targeted(user, url, now)
+        if not schedules:
+            return Outcome(False, latest_check)
+        if force and key.environment != "production":
+            return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
+        # someone first seen just now has no history to read
+        displays = [] if user["is_new"] else await queries.DISPLAYS_OF_USER.fetch(user["id"])
+        open_until = [
+            d["expires_at"]
+            for d in displays
+            if d["status"] == DisplayStatus.shown and d["expires_at"] > now
+        ]
+        if open_until:  # another tab or device is showing a survey right now
+            return Outcome(False, min(max(open_until), latest_check))
+        gap = await min_days_between_surveys()
+        next_checks = [latest_check]
+        for schedule, decision, history in _choices(
+            schedules, user, displays, gap, now, user_id, next_checks
+        ):
+            if await _account_is_full(schedule, user, now):
+                continue
+            slot = (
+                f"{schedule['id']}:{user['id']}:{decision.cycle.index}:{history.asks_in_cycle + 1}"
+            )
+            try:
+                return await _reserve(
+                    key, user, schedule, decision.cycle.index, now, url, slot, gap
+                )
+            except _NotReserved:
+                break
+        return Outcome(False, _next_check(next_checks, now))
+
+
+async def _targeted(user: dict[str, Any], url: str | None, now: datetime) -> list[dict[str, Any]]:
+    """The active schedules whose targeting takes this user on this page."""
+    return [
+        s
+        for s in await active_schedules(now)
+        if targets(s["targeting"] or {}, user["attributes"], url)
+    ]
+
+
+def _choices(
+    schedules: list[dict[str, Any]],
+    user: dict[str, Any],
+    displays: list[dict[str, Any]],
+    gap: int,
+    now: datetime,
+    user_id: str,
+    next_checks: list[datetime],
+) -> Iterator[tuple[dict[str, Any], Decision, UserHistory]]:
+    """The schedules that may ask this user now, in priority order; the others add the time
+    they may ask to `next_checks`."""
+    for schedule in schedules:
+        rules = rules_for(schedule, gap)
+        schedule_key = str(schedule["id"])
+        cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
+        history = history_for(user, displays, schedule["id"], cycle.index, user["last_answered_at"])
+        decision = decide(rules, history, now, user_id, schedule_key, cycle)
+        if decision.show:
+            yield schedule, decision, history
+        elif decision.next_check_at is not None:
+            next_checks.append(decision.next_check_at)
+
+
+def _next_check(next_checks: list[datetime], now: datetime) -> datetime:
+    return max(min(next_checks), now + timedelta(minutes=1))
+
+
+async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: datetime) -> bool:
+    cap = schedule["max_users_per_account"]
+    if cap is None:
+        return False
+    since = now - timedelta(days=schedule["cadence_days"])
+    rows = await queries.USERS_SHOWN_IN_ACCOUNT.fetch(user["account_id"], schedule["id"], since)
+    users = {r["end_user"] for r in rows}
+    return user["id"] not in users and len(users) >= cap
+
+
+async def _reserve(
+    key: KeyInfo,
+    user: dict[str, Any],
+    schedule: dict[str, Any],
+    cycle: int,
+    now: datetime,
+    url: str | None,
+    slot: str | None,
+    gap_days: int = 0,
+) -> Outcome:
+    if slot is not None:
+        claimed = await queries.CLAIM.fetch(now, user["id"], now - timedelta(days=gap_days))
+        if not claimed:
+            raise _NotReserved
+    token = secrets.token_urlsafe(24)
+    locale, texts = localised(schedule, user["attributes"]["locale"])
+    inserted = await queries.RESERVE.fetch(
+        token,
+        slot or f"forced:{token}",
+        schedule["survey"],
+        schedule["id"],
+        user["id"],
+        user["account_id"],
+        key.id,
+        cycle,
+        DisplayStatus.shown.value,
+        locale,
+        (url or "")[:2000] or None,
+        now,
+        now + DISPLAY_LIFETIME,
+    )
+    if not inserted:
+        raise _NotReserved  # rolls back the compare-and-set with the transaction
+    return _shown(schedule, token, locale, texts, now)
+
+
+def _shown(
+    schedule: dict[str, Any], token: str, locale: str, texts: dict[str, Any], now: datetime
+) -> Outcome:
+    return Outcome(
+        True,
+        now + DISPLAY_LIFETIME,
+        {
+            "token": token,
+            "locale": locale,
+            "texts": texts,
+            "theme": schedule["theme"] or {},
+            "promoter_link_url": schedule["promoter_link_url"],
+            "delay_seconds": schedule["delay_seconds"],
+            "expires_at": now + DISPLAY_LIFETIME,
+        },
+    )

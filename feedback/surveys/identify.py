@@ -1,0 +1,137 @@
+"""Who is asking: the end user and their account, created or refreshed on every check."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from feedback.accounts.models import Account, EndUser
+from feedback.db import as_utc_datetime, json_object
+from feedback.surveys import queries
+from feedback.surveys.cache import CONFIG_TTL_SECONDS, TTLCache
+
+# last_seen_at is for "going dark" reports, not a clock: one write an hour per user is enough
+LAST_SEEN_RESOLUTION = timedelta(hours=1)
+USER_FIELDS = ("role", "locale", "email")
+ACCOUNT_FIELDS = ("plan", "industry")
+
+# account external id -> (primary key, plan): a check for a user of a known account is then
+# one statement, whether the user is new or not (`eligibility`). The plan is what targeting
+# reads; like the rest of the configuration, a change reaches other processes within 10 s.
+KNOWN_ACCOUNTS_MAX = 100_000
+known_accounts: TTLCache[tuple[int, str | None]] = TTLCache(
+    CONFIG_TTL_SECONDS, max_entries=KNOWN_ACCOUNTS_MAX
+)
+
+
+def forget_accounts() -> None:
+    """Accounts were imported in this process: targeting reads their new plans at once."""
+    known_accounts.clear()
+
+
+def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Widget traits -> (user fields, account fields, free-form user traits)."""
+    user: dict[str, Any] = {}
+    account: dict[str, Any] = {}
+    rest: dict[str, str] = {}
+    for name, value in traits.items():
+        if value is None:
+            continue
+        text = str(value).strip()[:500]
+        if name in USER_FIELDS:
+            user[name] = text
+        elif name in ACCOUNT_FIELDS or name == "account_name":
+            account["name" if name == "account_name" else name] = text
+        else:
+            rest[name[:100]] = text
+    return user, account, rest
+
+
+async def identify(
+    user_id: str,
+    account_id: str,
+    traits: dict[str, Any],
+    now: datetime,
+    found: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create or refresh the user and their account, in plain SQL (this runs on every check);
+    the widget never overwrites CRM data on an existing account (only fills a new one).
+    `found` is this user's `queries.IDENTIFY` row when the caller has just read it."""
+    user_fields, account_fields, free = split_traits(traits)
+    if found is None:
+        found = await queries.IDENTIFY.first(user_id, account_id)
+    if found is None:
+        await Account.insert(
+            Account(
+                external_id=account_id,
+                name=account_fields.get("name") or account_id,
+                plan=account_fields.get("plan"),
+                industry=account_fields.get("industry"),
+            )
+        ).on_conflict(target=Account.external_id, action="DO NOTHING")
+        found = await queries.IDENTIFY.first(user_id, account_id)
+        assert found is not None
+    account = {"id": found["account_pk"], "plan": found["account_plan"]}
+    is_new = found["id"] is None
+    rows = [found]
+    if is_new:
+        values = (user_fields.get("role"), user_fields.get("email"), user_fields.get("locale"))
+        inserted = await queries.NEW_USER.fetch(
+            user_id, account["id"], *values, json.dumps(free), now, now, now, now
+        )
+        if inserted:  # everything about this user is known: no need to read it back
+            rows = [
+                {
+                    "id": inserted[0]["id"],
+                    "account": account["id"],
+                    "traits": free,
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "last_display_at": None,
+                    "last_answered_at": None,
+                    "role": values[0],
+                    "email": values[1],
+                    "locale": values[2],
+                }
+            ]
+        else:  # a simultaneous request created the user first
+            rows = [await queries.IDENTIFY.first(user_id, account_id)]
+            is_new = False
+    existing = rows[0]
+    existing["traits"] = json_object(existing["traits"])
+    changes: dict[Any, Any] = {}
+    if not is_new:
+        last_seen = as_utc_datetime(existing["last_seen_at"])
+        if last_seen is None or now - last_seen > LAST_SEEN_RESOLUTION:
+            changes[EndUser.last_seen_at] = now
+        for name, value in user_fields.items():
+            if existing[name] != value:
+                changes[getattr(EndUser, name)] = value
+                existing[name] = value
+        merged = {**existing["traits"], **free}
+        if merged != existing["traits"]:
+            changes[EndUser.traits] = json.dumps(merged)
+            existing["traits"] = merged
+        if existing["account"] != account["id"]:
+            changes[EndUser.account] = account["id"]
+        if existing["first_seen_at"] is None:
+            changes[EndUser.first_seen_at] = now
+            existing["first_seen_at"] = now
+    if changes:
+        changes[EndUser.updated_at] = now
+        await EndUser.update(changes).where(EndUser.id == existing["id"])
+    return {
+        "id": existing["id"],
+        "is_new": is_new,
+        "account_id": account["id"],
+        "first_seen_at": as_utc_datetime(existing["first_seen_at"]),
+        "last_display_at": as_utc_datetime(existing["last_display_at"]),
+        "last_answered_at": as_utc_datetime(existing["last_answered_at"]),
+        "attributes": {
+            "role": existing.get("role"),
+            "locale": existing.get("locale"),
+            "plan": account["plan"],
+            "traits": existing["traits"],
+        },
+    }
