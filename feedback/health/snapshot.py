@@ -35,7 +35,7 @@ from analytics.health import (
 from feedback.db import copy_rows, is_sqlite, write_transaction
 from feedback.health import queries
 from feedback.health.models import HealthSnapshot
-from feedback.health.settings import HealthSettings, load_health_settings
+from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.kernel.clock import utcnow
 
 log = logging.getLogger("feedback.health")

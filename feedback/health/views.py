@@ -18,17 +18,17 @@ from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_pr
 from feedback.auth.models import Role
 from feedback.auth.services import audit
 from feedback.errors import InputError
-from feedback.health import metrics, services
-from feedback.health.model import health_model
+from feedback.health import services, usage_metrics
+from feedback.health.churn_model import health_model
 from feedback.health.retention import retention_report
-from feedback.health.settings import load_health_settings, update_health_settings
+from feedback.health.score_settings import load_health_settings, update_health_settings
 
 MAX_METRICS_BODY = 4 * 1024 * 1024
 FormRequest = Request[Any, Any, State]
 
 
 def day_param(value: str | None, name: str) -> date | None:
-    return None if value is None else metrics.parse_day(value, name)
+    return None if value is None else usage_metrics.parse_day(value, name)
 
 
 class HealthController(Controller):
@@ -52,7 +52,7 @@ class HealthController(Controller):
             payload = json.loads(await request.body() or b"null")
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InputError("body", "invalid JSON") from None
-        return await metrics.push_metrics(payload)
+        return await usage_metrics.push_metrics(payload)
 
     @get("/metrics", summary="Usage metric values", **access(*ALL_ROLES))
     async def list_metrics(
@@ -67,7 +67,7 @@ class HealthController(Controller):
     ) -> list[dict[str, Any]]:
         """Filter by `account` (external id), `metric`, `from`/`to` days (inclusive). A CSM
         sees their own accounts."""
-        return await metrics.list_metrics(
+        return await usage_metrics.list_metrics(
             principal,
             account=account,
             metric=metric,

@@ -24,6 +24,7 @@ from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_pr
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.errors import InputError
+from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.health.services import (
     account_history,
     health_by_csm,
@@ -31,7 +32,6 @@ from feedback.health.services import (
     health_trend,
     latest_day,
 )
-from feedback.health.settings import HealthSettings, load_health_settings
 from feedback.reports.teams import Member, csm_directory, managers
 from feedback.web.charts import (
     Bar,

@@ -58,7 +58,7 @@ async def test_usage_metrics_enter_the_model_as_features(client: Any) -> None:
     import csv
     import io
 
-    from feedback.health.metrics import push_metrics
+    from feedback.health.usage_metrics import push_metrics
     from feedback.imports.saas_churn import account_id
 
     data = SAAS_CHURN.read_bytes()

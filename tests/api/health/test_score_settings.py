@@ -9,7 +9,7 @@ import pytest
 
 from analytics.health import DEFAULT_WEIGHTS
 from feedback.auth.models import Role
-from feedback.health.settings import load_health_settings
+from feedback.health.score_settings import load_health_settings
 from tests.support.factories import bearer, token
 from tests.support.paths import SAAS_CHURN
 from tests.support.web import csrf_token, signed_in_admin
