@@ -1,35 +1,63 @@
-"""One error shape for every API: `{"error": ..., "detail": [{"field": ..., "message": ...}]}`."""
+"""One error shape for every API: `{"error": ..., "detail": [{"field": ..., "message": ...}]}`.
+
+The web layer's side of errors: Litestar's own exceptions and the domains' refusals
+(`feedback.kernel.errors`) are answered here, each with its status."""
 
 from __future__ import annotations
 
 import logging
 import re
-import traceback
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect
 from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
+    HTTP_404_NOT_FOUND,
+    HTTP_409_CONFLICT,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 
+from feedback.db.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable
+from feedback.kernel.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InputError,
+    NotFound,
+    Unauthenticated,
+    UnsupportedInput,
+)
+
+__all__ = ["DATABASE_RETRY_AFTER_SECONDS", "InputError", "database_unavailable"]
+
 log = logging.getLogger("feedback.errors")
 
 
-class InputError(ValidationException):
-    """Bad input in one named field: answered with 422 and the field's name."""
+# what each kind of refusal is answered with
+DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
+    UnsupportedInput: HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    InputError: HTTP_422_UNPROCESSABLE_ENTITY,
+    NotFound: HTTP_404_NOT_FOUND,
+    Conflict: HTTP_409_CONFLICT,
+    Forbidden: HTTP_403_FORBIDDEN,
+    Unauthenticated: HTTP_401_UNAUTHORIZED,
+}
 
-    def __init__(self, field: str, message: str, status_code: int = HTTP_422_UNPROCESSABLE_ENTITY):
-        self.field = field
-        self.message = message
-        super().__init__(
-            detail=f"{field}: {message}",
-            status_code=status_code,
-            extra=[{"field": field, "message": message}],
-        )
+
+def status_of(exc: DomainError) -> int:
+    if isinstance(exc, InputError) and exc.status_code is not None:
+        return exc.status_code
+    for kind in type(exc).__mro__:
+        if kind in DOMAIN_ERROR_STATUS:
+            return DOMAIN_ERROR_STATUS[kind]  # type: ignore[index]
+    return HTTP_400_BAD_REQUEST
 
 
 _NAMED_IN_MESSAGE = re.compile(r"(?:unknown field|required field|at) `\$?\.?([^`]+)`")
@@ -63,7 +91,7 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     if isinstance(exc, NotAuthorizedException) and _wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
     detail = _detail_items(exc.extra)
-    if isinstance(exc, ValidationException) and not isinstance(exc, InputError):
+    if isinstance(exc, ValidationException):
         error = "validation failed"
         if not detail:
             detail = [{"field": "body", "message": exc.detail}]
@@ -77,53 +105,6 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         headers=exc.headers,
         media_type="application/json",
     )
-
-
-# how long clients should wait before trying again while the database is away (a restart or a
-# failover usually takes a few seconds)
-DATABASE_RETRY_AFTER_SECONDS = 5
-
-
-def _raised_in_asyncpg(exc: BaseException) -> bool:
-    return any(
-        frame.f_globals.get("__name__", "").startswith("asyncpg")
-        for frame, _ in traceback.walk_tb(exc.__traceback__)
-    )
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` (or an exception it was raised from) says the database cannot be reached
-    now: refused, cut or timed-out connections, a server shutting down or starting up, no
-    free connection slot. Not a bug in the request: the answer is 503, and the same request
-    succeeds once the database is back (the pool opens new connections by itself)."""
-    import asyncpg
-
-    unreachable = (
-        asyncpg.PostgresConnectionError,  # also "connection was closed in the middle of operation"
-        asyncpg.AdminShutdownError,  # terminating connection due to administrator command
-        asyncpg.CrashShutdownError,
-        asyncpg.CannotConnectNowError,  # the database system is starting up / shutting down
-        asyncpg.TooManyConnectionsError,
-    )
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, unreachable):
-            return True
-        # a pooled connection the server ended while it was idle (a restart) can be handed
-        # out before asyncpg reads the end of the stream; its protocol is still consuming
-        # the server's "terminating connection" error
-        if isinstance(cause, asyncpg.InternalClientError) and str(cause).startswith(
-            "cannot switch to state"
-        ):
-            return True
-        # refused, reset, unresolvable host, connect timeout: only when the driver raised it
-        # (a Slack call timing out is not the database)
-        if isinstance(cause, OSError | TimeoutError) and _raised_in_asyncpg(cause):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -158,7 +139,19 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    status = status_of(exc)
+    if status == HTTP_401_UNAUTHORIZED and _wants_html(request):
+        return Redirect(path="/login", query_params={"next": request.url.path})
+    return Response(
+        content=error_body(exc.error, [dict(item) for item in exc.detail]),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
 EXCEPTION_HANDLERS = {
+    DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
 }

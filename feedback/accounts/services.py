@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
 from feedback.auth.services import Principal
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import Forbidden, NotFound
 
 
 async def apply_due_churn() -> int:
@@ -85,9 +84,9 @@ async def get_account(principal: Principal, external_id: str) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise NotFoundException(f"no account {external_id!r}")
+        raise NotFound(f"no account {external_id!r}")
     if not principal.can_see_csm(row["csm"]):
-        raise PermissionDeniedException("this account belongs to another CSM")
+        raise Forbidden("this account belongs to another CSM")
     return account_out(row)
 
 
@@ -121,9 +120,9 @@ async def get_end_user(principal: Principal, external_id: str) -> dict[str, Any]
         .first()
     )
     if row is None:
-        raise NotFoundException(f"no user {external_id!r}")
+        raise NotFound(f"no user {external_id!r}")
     if not principal.can_see_csm(row.pop("csm")):
-        raise PermissionDeniedException("this user's account belongs to another CSM")
+        raise Forbidden("this user's account belongs to another CSM")
     return row
 
 

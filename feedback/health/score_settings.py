@@ -15,8 +15,8 @@ from analytics.health import (
     DEFAULT_WEIGHTS,
     Bands,
 )
-from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
 from feedback.surveys.models import AppSetting
 
 SETTING_KEY = "health_score"

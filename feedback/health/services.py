@@ -7,8 +7,6 @@ import json
 from datetime import date, timedelta
 from typing import Any
 
-from litestar.exceptions import NotFoundException, PermissionDeniedException
-
 from analytics.health import BANDS
 from feedback.accounts.models import Account
 from feedback.auth.services import Principal
@@ -24,6 +22,7 @@ from feedback.health.queries import (
     trend_sql,
 )
 from feedback.health.reads import latest_day
+from feedback.kernel.errors import Forbidden, NotFound
 
 
 def _scope(
@@ -123,16 +122,16 @@ async def account_history(
 ) -> dict[str, Any]:
     if "\x00" in external_id:
         # PostgreSQL text cannot hold NUL: no account has such an id
-        raise NotFoundException(f"no account {external_id!r}")
+        raise NotFound(f"no account {external_id!r}")
     account = (
         await Account.select(Account.id, Account.csm, Account.name)
         .where(Account.external_id == external_id)
         .first()
     )
     if account is None:
-        raise NotFoundException(f"no account {external_id!r}")
+        raise NotFound(f"no account {external_id!r}")
     if not principal.can_see_csm(account["csm"]):
-        raise PermissionDeniedException("this account belongs to another CSM")
+        raise Forbidden("this account belongs to another CSM")
     query = (
         HealthSnapshot.select(
             HealthSnapshot.day,

@@ -15,10 +15,10 @@ from typing import Any
 from feedback.accounts.models import Account
 from feedback.auth.services import Principal
 from feedback.db import write_transaction
-from feedback.errors import InputError
 from feedback.health.models import UsageMetric
 from feedback.health.queries import UPSERT_USAGE_METRIC
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
 
 MAX_METRICS_PER_PUSH = 10_000
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -11,10 +11,11 @@ from litestar.params import FromPath, FromQuery
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
-from feedback.errors import InputError, error_body
+from feedback.errors import error_body
 from feedback.imports.kinds import KINDS
 from feedback.imports.parsing import FileError, decode, read_csv, read_json_rows
 from feedback.imports.services import MAX_REPORTED_ERRORS, Importer, ImportResult
+from feedback.kernel.errors import InputError, UnsupportedInput
 from feedback.settings import get_settings
 
 
@@ -54,7 +55,7 @@ async def import_rows(
         elif media in ("text/csv", "text/plain", "application/csv", ""):
             header, rows = read_csv(decode(body))
         else:
-            raise InputError("content-type", "send text/csv or application/json", 415)
+            raise UnsupportedInput("content-type", "send text/csv or application/json")
     except FileError as exc:
         result.errors.append(exc.error)
     else:

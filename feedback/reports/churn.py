@@ -18,8 +18,8 @@ from analytics.churn import churn_rates, compare_risk, kaplan_meier, logrank, po
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
-from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category
 from feedback.reports.queries import churn_accounts_sql
 from feedback.reports.services import report_rows

@@ -8,7 +8,7 @@ from typing import Any
 
 from feedback.auth.services import Principal
 from feedback.db import fetch
-from feedback.errors import InputError
+from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category as category_of
 from feedback.reports.queries import (
     COMMENT_LIKE,

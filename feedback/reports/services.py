@@ -20,7 +20,7 @@ from typing import Any
 from analytics.nps import METHODS, NPSResult, nps_intervals
 from feedback.auth.services import Principal
 from feedback.db import fetch_with_work_mem, is_sqlite, stream
-from feedback.errors import InputError
+from feedback.kernel.errors import InputError
 from feedback.reports import queries
 from feedback.reports.queries import (
     FILTERS,

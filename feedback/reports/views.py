@@ -15,7 +15,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.errors import InputError
+from feedback.kernel.errors import InputError
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses

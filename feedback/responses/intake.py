@@ -9,8 +9,9 @@ from typing import Any, NamedTuple
 from feedback.ctas.rules import notify_answer_rules
 from feedback.db import GroupCommit, is_sqlite, write_transaction
 from feedback.db.batches import MAX_ROW_BATCH, batch_length, padded
-from feedback.errors import InputError, database_unavailable
+from feedback.db.errors import database_unavailable
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category
 from feedback.observability import ANSWER_BATCH_SIZE
 from feedback.responses import queries

@@ -9,11 +9,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar.exceptions import NotFoundException
 
 from feedback.auth.services import audit
-from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError, NotFound
 from feedback.surveys.cache import forget_configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from feedback.surveys.schedules import set_min_days_between_surveys
@@ -89,7 +88,7 @@ def check_origins(origins: list[str]) -> list[str]:
 
 async def _require(table: type[Any], row_id: int, what: str) -> None:
     if not await table.exists().where(table.id == row_id):
-        raise NotFoundException(f"no {what} {row_id}")
+        raise NotFound(f"no {what} {row_id}")
 
 
 def _schedule_values(data: ScheduleIn) -> dict[str, Any]:
@@ -186,7 +185,7 @@ async def get_widget_key(key_id: int) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise NotFoundException(f"no widget key {key_id}")
+        raise NotFound(f"no widget key {key_id}")
     return row
 
 

@@ -7,9 +7,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-
-from feedback.errors import InputError
+from feedback.kernel.errors import Forbidden, Unauthenticated
 from feedback.surveys.cache import CONFIG_TTL_SECONDS, TTLCache
 from feedback.surveys.models import WidgetKey
 
@@ -30,8 +28,8 @@ _keys: TTLCache[KeyInfo | None] = TTLCache(CONFIG_TTL_SECONDS)
 async def load_key(key: str) -> KeyInfo:
     info = await _keys.get(key, lambda: _read_key(key))
     if info is None:
-        raise NotAuthorizedException(
-            "unknown or disabled widget key", extra=[{"field": "key", "message": "unknown"}]
+        raise Unauthenticated(
+            "unknown or disabled widget key", [{"field": "key", "message": "unknown"}]
         )
     return info
 
@@ -70,9 +68,9 @@ def origin_allowed(key: KeyInfo, origin: str | None) -> bool:
 
 def require_origin(key: KeyInfo, origin: str | None) -> None:
     if not origin_allowed(key, origin):
-        raise PermissionDeniedException(
+        raise Forbidden(
             "origin not allowed for this widget key",
-            extra=[{"field": "origin", "message": f"{origin!r} is not an allowed origin"}],
+            [{"field": "origin", "message": f"{origin!r} is not an allowed origin"}],
         )
 
 
@@ -85,6 +83,8 @@ def verify_identity(key: KeyInfo, user_id: str, user_hash: str | None) -> None:
     if not key.require_identity:
         return
     if not user_hash or not key.identity_secret:
-        raise InputError("user_hash", "this widget key requires identity verification", 401)
+        raise Unauthenticated.for_field(
+            "user_hash", "this widget key requires identity verification"
+        )
     if not hmac.compare_digest(identity_hash(key.identity_secret, user_id), user_hash.lower()):
-        raise InputError("user_hash", "does not match the user id", 401)
+        raise Unauthenticated.for_field("user_hash", "does not match the user id")

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from feedback.db import GroupCommit
 from feedback.db.batches import MAX_ROW_BATCH, batch_length, padded
-from feedback.errors import database_unavailable
+from feedback.db.errors import database_unavailable
 from feedback.observability import NEW_USER_BATCH_SIZE
 from feedback.surveys import queries
 

@@ -22,7 +22,8 @@ from litestar.params import FromPath, JSONBody
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import audit
-from feedback.errors import InputError, error_body, internal_error_handler
+from feedback.errors import error_body, internal_error_handler, status_of
+from feedback.kernel.errors import DomainError, InputError
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.responses import intake
 from feedback.surveys import configuration, eligibility, keys, schedules
@@ -101,6 +102,12 @@ async def widget_call(
     try:
         await enforce_rate_limit(request, "key", info.key)
         status, body = await handle(info, await request.body())
+    except DomainError as exc:
+        return Response(
+            error_body(exc.error, [dict(item) for item in exc.detail]),
+            status_code=status_of(exc),
+            headers=headers,
+        )
     except HTTPException as exc:
         detail = exc.extra if isinstance(exc.extra, list) else []
         return Response(

@@ -17,9 +17,10 @@ from litestar.response import Redirect, Template
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
-from feedback.errors import InputError
+from feedback.kernel.errors import InputError
 from feedback.surveys import configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys.schedules import min_days_between_surveys
 from feedback.surveys.texts import CATEGORIES, DEFAULT_TEXTS
 
 TEXT_FIELDS = (
@@ -138,7 +139,7 @@ class AdminPages(Controller):
                 "principal": principal,
                 "surveys": surveys,
                 "schedules": schedules,
-                "min_gap": await schedules.min_days_between_surveys(),
+                "min_gap": await min_days_between_surveys(),
                 "saved": saved,
             },
         )
@@ -168,7 +169,7 @@ class AdminPages(Controller):
                 "principal": principal,
                 "surveys": surveys,
                 "schedules": schedules,
-                "min_gap": await schedules.min_days_between_surveys(),
+                "min_gap": await min_days_between_surveys(),
                 "error": exc,
             },
         )

@@ -23,7 +23,6 @@ from analytics.health import BANDS
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
-from feedback.errors import InputError
 from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.health.services import (
     account_history,
@@ -32,6 +31,7 @@ from feedback.health.services import (
     health_trend,
     latest_day,
 )
+from feedback.kernel.errors import DomainError, InputError
 from feedback.reports.teams import Member, csm_directory, managers
 from feedback.web.charts import (
     Bar,
@@ -179,7 +179,7 @@ class HealthReportPages(Controller):
     path = "/reports/health"
     include_in_schema = False
     dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler}
+    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def trend(self, principal: CurrentPrincipal, request: PageRequest) -> Template:

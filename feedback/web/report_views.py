@@ -29,9 +29,10 @@ from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, 
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
-from feedback.errors import InputError, http_exception_handler
+from feedback.errors import domain_error_handler, http_exception_handler, status_of
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
+from feedback.kernel.errors import DomainError, InputError
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses
@@ -99,15 +100,21 @@ CSV_ROW_LIMIT = 10_000
 MAX_TEXT = 200
 
 
-def page_error_handler(request: PageRequest, exc: HTTPException) -> Response[Any]:
+def page_error_handler(request: PageRequest, exc: HTTPException | DomainError) -> Response[Any]:
     """Report pages answer errors with a page; signing in still redirects to /login."""
     if isinstance(exc, NotAuthorizedException):
         return http_exception_handler(request, exc)
+    if isinstance(exc, DomainError):
+        status, message = status_of(exc), exc.error
+        if status == 401:
+            return domain_error_handler(request, exc)
+    else:
+        status, message = exc.status_code, exc.detail
     principal = request.state.get("principal")
     return Template(
         "reports/error.html",
-        status_code=exc.status_code,
-        context={"principal": principal, "status": exc.status_code, "message": exc.detail},
+        status_code=status,
+        context={"principal": principal, "status": status, "message": message},
     )
 
 
@@ -318,7 +325,7 @@ class ReportPages(Controller):
     path = "/reports"
     include_in_schema = False
     dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler}
+    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def index(self, principal: CurrentPrincipal) -> Template:

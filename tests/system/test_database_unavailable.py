@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from feedback.db import current_engine, write_transaction
-from feedback.errors import database_unavailable
+from feedback.db.errors import database_unavailable
 from tests.support.factories import ORIGIN, widget_setup
 
 
