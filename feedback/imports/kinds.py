@@ -253,6 +253,10 @@ def check_header(kind: Kind, header: list[str]) -> tuple[dict[str, str], list[st
     return mapping, traits, errors
 
 
+# PostgreSQL's text cannot hold a NUL character (SQLite's can): refused on both engines alike
+NUL_REFUSED = "contains a NUL character (\\x00), which no text value may hold"
+
+
 def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> ParsedRows:
     mapping, traits, header_errors = check_header(kind, header)
     parsed = ParsedRows(kind=kind, columns=list(mapping.values()), trait_columns=traits)
@@ -266,6 +270,10 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
         for file_name, canonical in mapping.items():
             column = kind.by_name[canonical]
             cell = source.values.get(file_name, "")
+            if "\x00" in cell:
+                parsed.errors.append(RowError(source.line, canonical, NUL_REFUSED))
+                row_ok = False
+                continue
             if cell.strip() == "":
                 if column.required:
                     parsed.errors.append(
@@ -278,6 +286,10 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
                 values[canonical] = column.parse(cell)
             except (ValueError, ArithmeticError) as exc:  # CellError, or a parser's own limit
                 parsed.errors.append(RowError(source.line, canonical, str(exc)[:200]))
+                row_ok = False
+        for name in traits:
+            if "\x00" in source.values.get(name, ""):
+                parsed.errors.append(RowError(source.line, name, NUL_REFUSED))
                 row_ok = False
         if traits:
             values["traits"] = {

@@ -171,3 +171,13 @@ async def test_the_saas_churn_file_becomes_accounts_responses_and_churn_events()
     assert await Account.count().where(Account.status == "churned") == churned
     promoters = sum(1 for r in raw if int(r["csat_score"]) >= 9)
     assert await Response.count().where(Response.score >= 9) == promoters
+
+
+async def test_a_nul_character_is_refused_as_a_row_error_on_either_engine() -> None:
+    """PostgreSQL's text cannot hold NUL (a fuzzed import crashed there, SQLite stored it)."""
+    result = await import_csv("accounts", "external_id,name,region\na1,Acme\x00Corp,emea\n")
+    assert not result.ok
+    assert [(e.line, e.column) for e in result.errors] == [(2, "name")]
+    result = await import_csv("accounts", "external_id,name,region\na1,Acme,em\x00ea\n")
+    assert [(e.line, e.column) for e in result.errors] == [(2, "region")]
+    assert await Account.count() == 0
