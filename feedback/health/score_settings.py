@@ -1,4 +1,5 @@
-"""Health-score settings (component weights, band thresholds) in the app_setting table."""
+"""Health-score settings (component weights, band thresholds), a document of the settings
+store (`feedback.kernel.app_settings`)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from analytics.health import (
     DEFAULT_WEIGHTS,
     Bands,
 )
-from feedback.kernel.clock import utcnow
+from feedback.kernel import app_settings
 from feedback.kernel.errors import InputError
-from feedback.surveys.models import AppSetting
 
 SETTING_KEY = "health_score"
 COMPONENT_NAME = re.compile(r"^metric\.[a-z][a-z0-9_]{0,63}$")
@@ -88,27 +88,18 @@ def validate_settings(payload: Any, current: HealthSettings | None = None) -> He
 
 
 async def load_health_settings() -> HealthSettings:
-    row = (
-        await AppSetting.select(AppSetting.value)
-        .where(AppSetting.key == SETTING_KEY)
-        .output(load_json=True)
-        .first()
-    )
-    if row is None or not row["value"]:
+    stored = await app_settings.read(SETTING_KEY)
+    if not stored:
         return HealthSettings()
     try:
-        return validate_settings(row["value"])
+        return validate_settings(stored)
     except InputError:
         # a stored value from an older release that no longer validates: defaults, not a 500
         return HealthSettings()
 
 
 async def save_health_settings(settings: HealthSettings) -> HealthSettings:
-    await AppSetting.insert(
-        AppSetting(key=SETTING_KEY, value=settings.as_dict(), updated_at=utcnow())
-    ).on_conflict(
-        target=AppSetting.key, action="DO UPDATE", values=[AppSetting.value, AppSetting.updated_at]
-    )
+    await app_settings.write(SETTING_KEY, settings.as_dict())
     return settings
 
 

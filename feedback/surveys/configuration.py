@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import msgspec
 
 from feedback.auth.services import audit
+from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError, NotFound
-from feedback.surveys.cache import forget_configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from feedback.surveys.schedules import set_min_days_between_surveys
 from feedback.surveys.targeting import validate_targeting

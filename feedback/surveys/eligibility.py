@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from feedback.db import is_sqlite, write_transaction
+from feedback.kernel.cache import remember_to_forget
 from feedback.kernel.clock import utcnow
 from feedback.surveys import queries
-from feedback.surveys.cache import remember_to_forget
 from feedback.surveys.cadence import Decision, UserHistory, cycle_at, decide
 from feedback.surveys.identify import identify, known_accounts, split_traits
 from feedback.surveys.keys import KeyInfo

@@ -8,8 +8,8 @@ from typing import Any
 
 from feedback.accounts.models import Account, EndUser
 from feedback.db import as_utc_datetime, json_object
+from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
 from feedback.surveys import queries
-from feedback.surveys.cache import CONFIG_TTL_SECONDS, TTLCache
 
 # last_seen_at is for "going dark" reports, not a clock: one write an hour per user is enough
 LAST_SEEN_RESOLUTION = timedelta(hours=1)

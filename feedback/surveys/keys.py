@@ -7,8 +7,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
+from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
 from feedback.kernel.errors import Forbidden, Unauthenticated
-from feedback.surveys.cache import CONFIG_TTL_SECONDS, TTLCache
 from feedback.surveys.models import WidgetKey
 
 

@@ -96,9 +96,7 @@ class Display(Table, tablename="display"):
     dismissed_at = Timestamptz(null=True, default=None)
 
 
-class AppSetting(Table, tablename="app_setting"):
-    """Settings admins change at run time (e.g. min_days_between_surveys)."""
+# moved to the kernel's settings store; kept importable here until every import names it there
+from feedback.kernel.app_settings import AppSetting  # noqa: E402
 
-    key = Varchar(length=100, unique=True)
-    value = JSONB(default={})
-    updated_at = Timestamptz(default=TimestamptzNow())
+__all__ = ["AppSetting", "Display", "DisplayStatus", "Schedule", "Survey", "WidgetKey"]

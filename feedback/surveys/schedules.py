@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from feedback.db import json_object
-from feedback.kernel.clock import utcnow
+from feedback.kernel import app_settings
+from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache, forget_configuration
 from feedback.surveys import queries
-from feedback.surveys.cache import CONFIG_TTL_SECONDS, TTLCache, forget_configuration
 from feedback.surveys.cadence import CadenceRules
-from feedback.surveys.models import AppSetting, Schedule
+from feedback.surveys.models import Schedule
 from feedback.surveys.texts import best_locale, localised_texts
 
 DEFAULT_MIN_DAYS_BETWEEN_SURVEYS = 7
@@ -20,28 +22,22 @@ DEFAULT_MIN_DAYS_BETWEEN_SURVEYS = 7
 _config: TTLCache[Any] = TTLCache(CONFIG_TTL_SECONDS)
 
 
+class SurveyGap(msgspec.Struct):
+    """The global gap between any two surveys for one user. Stored as a JSON object, not a
+    bare number: SQLite's NUMERIC affinity would turn "7" into 7."""
+
+    days: int = DEFAULT_MIN_DAYS_BETWEEN_SURVEYS
+
+
+GAP_KEY = "min_days_between_surveys"
+
+
 async def min_days_between_surveys() -> int:
-    return await _config.get("min_days_between_surveys", _read_min_days)
-
-
-async def _read_min_days() -> int:
-    row = (
-        await AppSetting.select(AppSetting.value)
-        .where(AppSetting.key == "min_days_between_surveys")
-        .output(load_json=True)
-        .first()
-    )
-    # a JSON object, not a bare number: SQLite's NUMERIC affinity would turn "7" into 7
-    days = (row["value"] or {}).get("days") if row is not None else None
-    return days if isinstance(days, int) else DEFAULT_MIN_DAYS_BETWEEN_SURVEYS
+    return (await app_settings.load(GAP_KEY, SurveyGap)).days
 
 
 async def set_min_days_between_surveys(days: int) -> None:
-    await AppSetting.insert(
-        AppSetting(key="min_days_between_surveys", value={"days": days}, updated_at=utcnow())
-    ).on_conflict(
-        target=AppSetting.key, action="DO UPDATE", values=[AppSetting.value, AppSetting.updated_at]
-    )
+    await app_settings.save(GAP_KEY, SurveyGap(days))
     forget_configuration()
 
 

@@ -262,7 +262,7 @@ async def test_a_new_user_of_a_known_account_is_checked_in_one_statement(
     assert display["token"] == third.json()["display_token"]
     assert display["account"] == user["account"]
     # the same users again (another tab or device, so nothing remembered): nothing more shown
-    from feedback.surveys.cache import forget_configuration
+    from feedback.kernel.cache import forget_configuration
 
     for name in ("u-1", "u-3"):
         forget_configuration()
@@ -558,7 +558,7 @@ async def test_the_per_account_cap_limits_users_asked(client: Any) -> None:
 async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory(
     client: Any,
 ) -> None:
-    from feedback.surveys.cache import forget_configuration
+    from feedback.kernel.cache import forget_configuration
     from feedback.surveys.models import Schedule
 
     setup = await widget_setup(first_survey_after_days=30)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedback.surveys import cache
-from feedback.surveys.cache import TTLCache
+from feedback.kernel.cache import TTLCache
 
 
 class Clock:
@@ -17,10 +16,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(cache.time, "monotonic", clock)
-    return clock
+def clock() -> Clock:
+    return Clock()
 
 
 async def test_a_value_is_loaded_once_until_it_expires(clock: Clock) -> None:
@@ -30,7 +27,7 @@ async def test_a_value_is_loaded_once_until_it_expires(clock: Clock) -> None:
         loads.append("x")
         return f"value {len(loads)}"
 
-    ttl: TTLCache[str] = TTLCache(10)
+    ttl: TTLCache[str] = TTLCache(10, forgettable=False, clock=clock)
     assert await ttl.get("k", load) == "value 1"
     clock.now += 9.9
     assert await ttl.get("k", load) == "value 1"
@@ -40,7 +37,7 @@ async def test_a_value_is_loaded_once_until_it_expires(clock: Clock) -> None:
 
 
 def test_peek_put_and_discard_never_load_and_respect_the_time_limit(clock: Clock) -> None:
-    ttl: TTLCache[tuple[int, str]] = TTLCache(10)
+    ttl: TTLCache[tuple[int, str]] = TTLCache(10, forgettable=False, clock=clock)
     assert ttl.peek("acct") is None
     ttl.put("acct", (7, "premium"))
     assert ttl.peek("acct") == (7, "premium")
@@ -53,7 +50,7 @@ def test_peek_put_and_discard_never_load_and_respect_the_time_limit(clock: Clock
 
 
 def test_a_full_cache_starts_over_instead_of_growing(clock: Clock) -> None:
-    ttl: TTLCache[int] = TTLCache(10, max_entries=3)
+    ttl: TTLCache[int] = TTLCache(10, max_entries=3, forgettable=False, clock=clock)
     for n in range(3):
         ttl.put(n, n)
     ttl.put("one more", 3)
