@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
-from feedback.auth.services import Principal
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import Forbidden, NotFound
+from feedback.kernel.principal import Principal
 
 
 async def apply_due_churn() -> int:

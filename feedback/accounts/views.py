@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from feedback.accounts import services
 from feedback.accounts.models import AccountStatus
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from feedback.lifecycle import services as lifecycle
 
 EraseMode = Literal["anonymise", "delete"]

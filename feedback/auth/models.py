@@ -1,6 +1,7 @@
 """Staff users, API tokens and the audit log of admin changes."""
 
-from enum import StrEnum
+__all__ = ["ApiToken", "AuditEntry", "Role", "StaffUser"]
+
 
 from piccolo.columns import (
     JSONB,
@@ -15,13 +16,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM
-
-
-class Role(StrEnum):
-    admin = "admin"  # everything
-    manager = "manager"  # read all, act on CTAs
-    csm = "csm"  # their own accounts
-    analyst = "analyst"  # read reports
+from feedback.kernel.principal import Role
 
 
 class StaffUser(Table, tablename="staff_user"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from feedback.auth.models import ApiToken, AuditEntry, Role, StaffUser
 from feedback.imports.parsing import CellError, parse_email
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 
 TOKEN_PREFIX = "fbk_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10
@@ -42,23 +42,6 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling, and through what: an API token or a signed-in staff user."""
-
-    role: Role
-    actor: str
-    source: str  # "api" or "web"
-    csm_id: int | None = None
-    staff_user_id: int | None = None
-    token_id: int | None = None
-
-    def can_see_csm(self, csm_id: int | None) -> bool:
-        if self.role is Role.csm:
-            return csm_id is not None and csm_id == self.csm_id
-        return True
 
 
 def parse_role(value: str, field: str = "role") -> Role:

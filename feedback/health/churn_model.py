@@ -28,11 +28,11 @@ import numpy as np
 
 from analytics.health import BASE_COMPONENTS, weights_from_coefficients
 from analytics.logistic import auc, brier, calibration_bins, fit_logistic, standardise
-from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime, fetch
 from feedback.health.queries import account_features_sql, feature_window_sql, metric_means_sql
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 
 MIN_ACCOUNTS = 20
 MIN_EVENTS = 5

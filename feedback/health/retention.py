@@ -14,11 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from analytics.retention import periods, retention
-from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime, fetch
 from feedback.health.queries import ARR_AT, retention_accounts_sql
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 
 MAX_PERIODS = 60
 SNAPSHOT_LOOKBACK_DAYS = 45

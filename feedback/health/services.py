@@ -9,7 +9,6 @@ from typing import Any
 
 from analytics.health import BANDS
 from feedback.accounts.models import Account
-from feedback.auth.services import Principal
 from feedback.db import fetch
 from feedback.health.models import HealthSnapshot
 from feedback.health.queries import (
@@ -23,6 +22,7 @@ from feedback.health.queries import (
 )
 from feedback.health.reads import latest_day
 from feedback.kernel.errors import Forbidden, NotFound
+from feedback.kernel.principal import Principal
 
 
 def _scope(

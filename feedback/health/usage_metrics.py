@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from feedback.accounts.models import Account
-from feedback.auth.services import Principal
 from feedback.db import write_transaction
 from feedback.health.models import UsageMetric
 from feedback.health.queries import UPSERT_USAGE_METRIC
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 
 MAX_METRICS_PER_PUSH = 10_000
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

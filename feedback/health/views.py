@@ -15,13 +15,13 @@ from litestar.response import Redirect, Template
 
 from analytics.health import BASE_COMPONENTS
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
 from feedback.auth.services import audit
 from feedback.health import services, usage_metrics
 from feedback.health.churn_model import health_model
 from feedback.health.retention import retention_report
 from feedback.health.score_settings import load_health_settings, update_health_settings
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Role
 
 MAX_METRICS_BODY = 4 * 1024 * 1024
 FormRequest = Request[Any, Any, State]

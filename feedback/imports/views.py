@@ -10,12 +10,12 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
 from feedback.errors import error_body
 from feedback.imports.kinds import KINDS
 from feedback.imports.parsing import FileError, decode, read_csv, read_json_rows
 from feedback.imports.services import MAX_REPORTED_ERRORS, Importer, ImportResult
 from feedback.kernel.errors import InputError, UnsupportedInput
+from feedback.kernel.principal import Role
 from feedback.settings import get_settings
 
 

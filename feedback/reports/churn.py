@@ -15,12 +15,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.churn import churn_rates, compare_risk, kaplan_meier, logrank, point_biserial
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category
+from feedback.kernel.principal import Principal, Role
 from feedback.reports.queries import churn_accounts_sql
 from feedback.reports.services import report_rows
 

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analytics.nps import nps_interval_arrays
-from feedback.auth.services import Principal
+from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, quadrant_sql
 from feedback.reports.services import report_columns
 

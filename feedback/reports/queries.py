@@ -20,8 +20,6 @@ from datetime import datetime
 from typing import Any
 
 from analytics.nps import COUNTS_ONLY_BELOW
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.db import is_sqlite
 from feedback.kernel.nps import (
     DETRACTOR_MAX,
@@ -30,6 +28,7 @@ from feedback.kernel.nps import (
     detractor_count_sql,
     promoter_count_sql,
 )
+from feedback.kernel.principal import Principal, Role
 
 # --------------------------------------------------------------------- segments and filters
 

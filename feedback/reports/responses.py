@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from feedback.auth.services import Principal
 from feedback.db import fetch
 from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category as category_of
+from feedback.kernel.principal import Principal
 from feedback.reports.queries import (
     COMMENT_LIKE,
     HAS_COMMENT,

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
-from feedback.auth.services import Principal
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, segment_counts_sql
 from feedback.reports.services import is_trait, report_rows, trait_key
 

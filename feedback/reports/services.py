@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from analytics.nps import METHODS, NPSResult, nps_intervals
-from feedback.auth.services import Principal
 from feedback.db import fetch_with_work_mem, is_sqlite, stream
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 from feedback.reports import queries
 from feedback.reports.queries import (
     FILTERS,

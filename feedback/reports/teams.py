@@ -13,7 +13,7 @@ from typing import Any
 
 from analytics.nps import nps_interval
 from feedback.accounts.models import CSM
-from feedback.auth.services import Principal
+from feedback.kernel.principal import Principal
 from feedback.reports.services import NPSQuery, nps_report
 
 NO_CSM = "(no CSM)"

@@ -20,11 +20,11 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
 from feedback.auth.services import audit
 from feedback.errors import error_body, internal_error_handler, status_of
 from feedback.kernel.cache import forget_configuration
 from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.principal import Role
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.responses import intake
 from feedback.surveys import configuration, eligibility, keys, schedules

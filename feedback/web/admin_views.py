@@ -16,8 +16,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Role
 from feedback.surveys import configuration
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from feedback.surveys.schedules import min_days_between_surveys

@@ -21,8 +21,6 @@ from markupsafe import Markup
 
 from analytics.health import BANDS
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.health.services import (
     account_history,
@@ -32,6 +30,7 @@ from feedback.health.services import (
     latest_day,
 )
 from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.principal import Principal, Role
 from feedback.reports.teams import Member, csm_directory, managers
 from feedback.web.charts import (
     Bar,

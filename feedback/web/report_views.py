@@ -26,13 +26,12 @@ from markupsafe import Markup
 
 from feedback.accounts.services import list_accounts
 from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.db import as_utc_datetime
 from feedback.errors import domain_error_handler, http_exception_handler, status_of
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.principal import Principal, Role
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
 from feedback.reports.responses import COLUMNS, list_responses

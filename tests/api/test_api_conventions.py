@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, token
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from feedback.surveys.models import Survey
 from tests.support.factories import bearer, token, widget_setup
 from tests.support.processes import free_port

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedback.auth.models import Role
 from feedback.auth.services import create_token, csm_id_for_email
 from feedback.imports.parsing import read_csv
 from feedback.imports.services import Importer, ImportResult
+from feedback.kernel.principal import Role
 
 
 async def import_csv(kind: str, text: str, **options: Any) -> ImportResult:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from feedback.auth.models import Role
 from feedback.auth.services import create_staff_user, csm_id_for_email
+from feedback.kernel.principal import Role
 
 PASSWORD = "correct horse battery"
 

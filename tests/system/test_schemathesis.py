@@ -19,7 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import book, token, widget_setup
 from tests.support.paths import ROOT
 from tests.support.processes import free_port

@@ -6,8 +6,8 @@ import html
 import re
 from typing import Any
 
-from feedback.auth.models import Role
 from feedback.auth.services import create_staff_user
+from feedback.kernel.principal import Role
 from feedback.surveys.models import Schedule, Survey, WidgetKey
 from tests.support.web import PASSWORD, csrf_token, sign_in, signed_in_admin
 

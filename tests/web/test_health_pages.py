@@ -12,9 +12,9 @@ import pytest
 
 from analytics.health import band_of
 from feedback.accounts.models import CSM, Account
-from feedback.auth.models import Role
 from feedback.auth.services import create_staff_user
 from feedback.health.models import HealthSnapshot
+from feedback.kernel.principal import Role
 from tests.support.factories import book, import_csv
 from tests.support.web import HOSTILE, PASSWORD, as_role, sign_in
 

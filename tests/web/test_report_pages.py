@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import book, import_csv
 from tests.support.web import HOSTILE, as_role
 

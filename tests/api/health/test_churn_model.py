@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import Role
 from feedback.imports.saas_churn import import_saas_churn
 from feedback.imports.services import Importer
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, token
 from tests.support.paths import SAAS_CHURN
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import Account
-from feedback.auth.models import Role
 from feedback.health.models import HealthSnapshot
 from feedback.health.score_settings import update_health_settings
 from feedback.health.snapshot import compute_snapshot, last_complete_day
 from feedback.health.usage_metrics import push_metrics
+from feedback.kernel.principal import Role
 from feedback.worker import run_jobs_once
 from tests.support.factories import bearer, book, import_csv, token
 from tests.support.processes import feedback

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import Role
 from feedback.health.models import UsageMetric
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, token
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from analytics.health import DEFAULT_WEIGHTS
-from feedback.auth.models import Role
 from feedback.health.score_settings import load_health_settings
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, token
 from tests.support.paths import SAAS_CHURN
 from tests.support.web import csrf_token, signed_in_admin

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from feedback.auth.models import Role
 from feedback.imports.saas_churn import import_saas_churn
 from feedback.imports.services import Importer
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, token
 from tests.support.paths import SAAS_CHURN
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from analytics.nps import nps_interval
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, import_csv, token
 from tests.support.paths import SAAS_CHURN
 

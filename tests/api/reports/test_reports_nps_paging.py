@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, import_csv, token
 
 # (account, user, score, month of 2025). u1 answered in Acme (a1) and then in Globex (a2);

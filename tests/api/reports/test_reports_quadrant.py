@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analytics.nps import nps_interval
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from feedback.reports.quadrant import rounded
 from tests.support.factories import bearer, book, import_csv, token
 

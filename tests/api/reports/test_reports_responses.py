@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, import_csv, token
 
 RESPONSES = (

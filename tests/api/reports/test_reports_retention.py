@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import Account
-from feedback.auth.models import Role
 from feedback.health.models import HealthSnapshot
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, import_csv, token
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from analytics.compare import compare_clustered
-from feedback.auth.models import Role
 from feedback.demo import load_demo
+from feedback.kernel.principal import Role
 from feedback.responses.models import Response
 from tests.support.factories import bearer, token
 
