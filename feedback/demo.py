@@ -16,9 +16,10 @@ from feedback.auth.models import Role, StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
 from feedback.imports.parsing import SourceRow
 from feedback.imports.services import Importer, ImportResult
+from feedback.kernel.nps import category
+from feedback.surveys.keys import DEMO_WIDGET_KEY
 
 SEED = 20261122
-DEMO_WIDGET_KEY = "wk_demo_local"
 ACCOUNTS = 150
 DEFAULT_DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed, demo only
 
@@ -79,10 +80,6 @@ def quarter_start(today: date) -> date:
 
 def pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
     return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
-
-
-def category(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
 
 
 def rows(values: Iterable[dict[str, str]]) -> tuple[list[str], list[SourceRow]]:

@@ -22,6 +22,9 @@ class KeyInfo:
     require_identity: bool
 
 
+# the development key `feedback demo` creates for the demo host page (/demo/host)
+DEMO_WIDGET_KEY = "wk_demo_local"
+
 _keys: TTLCache[KeyInfo | None] = TTLCache(CONFIG_TTL_SECONDS)
 
 

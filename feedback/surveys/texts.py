@@ -50,10 +50,6 @@ DEFAULT_TEXTS: dict[str, dict[str, Any]] = {
 }
 
 
-def category(score: int) -> str:
-    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
-
-
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():

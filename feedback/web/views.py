@@ -21,6 +21,7 @@ from feedback.auth.guards import (
     provide_principal,
 )
 from feedback.auth.services import audit, authenticate_password
+from feedback.surveys.keys import DEMO_WIDGET_KEY
 
 
 class LoginForm(msgspec.Struct):
@@ -72,7 +73,6 @@ class PageController(Controller):
     @get("/demo/host")
     async def demo_host(self, request: Request[Any, Any, State]) -> Template:
         """A stand-in for a customer's product page that embeds the widget (demo only)."""
-        from feedback.demo import DEMO_WIDGET_KEY
         from feedback.settings import get_settings
 
         if get_settings().environment == "production":
