@@ -88,9 +88,9 @@ async def main(args: argparse.Namespace) -> None:
         }
     )
     from feedback.accounts.models import CSM, Account
-    from feedback.ctas.models import Outbox
-    from feedback.ctas.services import Signal, raise_signal
+    from feedback.ctas.signals import Signal, raise_signal
     from feedback.db import close_database, migrate, open_database, write_transaction
+    from feedback.outbox.models import Outbox
     from feedback.settings import get_settings
 
     await migrate()
@@ -117,7 +117,7 @@ async def main(args: argparse.Namespace) -> None:
                 )
         print(f"setup: {args.ctas} CTAs queued in {time.perf_counter() - started:.1f} s")
 
-        from bot.delivery import Deliverer
+        from feedback.runtime import slack_deliverer as Deliverer
 
         stop = asyncio.Event()
         workers = [Deliverer(settings, worker_id=f"w{i}") for i in range(args.workers)]

@@ -1,11 +1,12 @@
 """The Slack app (slack-bolt): CTA buttons, the close modal, `/nps`, the App Home.
 
 Bolt verifies every request's signature and rejects timestamps older than five minutes.
-Listeners ack first and then change the CTA through feedback.ctas.services (the same code
+Listeners ack first and then change the CTA through feedback.ctas.actions (the same code
 the web pages use); the change enqueues a message update that the outbox deliverer sends
 with `chat.update`. Changes are compare-and-set, so double clicks and Slack's retries are
 harmless. Only Slack users linked to a CSM (`csm.slack_user_id`) may act, and only on their
-own CTAs or their team's (managers); everyone else gets an ephemeral refusal.
+own CTAs or their team's (managers, feedback.ctas.access.may_act); everyone else gets an
+ephemeral refusal.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import commands
 from bot.blocks import close_modal, home_view
-from bot.delivery import make_client
+from bot.transport import make_client
 from feedback.accounts.models import CSM
+from feedback.ctas.access import may_act
+from feedback.ctas.actions import change_cta
 from feedback.ctas.models import SlackEventSeen
-from feedback.ctas.services import (
-    change_cta,
-    enqueue_cta_message,
-    load_cta,
-    team_of,
-)
+from feedback.ctas.reads import load_cta
 from feedback.db import write_transaction
-from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
+from feedback.outbox.enqueue import enqueue_cta_message
 from feedback.settings import Settings
 
 log = logging.getLogger("feedback.slack")
@@ -48,14 +47,6 @@ async def csm_for_slack_user(slack_user_id: str) -> dict[str, Any] | None:
         .where((CSM.slack_user_id == slack_user_id) & (CSM.active == True))  # noqa: E712
         .first()
     )
-
-
-async def may_act(csm: dict[str, Any], cta: dict[str, Any]) -> bool:
-    """The owner, anyone above the owner (a manager), or anyone when nobody owns it."""
-    owner = cta["owner_id"] if cta["owner_id"] is not None else cta["account_csm"]
-    if owner is None or owner == csm["id"]:
-        return True
-    return owner in await team_of(csm["id"])
 
 
 def _cta_ref(value: str) -> tuple[int, int | None, str | None]:
@@ -97,8 +88,8 @@ async def _act(
     if cta is None:
         await _tell(client, body, "That CTA no longer exists.")
         return
-    if not await may_act(csm, cta):
-        await _tell(client, body, f"This CTA belongs to {cta['owner_name']}; you cannot change it.")
+    if not await may_act(csm["id"], cta):
+        await _tell(client, body, f"This CTA belongs to {cta.owner_name}; you cannot change it.")
         return
     try:
         change = await change_cta(
@@ -181,7 +172,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
         csm = await csm_for_slack_user(body["user"]["id"])
         cta = await load_cta(cta_id)
-        if csm is None or cta is None or not await may_act(csm, cta):
+        if csm is None or cta is None or not await may_act(csm["id"], cta):
             await _tell(client, body, REFUSAL if csm is None else "You cannot close this CTA.")
             return
         await client.views_open(trigger_id=body["trigger_id"], view=close_modal(cta))
@@ -219,7 +210,7 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         if not await first_time(body.get("event_id")):
             return  # Slack retried an event we handled
         csm = await csm_for_slack_user(event["user"])
-        ctas = await commands.open_ctas_for(csm) if csm else []
+        ctas = await commands.open_ctas_of(csm) if csm else []
         await client.views_publish(
             user_id=event["user"], view=home_view(ctas, settings.public_url, csm is not None)
         )

@@ -10,6 +10,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from feedback.ctas.records import CtaView
+from feedback.outbox.messages import Digest, Rendered
+
 ACTION_IDS = ("cta_ack", "cta_snooze", "cta_reassign", "cta_close", "cta_open")
 STATUS_EMOJI = {"open": "🔴", "acknowledged": "🟡", "snoozed": "💤", "closed": "✅"}
 PRIORITY_LABEL = {1: "urgent", 2: "high", 3: "medium", 4: "low"}
@@ -46,53 +49,51 @@ def cta_url(public_url: str, cta_id: int) -> str:
     return f"{public_url}/ctas/{cta_id}"
 
 
-def cta_blocks(
-    cta: dict[str, Any], public_url: str, type_label: str
-) -> tuple[str, list[dict[str, Any]]]:
+def cta_blocks(cta: CtaView, public_url: str, type_label: str) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for one CTA. Buttons carry "id:version" so a click on a
     message that is no longer current is recognised."""
-    trigger = cta.get("trigger") or {}
-    status = cta["status"]
-    title = f"{type_label}: {cta['account_name']}"
+    trigger = cta.trigger or {}
+    status = cta.status
+    title = f"{type_label}: {cta.account_name}"
     fields = [
-        mrkdwn(f"*Account*\n{escape(cta['account_name'])} ({escape(cta['account_external_id'])})"),
-        mrkdwn(f"*ARR*\n{money(cta['arr_cents'])}"),
-        mrkdwn(f"*Priority*\n{PRIORITY_LABEL.get(cta['priority'], cta['priority'])}"),
-        mrkdwn(f"*Due*\n{_day(cta['due_on'])}"),
-        mrkdwn(f"*Owner*\n{escape(cta['owner_name'] or 'unassigned')}"),
+        mrkdwn(f"*Account*\n{escape(cta.account_name)} ({escape(cta.account_external_id)})"),
+        mrkdwn(f"*ARR*\n{money(cta.arr_cents)}"),
+        mrkdwn(f"*Priority*\n{PRIORITY_LABEL.get(cta.priority, cta.priority)}"),
+        mrkdwn(f"*Due*\n{_day(cta.due_on)}"),
+        mrkdwn(f"*Owner*\n{escape(cta.owner_name or 'unassigned')}"),
         mrkdwn(
             f"*Status*\n{STATUS_EMOJI.get(status, '')} {status}"
-            + (f" until {_day(cta['snoozed_until'])}" if status == "snoozed" else "")
+            + (f" until {_day(cta.snoozed_until)}" if status == "snoozed" else "")
         ),
     ]
     if "score" in trigger:
         fields.append(mrkdwn(f"*Score*\n{trigger['score']} / 10"))
-    if cta.get("health") is not None:
-        fields.append(mrkdwn(f"*Health*\n{cta['health']}"))
+    if cta.health is not None:
+        fields.append(mrkdwn(f"*Health*\n{cta.health}"))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(title)},
-        {"type": "section", "text": mrkdwn(f"*{escape(cta['reason'])}*"), "fields": fields[:10]},
+        {"type": "section", "text": mrkdwn(f"*{escape(cta.reason)}*"), "fields": fields[:10]},
     ]
     comment = str(trigger.get("comment") or "").strip()
     if comment:
         quoted = "\n".join("> " + escape(line) for line in clip(comment, MAX_COMMENT).splitlines())
         who = escape(trigger.get("user") or "the user")
         blocks.append({"type": "section", "text": mrkdwn(f"*{who} wrote:*\n{quoted}")})
-    elif cta.get("detail") and "score" not in trigger:
-        blocks.append({"type": "section", "text": mrkdwn(escape(clip(cta["detail"], 2000)))})
+    elif cta.detail and "score" not in trigger:
+        blocks.append({"type": "section", "text": mrkdwn(escape(clip(cta.detail, 2000)))})
     if status == "closed":
         blocks.append(
             {
                 "type": "context",
-                "elements": [mrkdwn(f"Closed: {escape(clip(cta['close_reason'], 1000))}")],
+                "elements": [mrkdwn(f"Closed: {escape(clip(cta.close_reason, 1000))}")],
             }
         )
     else:
-        value = f"{cta['id']}:{cta['version']}"
+        value = f"{cta.id}:{cta.version}"
         blocks.append(
             {
                 "type": "actions",
-                "block_id": f"cta:{cta['id']}",
+                "block_id": f"cta:{cta.id}",
                 "elements": [
                     {
                         "type": "button",
@@ -129,26 +130,26 @@ def cta_blocks(
                         "type": "button",
                         "action_id": "cta_open",
                         "text": plain("Open in browser"),
-                        "url": cta_url(public_url, cta["id"]),
+                        "url": cta_url(public_url, cta.id),
                     },
                 ],
             }
         )
-    return clip(f"{title} ({cta['reason']})", 300), blocks
+    return clip(f"{title} ({cta.reason})", 300), blocks
 
 
-def close_modal(cta: dict[str, Any]) -> dict[str, Any]:
+def close_modal(cta: CtaView) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": "cta_close_modal",
-        "private_metadata": f"{cta['id']}:{cta['version']}",
+        "private_metadata": f"{cta.id}:{cta.version}",
         "title": plain("Close CTA"),
         "submit": plain("Close CTA"),
         "close": plain("Cancel"),
         "blocks": [
             {
                 "type": "section",
-                "text": mrkdwn(f"*{escape(cta['reason'])}* for {escape(cta['account_name'])}"),
+                "text": mrkdwn(f"*{escape(cta.reason)}* for {escape(cta.account_name)}"),
             },
             {
                 "type": "input",
@@ -165,16 +166,16 @@ def close_modal(cta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def cta_line(cta: dict[str, Any], public_url: str) -> str:
-    due = _day(cta["due_on"])
+def cta_line(cta: CtaView, public_url: str) -> str:
+    due = _day(cta.due_on)
     return (
-        f"{STATUS_EMOJI.get(cta['status'], '')} <{cta_url(public_url, cta['id'])}|"
-        f"{escape(cta['reason'])}> · {escape(cta['account_name'])} · "
-        f"{PRIORITY_LABEL.get(cta['priority'], '')} · due {due}"
+        f"{STATUS_EMOJI.get(cta.status, '')} <{cta_url(public_url, cta.id)}|"
+        f"{escape(cta.reason)}> · {escape(cta.account_name)} · "
+        f"{PRIORITY_LABEL.get(cta.priority, '')} · due {due}"
     )
 
 
-def cta_list_blocks(title: str, ctas: list[dict[str, Any]], public_url: str) -> list[dict]:
+def cta_list_blocks(title: str, ctas: list[CtaView], public_url: str) -> list[dict]:
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(title)}]
     if not ctas:
         blocks.append({"type": "section", "text": mrkdwn("Nothing open. 🎉")})
@@ -187,7 +188,7 @@ def cta_list_blocks(title: str, ctas: list[dict[str, Any]], public_url: str) -> 
     return blocks
 
 
-def home_view(ctas: list[dict[str, Any]], public_url: str, known: bool) -> dict[str, Any]:
+def home_view(ctas: list[CtaView], public_url: str, known: bool) -> dict[str, Any]:
     if not known:
         blocks = [
             {
@@ -203,27 +204,34 @@ def home_view(ctas: list[dict[str, Any]], public_url: str, known: bool) -> dict[
     return {"type": "home", "blocks": blocks}
 
 
-def digest_blocks(
-    csm_name: str,
-    ctas: list[dict[str, Any]],
-    detractors: list[dict[str, Any]],
-    public_url: str,
-    red: list[dict[str, Any]] | None = None,
-) -> tuple[str, list[dict[str, Any]]]:
-    blocks = cta_list_blocks(f"Daily digest for {csm_name}", ctas, public_url)
-    if red:
-        lines = [f"• {escape(r['account_name'])}: {float(r['score']):.0f}" for r in red]
+def digest_blocks(digest: Digest, public_url: str) -> tuple[str, list[dict[str, Any]]]:
+    blocks = cta_list_blocks(f"Daily digest for {digest.csm_name}", digest.ctas, public_url)
+    if digest.red:
+        lines = [f"• {escape(r.account_name)}: {float(r.score):.0f}" for r in digest.red]
         blocks.append(
             {"type": "section", "text": mrkdwn("*Accounts in the red band*\n" + "\n".join(lines))}
         )
-    if detractors:
+    if digest.detractors:
         lines = [
-            f"• {escape(d['account_name'])}: {d['score']}"
-            + (f" — {escape(clip(d['comment'], 200))}" if d.get("comment") else "")
-            for d in detractors[:15]
+            f"• {escape(d.account_name)}: {d.score}"
+            + (f" — {escape(clip(d.comment, 200))}" if d.comment else "")
+            for d in digest.detractors[:15]
         ]
         blocks.append(
             {"type": "section", "text": mrkdwn("*New detractors (24 h)*\n" + "\n".join(lines))}
         )
-    text = f"Daily digest: {len(ctas)} open CTAs, {len(detractors)} new detractors"
+    text = f"Daily digest: {len(digest.ctas)} open CTAs, {len(digest.detractors)} new detractors"
     return text, blocks
+
+
+class BlockKit:
+    """Slack's Block Kit as the outbox's message format (feedback.outbox.render): the one
+    place a CTA's message and a digest are laid out."""
+
+    def cta(self, cta: CtaView, type_label: str, public_url: str) -> Rendered:
+        text, blocks = cta_blocks(cta, public_url, type_label)
+        return Rendered(text, blocks)
+
+    def digest(self, digest: Digest, public_url: str) -> Rendered:
+        text, blocks = digest_blocks(digest, public_url)
+        return Rendered(text, blocks)

@@ -12,13 +12,14 @@ from typing import Any
 from piccolo.query.functions.string import Lower
 
 from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
-from feedback.accounts.models import CSM, Account
-from feedback.auth.models import Role
+from feedback.accounts.models import Account
 from feedback.auth.services import Principal
-from feedback.ctas.services import list_ctas, team_of
-from feedback.errors import InputError
+from feedback.ctas.access import principal_for_csm
+from feedback.ctas.reads import list_ctas, open_ctas_for
+from feedback.ctas.records import CtaView
 from feedback.health.reads import recent_scores
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
 from feedback.reports.responses import list_responses
 from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
 from feedback.settings import Settings
@@ -48,15 +49,12 @@ TOP = 15
 
 
 async def principal_for(csm: dict[str, Any]) -> Principal:
-    is_manager = await CSM.exists().where(CSM.manager == csm["id"])
-    role = Role.manager if is_manager else Role.csm
-    return Principal(role=role, actor=csm["email"], source="slack", csm_id=csm["id"])
+    return await principal_for_csm(csm["id"], csm["email"], "slack")
 
 
-async def open_ctas_for(csm: dict[str, Any]) -> list[dict[str, Any]]:
-    principal = await principal_for(csm)
-    owners = await team_of(csm["id"]) if principal.role is Role.manager else {csm["id"]}
-    return await list_ctas(principal, owner_ids=owners)
+async def open_ctas_of(csm: dict[str, Any]) -> list[CtaView]:
+    """The CSM's open CTAs (a manager's: their team's)."""
+    return await open_ctas_for(await principal_for(csm))
 
 
 def _nps_text(group: dict[str, Any]) -> str:
@@ -74,7 +72,7 @@ async def answer(csm: dict[str, Any], text: str, settings: Settings) -> tuple[st
     if not words or words[0].lower() == "help":
         return "How to use /nps", [{"type": "section", "text": mrkdwn(HELP)}]
     if words[0].lower() == "mine":
-        ctas = await open_ctas_for(csm)
+        ctas = await open_ctas_of(csm)
         return f"{len(ctas)} open CTAs", cta_list_blocks(
             "Your open Calls-to-Action", ctas, settings.public_url
         )

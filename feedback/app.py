@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from bot.app import build_bolt_app
 from bot.http import slack_events
 from feedback import __version__
 from feedback.accounts.views import AccountController
@@ -34,6 +33,7 @@ from feedback.lifecycle.views import LifecycleController
 from feedback.observability import configure_logging, metrics, observability_middleware
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
+from feedback.runtime import serve_loops, use_slack_messages
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
@@ -64,20 +64,6 @@ def livez() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@asynccontextmanager
-async def in_background(loop: Callable[[asyncio.Event], Awaitable[None]]) -> AsyncIterator[None]:
-    """Run `loop(stop)` as a task for the life of the block; stop and cancel it at the end."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(loop(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -87,11 +73,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
 
     rate_limiter = limiter_for(settings.redis_url)
-    bolt = None
-    if settings.slack.configured:
-        from bot.app import build_bolt_app
-
-        bolt = build_bolt_app(settings)
+    use_slack_messages()
+    bolt = build_bolt_app(settings) if settings.slack.configured else None
 
     @asynccontextmanager
     async def database_pool(_: Litestar) -> AsyncIterator[None]:
@@ -106,28 +89,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await close_database()
 
     @asynccontextmanager
-    async def slack_delivery(_: Litestar) -> AsyncIterator[None]:
-        """The single-machine default: `feedback serve` also delivers the outbox
-        (FEEDBACK_SLACK_DELIVERY=worker leaves it to `feedback worker` processes)."""
-        if not (settings.slack.configured and settings.slack.deliver_in_serve):
-            yield
-            return
-        from bot.delivery import Deliverer
-
-        async with in_background(Deliverer(settings).run):
-            yield
-
-    @asynccontextmanager
-    async def answer_rules(_: Litestar) -> AsyncIterator[None]:
-        """Every serve process raises the CTAs of the answers it (or another process) took;
-        several runners split the queue (feedback/ctas/rules.py). FEEDBACK_ANSWER_RULES=worker
-        leaves it to `feedback worker` processes."""
-        if not settings.answer_rules_in_serve:
-            yield
-            return
-        from feedback.ctas.rules import run_answer_rules
-
-        async with in_background(run_answer_rules):
+    async def background_loops(_: Litestar) -> AsyncIterator[None]:
+        """The answer rule runner and the outbox deliverer, as settings say
+        (feedback/runtime.py)."""
+        async with serve_loops(settings):
             yield
 
     sessions = CookieBackendConfig(
@@ -177,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthReportPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
-        lifespan=[database_pool, answer_rules, slack_delivery],
+        lifespan=[database_pool, background_loops],
         middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,

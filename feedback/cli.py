@@ -290,7 +290,7 @@ def check() -> None:
 @click.option("--once", is_flag=True, help="Run every job once and exit.")
 def worker(once: bool) -> None:
     """Run background jobs (churn, CTA rules, snoozes, digests); deliver the Slack outbox."""
-    from feedback.worker import run_worker
+    from feedback.runtime import run_worker
 
     settings = settings_or_exit()
 
@@ -365,24 +365,9 @@ def slack_socket() -> None:
 
     @with_database
     async def run() -> None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from feedback.runtime import run_socket_mode
 
-        from bot.app import build_bolt_app
-        from bot.delivery import Deliverer
-
-        handler = AsyncSocketModeHandler(build_bolt_app(settings), settings.slack.app_token)
-        stop = asyncio.Event()
-        delivery = (
-            asyncio.create_task(Deliverer(settings).run(stop))
-            if settings.slack.deliver_in_serve
-            else None
-        )
-        try:
-            await handler.start_async()
-        finally:
-            stop.set()
-            if delivery is not None:
-                await delivery
+        await run_socket_mode(settings)
 
     run()
 

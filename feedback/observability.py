@@ -105,9 +105,9 @@ REGISTRY.register(OUTBOX)
 
 
 async def refresh_outbox_snapshot() -> None:
-    from feedback.ctas.outbox import outbox_summary
     from feedback.ctas.rules import answers_awaiting_rules
     from feedback.kernel.clock import utcnow
+    from feedback.outbox.admin import outbox_summary
 
     summary = await outbox_summary()
     pending = summary.get("pending", {}).get("oldest")

@@ -4,9 +4,10 @@ from piccolo.conf.apps import AppConfig
 
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
-from feedback.ctas.models import Cta, CtaEvent, CtaType, Outbox, SlackChannelPace, SlackEventSeen
+from feedback.ctas.models import Cta, CtaEvent, CtaType, RulesQueue, SlackEventSeen
 from feedback.health.models import HealthSnapshot, UsageMetric
-from feedback.responses.models import Response, RulesQueue
+from feedback.outbox.models import Outbox, SlackChannelPace
+from feedback.responses.models import Response
 from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
 
 TABLES = [

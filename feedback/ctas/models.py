@@ -1,9 +1,9 @@
-"""Calls-to-Action, their history, and the outbox that carries them to Slack.
+"""Calls-to-Action, their history, and the queue of answers waiting for the CTA rules.
 
 A CTA is owned by the account's CSM. At most one CTA per account, type and reason is not
 closed at a time (a partial unique index, migration *_cta_indexes): a new signal updates it.
 Every change writes a `cta_event` row (who, from where, what) and, in the same transaction,
-an `outbox` row that a worker delivers to Slack.
+an `outbox` row (feedback/outbox/models.py) that a worker delivers to Slack.
 """
 
 from enum import StrEnum
@@ -22,6 +22,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account
+from feedback.responses.models import Response
 
 
 class CtaStatus(StrEnum):
@@ -31,17 +32,9 @@ class CtaStatus(StrEnum):
     closed = "closed"
 
 
-class OutboxStatus(StrEnum):
-    pending = "pending"  # waiting to be sent (or re-sent after a failure)
-    sending = "sending"  # claimed by a worker until claimed_until; then pending again
-    sent = "sent"
-    dead = "dead"  # failed too often: shown to admins with its last error
-    unrouted = "unrouted"  # Slack not configured, or nowhere to send: shown to admins
-
-
 class CtaType(Table, tablename="cta_type"):
     """CTA types admins added (`POST /api/v1/cta-types`); the built-in ones live in code
-    (feedback/ctas/services.py BUILTIN_TYPES)."""
+    (feedback/ctas/rule_settings.py BUILTIN_TYPES)."""
 
     key = Varchar(length=40, unique=True)
     label = Varchar(length=100)
@@ -87,36 +80,22 @@ class CtaEvent(Table, tablename="cta_event"):
     data = JSONB(default={})
 
 
-class Outbox(Table, tablename="outbox"):
-    """A message to deliver, written in the transaction of the change that caused it."""
-
-    # unique: a change enqueues its message once, however often it is retried
-    key = Varchar(length=200, unique=True)
-    kind = Varchar(length=30)  # cta (post or update the CTA's message), digest
-    cta = ForeignKey(references=Cta, null=True, on_delete=OnDelete.cascade, index=True)
-    channel = Varchar(length=80, null=True, default=None)
-    payload = JSONB(default={})
-    status = Varchar(length=20, default=OutboxStatus.pending.value, choices=OutboxStatus)
-    attempts = Integer(default=0)
-    next_attempt_at = Timestamptz(default=TimestamptzNow())
-    claimed_by = Varchar(length=100, null=True, default=None)
-    claimed_until = Timestamptz(null=True, default=None)
-    last_error = Text(default="")
-    slack_ts = Varchar(length=40, null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow())
-    sent_at = Timestamptz(null=True, default=None)
-
-
-class SlackChannelPace(Table, tablename="slack_channel_pace"):
-    """Per-channel send pacing shared by all workers: a worker may send to a channel only
-    after taking its slot (`next_send_at <= now`, moved forward atomically)."""
-
-    channel = Varchar(length=80, unique=True)
-    next_send_at = Timestamptz(default=TimestamptzNow())
-
-
 class SlackEventSeen(Table, tablename="slack_event_seen"):
     """Events API ids already handled (Slack retries deliveries it thinks failed)."""
 
     event_id = Varchar(length=100, unique=True)
     seen_at = Timestamptz(default=TimestamptzNow())
+
+
+class RulesQueue(Table, tablename="rules_queue"):
+    """Answers waiting for the CTA rules: a detractor's score at once, a promoter's or a
+    detractor's comment when it arrives. The answer statement queues a row; the answer rule
+    runner (feedback/ctas/rules.py) takes rows whose time has come, raises their CTAs and
+    deletes the rows in one transaction, or moves `due` on when an answer's rules failed.
+
+    A queue of its own rather than a mark on the response: taking and clearing the mark
+    locked and rewrote the wide response row of every such answer (a new row version and an
+    entry in each of its nine indexes); this row is small and lives for about a second."""
+
+    response = ForeignKey(references=Response, null=False, on_delete=OnDelete.cascade, unique=True)
+    due = Timestamptz(index=True)

@@ -1,5 +1,5 @@
 """The rules that turn signals into CTAs. Admins switch each one off or tune it
-(`PUT /api/v1/cta-rules`, the CTA rules page); defaults in services.DEFAULT_RULES.
+(`PUT /api/v1/cta-rules`, the CTA rules page); defaults in rule_settings.DEFAULT_RULES.
 
 Answer-driven rules run on a queue: the widget stores an answer and queues it in `rules_queue`
 in one statement; the answer rule runner (in every `feedback serve` and `feedback worker`
@@ -18,12 +18,15 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from feedback.ctas.models import Cta
-from feedback.ctas.services import Signal, cta_rules, raise_signal, raise_signal_groups
-from feedback.db import Statement, as_utc_datetime, write_transaction
-from feedback.errors import database_unavailable
+from feedback.ctas import queries
+from feedback.ctas.models import RulesQueue
+from feedback.ctas.rule_settings import cta_rules
+from feedback.ctas.signals import Signal, raise_signal, raise_signal_groups
+from feedback.db import as_utc_datetime, write_transaction
+from feedback.db.errors import database_unavailable
+from feedback.health.reads import latest_day, latest_scores
 from feedback.kernel.clock import utcnow
-from feedback.responses.models import RulesQueue
+from feedback.kernel.nps import category
 
 log = logging.getLogger("feedback.ctas")
 
@@ -65,7 +68,7 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
     advocacy CTA (each when its rule is on); anything else nothing."""
     score, comment = answer["score"], (answer["comment"] or "").strip()
     who = answer["user_external_id"] or "a user"
-    if score <= 6 and rules["detractor_risk"]["enabled"]:
+    if category(score) == "detractor" and rules["detractor_risk"]["enabled"]:
         rule = rules["detractor_risk"]
         return Signal(
             account_id=answer["account"],
@@ -77,7 +80,7 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
             trigger=_trigger(answer),
             actor="rule:detractor_risk",
         )
-    if score >= 9 and comment and rules["promoter_advocacy"]["enabled"]:
+    if category(score) == "promoter" and comment and rules["promoter_advocacy"]["enabled"]:
         return Signal(
             account_id=answer["account"],
             type="advocacy",
@@ -114,20 +117,6 @@ ANSWER_GATHER_SECONDS = 0.05
 # an answer whose rules failed on their own is tried again this much later (and logged)
 ANSWER_RETRY = timedelta(minutes=10)
 
-_ANY_DUE = Statement("SELECT response FROM rules_queue WHERE due <= {} LIMIT 1")
-_DUE_SQL = """
-SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
-       u.external_id AS user_external_id, u.email AS user_email, r.role
-FROM rules_queue q
-JOIN response r ON r.id = q.response
-LEFT JOIN end_user u ON u.id = r.end_user
-WHERE q.due <= {} ORDER BY q.due LIMIT {}"""
-_DUE = Statement(
-    _DUE_SQL,
-    # several runners (processes) split the queue instead of waiting on each other; only the
-    # small queue rows are locked, never the answers themselves
-    postgres=_DUE_SQL + " FOR UPDATE OF q SKIP LOCKED",
-)
 _wakers: set[asyncio.Event] = set()
 
 
@@ -141,11 +130,11 @@ async def apply_answer_rules(limit: int = ANSWER_BATCH, now: datetime | None = N
     """Run the CTA rules on up to `limit` answers waiting for them, in one transaction that
     also clears their mark. Returns how many answers it handled."""
     now = now or utcnow()
-    if await _ANY_DUE.first(now) is None:  # a plain read: no write lock while idle
+    if await queries.ANY_ANSWER_DUE.first(now) is None:  # a plain read: no write lock while idle
         return 0
     try:
         async with write_transaction():
-            answers = await _DUE.fetch(now, limit)
+            answers = await queries.ANSWERS_DUE.fetch(now, limit)
             await act_on_answers(answers, now)
             await _clear([answer["id"] for answer in answers])
         return len(answers)
@@ -174,7 +163,7 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
         response_id = None
         try:
             async with write_transaction():
-                due = await _DUE.fetch(now, 1)
+                due = await queries.ANSWERS_DUE.fetch(now, 1)
                 if not due:
                     break
                 response_id = due[0]["id"]
@@ -190,12 +179,9 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
     return handled
 
 
-_AWAITING = Statement("SELECT count(*) AS n, min(due) AS oldest FROM rules_queue")
-
-
 async def answers_awaiting_rules() -> tuple[int, datetime | None]:
     """How many answers wait for the rules, and since when (for /metrics)."""
-    row = await _AWAITING.first()
+    row = await queries.ANSWERS_AWAITING.first()
     if row is None:
         return 0, None
     return int(row["n"]), as_utc_datetime(row["oldest"])
@@ -233,57 +219,15 @@ async def run_answer_rules(stop: asyncio.Event) -> None:
 
 # -- time-driven rules (worker) -----------------------------------------------------------------
 
-_RENEWAL_SQL = """
-SELECT a.id, a.renewal_date,
-       COUNT(r.id) AS responses,
-       SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS promoters,
-       SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS detractors
-FROM account a
-JOIN response r ON r.account = a.id AND r.answered_at >= {}
-WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
-  AND a.renewal_date >= {} AND a.renewal_date <= {}
-GROUP BY a.id, a.renewal_date
-"""
-
-# renewing soon and in the red band on the latest health snapshot
-_RENEWAL_RED_SQL = """
-SELECT a.id, a.renewal_date, h.score
-FROM account a JOIN health_snapshot h ON h.account = a.id
-WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
-  AND a.renewal_date >= {} AND a.renewal_date <= {}
-  AND h.band = 'red' AND h.day = (SELECT MAX(day) FROM health_snapshot)
-"""
-
-_DARK_SQL = """
-SELECT a.id,
-       (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
-       (SELECT MAX(u.last_seen_at) FROM end_user u WHERE u.account = a.id) AS last_seen,
-       a.created_at
-FROM account a
-WHERE a.status <> 'churned'
-"""
-
-
-_HEALTH_SQL = """
-SELECT h.account, h.day, h.score, h.band, a.arr_cents, w.score AS week_ago
-FROM health_snapshot h
-JOIN account a ON a.id = h.account
-LEFT JOIN health_snapshot w ON w.account = h.account AND w.day = {}
-WHERE h.day = (SELECT MAX(day) FROM health_snapshot) AND a.status <> 'churned'
-  AND h.score IS NOT NULL
-  AND (h.band = 'red' OR (w.score IS NOT NULL AND w.score - h.score >= {}))
-"""
-
 
 async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: int) -> int:
     """Health in the red band, or N points lower than 7 days before: a health alert."""
-    latest = await Cta.raw("SELECT MAX(day) AS day FROM health_snapshot")
-    day = latest[0]["day"] if latest else None
+    day = await latest_day()
     if day is None:
         return 0
-    day = date.fromisoformat(day) if isinstance(day, str) else day
     raised = 0
-    for row in await Cta.raw(_HEALTH_SQL, day - timedelta(days=7), rule["drop_points"]):
+    rows = await queries.HEALTH_ALERTS.fetch(day - timedelta(days=7), day, rule["drop_points"])
+    for row in rows:
         score = float(row["score"])
         parts = []
         if row["band"] == "red":
@@ -315,6 +259,80 @@ async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: in
     return raised
 
 
+async def _renewals_at_risk(now: datetime, rule: dict[str, Any]) -> int:
+    """A renewal within N days while the account's NPS over the last year is negative or its
+    latest health is in the red band: a renewal CTA."""
+    today = now.date()
+    horizon = today + timedelta(days=rule["days_before_renewal"])
+    renewing = await queries.RENEWING_ACCOUNTS.fetch(now - timedelta(days=365), today, horizon)
+    health = await latest_scores([row["id"] for row in renewing]) if renewing else {}
+    raised = 0
+    for row in renewing:
+        nps = None
+        if row["responses"]:
+            nps = 100 * (row["promoters"] - row["detractors"]) / row["responses"]
+            nps = nps if nps < 0 else None
+        latest = health.get(row["id"])
+        red = latest is not None and latest.band == "red" and latest.score is not None
+        if nps is None and not red:
+            continue
+        renewal = row["renewal_date"]
+        renewal = date.fromisoformat(renewal) if isinstance(renewal, str) else renewal
+        why = []
+        if nps is not None:
+            why.append(f"NPS {nps:.0f} over the last year ({row['responses']} answers)")
+        if red:
+            assert latest is not None and latest.score is not None
+            why.append(f"health {latest.score:.0f} in the red band")
+        async with write_transaction():
+            _, what = await raise_signal(
+                Signal(
+                    account_id=row["id"],
+                    type="renewal",
+                    reason=RENEWAL_REASON,
+                    detail=f"Renews on {renewal.isoformat()} with " + " and ".join(why),
+                    priority=1 if (renewal - today).days <= 30 else 2,
+                    due_on=min(_due(now, rule["due_days"]), renewal),
+                    trigger={
+                        "kind": "renewal",
+                        "renewal_date": renewal,
+                        "nps": None if nps is None else round(nps),
+                    },
+                    actor="rule:renewal_risk",
+                ),
+                now,
+            )
+        raised += what == "created"
+    return raised
+
+
+async def _going_dark(now: datetime, rule: dict[str, Any]) -> int:
+    """No answers and no product activity for N days: a going-dark CTA."""
+    cutoff = now - timedelta(days=rule["days"])
+    raised = 0
+    for row in await queries.ACCOUNT_ACTIVITY.fetch():
+        moments = [as_utc_datetime(row[k]) for k in ("last_answer", "last_seen", "created_at")]
+        latest = max((m for m in moments if m is not None), default=None)
+        if latest is None or latest >= cutoff:
+            continue
+        async with write_transaction():
+            _, what = await raise_signal(
+                Signal(
+                    account_id=row["id"],
+                    type="going_dark",
+                    reason=DARK_REASON,
+                    detail=f"No answers and no product activity since {latest.date()}",
+                    priority=2,
+                    due_on=_due(now, rule["due_days"]),
+                    trigger={"kind": "going_dark", "last_activity": latest},
+                    actor="rule:going_dark",
+                ),
+                now,
+            )
+        raised += what == "created"
+    return raised
+
+
 async def evaluate_rules(now: datetime | None = None) -> int:
     """Worker job: health-alert, renewal-risk and going-dark CTAs. Idempotent: an open CTA
     for the same account, type and reason is updated, never duplicated; snoozed ones stay
@@ -327,66 +345,7 @@ async def evaluate_rules(now: datetime | None = None) -> int:
             now, rules["health_alert"], rules["detractor_risk"]["high_arr_cents"]
         )
     if rules["renewal_risk"]["enabled"]:
-        rule = rules["renewal_risk"]
-        today = now.date()
-        horizon = today + timedelta(days=rule["days_before_renewal"])
-        rows = await Cta.raw(_RENEWAL_SQL, now - timedelta(days=365), today, horizon)
-        red = {r["id"]: r for r in await Cta.raw(_RENEWAL_RED_SQL, today, horizon)}
-        for row in rows:
-            nps = 100 * (row["promoters"] - row["detractors"]) / row["responses"]
-            row["nps"] = nps if nps < 0 else None
-        at_risk = {r["id"]: r for r in rows if r["nps"] is not None}
-        for account_id, row in red.items():
-            at_risk.setdefault(account_id, {**row, "nps": None, "responses": 0})
-            at_risk[account_id]["health"] = row["score"]
-        for row in at_risk.values():
-            renewal = row["renewal_date"]
-            renewal = date.fromisoformat(renewal) if isinstance(renewal, str) else renewal
-            why = []
-            if row["nps"] is not None:
-                why.append(f"NPS {row['nps']:.0f} over the last year ({row['responses']} answers)")
-            if row.get("health") is not None:
-                why.append(f"health {float(row['health']):.0f} in the red band")
-            async with write_transaction():
-                _, what = await raise_signal(
-                    Signal(
-                        account_id=row["id"],
-                        type="renewal",
-                        reason=RENEWAL_REASON,
-                        detail=f"Renews on {renewal.isoformat()} with " + " and ".join(why),
-                        priority=1 if (renewal - today).days <= 30 else 2,
-                        due_on=min(_due(now, rule["due_days"]), renewal),
-                        trigger={
-                            "kind": "renewal",
-                            "renewal_date": renewal,
-                            "nps": None if row["nps"] is None else round(row["nps"]),
-                        },
-                        actor="rule:renewal_risk",
-                    ),
-                    now,
-                )
-            raised += what == "created"
+        raised += await _renewals_at_risk(now, rules["renewal_risk"])
     if rules["going_dark"]["enabled"]:
-        rule = rules["going_dark"]
-        cutoff = now - timedelta(days=rule["days"])
-        for row in await Cta.raw(_DARK_SQL):
-            moments = [as_utc_datetime(row[k]) for k in ("last_answer", "last_seen", "created_at")]
-            latest = max((m for m in moments if m is not None), default=None)
-            if latest is None or latest >= cutoff:
-                continue
-            async with write_transaction():
-                _, what = await raise_signal(
-                    Signal(
-                        account_id=row["id"],
-                        type="going_dark",
-                        reason=DARK_REASON,
-                        detail=f"No answers and no product activity since {latest.date()}",
-                        priority=2,
-                        due_on=_due(now, rule["due_days"]),
-                        trigger={"kind": "going_dark", "last_activity": latest},
-                        actor="rule:going_dark",
-                    ),
-                    now,
-                )
-            raised += what == "created"
+        raised += await _going_dark(now, rules["going_dark"])
     return raised

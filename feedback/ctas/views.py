@@ -14,11 +14,16 @@ from feedback.accounts.models import Account
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
-from feedback.ctas import outbox, services
-from feedback.ctas.services import Signal
+from feedback.ctas.access import team_of as team_members
+from feedback.ctas.actions import change_cta
+from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas, load_cta
+from feedback.ctas.records import CtaView
+from feedback.ctas.rule_settings import add_cta_type, cta_rules, cta_types, update_cta_rules
+from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
-from feedback.errors import InputError
 from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
+from feedback.outbox import admin as outbox
 
 MANAGE = (Role.admin, Role.manager, Role.csm)
 
@@ -45,14 +50,16 @@ class CtaTypeIn(msgspec.Struct, forbid_unknown_fields=True):
     label: str
 
 
-def cta_json(cta: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"slack_channel", "slack_ts", "account_csm", "owner_manager"}
-    return {k: v for k, v in cta.items() if k not in hidden}
+HIDDEN = {"slack_channel", "slack_ts", "account_csm", "owner_manager"}
+
+
+def cta_json(cta: CtaView) -> dict[str, Any]:
+    return {k: v for k, v in cta.as_dict().items() if k not in HIDDEN}
 
 
 async def create_cta(principal: Principal, data: CtaIn) -> dict[str, Any]:
     """A CTA raised by a person (an onboarding call, a business review, ...)."""
-    types = await services.cta_types()
+    types = await cta_types()
     if data.type not in types:
         raise InputError("type", f"unknown type; types: {', '.join(types)}")
     account = (
@@ -63,7 +70,7 @@ async def create_cta(principal: Principal, data: CtaIn) -> dict[str, Any]:
     if account is None or not principal.can_see_csm(account["csm"]):
         raise InputError("account", f"no account {data.account!r}")
     async with write_transaction():
-        cta_id, what = await services.raise_signal(
+        cta_id, what = await raise_signal(
             Signal(
                 account_id=account["id"],
                 type=data.type,
@@ -76,7 +83,7 @@ async def create_cta(principal: Principal, data: CtaIn) -> dict[str, Any]:
             ),
             utcnow(),
         )
-    cta = await services.load_cta(cta_id)
+    cta = await load_cta(cta_id)
     assert cta is not None
     return {"result": what, "cta": cta_json(cta)}
 
@@ -101,14 +108,14 @@ class CtaController(Controller):
         if owner is not None:
             owners = {owner}
         if team_of is not None:
-            owners = (owners or set()) | await services.team_of(team_of)
+            owners = (owners or set()) | await team_members(team_of)
         account_id = None
         if account is not None:
             row = await Account.select(Account.id).where(Account.external_id == account).first()
             if row is None:
                 raise InputError("account", f"no account {account!r}")
             account_id = row["id"]
-        rows = await services.list_ctas(
+        rows = await list_ctas(
             principal,
             status=None if status == "all" else status,
             owner_ids=owners,
@@ -124,8 +131,9 @@ class CtaController(Controller):
 
     @get("/ctas/{cta_id:int}", summary="One CTA with its history", **access(*ALL_ROLES))
     async def get_cta(self, principal: CurrentPrincipal, cta_id: FromPath[int]) -> dict[str, Any]:
-        cta = await services.get_visible_cta(principal, cta_id)
-        return {**cta_json(cta), "history": await services.cta_history(cta_id)}
+        cta = await get_visible_cta(principal, cta_id)
+        history = [entry.as_dict() for entry in await cta_history(cta_id)]
+        return {**cta_json(cta), "history": history}
 
     @post(
         "/ctas/{cta_id:int}/actions",
@@ -136,8 +144,8 @@ class CtaController(Controller):
     async def act(
         self, principal: CurrentPrincipal, cta_id: FromPath[int], data: JSONBody[CtaAction]
     ) -> dict[str, Any]:
-        await services.get_visible_cta(principal, cta_id)
-        change = await services.change_cta(
+        await get_visible_cta(principal, cta_id)
+        change = await change_cta(
             cta_id,
             data.action,
             actor=principal.actor,
@@ -151,21 +159,21 @@ class CtaController(Controller):
 
     @get("/cta-rules", summary="The CTA rules and their settings", **access(Role.admin))
     async def get_rules(self) -> dict[str, Any]:
-        return await services.cta_rules()
+        return await cta_rules()
 
     @put("/cta-rules", summary="Change CTA rules (partial)", **access(Role.admin))
     async def put_rules(
         self, principal: CurrentPrincipal, data: JSONBody[dict[str, Any]]
     ) -> dict[str, Any]:
-        return await services.update_cta_rules(data, principal.actor, principal.source)
+        return await update_cta_rules(data, principal.actor, principal.source)
 
     @get("/cta-types", summary="CTA types", **access(*ALL_ROLES))
     async def get_types(self) -> dict[str, str]:
-        return await services.cta_types()
+        return await cta_types()
 
     @post("/cta-types", summary="Add a CTA type", status_code=201, **access(Role.admin))
     async def add_type(self, data: JSONBody[CtaTypeIn]) -> dict[str, str]:
-        return await services.add_cta_type(data.key, data.label)
+        return await add_cta_type(data.key, data.label)
 
     @get(
         "/outbox",
@@ -177,7 +185,7 @@ class CtaController(Controller):
         status: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> list[dict[str, Any]]:
-        return await outbox.list_messages(status, limit)
+        return [message.as_dict() for message in await outbox.list_messages(status, limit)]
 
     @post(
         "/outbox/{message_id:int}/retry",

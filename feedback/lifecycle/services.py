@@ -16,11 +16,12 @@ from typing import Any
 
 from feedback.accounts.models import Account, ChurnEvent, EndUser
 from feedback.auth.services import audit
-from feedback.ctas.models import Cta, CtaEvent, Outbox
+from feedback.ctas.models import Cta, CtaEvent
 from feedback.db import as_utc_datetime, fetch, write_transaction
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
 from feedback.lifecycle.queries import CTAS_OF_ACCOUNT, ctas_by_id_sql
+from feedback.outbox.models import Outbox
 from feedback.responses.models import Response
 
 MODES = ("anonymise", "delete")

@@ -15,8 +15,14 @@ from feedback.accounts.models import CSM
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.models import Role
 from feedback.auth.services import Principal
-from feedback.ctas import outbox, services
-from feedback.errors import InputError
+from feedback.ctas.access import team_of as team_members
+from feedback.ctas.actions import SNOOZE_CHOICES, change_cta
+from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
+from feedback.ctas.records import CtaView
+from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
+from feedback.kernel.errors import InputError
+from feedback.outbox import admin as outbox
+from feedback.outbox.messages import ListedMessage
 
 FormRequest = Request[Any, Any, State]
 ACT = (Role.admin, Role.manager, Role.csm)
@@ -55,15 +61,15 @@ class CtaPages(Controller):
         team_of: FromQuery[str | None] = None,
     ) -> Template:
         error = None
-        ctas: list[dict[str, Any]] = []
+        ctas: list[CtaView] = []
         try:
             owners = None
             owner_id, team_id = _int(owner, "owner"), _int(team_of, "team_of")
             if owner_id is not None:
                 owners = {owner_id}
             if team_id is not None:
-                owners = (owners or set()) | await services.team_of(team_id)
-            ctas = await services.list_ctas(
+                owners = (owners or set()) | await team_members(team_id)
+            ctas = await list_ctas(
                 principal, status=None if status == "all" else status, owner_ids=owners
             )
         except InputError as exc:
@@ -78,7 +84,7 @@ class CtaPages(Controller):
                 "owner": owner or "",
                 "team_of": team_of or "",
                 "csms": await _csms(),
-                "types": await services.cta_types(),
+                "types": await cta_types(),
                 "error": error,
             },
         )
@@ -96,18 +102,18 @@ class CtaPages(Controller):
         message: str | None = None,
         error: InputError | None = None,
     ) -> Template:
-        cta = await services.get_visible_cta(principal, cta_id)
+        cta = await get_visible_cta(principal, cta_id)
         return Template(
             "ctas/detail.html",
             status_code=422 if error else 200,
             context={
                 "principal": principal,
                 "cta": cta,
-                "history": await services.cta_history(cta_id),
+                "history": await cta_history(cta_id),
                 "csms": await _csms(),
-                "types": await services.cta_types(),
+                "types": await cta_types(),
                 "can_act": principal.role in ACT,
-                "snooze_choices": services.SNOOZE_CHOICES,
+                "snooze_choices": SNOOZE_CHOICES,
                 "message": message,
                 "error": error,
             },
@@ -117,10 +123,10 @@ class CtaPages(Controller):
     async def act(
         self, principal: CurrentPrincipal, cta_id: FromPath[int], request: FormRequest
     ) -> Redirect | Template:
-        await services.get_visible_cta(principal, cta_id)
+        await get_visible_cta(principal, cta_id)
         form = await request.form()
         try:
-            change = await services.change_cta(
+            change = await change_cta(
                 cta_id,
                 str(form.get("action") or ""),
                 actor=principal.actor,
@@ -155,8 +161,8 @@ class CtaAdminPages(Controller):
             status_code=422 if error else 200,
             context={
                 "principal": principal,
-                "rules": await services.cta_rules(),
-                "params": services.RULE_PARAMS,
+                "rules": await cta_rules(),
+                "params": RULE_PARAMS,
                 "csms": await _csms(),
                 "saved": saved,
                 "error": error,
@@ -170,7 +176,7 @@ class CtaAdminPages(Controller):
         form = await request.form()
         changes: dict[str, Any] = {}
         try:
-            for name, params in services.RULE_PARAMS.items():
+            for name, params in RULE_PARAMS.items():
                 change: dict[str, Any] = {"enabled": form.get(f"{name}.enabled") == "on"}
                 for param in params:
                     value = _int(form.get(f"{name}.{param}"), f"{name}.{param}")
@@ -178,7 +184,7 @@ class CtaAdminPages(Controller):
                         change[param] = value
                 changes[name] = change
             changes["default_owner"] = _int(form.get("default_owner"), "default_owner")
-            await services.update_cta_rules(changes, principal.actor, "web")
+            await update_cta_rules(changes, principal.actor, "web")
         except InputError as exc:
             return await self._rules(principal, error=exc)
         return Redirect(path="/admin/cta-rules", query_params={"saved": "true"}, status_code=303)
@@ -188,10 +194,11 @@ class CtaAdminPages(Controller):
         self, principal: CurrentPrincipal, status: FromQuery[str | None] = None
     ) -> Template:
         error = None
+        messages: list[ListedMessage] = []
         try:
             messages = await outbox.list_messages(status or None, limit=200)
         except InputError as exc:
-            messages, error = [], exc
+            error = exc
         return Template(
             "ctas/outbox.html",
             status_code=422 if error else 200,

@@ -14,12 +14,13 @@ from typing import IO, Any
 
 import pytest
 
-from bot.delivery import Deliverer
 from devtools.slack_standin import SlackStandIn
 from feedback.accounts.models import CSM, Account
-from feedback.ctas.models import Outbox
-from feedback.ctas.services import Signal, raise_signal, update_cta_rules
+from feedback.ctas.rule_settings import update_cta_rules
+from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
+from feedback.outbox.models import Outbox
+from feedback.runtime import slack_deliverer
 from feedback.settings import Settings, get_settings
 from tests.support.factories import import_csv
 from tests.support.paths import ROOT
@@ -55,7 +56,7 @@ async def test_slack_down_for_a_while_then_everything_arrives_once(
         await many_ctas(10)
         port = standin.port
         await standin.stop()  # Slack is unreachable
-        sender = Deliverer(settings, backoff_seconds=0.05, max_backoff_seconds=0.2)
+        sender = slack_deliverer(settings, backoff_seconds=0.05, max_backoff_seconds=0.2)
         stop = asyncio.Event()
         worker = asyncio.create_task(sender.run(stop, idle_seconds=0.05))
         await eventually(lambda: sender.totals.retried >= 10, what="ten retries")

@@ -24,8 +24,7 @@ import httpx
 import pytest
 
 from devtools.slack_standin import SlackStandIn
-from feedback.ctas.models import Cta
-from feedback.responses.models import RulesQueue
+from feedback.ctas.models import Cta, RulesQueue
 from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
 from tests.support.paths import ROOT
 from tests.support.processes import free_port

@@ -14,7 +14,7 @@ import httpx
 import yaml
 
 from devtools.slack_standin import SlackStandIn
-from feedback.ctas.models import Outbox
+from feedback.outbox.models import Outbox
 from tests.support.factories import ORIGIN, book, widget_setup
 from tests.support.paths import ROOT
 from tests.support.processes import feedback, free_port
@@ -85,7 +85,7 @@ async def test_worker_once_delivers_what_is_queued(
     standin: SlackStandIn, database_url: str
 ) -> None:
     from feedback.accounts.models import Account
-    from feedback.ctas.services import Signal, raise_signal
+    from feedback.ctas.signals import Signal, raise_signal
     from feedback.db import write_transaction
 
     await book()

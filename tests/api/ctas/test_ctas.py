@@ -17,25 +17,21 @@ from hypothesis import strategies as st
 from feedback.accounts.models import CSM, Account, EndUser
 from feedback.auth.models import Role
 from feedback.ctas import rules
-from feedback.ctas.models import Cta, CtaEvent, Outbox
-from feedback.ctas.outbox import enqueue_digests
+from feedback.ctas.actions import change_cta, wake_snoozed
+from feedback.ctas.models import Cta, CtaEvent, RulesQueue
+from feedback.ctas.rule_settings import update_cta_rules
 from feedback.ctas.rules import (
     detractor_priority,
     drain_answer_rules,
     evaluate_rules,
     run_answer_rules,
 )
-from feedback.ctas.services import (
-    Signal,
-    change_cta,
-    raise_signal,
-    raise_signal_groups,
-    update_cta_rules,
-    wake_snoozed,
-)
+from feedback.ctas.signals import Signal, raise_signal, raise_signal_groups
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.responses.models import Response, RulesQueue
+from feedback.outbox.digests import enqueue_digests
+from feedback.outbox.models import Outbox
+from feedback.responses.models import Response
 from tests.support.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
 from tests.support.slack import link_slack_users
 from tests.support.waiting import eventually

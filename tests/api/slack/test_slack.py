@@ -1,5 +1,5 @@
 """The Slack bot over real HTTP: the service's /slack/events with signed requests, and the
-outbox deliverer talking to a local stand-in of the Slack Web API (bot/standin.py)."""
+outbox deliverer talking to a local stand-in of the Slack Web API (devtools/slack_standin.py)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.delivery import Deliverer
+from bot.transport import make_client
 from devtools.slack_standin import SlackStandIn
 from feedback.accounts.models import CSM, Account
 from feedback.app import create_app
 from feedback.auth.models import Role
-from feedback.ctas.models import Cta, CtaEvent, Outbox
+from feedback.ctas.models import Cta, CtaEvent
 from feedback.ctas.rules import drain_answer_rules
 from feedback.kernel.clock import utcnow
+from feedback.outbox import queries
+from feedback.outbox.delivery import Deliverer
+from feedback.outbox.models import Outbox
+from feedback.runtime import slack_deliverer
 from feedback.settings import Settings, get_settings
 from tests.support.factories import ORIGIN, bearer, book, token, widget_setup
 from tests.support.slack import (
@@ -55,7 +59,7 @@ async def slack_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def deliverer(settings: Settings, **options: Any) -> Deliverer:
-    return Deliverer(settings, backoff_seconds=0.01, **options)
+    return slack_deliverer(settings, **{"backoff_seconds": 0.01, **options})
 
 
 async def widget_answer(
@@ -322,7 +326,7 @@ async def test_repeated_server_errors_back_off_then_die_visibly(
     await link_slack_users()
     await widget_answer(slack_client, 3)
     standin.fail("chat.postMessage", status=500, times=10)
-    sender = Deliverer(settings, backoff_seconds=2.0)
+    sender = deliverer(settings, backoff_seconds=2.0)
     now = utcnow()
     delays = []
     for _ in range(settings.slack.max_attempts):
@@ -358,9 +362,7 @@ async def test_a_time_out_is_retried(
     await link_slack_users()
     await widget_answer(slack_client, 3)
     standin.fail("chat.postMessage", delay=2.0, status=200)
-    from bot.delivery import make_client
-
-    sender = Deliverer(settings, client=make_client(settings, timeout=1), backoff_seconds=0.01)
+    sender = deliverer(settings, client=make_client(settings, timeout=1))
     assert (await sender.deliver_once()).retried == 1
     row = await Outbox.select().first()
     assert row["status"] == "pending" and "Timeout" in row["last_error"]
@@ -387,7 +389,7 @@ async def test_a_worker_killed_after_claiming_loses_nothing(
 async def test_two_workers_never_send_the_same_message_twice(
     client: httpx.AsyncClient, standin: SlackStandIn, settings: Settings
 ) -> None:
-    from feedback.ctas.services import Signal, raise_signal
+    from feedback.ctas.signals import Signal, raise_signal
     from feedback.db import write_transaction
     from tests.support.factories import import_csv
 
@@ -451,10 +453,10 @@ async def test_the_nps_command(
     assert "Detractor answer" in rendered  # its open CTA
     assert "*Health:* 62 (yellow)" in rendered and "-13 in 7 days" in rendered
     # the CTA's own message shows the account's health too
-    from feedback.ctas.services import load_cta
+    from feedback.ctas.reads import load_cta
 
     cta = await load_cta((await Cta.select(Cta.id).where(Cta.type == "risk").first())["id"])
-    assert cta is not None and cta["health"] == "62 (yellow)"
+    assert cta is not None and cta.health == "62 (yellow)"
     from bot.blocks import cta_blocks
 
     assert "*Health*\\n62 (yellow)" in texts(cta_blocks(cta, "https://x", "Risk")[1])
@@ -518,23 +520,24 @@ async def test_a_post_slack_took_is_recorded_once_the_database_is_back(
     instead of failing the send, which would post it a second time after the lease."""
     import asyncpg
 
-    from bot import delivery
-
     await book()
     await link_slack_users()
     await widget_answer(slack_client, 3)
-    real = Outbox.raw
+    real = queries.MARK_SENT
     failures = {"left": 3}
 
-    def flaky(sql: str, *args: Any) -> Any:
-        if sql == delivery._SENT_SQL and failures["left"]:
-            failures["left"] -= 1
-            raise asyncpg.CannotConnectNowError("the database system is starting up")
-        return real(sql, *args)
+    class Flaky:
+        async def run(self, *args: Any) -> None:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise asyncpg.CannotConnectNowError("the database system is starting up")
+            await real.run(*args)
 
-    monkeypatch.setattr(delivery, "RECORD_RETRY_SECONDS", 0.01)
-    monkeypatch.setattr(Outbox, "raw", flaky)
-    assert (await deliverer(settings).deliver_once()).sent == 1
+    async def no_wait(seconds: float) -> None:
+        pass
+
+    monkeypatch.setattr(queries, "MARK_SENT", Flaky())
+    assert (await deliverer(settings, sleep=no_wait).deliver_once()).sent == 1
     assert failures["left"] == 0
     assert len(standin.calls_to("chat.postMessage")) == 1
     (row,) = await Outbox.select(Outbox.status, Outbox.slack_ts)
@@ -618,7 +621,7 @@ async def test_a_ctas_next_version_waits_for_its_first_post_and_updates_it(
     assert await Outbox.count().where(Outbox.status == "pending") == 1  # the next version
     second = deliverer(settings)
     assert (await second.deliver_once()).sent == 0
-    assert await first._send(posting, utcnow()) == "sent"
+    assert await first.send(posting, utcnow()) == "sent"
     assert (await second.deliver_once()).sent == 1
     (post,) = standin.calls_to("chat.postMessage")
     (update,) = standin.calls_to("chat.update")

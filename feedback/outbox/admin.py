@@ -1,0 +1,100 @@
+"""The outbox as admins see it (queued, dead, unrouted, with the message it carries), its
+summary for the admin page and /metrics, and sending a message again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from feedback.auth.services import audit
+from feedback.ctas.reads import load_cta
+from feedback.db import as_utc_datetime, write_transaction
+from feedback.kernel.clock import utcnow
+from feedback.kernel.errors import InputError
+from feedback.outbox import queries
+from feedback.outbox.enqueue import notify_delivery, route
+from feedback.outbox.messages import ListedMessage, OutboxMessage
+from feedback.outbox.models import Outbox, OutboxStatus
+from feedback.outbox.render import render
+
+STATUSES = tuple(s.value for s in OutboxStatus)
+
+
+async def list_messages(status: str | None, limit: int = 100) -> list[ListedMessage]:
+    """The newest messages of a status (by default every one not sent), with what each
+    shows or would show."""
+    if status is not None and status not in STATUSES:
+        raise InputError("status", f"one of {', '.join(STATUSES)}")
+    query = Outbox.select(
+        Outbox.id,
+        Outbox.key,
+        Outbox.kind,
+        Outbox.cta,
+        Outbox.channel,
+        Outbox.payload,
+        Outbox.status,
+        Outbox.attempts,
+        Outbox.next_attempt_at,
+        Outbox.last_error,
+        Outbox.slack_ts,
+        Outbox.created_at,
+        Outbox.sent_at,
+    )
+    if status is not None:
+        query = query.where(Outbox.status == status)
+    else:
+        query = query.where(Outbox.status != OutboxStatus.sent.value)
+    rows = await query.order_by(Outbox.id, ascending=False).limit(limit)
+    return [ListedMessage.from_row(row, await render(OutboxMessage.from_row(row))) for row in rows]
+
+
+async def outbox_summary() -> dict[str, Any]:
+    """Per status: how many messages, and when the oldest was queued."""
+    rows = await queries.SUMMARY.fetch()
+    return {
+        row["status"]: {"count": int(row["n"]), "oldest": as_utc_datetime(row["oldest"])}
+        for row in rows
+    }
+
+
+async def retry(message_id: int, actor: str) -> dict[str, Any]:
+    """A dead or unrouted message goes back to the queue (routed again: the owner may have
+    a channel by now)."""
+    row = (
+        await Outbox.select(Outbox.id, Outbox.status, Outbox.cta, Outbox.channel)
+        .where(Outbox.id == message_id)
+        .first()
+    )
+    if row is None:
+        raise InputError("message", f"no outbox message {message_id}", status_code=404)
+    if row["status"] not in (OutboxStatus.dead.value, OutboxStatus.unrouted.value):
+        raise InputError(
+            "message",
+            f"only dead or unrouted messages, this one is {row['status']}",
+            status_code=409,
+        )
+    channel = row["channel"]
+    if row["cta"] is not None:
+        cta = await load_cta(row["cta"])
+        if cta is not None:
+            channel = route(cta.owner_channel, cta.owner_slack_user)
+    if channel is None:
+        raise InputError(
+            "message",
+            "still nowhere to send it: set the owner's Slack channel "
+            "or FEEDBACK_SLACK_DEFAULT_CHANNEL",
+            status_code=409,
+        )
+    async with write_transaction():
+        await Outbox.update(
+            {
+                Outbox.status: OutboxStatus.pending.value,
+                Outbox.channel: channel,
+                Outbox.attempts: 0,
+                Outbox.next_attempt_at: utcnow(),
+                Outbox.claimed_until: None,
+                Outbox.claimed_by: None,
+            }
+        ).where(Outbox.id == message_id)
+        await audit(actor, "api", "outbox.retry", str(message_id), {"channel": channel})
+    notify_delivery()
+    return {"id": message_id, "status": OutboxStatus.pending.value, "channel": channel}

@@ -1,0 +1,112 @@
+"""The outbox's typed records: a queued message, a rendered one, what admins see of one, and
+a CSM's digest before it is rendered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from feedback.ctas.records import CtaView
+from feedback.db import as_utc_datetime, json_object
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message in the outbox: a CTA's (rendered as the CTA is when it is sent) or one
+    whose text and blocks were stored with it (a digest)."""
+
+    id: int
+    kind: str  # "cta" or "digest"
+    cta: int | None
+    channel: str | None
+    payload: dict[str, Any]
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> OutboxMessage:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            cta=row["cta"],
+            channel=row["channel"],
+            payload=json_object(row["payload"]),
+            attempts=row["attempts"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What a message shows: the fallback text and the blocks."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+@dataclass(frozen=True, slots=True)
+class ListedMessage:
+    """A message as admins see it, with what it shows (or would show)."""
+
+    id: int
+    key: str
+    kind: str
+    cta: int | None
+    channel: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str
+    slack_ts: str | None
+    created_at: datetime | None
+    sent_at: datetime | None
+    preview: Rendered
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], preview: Rendered) -> ListedMessage:
+        return cls(
+            id=row["id"],
+            key=row["key"],
+            kind=row["kind"],
+            cta=row["cta"],
+            channel=row["channel"],
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=as_utc_datetime(row["next_attempt_at"]),
+            last_error=row["last_error"],
+            slack_ts=row["slack_ts"],
+            created_at=as_utc_datetime(row["created_at"]),
+            sent_at=as_utc_datetime(row["sent_at"]),
+            preview=preview,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["preview"] = self.preview.as_dict()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DigestAnswer:
+    account_name: str
+    score: int
+    comment: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RedAccount:
+    account_name: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """A CSM's daily digest: their open CTAs, the last day's detractors, and their accounts
+    in the red band on the latest health snapshot."""
+
+    csm_name: str
+    ctas: list[CtaView]
+    detractors: list[DigestAnswer]
+    red: list[RedAccount]

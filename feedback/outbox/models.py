@@ -1,0 +1,45 @@
+"""The outbox's tables: the messages to deliver, and the per-channel pacing all workers share."""
+
+from enum import StrEnum
+
+from piccolo.columns import JSONB, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from feedback.ctas.models import Cta
+
+
+class OutboxStatus(StrEnum):
+    pending = "pending"  # waiting to be sent (or re-sent after a failure)
+    sending = "sending"  # claimed by a worker until claimed_until; then pending again
+    sent = "sent"
+    dead = "dead"  # failed too often: shown to admins with its last error
+    unrouted = "unrouted"  # Slack not configured, or nowhere to send: shown to admins
+
+
+class Outbox(Table, tablename="outbox"):
+    """A message to deliver, written in the transaction of the change that caused it."""
+
+    # unique: a change enqueues its message once, however often it is retried
+    key = Varchar(length=200, unique=True)
+    kind = Varchar(length=30)  # cta (post or update the CTA's message), digest
+    cta = ForeignKey(references=Cta, null=True, on_delete=OnDelete.cascade, index=True)
+    channel = Varchar(length=80, null=True, default=None)
+    payload = JSONB(default={})
+    status = Varchar(length=20, default=OutboxStatus.pending.value, choices=OutboxStatus)
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow())
+    claimed_by = Varchar(length=100, null=True, default=None)
+    claimed_until = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    slack_ts = Varchar(length=40, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class SlackChannelPace(Table, tablename="slack_channel_pace"):
+    """Per-channel send pacing shared by all workers: a worker may send to a channel only
+    after taking its slot (`next_send_at <= now`, moved forward atomically)."""
+
+    channel = Varchar(length=80, unique=True)
+    next_send_at = Timestamptz(default=TimestamptzNow())
