@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
@@ -24,12 +24,8 @@ async def write_transaction() -> AsyncIterator[None]:
         async with engine.transaction(transaction_type=TransactionType.immediate):
             yield
     else:
-        transaction = engine.transaction()
-        try:
-            async with transaction:
-                yield
-        finally:
-            await _forget_failed_transaction(engine, transaction)
+        async with _postgres_transaction(cast(PostgresEngine, engine)):
+            yield
 
 
 @contextlib.asynccontextmanager
@@ -39,7 +35,13 @@ async def read_transaction() -> AsyncIterator[None]:
     if isinstance(engine, SQLiteEngine):
         async with engine.transaction():
             yield
-        return
+    else:
+        async with _postgres_transaction(cast(PostgresEngine, engine)):
+            yield
+
+
+@contextlib.asynccontextmanager
+async def _postgres_transaction(engine: PostgresEngine) -> AsyncIterator[None]:
     transaction = engine.transaction()
     try:
         async with transaction:
