@@ -13,13 +13,13 @@ from piccolo.query.functions.string import Lower
 
 from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
 from feedback.accounts.models import Account
-from feedback.auth.services import Principal
 from feedback.ctas.access import principal_for_csm
 from feedback.ctas.reads import list_ctas, open_ctas_for
 from feedback.ctas.records import CtaView
 from feedback.health.reads import recent_scores
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal
 from feedback.reports.responses import list_responses
 from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
 from feedback.settings import Settings

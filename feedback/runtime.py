@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from bot.app import build_bolt_app, forget_old_events
@@ -33,7 +33,7 @@ from feedback.worker import JOBS, Job, run_jobs_once
 
 log = logging.getLogger("feedback.worker")
 
-Loop = Callable[[asyncio.Event], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def use_slack_messages() -> None:

@@ -11,9 +11,8 @@ the API, the pages and the Slack bot alike.
 from __future__ import annotations
 
 from feedback.accounts.models import CSM
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.ctas.records import CtaView
+from feedback.kernel.principal import Principal, Role
 
 
 def visible_to(principal: Principal) -> int | None:

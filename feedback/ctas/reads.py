@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.ctas import queries
 from feedback.ctas.access import can_see, team_of, visible_to
 from feedback.ctas.models import CtaEvent, CtaStatus
 from feedback.ctas.records import CtaView, HistoryEntry
 from feedback.db import as_utc_datetime, fetch
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal, Role
 
 STATUSES = tuple(s.value for s in CtaStatus)
 

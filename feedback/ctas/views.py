@@ -12,8 +12,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from feedback.accounts.models import Account
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.ctas.access import team_of as team_members
 from feedback.ctas.actions import change_cta
 from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas, load_cta
@@ -23,6 +21,7 @@ from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 
 MANAGE = (Role.admin, Role.manager, Role.csm)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from feedback.accounts.models import CSM
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.ctas.reads import list_ctas
 from feedback.ctas.rule_settings import cta_rules
 from feedback.health.reads import latest_scores
 from feedback.kernel.clock import utcnow
+from feedback.kernel.principal import Principal, Role
 from feedback.outbox import queries
 from feedback.outbox.enqueue import notify_delivery
 from feedback.outbox.messages import Digest, DigestAnswer, RedAccount

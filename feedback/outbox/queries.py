@@ -189,8 +189,8 @@ ORDER BY r.answered_at DESC LIMIT 15"""  # noqa: S608 - feedback.kernel.nps's fr
 
 # ---------------------------------------------------------------------------------- admin
 
-# Per status: status, n, oldest (created_at) (a scan of the outbox: it holds what is unsent
-# and what was sent until an erasure or a clean-up).
+# Per status: status, n (messages), oldest (the first one's created_at); a scan of the
+# outbox.
 SUMMARY = Statement(
     "SELECT status, COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox GROUP BY status"
 )

@@ -13,14 +13,13 @@ from litestar.response import Redirect, Template
 
 from feedback.accounts.models import CSM
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
-from feedback.auth.services import Principal
 from feedback.ctas.access import team_of as team_members
 from feedback.ctas.actions import SNOOZE_CHOICES, change_cta
 from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
 

@@ -6,11 +6,11 @@ import html
 from typing import Any
 
 from feedback.accounts.models import CSM, Account
-from feedback.auth.models import Role
 from feedback.auth.services import create_staff_user
 from feedback.ctas.models import Cta, CtaEvent
 from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
+from feedback.kernel.principal import Role
 from tests.support.factories import book
 from tests.support.web import PASSWORD, csrf_token, sign_in
 

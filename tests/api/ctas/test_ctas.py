@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedback.accounts.models import CSM, Account, EndUser
-from feedback.auth.models import Role
 from feedback.ctas import rules
 from feedback.ctas.actions import change_cta, wake_snoozed
 from feedback.ctas.models import Cta, CtaEvent, RulesQueue
@@ -29,6 +28,7 @@ from feedback.ctas.rules import (
 from feedback.ctas.signals import Signal, raise_signal, raise_signal_groups
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
+from feedback.kernel.principal import Role
 from feedback.outbox.digests import enqueue_digests
 from feedback.outbox.models import Outbox
 from feedback.responses.models import Response

@@ -18,10 +18,10 @@ from bot.transport import make_client
 from devtools.slack_standin import SlackStandIn
 from feedback.accounts.models import CSM, Account
 from feedback.app import create_app
-from feedback.auth.models import Role
 from feedback.ctas.models import Cta, CtaEvent
 from feedback.ctas.rules import drain_answer_rules
 from feedback.kernel.clock import utcnow
+from feedback.kernel.principal import Role
 from feedback.outbox import queries
 from feedback.outbox.delivery import Deliverer
 from feedback.outbox.models import Outbox
