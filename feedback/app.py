@@ -30,7 +30,7 @@ from feedback.errors import EXCEPTION_HANDLERS
 from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
 from feedback.lifecycle.views import LifecycleController
-from feedback.observability import configure_logging, metrics, observability_middleware
+from feedback.observability import configure_logging, observability_middleware
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
 from feedback.runtime import serve_loops, use_slack_messages
@@ -40,6 +40,7 @@ from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.health_pages import HealthReportPages
+from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
 from feedback.web.views import PageController
