@@ -196,7 +196,7 @@ def users() -> None:
 )
 def users_create(email: str, role: str, name: str, csm_email: str | None, password: str) -> None:
     """Create a staff user (password: prompt, --password or FEEDBACK_PASSWORD)."""
-    from feedback.errors import InputError
+    from feedback.kernel.errors import InputError
 
     @with_database
     async def run() -> dict[str, Any]:
@@ -231,7 +231,7 @@ def tokens() -> None:
 @click.option("--csm-email", default=None, help="For role csm: the CSM whose accounts it sees.")
 def tokens_create(role: str, name: str, csm_email: str | None) -> None:
     """Create an API token and print it once (only its hash is stored)."""
-    from feedback.errors import InputError
+    from feedback.kernel.errors import InputError
 
     @with_database
     async def run() -> str:
@@ -388,7 +388,7 @@ def erase(kind: str, external_id: str, mode: str, yes: bool) -> None:
     settings_or_exit()
     if not yes:
         click.confirm(f"Erase {kind} {external_id!r} ({mode})?", abort=True)
-    from feedback.errors import InputError
+    from feedback.kernel.errors import InputError
     from feedback.lifecycle import services
 
     @with_database
@@ -414,7 +414,7 @@ def export_data(kind: str, external_id: str, output: str | None) -> None:
     """Export everything stored about an account as JSON."""
     settings_or_exit()
     from feedback.auth.services import audit
-    from feedback.errors import InputError
+    from feedback.kernel.errors import InputError
     from feedback.lifecycle import services
 
     @with_database

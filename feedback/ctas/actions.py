@@ -20,7 +20,7 @@ from feedback.ctas.reads import load_cta
 from feedback.ctas.records import CtaView
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import InputError, NotFound
 from feedback.outbox.enqueue import enqueue_cta_message
 
 SNOOZE_CHOICES = (1, 7, 30)
@@ -97,7 +97,7 @@ async def change_cta(
     async with write_transaction():
         before = await load_cta(cta_id)
         if before is None:
-            raise InputError("cta", f"no CTA with id {cta_id}", status_code=404)
+            raise NotFound.for_field("cta", f"no CTA with id {cta_id}")
         condition = (Cta.id == cta_id) & Cta.status.is_in([str(s) for s in ALLOWED_FROM[action]])
         if expected_version is not None:
             condition &= Cta.version == expected_version

@@ -7,7 +7,7 @@ from feedback.ctas.access import can_see, team_of, visible_to
 from feedback.ctas.models import CtaEvent, CtaStatus
 from feedback.ctas.records import CtaView, HistoryEntry
 from feedback.db import as_utc_datetime, fetch
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import InputError, NotFound
 from feedback.kernel.principal import Principal, Role
 
 STATUSES = tuple(s.value for s in CtaStatus)
@@ -22,7 +22,7 @@ async def get_visible_cta(principal: Principal, cta_id: int) -> CtaView:
     """The CTA, when the principal may see it; else "no CTA" (404), as when there is none."""
     cta = await load_cta(cta_id)
     if cta is None or not can_see(principal, cta):
-        raise InputError("cta", f"no CTA with id {cta_id}", status_code=404)
+        raise NotFound.for_field("cta", f"no CTA with id {cta_id}")
     return cta
 
 

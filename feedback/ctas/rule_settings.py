@@ -12,7 +12,7 @@ from feedback.ctas.models import CtaType
 from feedback.db import write_transaction
 from feedback.kernel import app_settings
 from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import Conflict, InputError
 
 BUILTIN_TYPES: dict[str, str] = {
     "risk": "Risk",
@@ -122,6 +122,6 @@ async def add_cta_type(key: str, label: str) -> dict[str, str]:
         .returning(CtaType.id)
     )
     if not inserted:
-        raise InputError("key", "exists already", status_code=409)
+        raise Conflict.for_field("key", "exists already")
     forget_cta_rules()
     return {"key": key, "label": label}

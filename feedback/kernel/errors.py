@@ -16,26 +16,45 @@ class FieldProblem(TypedDict):
 
 
 class DomainError(Exception):
-    """A refusal: `error` says what went wrong, `detail` names the fields at fault."""
+    """A refusal: `error` says what went wrong, `detail` names the fields at fault; a
+    refusal about one field also has that `field` and its own `message`."""
 
-    def __init__(self, error: str, detail: Sequence[FieldProblem] = ()) -> None:
+    def __init__(
+        self,
+        error: str,
+        detail: Sequence[FieldProblem] = (),
+        *,
+        field: str | None = None,
+        message: str | None = None,
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.detail = list(detail)
+        self.field = field
+        self.message = error if message is None else message
 
     @classmethod
     def for_field(cls, field: str, message: str) -> DomainError:
         """A refusal about one named field, worded as "field: message"."""
-        return cls(f"{field}: {message}", [{"field": field, "message": message}])
+        return cls(
+            f"{field}: {message}",
+            [{"field": field, "message": message}],
+            field=field,
+            message=message,
+        )
 
 
 class InputError(DomainError):
     """Bad input in one named field."""
 
     def __init__(self, field: str, message: str, status_code: int | None = None) -> None:
-        super().__init__(f"{field}: {message}", [{"field": field, "message": message}])
-        self.field = field
-        self.message = message
+        super().__init__(
+            f"{field}: {message}",
+            [{"field": field, "message": message}],
+            field=field,
+            message=message,
+        )
+        self.field: str = field
         # older call sites name the status instead of raising NotFound or Conflict
         self.status_code = status_code
 

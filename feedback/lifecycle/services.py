@@ -19,7 +19,7 @@ from feedback.auth.services import audit
 from feedback.ctas.models import Cta, CtaEvent
 from feedback.db import as_utc_datetime, fetch, write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import InputError, NotFound
 from feedback.lifecycle.queries import CTAS_OF_ACCOUNT, ctas_by_id_sql
 from feedback.outbox.models import Outbox
 from feedback.responses.models import Response
@@ -61,7 +61,7 @@ async def erase_user(external_id: str, mode: str, actor: str, source: str) -> di
             .first()
         )
         if user is None:
-            raise InputError("user", f"no user {external_id!r}", status_code=404)
+            raise NotFound.for_field("user", f"no user {external_id!r}")
         response_ids = [
             r["id"]
             for r in await Response.select(Response.id).where(Response.end_user == user["id"])
@@ -107,7 +107,7 @@ async def erase_account(external_id: str, mode: str, actor: str, source: str) ->
     async with write_transaction():
         account = await Account.select(Account.id).where(Account.external_id == external_id).first()
         if account is None:
-            raise InputError("account", f"no account {external_id!r}", status_code=404)
+            raise NotFound.for_field("account", f"no account {external_id!r}")
         account_id = account["id"]
         responses = await Response.count().where(Response.account == account_id)
         users = await EndUser.count().where(EndUser.account == account_id)
@@ -161,7 +161,7 @@ async def export_account(external_id: str) -> dict[str, Any]:
         .first()
     )
     if account is None:
-        raise InputError("account", f"no account {external_id!r}", status_code=404)
+        raise NotFound.for_field("account", f"no account {external_id!r}")
     account_id = account["id"]
     users = await EndUser.select().where(EndUser.account == account_id).output(load_json=True)
     responses = (

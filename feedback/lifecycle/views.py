@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import FromPath
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.auth.models import Role
+from feedback.kernel.principal import Role
 from feedback.lifecycle import services
 
 

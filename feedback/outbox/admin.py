@@ -9,7 +9,7 @@ from feedback.auth.services import audit
 from feedback.ctas.reads import load_cta
 from feedback.db import as_utc_datetime, write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import Conflict, InputError, NotFound
 from feedback.outbox import queries
 from feedback.outbox.enqueue import notify_delivery, route
 from feedback.outbox.messages import ListedMessage, OutboxMessage
@@ -65,12 +65,10 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         .first()
     )
     if row is None:
-        raise InputError("message", f"no outbox message {message_id}", status_code=404)
+        raise NotFound.for_field("message", f"no outbox message {message_id}")
     if row["status"] not in (OutboxStatus.dead.value, OutboxStatus.unrouted.value):
-        raise InputError(
-            "message",
-            f"only dead or unrouted messages, this one is {row['status']}",
-            status_code=409,
+        raise Conflict.for_field(
+            "message", f"only dead or unrouted messages, this one is {row['status']}"
         )
     channel = row["channel"]
     if row["cta"] is not None:
@@ -78,11 +76,10 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         if cta is not None:
             channel = route(cta.owner_channel, cta.owner_slack_user)
     if channel is None:
-        raise InputError(
+        raise Conflict.for_field(
             "message",
             "still nowhere to send it: set the owner's Slack channel "
             "or FEEDBACK_SLACK_DEFAULT_CHANNEL",
-            status_code=409,
         )
     async with write_transaction():
         await Outbox.update(

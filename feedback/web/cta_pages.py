@@ -18,7 +18,7 @@ from feedback.ctas.actions import SNOOZE_CHOICES, change_cta
 from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
@@ -71,7 +71,7 @@ class CtaPages(Controller):
             ctas = await list_ctas(
                 principal, status=None if status == "all" else status, owner_ids=owners
             )
-        except InputError as exc:
+        except DomainError as exc:
             error = exc
         return Template(
             "ctas/index.html",
@@ -99,7 +99,7 @@ class CtaPages(Controller):
         principal: Principal,
         cta_id: int,
         message: str | None = None,
-        error: InputError | None = None,
+        error: DomainError | None = None,
     ) -> Template:
         cta = await get_visible_cta(principal, cta_id)
         return Template(
@@ -135,7 +135,7 @@ class CtaPages(Controller):
                 owner_id=_int(form.get("owner"), "owner"),
                 expected_version=_int(form.get("version"), "version"),
             )
-        except InputError as exc:
+        except DomainError as exc:
             return await self._detail(principal, cta_id, error=exc)
         return Redirect(
             path=f"/ctas/{cta_id}", query_params={"done": change.message}, status_code=303
@@ -153,7 +153,7 @@ class CtaAdminPages(Controller):
         return await self._rules(principal, saved=saved)
 
     async def _rules(
-        self, principal: Principal, saved: bool = False, error: InputError | None = None
+        self, principal: Principal, saved: bool = False, error: DomainError | None = None
     ) -> Template:
         return Template(
             "ctas/rules.html",
@@ -184,7 +184,7 @@ class CtaAdminPages(Controller):
                 changes[name] = change
             changes["default_owner"] = _int(form.get("default_owner"), "default_owner")
             await update_cta_rules(changes, principal.actor, "web")
-        except InputError as exc:
+        except DomainError as exc:
             return await self._rules(principal, error=exc)
         return Redirect(path="/admin/cta-rules", query_params={"saved": "true"}, status_code=303)
 
@@ -196,7 +196,7 @@ class CtaAdminPages(Controller):
         messages: list[ListedMessage] = []
         try:
             messages = await outbox.list_messages(status or None, limit=200)
-        except InputError as exc:
+        except DomainError as exc:
             error = exc
         return Template(
             "ctas/outbox.html",
@@ -215,7 +215,7 @@ class CtaAdminPages(Controller):
     async def retry(self, principal: CurrentPrincipal, message_id: FromPath[int]) -> Redirect:
         try:
             await outbox.retry(message_id, principal.actor)
-        except InputError as exc:
+        except DomainError as exc:
             return Redirect(
                 path="/admin/outbox", query_params={"error": exc.message}, status_code=303
             )
