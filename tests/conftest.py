@@ -106,7 +106,7 @@ async def schema() -> AsyncIterator[None]:
 async def clean_tables(schema: None) -> AsyncIterator[None]:
     """Empty tables and forgotten caches after the test (every test outside `unit/`)."""
     from feedback.ctas.rule_settings import forget_cta_rules
-    from feedback.surveys.cache import forget_configuration
+    from feedback.kernel.cache import forget_configuration
 
     forget_configuration()
     forget_cta_rules()
