@@ -31,13 +31,12 @@ USAGE = (
 
 
 async def main(data: bytes, with_usage: bool, feature_days: int, horizon: int) -> None:
-    from feedback.auth.models import Role
-    from feedback.auth.services import Principal
     from feedback.db import migrate
     from feedback.health.churn_model import health_model
     from feedback.health.usage_metrics import push_metrics
     from feedback.imports.saas_churn import account_id, import_saas_churn
     from feedback.imports.services import Importer
+    from feedback.kernel.principal import Principal, Role
 
     await migrate()
     results = await import_saas_churn(Importer(), data, "2025-01-01")

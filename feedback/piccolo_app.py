@@ -6,9 +6,10 @@ from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.ctas.models import Cta, CtaEvent, CtaType, RulesQueue, SlackEventSeen
 from feedback.health.models import HealthSnapshot, UsageMetric
+from feedback.kernel.app_settings import AppSetting
 from feedback.outbox.models import Outbox, SlackChannelPace
 from feedback.responses.models import Response
-from feedback.surveys.models import AppSetting, Display, Schedule, Survey, WidgetKey
+from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
 
 TABLES = [
     CSM,
