@@ -8,6 +8,7 @@ signature over exactly these bytes) and returns bolt's response.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,9 +45,10 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
             error_body("not a Slack request", [{"field": problem[0], "message": problem[1]}]),
             status_code=400,
         )
-    headers: dict[str, list[str]] = {}
+    grouped: dict[str, list[str]] = {}
     for name, value in request.headers.multi_items():
-        headers.setdefault(name.lower(), []).append(value)
+        grouped.setdefault(name.lower(), []).append(value)
+    headers: dict[str, str | Sequence[str]] = dict(grouped)
     bolt_request = AsyncBoltRequest(
         body=body.decode("utf-8", errors="replace"),
         query=request.url.query or None,

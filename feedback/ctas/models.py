@@ -14,6 +14,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -36,12 +37,14 @@ class CtaType(Table, tablename="cta_type"):
     """CTA types admins added (`POST /api/v1/cta-types`); the built-in ones live in code
     (feedback/ctas/rule_settings.py BUILTIN_TYPES)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     key = Varchar(length=40, unique=True)
     label = Varchar(length=100)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
 class Cta(Table, tablename="cta"):
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     type = Varchar(length=40)
     reason = Varchar(length=300)
     detail = Text(default="")
@@ -69,6 +72,7 @@ class Cta(Table, tablename="cta"):
 class CtaEvent(Table, tablename="cta_event"):
     """One change of a CTA: who made it and from where (slack, web, api, rule)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     cta = ForeignKey(references=Cta, null=False, on_delete=OnDelete.cascade, index=True)
     at = Timestamptz(default=TimestamptzNow())
     actor = Varchar(length=200)
@@ -83,6 +87,7 @@ class CtaEvent(Table, tablename="cta_event"):
 class SlackEventSeen(Table, tablename="slack_event_seen"):
     """Events API ids already handled (Slack retries deliveries it thinks failed)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     event_id = Varchar(length=100, unique=True)
     seen_at = Timestamptz(default=TimestamptzNow())
 
@@ -97,5 +102,6 @@ class RulesQueue(Table, tablename="rules_queue"):
     locked and rewrote the wide response row of every such answer (a new row version and an
     entry in each of its nine indexes); this row is small and lives for about a second."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     response = ForeignKey(references=Response, null=False, on_delete=OnDelete.cascade, unique=True)
     due = Timestamptz(index=True)

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from piccolo.columns import JSONB, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, ForeignKey, Integer, OnDelete, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -20,6 +20,7 @@ class OutboxStatus(StrEnum):
 class Outbox(Table, tablename="outbox"):
     """A message to deliver, written in the transaction of the change that caused it."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     # unique: a change enqueues its message once, however often it is retried
     key = Varchar(length=200, unique=True)
     kind = Varchar(length=30)  # cta (post or update the CTA's message), digest
@@ -41,5 +42,6 @@ class SlackChannelPace(Table, tablename="slack_channel_pace"):
     """Per-channel send pacing shared by all workers: a worker may send to a channel only
     after taking its slot (`next_send_at <= now`, moved forward atomically)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     channel = Varchar(length=80, unique=True)
     next_send_at = Timestamptz(default=TimestamptzNow())

@@ -10,6 +10,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     SmallInt,
     Text,
     Timestamptz,
@@ -23,6 +24,7 @@ from feedback.surveys.models import Display, Survey
 
 
 class Response(Table, tablename="response"):
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     # retries and re-imports never duplicate: the widget's client id or the source tool's id
     idempotency_key = Varchar(length=300, unique=True)
     source = Varchar(length=30, default="widget")
