@@ -295,7 +295,9 @@ def _check_events(events: Sequence[bool], name: str = "events") -> np.ndarray:
     return array.astype(bool)
 
 
-def _check_survival(durations: Sequence[float], events: Sequence[bool]) -> tuple[np.ndarray, ...]:
+def _check_survival(
+    durations: Sequence[float], events: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate durations (finite, non-negative) and event flags of equal length."""
     t = np.asarray(durations, dtype=float)
     if t.ndim != 1:

@@ -23,6 +23,7 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def sigmoid(eta: np.ndarray) -> np.ndarray:
@@ -160,7 +161,7 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     return (sums / counts)[inverse]
 
 
-def auc(scores: Sequence[float], outcomes: Sequence[int]) -> float | None:
+def auc(scores: ArrayLike, outcomes: ArrayLike) -> float | None:
     """P(score of a random positive > score of a random negative), ties one half."""
     s = np.asarray(scores, dtype=float)
     y = np.asarray(outcomes, dtype=bool)
@@ -172,7 +173,7 @@ def auc(scores: Sequence[float], outcomes: Sequence[int]) -> float | None:
     return float(u / (positives * negatives))
 
 
-def brier(probabilities: Sequence[float], outcomes: Sequence[int]) -> float | None:
+def brier(probabilities: ArrayLike, outcomes: ArrayLike) -> float | None:
     p = np.asarray(probabilities, dtype=float)
     if p.size == 0:
         return None
@@ -180,7 +181,7 @@ def brier(probabilities: Sequence[float], outcomes: Sequence[int]) -> float | No
 
 
 def calibration_bins(
-    probabilities: Sequence[float], outcomes: Sequence[int], bins: int = 10
+    probabilities: ArrayLike, outcomes: ArrayLike, bins: int = 10
 ) -> list[dict[str, Any]]:
     """Observed rate against mean prediction in `bins` groups of (nearly) equal size,
     ordered by prediction."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from litestar import Request, Response
@@ -56,7 +57,7 @@ def status_of(exc: DomainError) -> int:
         return exc.status_code
     for kind in type(exc).__mro__:
         if kind in DOMAIN_ERROR_STATUS:
-            return DOMAIN_ERROR_STATUS[kind]  # type: ignore[index]
+            return DOMAIN_ERROR_STATUS[kind]
     return HTTP_400_BAD_REQUEST
 
 
@@ -79,7 +80,9 @@ def _detail_items(extra: Any) -> list[dict[str, str]]:
     return items
 
 
-def error_body(error: str, detail: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def error_body(error: str, detail: Sequence[Mapping[str, object]] | None = None) -> dict[str, Any]:
+    """The one error shape; `detail` names the fields at fault (`FieldProblem`s, or an
+    import's rejected rows, which also carry their line)."""
     return {"error": error, "detail": detail or []}
 
 
@@ -144,7 +147,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     if status == HTTP_401_UNAUTHORIZED and _wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
     return Response(
-        content=error_body(exc.error, [dict(item) for item in exc.detail]),
+        content=error_body(exc.error, exc.detail),
         status_code=status,
         media_type="application/json",
     )

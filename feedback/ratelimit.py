@@ -7,6 +7,7 @@ so every service process behind a load balancer counts against the same limit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -26,7 +27,7 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """Counters in this process only: right for one process, as the laptop default runs."""
 
-    def __init__(self, clock: type[time.time] | None = None) -> None:  # type: ignore[valid-type]
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self._counts: dict[tuple[str, int], int] = {}
         self._clock = clock or time.time
         self._last_prune = 0

@@ -14,6 +14,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -36,17 +37,21 @@ class ChurnKind(StrEnum):
 class CSM(Table, tablename="csm"):
     """A customer success manager; `manager` builds the team and executive roll-ups."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     name = Varchar(length=200)
     email = Varchar(length=320, unique=True, index=True)
     slack_user_id = Varchar(length=32, null=True, default=None)
     slack_channel = Varchar(length=80, null=True, default=None)
-    manager = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    manager: ForeignKey["CSM"] = ForeignKey(
+        references="self", null=True, on_delete=OnDelete.set_null
+    )
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
 class Account(Table, tablename="account"):
+    id: Serial
     external_id = Varchar(length=200, unique=True, index=True)
     name = Varchar(length=300)
     plan = Varchar(length=100, null=True, default=None, index=True)
@@ -66,6 +71,7 @@ class Account(Table, tablename="account"):
 class EndUser(Table, tablename="end_user"):
     """A user of the customer's product: the person who answers surveys."""
 
+    id: Serial
     external_id = Varchar(length=200, unique=True)  # unique: indexed already
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
     role = Varchar(length=100, null=True, default=None)
@@ -83,6 +89,7 @@ class EndUser(Table, tablename="end_user"):
 class ChurnEvent(Table, tablename="churn_event"):
     """A termination notice or a non-renewal: the outcome the churn analysis predicts."""
 
+    id: Serial
     # the import's upsert key: the source's id, or account + notice date when it has none
     dedupe_key = Varchar(length=300, unique=True)
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)

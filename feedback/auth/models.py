@@ -8,6 +8,7 @@ from piccolo.columns import (
     Boolean,
     ForeignKey,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -20,6 +21,7 @@ from feedback.kernel.principal import Role
 
 
 class StaffUser(Table, tablename="staff_user"):
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     email = Varchar(length=320, unique=True, index=True)
     name = Varchar(length=200, default="")
     role = Varchar(length=20, choices=Role)
@@ -32,6 +34,7 @@ class StaffUser(Table, tablename="staff_user"):
 
 
 class ApiToken(Table, tablename="api_token"):
+    id: Serial
     name = Varchar(length=200, default="")
     # SHA-256 of the token: tokens are 256-bit random, so a fast hash is enough at rest
     token_hash = Varchar(length=64, unique=True, index=True)
@@ -45,6 +48,7 @@ class ApiToken(Table, tablename="api_token"):
 
 
 class AuditEntry(Table, tablename="audit_entry"):
+    id: Serial
     at = Timestamptz(default=TimestamptzNow(), index=True)
     actor = Varchar(length=320)
     source = Varchar(length=20)  # api, web or cli

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -38,7 +38,7 @@ class GroupCommit(Generic[Item, Result]):
         max_items: int = 64,
         in_flight: int = 1,
         linger: float = 0.0,
-        sleep: Callable[[float], Awaitable[object]] | None = None,
+        sleep: Callable[[float], Coroutine[Any, Any, object]] | None = None,
     ) -> None:
         self._run = run
         self.max_items = max_items
@@ -126,7 +126,7 @@ class GroupCommit(Generic[Item, Result]):
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._filled, self.linger)
                 return
-            timer = self._loop.create_task(self._sleep(self.linger))
+            timer: asyncio.Task[object] = self._loop.create_task(self._sleep(self.linger))
             try:
                 await asyncio.wait((self._filled, timer), return_when=asyncio.FIRST_COMPLETED)
             finally:

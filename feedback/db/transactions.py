@@ -67,10 +67,13 @@ async def _forget_failed_transaction(
     same task nests in the dead one, so a long-running loop (the answer rule runner, the
     outbox deliverer, the worker's jobs) would fail forever although the database is back."""
     connection = getattr(transaction, "connection", None)
+    if connection is None:
+        return  # nested in an outer transaction, or failed to connect
+    # Piccolo makes the transaction current only once it is connected
     if engine.current_transaction.get() is transaction:
         engine.current_transaction.reset(transaction.context)
-    elif connection is None or hasattr(transaction, "context"):
-        return  # nested in an outer transaction, failed to connect, or ended normally
+    elif hasattr(transaction, "context"):
+        return  # ended normally
     if engine.pool is not None:
         await engine.pool.release(connection)  # a no-op when asyncpg released it already
     else:

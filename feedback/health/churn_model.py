@@ -107,8 +107,8 @@ def _matrix(
     cases: list[tuple[datetime, int, dict[str, float | None], int]], names: list[str]
 ) -> np.ndarray:
     return np.array(
-        [[np.nan if c[2].get(n) is None else float(c[2][n]) for n in names] for c in cases],
-        dtype=float,
+        [[np.nan if (v := c[2].get(n)) is None else float(v) for n in names] for c in cases],
+        dtype=np.float64,
     ).reshape(len(cases), len(names))
 
 

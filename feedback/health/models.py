@@ -12,6 +12,7 @@ from piccolo.columns import (
     ForeignKey,
     OnDelete,
     Real,
+    Serial,
     Timestamptz,
     Varchar,
 )
@@ -24,6 +25,7 @@ from feedback.accounts.models import CSM, Account
 class UsageMetric(Table, tablename="usage_metric"):
     """One value of one usage or adoption metric for one account on one day (UTC)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     # not indexed alone: the unique (account, name, day) index made in a raw-SQL migration
     # serves an account's rows, a CSM's accounts' rows and the cascade from account
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)
@@ -40,6 +42,7 @@ class HealthSnapshot(Table, tablename="health_snapshot"):
     show history, not today's book.
     """
 
+    id: Serial
     # neither indexed alone: the unique (account, day) index serves an account's history and
     # the cascade from account, the (day, csm) index a day's snapshots and the latest day
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)

@@ -163,7 +163,8 @@ async def health_trend(
 ) -> dict[str, Any]:
     """Per day: accounts, mean score and band counts, for the CSM, team or book as it was
     that day (the snapshot's CSM)."""
-    where, args = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
     _scope(where, args, principal, csm, manager, "s.csm")
     if day_from is not None:
         where.append("s.day >= {}")

@@ -86,13 +86,13 @@ def compute_components(
         p, d = _int(row["promoters"]), _int(row["detractors"])
         recent = (_int(row["recent_p"]), _int(row["recent_d"]), _int(row["recent_n"]))
         prior = (p - recent[0], d - recent[1], n - recent[2])
-        values = (
+        components = (
             nps_component(p, d, n),
             detractor_component(d, n),
             coverage_component(_int(row["respondents"]), _int(row["users"])) if n else None,
             trend_component(recent, prior),
         )
-        for j, value in enumerate(values):
+        for j, value in enumerate(components):
             if value is not None:
                 matrix[i, j] = value
     for j, name in enumerate(names[len(BASE_COMPONENTS) :], start=len(BASE_COMPONENTS)):

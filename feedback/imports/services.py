@@ -369,7 +369,7 @@ class Importer:
                 "company_size": size,
                 "arr_cents": v.get("arr"),
                 "currency": (v.get("currency") or "USD").upper(),
-                "csm": csm_ids.get(v.get("csm_email")) if v.get("csm_email") else None,
+                "csm": csm_ids.get(email) if (email := v.get("csm_email")) else None,
                 "renewal_date": v.get("renewal_date"),
                 "status": v.get("status") or AccountStatus.active.value,
                 "traits": _merge_traits(existing_traits.get(v["_key"]), v.get("traits")),

@@ -106,7 +106,7 @@ async def save_survey(data: SurveyIn, actor: str, source: str, survey_id: int | 
         await audit(actor, source, "survey.create", str(survey_id))
     else:
         await _require(Survey, survey_id, "survey")
-        await Survey.update({**values, "updated_at": utcnow()}).where(Survey.id == survey_id)
+        await Survey.update(**values, updated_at=utcnow()).where(Survey.id == survey_id)
         await audit(actor, source, "survey.update", str(survey_id))
     forget_configuration()
     return survey_id
@@ -125,7 +125,7 @@ async def save_schedule(
         await audit(actor, source, "schedule.create", str(schedule_id))
     else:
         await _require(Schedule, schedule_id, "schedule")
-        await Schedule.update({**_schedule_values(data), "updated_at": utcnow()}).where(
+        await Schedule.update(**_schedule_values(data), updated_at=utcnow()).where(
             Schedule.id == schedule_id
         )
         await audit(actor, source, "schedule.update", str(schedule_id))

@@ -9,6 +9,7 @@ from piccolo.columns import (
     Integer,
     OnDelete,
     Real,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -30,6 +31,7 @@ class Survey(Table, tablename="survey"):
     """The NPS question with its follow-ups and thank-yous, per locale (texts fall back to
     the built-in English and Japanese defaults key by key)."""
 
+    id: Serial  # the primary key Piccolo adds, declared for type checkers
     name = Varchar(length=200)
     product_name = Varchar(length=200, default="our product")
     texts = JSONB(default={})
@@ -43,6 +45,7 @@ class Survey(Table, tablename="survey"):
 class Schedule(Table, tablename="schedule"):
     """Who is asked a survey, how often and where. See feedback/surveys/cadence.py."""
 
+    id: Serial
     survey = ForeignKey(references=Survey, null=False, on_delete=OnDelete.cascade, index=True)
     name = Varchar(length=200, default="")
     cadence_days = Integer(default=90)
@@ -64,6 +67,7 @@ class Schedule(Table, tablename="schedule"):
 class WidgetKey(Table, tablename="widget_key"):
     """A public, write-only key for one environment of the host product."""
 
+    id: Serial
     key = Varchar(length=64, unique=True, index=True)
     name = Varchar(length=200, default="")
     environment = Varchar(length=20, default="production")
@@ -76,6 +80,7 @@ class WidgetKey(Table, tablename="widget_key"):
 
 
 class Display(Table, tablename="display"):
+    id: Serial
     # unique: already indexed (a second index only slowed every insert)
     token = Varchar(length=64, unique=True)
     # schedule:user:cycle:ask; unique, so simultaneous checks reserve one display at most

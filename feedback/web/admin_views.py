@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -44,9 +44,10 @@ SCHEDULE_NUMBERS = (
 _FIELD = re.compile(r"at `\$\.([A-Za-z_]+)")
 
 FormRequest = Request[Any, Any, State]
+T = TypeVar("T")
 
 
-def convert(values: dict[str, Any], kind: type[Any]) -> Any:
+def convert(values: dict[str, Any], kind: type[T]) -> T:
     try:
         return msgspec.convert(values, kind, strict=False)
     except msgspec.ValidationError as exc:
@@ -228,7 +229,7 @@ class AdminPages(Controller):
             data = survey_from_form(form)
             saved_id = await configuration.save_survey(data, principal.actor, "web", survey_id)
         except InputError as exc:
-            draft = {
+            draft: dict[str, Any] = {
                 "name": form.get("name"),
                 "product_name": form.get("product_name"),
                 "promoter_link_url": form.get("promoter_link_url"),

@@ -225,7 +225,7 @@ class HealthReportPages(Controller):
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         whose = _whose(principal, lead, chosen)
-        if values.get("days"):
+        if last is not None and values.get("days"):
             settings = await load_health_settings()
             values["line"], values["stack"] = trend_charts(values["days"], last, settings, whose)
         if values.get("by_csm"):
