@@ -4,15 +4,17 @@ nobody answered."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+import msgspec
 
 from feedback.ctas.rules import notify_answer_rules
-from feedback.db import GroupCommit, is_sqlite, write_transaction
+from feedback.db import GroupCommit, Row, is_sqlite, write_transaction
 from feedback.db.batches import MAX_ROW_BATCH, batch_length, padded
 from feedback.db.errors import database_unavailable
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
-from feedback.kernel.nps import category
+from feedback.kernel.nps import Category, category
 from feedback.observability import ANSWER_BATCH_SIZE
 from feedback.responses import queries
 from feedback.responses.queries import RULES_ACT_ON_SCORE
@@ -34,7 +36,7 @@ class Score(NamedTuple):
     now: datetime
 
 
-async def insert_scores(scores: list[Score]) -> list[dict[str, Any] | Exception | None]:
+async def insert_scores(scores: list[Score]) -> list[Row | Exception | None]:
     """One statement for the batch; the answer row of each score it created (None: not
     created, a retry or an unknown token). Should the batch fail for a reason other than
     the database being away (a deadlock between two batches answering the same two displays
@@ -55,7 +57,7 @@ async def insert_scores(scores: list[Score]) -> list[dict[str, Any] | Exception 
     return [created.pop(s.idempotency_key, None) for s in scores]
 
 
-async def _insert_alone(score: Score) -> dict[str, Any] | Exception | None:
+async def _insert_alone(score: Score) -> Row | Exception | None:
     try:
         return (await insert_scores([score]))[0]
     except Exception as exc:
@@ -64,12 +66,21 @@ async def _insert_alone(score: Score) -> dict[str, Any] | Exception | None:
 
 # after a batch of several, wait up to half a millisecond for its callers' next answers (the
 # event loop's timers round it up to a millisecond): a lone answer never waits
-SCORES: GroupCommit[Score, dict[str, Any] | None] = GroupCommit(insert_scores, linger=0.0005)
+SCORES: GroupCommit[Score, Row | None] = GroupCommit(insert_scores, linger=0.0005)
+
+
+class FollowUp(msgspec.Struct, frozen=True):
+    """What the widget shows after a score (the answer's JSON body, in this order)."""
+
+    category: Category
+    follow_up: str
+    thanks: str
+    promoter_link_url: str | None  # for a promoter: where to leave a review
 
 
 async def record_score(
     key: KeyInfo, token: str, client_id: str, score: int, now: datetime | None = None
-) -> tuple[bool, dict[str, Any]]:
+) -> tuple[bool, FollowUp]:
     """Store the score (idempotent by client id and by display); (created, follow-up).
 
     An answer after a dismissal (another tab) or after expiry is still an answer."""
@@ -101,12 +112,12 @@ async def record_score(
     survey = await survey_texts(answer["survey"])
     _, texts = localised(survey, answer["locale"])
     kind = category(score)
-    return created, {
-        "category": kind,
-        "follow_up": texts["follow_up"][kind],
-        "thanks": texts["thanks"][kind],
-        "promoter_link_url": survey["promoter_link_url"] if kind == "promoter" else None,
-    }
+    return created, FollowUp(
+        kind,
+        texts["follow_up"][kind],
+        texts["thanks"][kind],
+        survey.promoter_link_url if kind == "promoter" else None,
+    )
 
 
 async def record_comment(

@@ -13,20 +13,28 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from feedback.db import is_sqlite, write_transaction
+import msgspec
+
+from feedback.db import Row, is_sqlite, write_transaction
 from feedback.kernel.cache import remember_to_forget
 from feedback.kernel.clock import utcnow
 from feedback.surveys import queries
 from feedback.surveys.cadence import Decision, UserHistory, cycle_at, decide
-from feedback.surveys.identify import identify, known_accounts, split_traits
+from feedback.surveys.identify import (
+    IdentifiedUser,
+    Visitor,
+    identify,
+    known_accounts,
+    split_traits,
+)
 from feedback.surveys.keys import KeyInfo
 from feedback.surveys.models import DisplayStatus
 from feedback.surveys.new_users import Visit, create_if_new
 from feedback.surveys.schedules import (
+    ActiveSchedule,
     active_schedules,
     localised,
     min_days_between_surveys,
@@ -43,11 +51,24 @@ class _NotReserved(Exception):
     """Another request took the slot first: roll back this one's compare-and-set."""
 
 
-@dataclass
-class Outcome:
+class ShownSurvey(msgspec.Struct, frozen=True, kw_only=True):
+    """The display reserved for a user: what the widget shows, under its token."""
+
+    token: str
+    locale: str
+    texts: dict[str, Any]
+    theme: dict[str, Any]
+    promoter_link_url: str | None
+    delay_seconds: int
+    expires_at: datetime
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """Whether to show a survey now (`display`), and when the widget should check again."""
+
     show: bool
     next_check_at: datetime
-    display: dict[str, Any] | None = None
+    display: ShownSurvey | None = None
 
 
 class NotNowMemory:
@@ -94,8 +115,8 @@ remember_to_forget(not_now)
 
 
 def history_for(
-    user: dict[str, Any],
-    displays: list[dict[str, Any]],
+    user: Visitor,
+    displays: list[Row],
     schedule_id: int,
     cycle_index: int,
     last_answered_at: datetime | None,
@@ -104,12 +125,12 @@ def history_for(
     in_cycle = [d for d in mine if d["cycle"] == cycle_index]
     dismissed = [d["dismissed_at"] for d in mine if d["dismissed_at"] is not None]
     return UserHistory(
-        first_seen_at=user["first_seen_at"],
+        first_seen_at=user.first_seen_at,
         asks_in_cycle=len(in_cycle),
         answered_in_cycle=any(d["status"] == DisplayStatus.answered for d in in_cycle),
         last_answered_at=last_answered_at,
         last_dismissed_at=max(dismissed) if dismissed else None,
-        last_display_at=user["last_display_at"],
+        last_display_at=user.last_display_at,
     )
 
 
@@ -155,7 +176,7 @@ async def _visit(
     traits: dict[str, Any],
     url: str | None,
     now: datetime,
-) -> tuple[Outcome | None, dict[str, Any] | None]:
+) -> tuple[Outcome | None, Row | None]:
     """The check of a user of a known account in one statement: decided beforehand as if
     the user were new (nothing to read for them), then the statement creates them (and their
     display) only if they are. Returns the outcome for a new user, or None and the user's
@@ -163,31 +184,32 @@ async def _visit(
     account_pk, plan = account
     user_fields, _, free = split_traits(traits)
     role, email, locale = (user_fields.get(f) for f in ("role", "email", "locale"))
-    user = {
-        "id": None,
-        "account_id": account_pk,
-        "first_seen_at": now,
-        "last_display_at": None,
-        "last_answered_at": None,
-        "attributes": {"role": role, "locale": locale, "plan": plan, "traits": free},
-    }
+    user = Visitor(
+        first_seen_at=now,
+        last_display_at=None,
+        last_answered_at=None,
+        attributes={"role": role, "locale": locale, "plan": plan, "traits": free},
+    )
     latest_check = now + MAX_CHECK_INTERVAL
     next_checks = [latest_check]
     gap = await min_days_between_surveys()
     schedules = await _targeted(user, url, now)
     chosen = next(iter(_choices(schedules, user, [], gap, now, user_id, next_checks)), None)
-    schedule: dict[str, Any] = {}
+    schedule: ActiveSchedule | None = None
+    survey_id: int | None = None
+    schedule_id: int | None = None
     token = display_locale = None
     texts: dict[str, Any] = {}
     cycle = 0
     if chosen is not None:
         schedule, decision, _ = chosen
-        if schedule["max_users_per_account"] is not None:
+        if schedule.max_users_per_account is not None:
             # counting the account's users needs the general path
             return None, await queries.IDENTIFY.first(user_id, account_id)
+        survey_id, schedule_id = schedule.survey, schedule.id
         token = secrets.token_urlsafe(24)
         cycle = decision.cycle.index
-        display_locale, texts = localised(schedule, locale)
+        display_locale, texts = localised(schedule.texts, locale)
     row = await create_if_new(
         Visit(
             user_id,
@@ -200,10 +222,10 @@ async def _visit(
             now,
             now if token else None,  # last_display_at
             token,
-            f"{schedule.get('id')}:",
+            f"{schedule_id}:",
             f":{cycle}:1",
-            schedule.get("survey"),
-            schedule.get("id"),
+            survey_id,
+            schedule_id,
             key.id,
             cycle,
             display_locale,
@@ -218,7 +240,7 @@ async def _visit(
     known_accounts.put(account_id, (row["account_pk"], row["account_plan"]))
     if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
         return None, (row if row["id"] is not None else None)
-    if token is not None:
+    if schedule is not None and token is not None:
         return _shown(schedule, token, display_locale or "en", texts, now), None
     return Outcome(False, _next_check(next_checks, now)), None
 
@@ -232,7 +254,7 @@ async def _check(
     now: datetime,
     latest_check: datetime,
     force: bool,
-    found: dict[str, Any] | None = None,
+    found: Row | None = None,
 ) -> Outcome:
     async with write_transaction():
         user = await identify(user_id, account_id, traits, now, found)
@@ -242,7 +264,7 @@ async def _check(
         if force and key.environment != "production":
             return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
         # someone first seen just now has no history to read
-        displays = [] if user["is_new"] else await queries.DISPLAYS_OF_USER.fetch(user["id"])
+        displays = [] if user.is_new else await queries.DISPLAYS_OF_USER.fetch(user.id)
         open_until = [
             d["expires_at"]
             for d in displays
@@ -257,9 +279,7 @@ async def _check(
         ):
             if await _account_is_full(schedule, user, now):
                 continue
-            slot = (
-                f"{schedule['id']}:{user['id']}:{decision.cycle.index}:{history.asks_in_cycle + 1}"
-            )
+            slot = f"{schedule.id}:{user.id}:{decision.cycle.index}:{history.asks_in_cycle + 1}"
             try:
                 return await _reserve(
                     key, user, schedule, decision.cycle.index, now, url, slot, gap
@@ -269,31 +289,29 @@ async def _check(
         return Outcome(False, _next_check(next_checks, now))
 
 
-async def _targeted(user: dict[str, Any], url: str | None, now: datetime) -> list[dict[str, Any]]:
+async def _targeted(user: Visitor, url: str | None, now: datetime) -> list[ActiveSchedule]:
     """The active schedules whose targeting takes this user on this page."""
     return [
-        s
-        for s in await active_schedules(now)
-        if targets(s["targeting"] or {}, user["attributes"], url)
+        s for s in await active_schedules(now) if targets(s.targeting or {}, user.attributes, url)
     ]
 
 
 def _choices(
-    schedules: list[dict[str, Any]],
-    user: dict[str, Any],
-    displays: list[dict[str, Any]],
+    schedules: list[ActiveSchedule],
+    user: Visitor,
+    displays: list[Row],
     gap: int,
     now: datetime,
     user_id: str,
     next_checks: list[datetime],
-) -> Iterator[tuple[dict[str, Any], Decision, UserHistory]]:
+) -> Iterator[tuple[ActiveSchedule, Decision, UserHistory]]:
     """The schedules that may ask this user now, in priority order; the others add the time
     they may ask to `next_checks`."""
     for schedule in schedules:
         rules = rules_for(schedule, gap)
-        schedule_key = str(schedule["id"])
+        schedule_key = str(schedule.id)
         cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
-        history = history_for(user, displays, schedule["id"], cycle.index, user["last_answered_at"])
+        history = history_for(user, displays, schedule.id, cycle.index, user.last_answered_at)
         decision = decide(rules, history, now, user_id, schedule_key, cycle)
         if decision.show:
             yield schedule, decision, history
@@ -305,20 +323,20 @@ def _next_check(next_checks: list[datetime], now: datetime) -> datetime:
     return max(min(next_checks), now + timedelta(minutes=1))
 
 
-async def _account_is_full(schedule: dict[str, Any], user: dict[str, Any], now: datetime) -> bool:
-    cap = schedule["max_users_per_account"]
+async def _account_is_full(schedule: ActiveSchedule, user: IdentifiedUser, now: datetime) -> bool:
+    cap = schedule.max_users_per_account
     if cap is None:
         return False
-    since = now - timedelta(days=schedule["cadence_days"])
-    rows = await queries.USERS_SHOWN_IN_ACCOUNT.fetch(user["account_id"], schedule["id"], since)
+    since = now - timedelta(days=schedule.cadence_days)
+    rows = await queries.USERS_SHOWN_IN_ACCOUNT.fetch(user.account_id, schedule.id, since)
     users = {r["end_user"] for r in rows}
-    return user["id"] not in users and len(users) >= cap
+    return user.id not in users and len(users) >= cap
 
 
 async def _reserve(
     key: KeyInfo,
-    user: dict[str, Any],
-    schedule: dict[str, Any],
+    user: IdentifiedUser,
+    schedule: ActiveSchedule,
     cycle: int,
     now: datetime,
     url: str | None,
@@ -326,18 +344,18 @@ async def _reserve(
     gap_days: int = 0,
 ) -> Outcome:
     if slot is not None:
-        claimed = await queries.CLAIM.fetch(now, user["id"], now - timedelta(days=gap_days))
+        claimed = await queries.CLAIM.fetch(now, user.id, now - timedelta(days=gap_days))
         if not claimed:
             raise _NotReserved
     token = secrets.token_urlsafe(24)
-    locale, texts = localised(schedule, user["attributes"]["locale"])
+    locale, texts = localised(schedule.texts, user.attributes["locale"])
     inserted = await queries.RESERVE.fetch(
         token,
         slot or f"forced:{token}",
-        schedule["survey"],
-        schedule["id"],
-        user["id"],
-        user["account_id"],
+        schedule.survey,
+        schedule.id,
+        user.id,
+        user.account_id,
         key.id,
         cycle,
         DisplayStatus.shown.value,
@@ -352,18 +370,18 @@ async def _reserve(
 
 
 def _shown(
-    schedule: dict[str, Any], token: str, locale: str, texts: dict[str, Any], now: datetime
+    schedule: ActiveSchedule, token: str, locale: str, texts: dict[str, Any], now: datetime
 ) -> Outcome:
     return Outcome(
         True,
         now + DISPLAY_LIFETIME,
-        {
-            "token": token,
-            "locale": locale,
-            "texts": texts,
-            "theme": schedule["theme"] or {},
-            "promoter_link_url": schedule["promoter_link_url"],
-            "delay_seconds": schedule["delay_seconds"],
-            "expires_at": now + DISPLAY_LIFETIME,
-        },
+        ShownSurvey(
+            token=token,
+            locale=locale,
+            texts=texts,
+            theme=schedule.theme or {},
+            promoter_link_url=schedule.texts.promoter_link_url,
+            delay_seconds=schedule.delay_seconds,
+            expires_at=now + DISPLAY_LIFETIME,
+        ),
     )

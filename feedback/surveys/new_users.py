@@ -4,9 +4,9 @@ decided) created in one statement, checks that arrive together sharing it (group
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from feedback.db import GroupCommit
+from feedback.db import GroupCommit, Row
 from feedback.db.batches import MAX_ROW_BATCH, batch_length, padded
 from feedback.db.errors import database_unavailable
 from feedback.observability import NEW_USER_BATCH_SIZE
@@ -42,7 +42,7 @@ if Visit._fields != queries.VISIT_COLUMNS:
     raise RuntimeError("Visit and the statement's input columns disagree")
 
 
-async def insert_visits(visits: list[Visit]) -> list[dict[str, Any] | Exception | None]:
+async def insert_visits(visits: list[Visit]) -> list[Row | Exception | None]:
     """One statement for the batch; each check's row (None: its account is gone). Should the
     batch fail for a reason other than the database being away, each check runs by itself."""
     NEW_USER_BATCH_SIZE.observe(len(visits))
@@ -57,19 +57,19 @@ async def insert_visits(visits: list[Visit]) -> list[dict[str, Any] | Exception 
     return [by_number.get(n) for n in range(len(visits))]
 
 
-async def _visit_alone(visit: Visit) -> dict[str, Any] | Exception | None:
+async def _visit_alone(visit: Visit) -> Row | Exception | None:
     try:
         return (await insert_visits([visit]))[0]
     except Exception as exc:
         return exc
 
 
-_NEW_VISITS: GroupCommit[Visit, dict[str, Any] | None] = GroupCommit(
+_NEW_VISITS: GroupCommit[Visit, Row | None] = GroupCommit(
     insert_visits, max_items=MAX_ROW_BATCH, linger=0.0005
 )
 
 
-async def create_if_new(visit: Visit) -> dict[str, Any] | None:
+async def create_if_new(visit: Visit) -> Row | None:
     """The user's row after the statement (`created` set when it created them); None when the
     account is gone."""
     return await _NEW_VISITS.submit(visit)

@@ -4,6 +4,7 @@ two surveys."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,40 @@ from feedback.surveys.texts import best_locale, localised_texts
 
 DEFAULT_MIN_DAYS_BETWEEN_SURVEYS = 7
 
-_config: TTLCache[Any] = TTLCache(CONFIG_TTL_SECONDS)
+
+@dataclass(frozen=True, slots=True)
+class SurveyTexts:
+    """A survey's texts per locale as stored, its product name and promoter link, and a memo
+    of its texts merged per locale (`localised`), kept for as long as the record is cached."""
+
+    texts: dict[str, Any]
+    product_name: str
+    promoter_link_url: str | None
+    localised: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSchedule:
+    """An active schedule of an active survey, as the widget's decisions read it."""
+
+    id: int
+    survey: int
+    cadence_days: int
+    first_survey_after_days: int
+    dismiss_backoff_days: int
+    max_asks_per_cycle: int
+    sample_percent: float
+    max_users_per_account: int | None
+    targeting: dict[str, Any]
+    delay_seconds: int
+    starts_at: datetime | None
+    ends_at: datetime | None
+    theme: dict[str, Any]  # the survey's
+    texts: SurveyTexts  # the survey's
+
+
+_schedules: TTLCache[list[ActiveSchedule]] = TTLCache(CONFIG_TTL_SECONDS)
+_surveys: TTLCache[SurveyTexts] = TTLCache(CONFIG_TTL_SECONDS)
 
 
 class SurveyGap(msgspec.Struct):
@@ -41,19 +75,29 @@ async def set_min_days_between_surveys(days: int) -> None:
     forget_configuration()
 
 
-async def active_schedules(now: datetime) -> list[dict[str, Any]]:
-    rows = await _config.get("schedules", _read_schedules)
-    return [r for r in rows if r["ends_at"] is None or r["ends_at"] > now]
+async def active_schedules(now: datetime) -> list[ActiveSchedule]:
+    schedules = await _schedules.get("schedules", _read_schedules)
+    return [s for s in schedules if s.ends_at is None or s.ends_at > now]
 
 
-async def _read_schedules() -> list[dict[str, Any]]:
+async def _read_schedules() -> list[ActiveSchedule]:
     rows = await (
         Schedule.select(
-            Schedule.all_columns(),
-            Schedule.survey.name.as_alias("survey_name"),
-            Schedule.survey.product_name.as_alias("product_name"),
-            Schedule.survey.texts.as_alias("texts"),
+            Schedule.id,
+            Schedule.survey,
+            Schedule.cadence_days,
+            Schedule.first_survey_after_days,
+            Schedule.dismiss_backoff_days,
+            Schedule.max_asks_per_cycle,
+            Schedule.sample_percent,
+            Schedule.max_users_per_account,
+            Schedule.targeting,
+            Schedule.delay_seconds,
+            Schedule.starts_at,
+            Schedule.ends_at,
             Schedule.survey.theme.as_alias("theme"),
+            Schedule.survey.texts.as_alias("texts"),
+            Schedule.survey.product_name.as_alias("product_name"),
             Schedule.survey.promoter_link_url.as_alias("promoter_link_url"),
         )
         .where((Schedule.active == True) & (Schedule.survey.active == True))  # noqa: E712
@@ -61,45 +105,61 @@ async def _read_schedules() -> list[dict[str, Any]]:
         .order_by(Schedule.id)
         .output(load_json=True)
     )
-    for row in rows:
-        row["localised"] = {}  # locale -> merged texts, filled as users are shown the survey
-    return rows
+    return [
+        ActiveSchedule(
+            id=row["id"],
+            survey=row["survey"],
+            cadence_days=row["cadence_days"],
+            first_survey_after_days=row["first_survey_after_days"],
+            dismiss_backoff_days=row["dismiss_backoff_days"],
+            max_asks_per_cycle=row["max_asks_per_cycle"],
+            sample_percent=row["sample_percent"],
+            max_users_per_account=row["max_users_per_account"],
+            targeting=row["targeting"],
+            delay_seconds=row["delay_seconds"],
+            starts_at=row["starts_at"],
+            ends_at=row["ends_at"],
+            theme=row["theme"],
+            # each schedule merges its texts per locale as its users are shown the survey
+            texts=SurveyTexts(row["texts"], row["product_name"], row["promoter_link_url"]),
+        )
+        for row in rows
+    ]
 
 
-def localised(source: dict[str, Any], requested: str | None) -> tuple[str, dict[str, Any]]:
-    """A survey's texts in the best locale for `requested`. `source` is a cached row with the
-    survey's `texts` and `product_name` (a loaded schedule, a survey) and a `localised` memo:
-    each locale is merged once for as long as that row is cached, so an admin change reaches
-    the texts with the row. The merged texts are shared: never changed after."""
-    texts = source["texts"] or {}
+def localised(source: SurveyTexts, requested: str | None) -> tuple[str, dict[str, Any]]:
+    """A survey's texts in the best locale for `requested`. Each locale is merged once for as
+    long as `source` is cached (a loaded schedule's, a survey's), so an admin change reaches
+    the texts with it. The merged texts are shared: never changed after."""
+    texts = source.texts or {}
     locale = best_locale(texts, requested)
-    merged = source["localised"].get(locale)
+    merged = source.localised.get(locale)
     if merged is None:
-        merged = localised_texts(texts, source["product_name"], locale)[1]
-        source["localised"][locale] = merged
+        merged = localised_texts(texts, source.product_name, locale)[1]
+        source.localised[locale] = merged
     return locale, merged
 
 
-def rules_for(schedule: dict[str, Any], min_gap_days: int) -> CadenceRules:
+def rules_for(schedule: ActiveSchedule, min_gap_days: int) -> CadenceRules:
     return CadenceRules(
-        cadence_days=schedule["cadence_days"],
-        first_survey_after_days=schedule["first_survey_after_days"],
-        dismiss_backoff_days=schedule["dismiss_backoff_days"],
-        max_asks_per_cycle=schedule["max_asks_per_cycle"],
-        sample_percent=schedule["sample_percent"],
+        cadence_days=schedule.cadence_days,
+        first_survey_after_days=schedule.first_survey_after_days,
+        dismiss_backoff_days=schedule.dismiss_backoff_days,
+        max_asks_per_cycle=schedule.max_asks_per_cycle,
+        sample_percent=schedule.sample_percent,
         min_days_between_surveys=min_gap_days,
-        starts_at=schedule["starts_at"],
-        ends_at=schedule["ends_at"],
+        starts_at=schedule.starts_at,
+        ends_at=schedule.ends_at,
     )
 
 
-async def survey_texts(survey_id: int | None) -> dict[str, Any]:
-    """A survey's texts, product name and promoter link, with a `localised` memo."""
+async def survey_texts(survey_id: int | None) -> SurveyTexts:
+    """A survey's texts, product name and promoter link."""
 
-    async def read() -> dict[str, Any]:
+    async def read() -> SurveyTexts:
         row = await queries.SURVEY_TEXTS.first(survey_id)
         if row is None:
-            row = {"texts": {}, "product_name": "our product", "promoter_link_url": None}
-        return {**row, "texts": json_object(row["texts"]), "localised": {}}
+            return SurveyTexts({}, "our product", None)
+        return SurveyTexts(json_object(row["texts"]), row["product_name"], row["promoter_link_url"])
 
-    return await _config.get(("survey", survey_id), read)
+    return await _surveys.get(survey_id, read)

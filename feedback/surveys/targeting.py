@@ -13,6 +13,7 @@ includes "ja-JP"); no exclude list may. URL patterns are shell-style globs on th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ def _value_matches(dimension: str, value: str | None, allowed: list[Any]) -> boo
     return value in wanted
 
 
-def _matches_all(rules: dict[str, Any], attributes: dict[str, Any]) -> bool:
+def _matches_all(rules: dict[str, Any], attributes: Mapping[str, Any]) -> bool:
     for dimension in DIMENSIONS:
         if dimension in rules and not _value_matches(
             dimension, attributes.get(dimension), rules[dimension]
@@ -44,7 +45,7 @@ def _matches_all(rules: dict[str, Any], attributes: dict[str, Any]) -> bool:
     return True
 
 
-def _matches_any(rules: dict[str, Any], attributes: dict[str, Any]) -> bool:
+def _matches_any(rules: dict[str, Any], attributes: Mapping[str, Any]) -> bool:
     for dimension in DIMENSIONS:
         if dimension in rules and _value_matches(
             dimension, attributes.get(dimension), rules[dimension]
@@ -64,7 +65,7 @@ def url_path(url: str | None) -> str:
     return urlsplit(url).path or "/"
 
 
-def targets(targeting: dict[str, Any], attributes: dict[str, Any], url: str | None) -> bool:
+def targets(targeting: dict[str, Any], attributes: Mapping[str, Any], url: str | None) -> bool:
     include = targeting.get("include") or {}
     exclude = targeting.get("exclude") or {}
     if include and not _matches_all(include, attributes):

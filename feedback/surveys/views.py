@@ -81,6 +81,10 @@ def decode(body: bytes, kind: type[T]) -> T:
         raise InputError("body", f"invalid JSON: {exc}") from None
 
 
+# what a widget endpoint answers: a JSON object, or a record msgspec encodes as one
+WidgetBody = dict[str, Any] | msgspec.Struct
+
+
 def cors_headers(origin: str | None) -> dict[str, str]:
     if origin is None:
         return {"vary": "Origin"}
@@ -90,7 +94,7 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 async def widget_call(
     request: Request[Any, Any, Any],
     key: str,
-    handle: Callable[[keys.KeyInfo, bytes], Awaitable[tuple[int, dict[str, Any]]]],
+    handle: Callable[[keys.KeyInfo, bytes], Awaitable[tuple[int, WidgetBody]]],
 ) -> Response[Any]:
     """Rate limits, key, origin, then the body: errors after the origin check carry CORS
     headers so the widget can read them."""
@@ -104,7 +108,7 @@ async def widget_call(
         status, body = await handle(info, await request.body())
     except DomainError as exc:
         return Response(
-            error_body(exc.error, [dict(item) for item in exc.detail]),
+            error_body(exc.error, exc.detail),
             status_code=status_of(exc),
             headers=headers,
         )
@@ -213,12 +217,12 @@ class WidgetController(Controller):
             display = outcome.display
             return 200, {
                 "show": True,
-                "display_token": display["token"],
-                "locale": display["locale"],
-                "texts": display["texts"],
-                "theme": display["theme"],
-                "promoter_link_url": display["promoter_link_url"],
-                "delay_seconds": display["delay_seconds"],
+                "display_token": display.token,
+                "locale": display.locale,
+                "texts": display.texts,
+                "theme": display.theme,
+                "promoter_link_url": display.promoter_link_url,
+                "delay_seconds": display.delay_seconds,
                 "next_check_at": iso(outcome.next_check_at),
             }
 
@@ -228,7 +232,7 @@ class WidgetController(Controller):
     async def responses(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. 201 the first time, 200 for a retry."""
 
-        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
+        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, WidgetBody]:
             data = decode(body, ScoreIn)
             created, follow_up = await intake.record_score(
                 info, data.display_token, data.client_id, data.score
