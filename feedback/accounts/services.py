@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
 from feedback.kernel.clock import utcnow
@@ -27,6 +30,51 @@ async def apply_due_churn() -> int:
     return len(changed)
 
 
+class AccountView(msgspec.Struct, kw_only=True):
+    """An account as the API shows it (its JSON object has these keys in this order)."""
+
+    id: int
+    external_id: str
+    name: str
+    plan: str | None
+    industry: str | None
+    employee_count: int | None
+    company_size: str | None
+    currency: str
+    csm_email: str | None
+    renewal_date: date | None
+    status: str
+    traits: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    arr: str | None  # exact, in currency units: "1234.50"
+
+
+class EndUserView(msgspec.Struct, kw_only=True):
+    """An end user as the API shows them."""
+
+    external_id: str
+    account_id: str  # the account's external id
+    role: str | None
+    email: str | None
+    locale: str | None
+    traits: dict[str, Any]
+    first_seen_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class CsmView(msgspec.Struct, kw_only=True):
+    """A CSM as the API shows them, with their manager's email."""
+
+    id: int
+    name: str
+    email: str
+    slack_user_id: str | None
+    slack_channel: str | None
+    manager_email: str | None
+    active: bool
+
+
 ACCOUNT_FIELDS = (
     Account.id,
     Account.external_id,
@@ -47,11 +95,26 @@ ACCOUNT_FIELDS = (
 )
 
 
-def account_out(row: dict[str, Any]) -> dict[str, Any]:
-    cents = row.pop("arr_cents")
-    row.pop("csm", None)
-    row["arr"] = None if cents is None else f"{cents // 100}.{cents % 100:02d}"
-    return row
+def account_view(row: dict[str, Any]) -> AccountView:
+    """From a row of ACCOUNT_FIELDS."""
+    cents = row["arr_cents"]
+    return AccountView(
+        id=row["id"],
+        external_id=row["external_id"],
+        name=row["name"],
+        plan=row["plan"],
+        industry=row["industry"],
+        employee_count=row["employee_count"],
+        company_size=row["company_size"],
+        currency=row["currency"],
+        csm_email=row["csm_email"],
+        renewal_date=row["renewal_date"],
+        status=row["status"],
+        traits=row["traits"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        arr=None if cents is None else f"{cents // 100}.{cents % 100:02d}",
+    )
 
 
 async def list_accounts(
@@ -62,7 +125,7 @@ async def list_accounts(
     status: str | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[AccountView]:
     query = Account.select(*ACCOUNT_FIELDS).output(load_json=True)
     if not principal.can_see_csm(None):
         query = query.where(Account.csm == principal.csm_id)
@@ -73,10 +136,10 @@ async def list_accounts(
     if status:
         query = query.where(Account.status == status)
     rows = await query.order_by(Account.external_id).limit(limit).offset(offset)
-    return [account_out(r) for r in rows]
+    return [account_view(r) for r in rows]
 
 
-async def get_account(principal: Principal, external_id: str) -> dict[str, Any]:
+async def get_account(principal: Principal, external_id: str) -> AccountView:
     row = (
         await Account.select(*ACCOUNT_FIELDS)
         .where(Account.external_id == external_id)
@@ -87,7 +150,7 @@ async def get_account(principal: Principal, external_id: str) -> dict[str, Any]:
         raise NotFound(f"no account {external_id!r}")
     if not principal.can_see_csm(row["csm"]):
         raise Forbidden("this account belongs to another CSM")
-    return account_out(row)
+    return account_view(row)
 
 
 USER_FIELDS = (
@@ -102,17 +165,32 @@ USER_FIELDS = (
 )
 
 
-async def list_account_users(principal: Principal, external_id: str) -> list[dict[str, Any]]:
+def end_user_view(row: dict[str, Any]) -> EndUserView:
+    """From a row of USER_FIELDS."""
+    return EndUserView(
+        external_id=row["external_id"],
+        account_id=row["account_id"],
+        role=row["role"],
+        email=row["email"],
+        locale=row["locale"],
+        traits=row["traits"],
+        first_seen_at=row["first_seen_at"],
+        last_seen_at=row["last_seen_at"],
+    )
+
+
+async def list_account_users(principal: Principal, external_id: str) -> list[EndUserView]:
     await get_account(principal, external_id)
-    return await (
+    rows = await (
         EndUser.select(*USER_FIELDS)
         .where(EndUser.account.external_id == external_id)
         .order_by(EndUser.external_id)
         .output(load_json=True)
     )
+    return [end_user_view(r) for r in rows]
 
 
-async def get_end_user(principal: Principal, external_id: str) -> dict[str, Any]:
+async def get_end_user(principal: Principal, external_id: str) -> EndUserView:
     row = (
         await EndUser.select(*USER_FIELDS, EndUser.account.csm.as_alias("csm"))
         .where(EndUser.external_id == external_id)
@@ -121,13 +199,13 @@ async def get_end_user(principal: Principal, external_id: str) -> dict[str, Any]
     )
     if row is None:
         raise NotFound(f"no user {external_id!r}")
-    if not principal.can_see_csm(row.pop("csm")):
+    if not principal.can_see_csm(row["csm"]):
         raise Forbidden("this user's account belongs to another CSM")
-    return row
+    return end_user_view(row)
 
 
-async def list_csms() -> list[dict[str, Any]]:
-    return await CSM.select(
+async def list_csms() -> list[CsmView]:
+    rows = await CSM.select(
         CSM.id,
         CSM.name,
         CSM.email,
@@ -136,3 +214,4 @@ async def list_csms() -> list[dict[str, Any]]:
         CSM.manager.email.as_alias("manager_email"),
         CSM.active,
     ).order_by(CSM.email)
+    return [CsmView(**row) for row in rows]

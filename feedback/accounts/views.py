@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from litestar import Controller, delete, get
 from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
+from msgspec.structs import asdict
 
 from feedback.accounts import services
 from feedback.accounts.models import AccountStatus
@@ -32,7 +33,7 @@ class AccountController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
     ) -> list[dict[str, Any]]:
-        return await services.list_accounts(
+        accounts = await services.list_accounts(
             principal,
             csm_email=csm_email,
             plan=plan,
@@ -40,12 +41,13 @@ class AccountController(Controller):
             limit=limit,
             offset=offset,
         )
+        return [asdict(account) for account in accounts]
 
     @get("/accounts/{external_id:str}", summary="One account", **access(*ALL_ROLES))
     async def get_account(
         self, principal: CurrentPrincipal, external_id: FromPath[str]
     ) -> dict[str, Any]:
-        return await services.get_account(principal, external_id)
+        return asdict(await services.get_account(principal, external_id))
 
     @get(
         "/accounts/{external_id:str}/users", summary="An account's end users", **access(*ALL_ROLES)
@@ -53,17 +55,17 @@ class AccountController(Controller):
     async def list_account_users(
         self, principal: CurrentPrincipal, external_id: FromPath[str]
     ) -> list[dict[str, Any]]:
-        return await services.list_account_users(principal, external_id)
+        return [asdict(user) for user in await services.list_account_users(principal, external_id)]
 
     @get("/users/{external_id:str}", summary="One end user", **access(*ALL_ROLES))
     async def get_end_user(
         self, principal: CurrentPrincipal, external_id: FromPath[str]
     ) -> dict[str, Any]:
-        return await services.get_end_user(principal, external_id)
+        return asdict(await services.get_end_user(principal, external_id))
 
     @get("/csms", summary="CSMs and their managers", **access(*ALL_ROLES))
     async def list_csms(self) -> list[dict[str, Any]]:
-        return await services.list_csms()
+        return [asdict(csm) for csm in await services.list_csms()]
 
     @delete(
         "/users/{external_id:str}",

@@ -10,11 +10,21 @@ left out and counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from analytics.churn import churn_rates, compare_risk, kaplan_meier, logrank, point_biserial
+from analytics.churn import (
+    ChurnRate,
+    Correlation,
+    RiskComparison,
+    SurvivalCurve,
+    churn_rates,
+    compare_risk,
+    kaplan_meier,
+    logrank,
+    point_biserial,
+)
 from feedback.db import as_utc_datetime
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
@@ -24,6 +34,25 @@ from feedback.reports.queries import churn_accounts_sql
 from feedback.reports.services import report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnReport:
+    """Churn against NPS (`churn_report`); its JSON object has these keys in this order."""
+
+    window_days: int
+    confidence: float
+    accounts: int  # those counted
+    excluded: int  # churned before their clock started
+    rates: list[ChurnRate]  # per category, in CATEGORIES' order
+    detractor_vs_promoter: RiskComparison
+    nps_churn_correlation: Correlation
+    survival_days: list[SurvivalCurve]  # the categories with accounts
+    logrank_p: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a dict; the analytics records in it encode as JSON objects."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
 def category_of(mean_score: float | None) -> str:
@@ -39,7 +68,7 @@ async def churn_report(
     confidence: float = 0.95,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-) -> dict[str, Any]:
+) -> ChurnReport:
     if not 1 <= window_days <= 3650:
         raise InputError("window_days", "must be between 1 and 3650")
     if not 0 < confidence < 1:
@@ -53,7 +82,7 @@ async def churn_report(
 
     now = utcnow()
     window = timedelta(days=window_days)
-    counts = {c: [0, 0] for c in CATEGORIES}
+    counts = {c: [0, 0] for c in CATEGORIES}  # accounts, churned
     survival: dict[str, tuple[list[float], list[bool]]] = {c: ([], []) for c in CATEGORIES}
     account_nps: list[float] = []
     account_churned: list[bool] = []
@@ -78,20 +107,21 @@ async def churn_report(
             account_churned.append(churned)
 
     rates = churn_rates({c: (counts[c][0], counts[c][1]) for c in CATEGORIES}, confidence)
+    detractors, promoters = counts["detractor"], counts["promoter"]
     risk = compare_risk(
-        ("detractor", *counts["detractor"]), ("promoter", *counts["promoter"]), confidence
+        ("detractor", detractors[0], detractors[1]),
+        ("promoter", promoters[0], promoters[1]),
+        confidence,
     )
     curves = [kaplan_meier(c, *survival[c]) for c in CATEGORIES if survival[c][0]]
-    return {
-        "window_days": window_days,
-        "confidence": confidence,
-        "accounts": sum(v[0] for v in counts.values()),
-        "excluded": excluded,
-        "rates": [asdict(r) for r in rates],
-        "detractor_vs_promoter": asdict(risk),
-        "nps_churn_correlation": asdict(point_biserial(account_nps, account_churned, confidence)),
-        # field by field: asdict() deep-copies every point of every curve, which for 20,000
-        # accounts costs most of a second
-        "survival_days": [{f.name: getattr(c, f.name) for f in fields(c)} for c in curves],
-        "logrank_p": logrank({c: survival[c] for c in CATEGORIES if survival[c][0]}),
-    }
+    return ChurnReport(
+        window_days=window_days,
+        confidence=confidence,
+        accounts=sum(v[0] for v in counts.values()),
+        excluded=excluded,
+        rates=rates,
+        detractor_vs_promoter=risk,
+        nps_churn_correlation=point_biserial(account_nps, account_churned, confidence),
+        survival_days=curves,
+        logrank_p=logrank({c: survival[c] for c in CATEGORIES if survival[c][0]}),
+    )

@@ -55,6 +55,22 @@ class QuadrantAccount(msgspec.Struct, gc=False):
     quadrant: str
 
 
+class QuadrantTotals(msgspec.Struct, gc=False):
+    """The accounts of one quadrant and their ARR."""
+
+    accounts: int
+    arr: float
+
+
+class QuadrantReport(msgspec.Struct):
+    """The report (`quadrant_report`); its JSON object has these keys in this order."""
+
+    nps_threshold: float
+    arr_threshold: float
+    quadrants: dict[str, QuadrantTotals]  # in QUADRANTS' order
+    accounts: list[QuadrantAccount]
+
+
 def median(values: NDArray[np.float64]) -> float:
     """The middle value, or the mean of the two middle ones (as `statistics.median`)."""
     ordered = np.sort(values)
@@ -88,11 +104,12 @@ async def quadrant_report(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> QuadrantReport:
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
     An account's NPS is on its responses in the period; the interval says how sure it is.
     `accounts` are QuadrantAccount structs, protect first, then by ARR, largest first."""
-    where, args = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
     add_scope(where, args, principal, date_from, date_to)
     columns = await report_columns(quadrant_sql(principal, where), *args, columns=COLUMNS)
     arr_cents, n, promoters, detractors = (
@@ -128,14 +145,9 @@ async def quadrant_report(
     order = np.lexsort((-arr, quadrant != 0))
     accounts = [accounts[i] for i in order.tolist()]
     arr, quadrant = arr[order], quadrant[order]
-    summary: dict[str, dict[str, float]] = {}
+    summary: dict[str, QuadrantTotals] = {}
     for position, name in enumerate(QUADRANTS):
         members = arr[quadrant == position].tolist()
         # added one by one in the accounts' order, as the totals always were
-        summary[name] = {"accounts": len(members), "arr": sum(members)}
-    return {
-        "nps_threshold": nps_threshold,
-        "arr_threshold": threshold,
-        "quadrants": summary,
-        "accounts": accounts,
-    }
+        summary[name] = QuadrantTotals(len(members), sum(members))
+    return QuadrantReport(nps_threshold, threshold, summary, accounts)

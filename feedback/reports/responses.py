@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import msgspec
+
 from feedback.db import fetch
 from feedback.kernel.errors import InputError
+from feedback.kernel.nps import Category
 from feedback.kernel.nps import category as category_of
 from feedback.kernel.principal import Principal
 from feedback.reports.queries import (
@@ -20,24 +23,40 @@ from feedback.reports.queries import (
     responses_count_sql,
     responses_page_sql,
 )
-from feedback.reports.services import filter_condition
+from feedback.reports.services import filter_condition, record_dict
 from feedback.surveys.texts import CATEGORIES
 
-COLUMNS = (
-    "answered_at",
-    "score",
-    "category",
-    "comment",
-    "account_id",
-    "account_name",
-    "user_id",
-    "user_email",
-    "role",
-    "plan",
-    "industry",
-    "company_size",
-    "csm_email",
-)
+
+class AnsweredResponse(msgspec.Struct, gc=False):
+    """One answer as the explorer lists it: its JSON object (and CSV row) has these keys in
+    this order (`COLUMNS`); the segment attributes are those at answer time."""
+
+    answered_at: datetime
+    score: int
+    category: Category
+    comment: str | None
+    account_id: str
+    account_name: str
+    user_id: str | None  # None once the user is erased
+    user_email: str | None
+    role: str | None
+    plan: str | None
+    industry: str | None
+    company_size: str | None
+    csm_email: str | None
+
+
+# the CSV's columns, in the JSON's order
+COLUMNS: tuple[str, ...] = AnsweredResponse.__struct_fields__
+
+
+class ResponsesPage(msgspec.Struct):
+    """A page of answers, newest first, and how many answers meet the filters."""
+
+    total: int
+    limit: int
+    offset: int
+    responses: list[AnsweredResponse]
 
 
 def _like_pattern(text: str) -> str:
@@ -45,7 +64,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-async def list_responses(
+async def responses_page(
     principal: Principal,
     *,
     category: str | None = None,
@@ -56,8 +75,9 @@ async def list_responses(
     date_to: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> dict[str, Any]:
-    where, args = ["1 = 1"], []
+) -> ResponsesPage:
+    where: list[str] = ["1 = 1"]
+    args: list[Any] = []
     if category is not None:
         if category not in CATEGORIES:
             raise InputError("category", f"must be one of {', '.join(CATEGORIES)}")
@@ -78,11 +98,54 @@ async def list_responses(
     add_scope(where, args, principal, date_from, date_to)
     total = await fetch(responses_count_sql(where), *args)
     rows = await fetch(responses_page_sql(where), *args, limit, offset)
-    for row in rows:
-        row["category"] = category_of(int(row["score"]))
-    return {
-        "total": int(total[0]["n"]),
-        "limit": limit,
-        "offset": offset,
-        "responses": [{c: row.get(c) for c in COLUMNS} for row in rows],
-    }
+    return ResponsesPage(
+        total=int(total[0]["n"]),
+        limit=limit,
+        offset=offset,
+        responses=[
+            AnsweredResponse(
+                answered_at=row["answered_at"],
+                score=row["score"],
+                category=category_of(int(row["score"])),
+                comment=row["comment"],
+                account_id=row["account_id"],
+                account_name=row["account_name"],
+                user_id=row["user_id"],
+                user_email=row["user_email"],
+                role=row["role"],
+                plan=row["plan"],
+                industry=row["industry"],
+                company_size=row["company_size"],
+                csm_email=row["csm_email"],
+            )
+            for row in rows
+        ],
+    )
+
+
+async def list_responses(
+    principal: Principal,
+    *,
+    category: str | None = None,
+    text: str | None = None,
+    has_comment: bool | None = None,
+    filters: dict[str, str] | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`responses_page` as the API's JSON object in plain dicts, for callers that still read
+    dicts (the Slack commands); remove once they read `ResponsesPage`."""
+    page = await responses_page(
+        principal,
+        category=category,
+        text=text,
+        has_comment=has_comment,
+        filters=filters,
+        date_from=date_from,
+        date_to=date_to,
+        limit=limit,
+        offset=offset,
+    )
+    return {**record_dict(page), "responses": [record_dict(r) for r in page.responses]}

@@ -19,11 +19,17 @@ ignore the clustering and be too narrow.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
-from analytics.compare import benjamini_hochberg, compare_clustered_each_vs_rest, compare_nps
+from analytics.compare import (
+    NPSComparison,
+    benjamini_hochberg,
+    compare_clustered_each_vs_rest,
+    compare_nps,
+)
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, segment_counts_sql
@@ -41,6 +47,33 @@ ACCOUNT_LEVEL = {"plan", "industry", "company_size", "csm", "manager"}
 MIN_ACCOUNTS = 2  # the cluster-robust variance needs two accounts on each side
 
 
+class SegmentResult(msgspec.Struct, gc=False):
+    """One segment against the rest of the answers (its JSON object has these keys in this
+    order); NPS, difference and interval rounded to 2 places."""
+
+    key: str
+    responses: int
+    accounts: int
+    nps: float
+    rest_nps: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    method: str  # which comparison: cluster-robust (accounts) or independent Wald
+    p_adjusted: float  # Benjamini-Hochberg over the scan
+    significant: bool  # a discovery at the scan's q
+
+
+class SegmentScan(msgspec.Struct):
+    """Every segment of a dimension against the rest, by p-value (`segment_scan`)."""
+
+    dimension: str
+    confidence: float
+    q: float
+    segments: list[SegmentResult]
+
+
 async def segment_scan(
     principal: Principal,
     dimension: str,
@@ -48,7 +81,7 @@ async def segment_scan(
     date_to: datetime | None = None,
     confidence: float = 0.95,
     q: float = 0.05,
-) -> dict[str, Any]:
+) -> SegmentScan:
     if is_trait(dimension):
         key, key_args = trait_key("dimension", dimension)
     elif dimension in DIMENSIONS:
@@ -85,7 +118,7 @@ async def segment_scan(
         if clustered
         else []
     )
-    results = []
+    compared: list[tuple[str, NDArray[np.int64], NPSComparison]] = []
     for code, name in enumerate(names):
         mine = cells[codes == code]
         if len(mine) == len(cells):
@@ -97,24 +130,26 @@ async def segment_scan(
         else:
             own = mine.sum(axis=0)
             comparison = compare_nps(own.tolist(), (totals - own).tolist(), confidence)
-        results.append(
-            {
-                "key": name,
-                "responses": int(mine.sum()),
-                "accounts": len(mine),
-                "nps": round(comparison.nps_a, 2),
-                "rest_nps": round(comparison.nps_b, 2),
-                "diff": round(comparison.diff, 2),
-                "ci_low": round(comparison.ci_low, 2),
-                "ci_high": round(comparison.ci_high, 2),
-                "p_value": comparison.p_value,
-                "method": comparison.method,
-            }
+        compared.append((name, mine, comparison))
+    fdr = benjamini_hochberg([c.p_value for _, _, c in compared], q)
+    results = [
+        SegmentResult(
+            key=name,
+            responses=int(mine.sum()),
+            accounts=len(mine),
+            nps=round(comparison.nps_a, 2),
+            rest_nps=round(comparison.nps_b, 2),
+            diff=round(comparison.diff, 2),
+            ci_low=round(comparison.ci_low, 2),
+            ci_high=round(comparison.ci_high, 2),
+            p_value=comparison.p_value,
+            method=comparison.method,
+            p_adjusted=adjusted,
+            significant=found,
         )
-    if results:
-        fdr = benjamini_hochberg([r["p_value"] for r in results], q)
-        for row, adjusted, found in zip(results, fdr.adjusted, fdr.discoveries, strict=True):
-            row["p_adjusted"] = adjusted
-            row["significant"] = found
-    results.sort(key=lambda r: r["p_value"])
-    return {"dimension": dimension, "confidence": confidence, "q": q, "segments": results}
+        for (name, mine, comparison), adjusted, found in zip(
+            compared, fdr.adjusted, fdr.discoveries, strict=True
+        )
+    ]
+    results.sort(key=lambda r: r.p_value)
+    return SegmentScan(dimension, confidence, q, results)

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from analytics.nps import METHODS, NPSResult, nps_intervals
-from feedback.db import fetch_with_work_mem, is_sqlite, stream
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from analytics.nps import METHODS, NPSResult, Precision, nps_intervals
+from feedback.db import Row, fetch_with_work_mem, is_sqlite, stream
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports import queries
@@ -76,7 +79,7 @@ def filter_condition(name: str, value: str) -> SegmentKey:
 REPORT_WORK_MEM = "64MB"
 
 
-async def report_rows(sql: str, *args: Any) -> list[dict[str, Any]]:
+async def report_rows(sql: str, *args: Any) -> list[Row]:
     """Run a report's aggregate query; on PostgreSQL with REPORT_WORK_MEM for it alone
     (`SET LOCAL` inside its own read-only transaction)."""
     return await fetch_with_work_mem(REPORT_WORK_MEM, sql, *args)
@@ -96,6 +99,50 @@ async def report_columns(sql: str, *args: Any, columns: Sequence[str]) -> dict[s
     (row,) = await report_rows(queries.columns_sql(sql, columns), *args)
     # no rows: array_agg is NULL
     return {column: row[column] or [] for column in columns}
+
+
+class NPSGroup(msgspec.Struct, kw_only=True, gc=False):
+    """One group of an NPS report: its counts, NPS and interval (rounded to 2 places; None
+    under 5 answers). Its JSON object has these keys in this order, `period` in a trend only.
+    Holds no containers, so the garbage collector need not track it."""
+
+    key: str | None  # the segment; None for the answers without one
+    period: str | UnsetType | None = UNSET
+    responses: int
+    accounts: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+    ci_low: float | None
+    ci_high: float | None
+    precision: Precision
+
+
+class NPSReport(msgspec.Struct, kw_only=True):
+    """A page of an NPS report (`nps_report`), as the API answers it."""
+
+    group_by: str
+    period: str | None
+    ci_method: str
+    confidence: float
+    date_from: datetime | None = msgspec.field(name="from")
+    date_to: datetime | None = msgspec.field(name="to")
+    sort: str
+    limit: int | None
+    offset: int
+    total_groups: int
+    groups: list[NPSGroup]
+
+
+def record_dict(record: msgspec.Struct) -> dict[str, Any]:
+    """A record's fields as the keys of its JSON object (one level, unset fields left out)."""
+    encode_name = dict(zip(record.__struct_fields__, record.__struct_encode_fields__, strict=True))
+    return {
+        encode_name[name]: value
+        for name in record.__struct_fields__
+        if (value := getattr(record, name)) is not UNSET
+    }
 
 
 @dataclass(frozen=True)
@@ -170,7 +217,7 @@ def _page_args(query: NPSQuery, limit: int) -> list[Any]:
 
 
 async def exact_accounts(
-    principal: Principal, query: NPSQuery, grouping: Grouping, rows: list[dict[str, Any]]
+    principal: Principal, query: NPSQuery, grouping: Grouping, rows: list[Row]
 ) -> None:
     """Fill in `accounts` where the one-step count by user left it open (a user who moved
     between accounts, or the answers of deleted users): COUNT(DISTINCT account) for those
@@ -189,29 +236,36 @@ async def exact_accounts(
         row["accounts"] = found.get((row["ref"], row["period"]), 0)
 
 
-async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
+async def load_nps_report(principal: Principal, query: NPSQuery) -> NPSReport:
     """One page of groups (`query.limit`, from `query.offset`; every group with no limit),
     sorted by `query.sort`, each with its counts, NPS and interval, and `total_groups`."""
     check_query(query)
     rows, total = await _report_rows(principal, query, query.limit)
-    return {
-        "group_by": query.group_by,
-        "period": query.period,
-        "ci_method": query.ci_method,
-        "confidence": query.confidence,
-        "from": query.date_from,
-        "to": query.date_to,
-        "sort": query.sort or default_sort(query.group_by),
-        "limit": query.limit,
-        "offset": query.offset,
-        "total_groups": total,
-        "groups": with_intervals(rows, query),
-    }
+    return NPSReport(
+        group_by=query.group_by,
+        period=query.period,
+        ci_method=query.ci_method,
+        confidence=query.confidence,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        sort=query.sort or default_sort(query.group_by),
+        limit=query.limit,
+        offset=query.offset,
+        total_groups=total,
+        groups=with_intervals(rows, query),
+    )
+
+
+async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
+    """`load_nps_report` as the API's JSON object in plain dicts, for callers that still read
+    dicts (the Slack commands); remove once they read `NPSReport`."""
+    report = await load_nps_report(principal, query)
+    return {**record_dict(report), "groups": [record_dict(g) for g in report.groups]}
 
 
 async def _report_rows(
     principal: Principal, query: NPSQuery, limit: int | None
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[Row], int]:
     grouping = grouping_for(query.group_by)
     counts, args, period = counts_sql(principal, query, grouping)
     if grouping.inner is None and period is None:
@@ -231,7 +285,7 @@ async def _report_rows(
     return rows, total
 
 
-def with_intervals(rows: list[dict[str, Any]], query: NPSQuery) -> list[dict[str, Any]]:
+def with_intervals(rows: list[Row], query: NPSQuery) -> list[NPSGroup]:
     """The rows as report groups: one vectorised call for all their intervals."""
     results = nps_intervals(
         [_counts(row) for row in rows], confidence=query.confidence, method=query.ci_method
@@ -243,9 +297,7 @@ def with_intervals(rows: list[dict[str, Any]], query: NPSQuery) -> list[dict[str
 CSV_CHUNK = 5000
 
 
-async def stream_rows(
-    sql: str, *args: Any, chunk: int = CSV_CHUNK
-) -> AsyncIterator[list[dict[str, Any]]]:
+async def stream_rows(sql: str, *args: Any, chunk: int = CSV_CHUNK) -> AsyncIterator[list[Row]]:
     """A report query's rows, `chunk` at a time. On PostgreSQL from a cursor (REPORT_WORK_MEM
     in its own read-only transaction), so no more than a chunk is in memory at once; SQLite
     (the small, embedded case) reads them at once."""
@@ -288,25 +340,25 @@ def _where(
     return where, args
 
 
-def _counts(row: dict[str, Any]) -> tuple[int, int, int]:
+def _counts(row: Row) -> tuple[int, int, int]:
     return (int(row["promoters"] or 0), int(row["passives"] or 0), int(row["detractors"] or 0))
 
 
-def _with_interval(row: dict[str, Any], result: NPSResult, query: NPSQuery) -> dict[str, Any]:
+def _with_interval(row: Row, result: NPSResult, query: NPSQuery) -> NPSGroup:
     counts = _counts(row)
-    return {
-        "key": row["key"],
-        **({"period": row["period"]} if query.period else {}),
-        "responses": int(row["responses"] or 0),
-        "accounts": int(row["accounts"] or 0),
-        "promoters": counts[0],
-        "passives": counts[1],
-        "detractors": counts[2],
-        "nps": None if result.nps is None else round(result.nps, 2),
-        "ci_low": None if result.ci_low is None else round(result.ci_low, 2),
-        "ci_high": None if result.ci_high is None else round(result.ci_high, 2),
-        "precision": result.precision,
-    }
+    return NPSGroup(
+        key=row["key"],
+        period=row["period"] if query.period else UNSET,
+        responses=int(row["responses"] or 0),
+        accounts=int(row["accounts"] or 0),
+        promoters=counts[0],
+        passives=counts[1],
+        detractors=counts[2],
+        nps=None if result.nps is None else round(result.nps, 2),
+        ci_low=None if result.ci_low is None else round(result.ci_low, 2),
+        ci_high=None if result.ci_high is None else round(result.ci_high, 2),
+        precision=result.precision,
+    )
 
 
 CSV_COLUMNS = (
@@ -334,8 +386,9 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
-def _csv_row(group: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
-    return ["" if group.get(c) is None else spreadsheet_safe(group[c]) for c in columns]
+def _csv_row(group: NPSGroup, columns: tuple[str, ...]) -> list[Any]:
+    values = (getattr(group, c) for c in columns)
+    return ["" if v is None else spreadsheet_safe(v) for v in values]
 
 
 def csv_lines(rows: Iterable[Iterable[Any]]) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any
 
-from analytics.nps import nps_interval
+from analytics.nps import Precision, nps_interval
 from feedback.accounts.models import CSM
 from feedback.kernel.principal import Principal
-from feedback.reports.services import NPSQuery, nps_report
+from feedback.reports.services import NPSGroup, NPSQuery, load_nps_report
 
 NO_CSM = "(no CSM)"
 NO_MANAGER = "(no manager)"
@@ -25,6 +24,33 @@ class Member:
     email: str
     name: str
     manager_email: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TeamGroup:
+    """The NPS of several CSMs' summed answers: a team's in a period, or a manager's."""
+
+    key: str  # "team", or the manager's email (NO_CSM, NO_MANAGER)
+    period: str | None = None  # in a trend
+    responses: int
+    csms: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+    ci_low: float | None
+    ci_high: float | None
+    precision: Precision
+    name: str | None = None  # a manager's
+
+
+@dataclass(frozen=True, slots=True)
+class CsmRollup:
+    """NPS per CSM (`groups`) and, with a period, each CSM's trend and the team's."""
+
+    groups: list[NPSGroup]
+    trend: list[NPSGroup]
+    team_trend: list[TeamGroup]
 
 
 async def csm_directory() -> dict[str, Member]:
@@ -39,63 +65,67 @@ def managers(directory: dict[str, Member]) -> list[Member]:
 
 
 def combined(
-    key: str, groups: list[dict[str, Any]], query: NPSQuery, period: str | None = None
-) -> dict[str, Any]:
+    key: str,
+    groups: list[NPSGroup],
+    query: NPSQuery,
+    period: str | None = None,
+    name: str | None = None,
+) -> TeamGroup:
     """One NPS with its interval from the summed counts of several report groups."""
-    promoters = sum(g["promoters"] for g in groups)
-    passives = sum(g["passives"] for g in groups)
-    detractors = sum(g["detractors"] for g in groups)
+    promoters = sum(g.promoters for g in groups)
+    passives = sum(g.passives for g in groups)
+    detractors = sum(g.detractors for g in groups)
     result = nps_interval(
         promoters, passives, detractors, confidence=query.confidence, method=query.ci_method
     )
-    return {
-        "key": key,
-        **({"period": period} if period is not None else {}),
-        "responses": promoters + passives + detractors,
-        "csms": len(groups),
-        "promoters": promoters,
-        "passives": passives,
-        "detractors": detractors,
-        "nps": None if result.nps is None else round(result.nps, 2),
-        "ci_low": None if result.ci_low is None else round(result.ci_low, 2),
-        "ci_high": None if result.ci_high is None else round(result.ci_high, 2),
-        "precision": result.precision,
-    }
+    return TeamGroup(
+        key=key,
+        period=period,
+        responses=promoters + passives + detractors,
+        csms=len(groups),
+        promoters=promoters,
+        passives=passives,
+        detractors=detractors,
+        nps=None if result.nps is None else round(result.nps, 2),
+        ci_low=None if result.ci_low is None else round(result.ci_low, 2),
+        ci_high=None if result.ci_high is None else round(result.ci_high, 2),
+        precision=result.precision,
+        name=name,
+    )
 
 
 async def nps_by_csm(
     principal: Principal, query: NPSQuery, team: set[str] | None = None
-) -> dict[str, Any]:
+) -> CsmRollup:
     """NPS per CSM (optionally only the CSMs in `team`) and, with `query.period`, the
     trend per CSM and the team's trend from the summed counts."""
-    report = await nps_report(principal, replace(query, group_by="csm", period=None))
-    groups = [g for g in report["groups"] if team is None or g["key"] in team]
-    trend: list[dict[str, Any]] = []
-    team_trend: list[dict[str, Any]] = []
+    report = await load_nps_report(principal, replace(query, group_by="csm", period=None))
+    groups = [g for g in report.groups if team is None or g.key in team]
+    trend: list[NPSGroup] = []
+    team_trend: list[TeamGroup] = []
     if query.period:
-        split = await nps_report(principal, replace(query, group_by="csm"))
-        trend = [g for g in split["groups"] if team is None or g["key"] in team]
-        by_period: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        split = await load_nps_report(principal, replace(query, group_by="csm"))
+        trend = [g for g in split.groups if team is None or g.key in team]
+        by_period: dict[str, list[NPSGroup]] = defaultdict(list)
         for group in trend:
-            by_period[group["period"]].append(group)
+            if isinstance(group.period, str):  # always, in a trend
+                by_period[group.period].append(group)
         team_trend = [combined("team", by_period[p], query, period=p) for p in sorted(by_period)]
-    return {"groups": groups, "trend": trend, "team_trend": team_trend}
+    return CsmRollup(groups, trend, team_trend)
 
 
-async def nps_by_manager(principal: Principal, query: NPSQuery) -> dict[str, Any]:
+async def nps_by_manager(principal: Principal, query: NPSQuery) -> list[TeamGroup]:
     """NPS per manager: the summed counts of the CSMs reporting to each one directly."""
     directory = await csm_directory()
-    report = await nps_report(principal, replace(query, group_by="csm", period=None))
-    buckets: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for group in report["groups"]:
-        buckets[_manager_of(group["key"], directory)].append(group)
+    report = await load_nps_report(principal, replace(query, group_by="csm", period=None))
+    buckets: dict[str, list[NPSGroup]] = defaultdict(list)
+    for group in report.groups:
+        buckets[_manager_of(group.key, directory)].append(group)
     names = {m.email: m.name for m in directory.values()}
-    rows = []
-    for email, members in sorted(buckets.items()):
-        row = combined(email, members, query)
-        row["name"] = names.get(email, email)
-        rows.append(row)
-    return {"groups": rows}
+    return [
+        combined(email, members, query, name=names.get(email, email))
+        for email, members in sorted(buckets.items())
+    ]
 
 
 def _manager_of(csm_email: str | None, directory: dict[str, Member]) -> str:

@@ -18,14 +18,15 @@ from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_pr
 from feedback.kernel.errors import InputError
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import quadrant_report
-from feedback.reports.responses import COLUMNS, list_responses
+from feedback.reports.responses import COLUMNS, responses_page
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     TRAIT_PREFIX,
     NPSQuery,
     default_limit,
-    nps_report,
+    load_nps_report,
     nps_report_csv,
+    record_dict,
     spreadsheet_safe,
 )
 
@@ -157,7 +158,7 @@ class ReportController(Controller):
             )
         if limit is None:
             query = replace(query, limit=default_limit(group_by))
-        return Response(await nps_report(principal, query))
+        return Response(await load_nps_report(principal, query))
 
     @get(
         "/churn",
@@ -178,7 +179,8 @@ class ReportController(Controller):
         point-biserial correlation of account NPS with churn; Kaplan-Meier curves to the
         termination notice by category with a log-rank p. A CSM sees their own accounts."""
         check_period(date_from, date_to)
-        return await churn_report(principal, window_days, confidence, date_from, date_to)
+        report = await churn_report(principal, window_days, confidence, date_from, date_to)
+        return report.as_dict()
 
     @get(
         "/responses",
@@ -206,7 +208,7 @@ class ReportController(Controller):
         check_period(date_from, date_to)
         check_text("q", q)
         filters = segment_filters(request, **named_filters)
-        result = await list_responses(
+        result = await responses_page(
             principal,
             category=category,
             text=q,
@@ -221,10 +223,9 @@ class ReportController(Controller):
             out = io.StringIO()
             writer = csv.writer(out)
             writer.writerow(COLUMNS)
-            for row in result["responses"]:
-                writer.writerow(
-                    ["" if row[c] is None else spreadsheet_safe(row[c]) for c in COLUMNS]
-                )
+            for row in result.responses:
+                values = (getattr(row, c) for c in COLUMNS)
+                writer.writerow(["" if v is None else spreadsheet_safe(v) for v in values])
             return Response(
                 out.getvalue(),
                 media_type="text/csv; charset=utf-8",
@@ -249,7 +250,8 @@ class ReportController(Controller):
         ARR, high NPS), fix (low ARR, low NPS). `arr_threshold` defaults to the median ARR;
         `nps_threshold` to 0. Protect accounts come first, by ARR. A CSM sees their own."""
         check_period(date_from, date_to)
-        return await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)
+        report = await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)
+        return record_dict(report)
 
     @get(
         "/segments",
@@ -273,4 +275,5 @@ class ReportController(Controller):
         `q`; `method` says which comparison. Sorted by p-value. A CSM sees their own
         accounts."""
         check_period(date_from, date_to)
-        return await segment_scan(principal, dimension, date_from, date_to, confidence, q)
+        scan = await segment_scan(principal, dimension, date_from, date_to, confidence, q)
+        return record_dict(scan)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
@@ -23,8 +23,9 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Template
 from markupsafe import Markup
+from msgspec import UnsetType
 
-from feedback.accounts.services import list_accounts
+from feedback.accounts.services import AccountView, list_accounts
 from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, provide_principal
 from feedback.db import as_utc_datetime
 from feedback.errors import domain_error_handler, http_exception_handler, status_of
@@ -34,7 +35,7 @@ from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
-from feedback.reports.responses import COLUMNS, list_responses
+from feedback.reports.responses import COLUMNS, responses_page
 from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
@@ -42,10 +43,11 @@ from feedback.reports.services import (
     MAX_OFFSET,
     SORTS,
     TRAIT_PREFIX,
+    NPSGroup,
     NPSQuery,
     default_limit,
     default_sort,
-    nps_report,
+    load_nps_report,
     spreadsheet_safe,
     trait_key,
 )
@@ -208,9 +210,42 @@ def nps_query(form: Form, **values: Any) -> NPSQuery:
 # --- turning report rows into charts -------------------------------------------------------
 
 
-def flag(group: Mapping[str, Any] | QuadrantAccount) -> str:
-    """The precision note of a report's group (a dict) or of a quadrant's account."""
-    precision = group.get("precision") if isinstance(group, Mapping) else group.precision
+class Scored(Protocol):
+    """A group the charts and tables show: an NPS report's (`NPSGroup`) or the summed one of
+    several CSMs (`TeamGroup`)."""
+
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def period(self) -> str | UnsetType | None: ...
+    @property
+    def responses(self) -> int: ...
+    @property
+    def nps(self) -> float | None: ...
+    @property
+    def ci_low(self) -> float | None: ...
+    @property
+    def ci_high(self) -> float | None: ...
+    @property
+    def precision(self) -> str: ...
+
+
+G = TypeVar("G", bound=Scored)
+
+
+@dataclass(frozen=True, slots=True)
+class BookRow:
+    """An account of the CSM dashboard's book, with its NPS group (None: no answers in the
+    period) and its latest daily health."""
+
+    account: AccountView
+    nps: NPSGroup | None
+    health: dict[str, Any] | None
+
+
+def flag(group: Scored | QuadrantAccount) -> str:
+    """The precision note of a report's group or of a quadrant's account."""
+    precision = group.precision
     if precision == "counts_only":
         return "counts only: under 5 answers"
     if precision == "low":
@@ -218,34 +253,39 @@ def flag(group: Mapping[str, Any] | QuadrantAccount) -> str:
     return ""
 
 
-def bars_for(groups: list[dict[str, Any]], label: Any = None) -> list[Bar]:
+def bars_for(groups: Sequence[G], label: Callable[[G], object] | None = None) -> list[Bar]:
     return [
         Bar(
-            label=str(label(g) if label else g["key"] if g["key"] is not None else "(none)"),
-            value=g["nps"],
-            low=g["ci_low"],
-            high=g["ci_high"],
-            note=f"n={g['responses']}" + (", low precision" if g["precision"] == "low" else ""),
-            flagged=g["precision"] != "ok",
+            label=str(label(g) if label else g.key if g.key is not None else "(none)"),
+            value=g.nps,
+            low=g.ci_low,
+            high=g.ci_high,
+            note=f"n={g.responses}" + (", low precision" if g.precision == "low" else ""),
+            flagged=g.precision != "ok",
         )
         for g in groups
     ]
 
 
 def trend_series(
-    groups: list[dict[str, Any]], name_of: Any = None
+    groups: Sequence[G], name_of: Callable[[G], object] | None = None
 ) -> tuple[list[str], list[Series]]:
     """Report groups split by period -> the periods and one series per key."""
-    periods = sorted({g["period"] for g in groups if g.get("period")})
+    periods = sorted({g.period for g in groups if isinstance(g.period, str) and g.period})
     points: dict[str, dict[str, Point]] = defaultdict(dict)
     for g in groups:
-        key = str(name_of(g) if name_of else g["key"])
-        points[key][g["period"]] = Point(g["nps"], g["ci_low"], g["ci_high"], f"n={g['responses']}")
+        if not isinstance(g.period, str):  # never in a trend
+            continue
+        key = str(name_of(g) if name_of else g.key)
+        points[key][g.period] = Point(g.nps, g.ci_low, g.ci_high, f"n={g.responses}")
     return periods, [Series(name, pts) for name, pts in points.items()]
 
 
 def trend_chart(
-    groups: list[dict[str, Any]], title: str, chart_id: str, name_of: Any = None
+    groups: Sequence[G],
+    title: str,
+    chart_id: str,
+    name_of: Callable[[G], object] | None = None,
 ) -> Markup | None:
     periods, series = trend_series(groups, name_of)
     if not periods:
@@ -264,7 +304,12 @@ def trend_chart(
     )
 
 
-def nps_bars(groups: list[dict[str, Any]], title: str, chart_id: str, label: Any = None) -> Markup:
+def nps_bars(
+    groups: Sequence[G],
+    title: str,
+    chart_id: str,
+    label: Callable[[G], object] | None = None,
+) -> Markup:
     return bar_chart(
         bars_for(groups, label),
         title=title,
@@ -350,7 +395,7 @@ class ReportPages(Controller):
             sort = form.choice("sort", SORT_LABELS, default_sort(group_by))
             offset = form.integer("offset", 0, 0, MAX_OFFSET)
             page_size = default_limit(group_by)
-            report = await nps_report(
+            report = await load_nps_report(
                 principal,
                 nps_query(form, group_by=group_by, sort=sort, limit=page_size, offset=offset),
             )
@@ -358,7 +403,7 @@ class ReportPages(Controller):
             if segment is not None:
                 selection[group_by] = segment
             chosen = Form(form.raw, form.date_from, form.date_to, selection)
-            trend = await nps_report(principal, nps_query(chosen, period=period))
+            trend = await load_nps_report(principal, nps_query(chosen, period=period))
             scan = None
             if dimension in SCAN_DIMENSIONS or dimension == "trait":
                 scan = await segment_scan(
@@ -368,7 +413,7 @@ class ReportPages(Controller):
                     form.date_to,
                     confidence=nps_query(form).confidence,
                 )
-            comments = await list_responses(
+            comments = await responses_page(
                 principal,
                 has_comment=True,
                 filters=selection,
@@ -376,7 +421,7 @@ class ReportPages(Controller):
                 date_to=form.date_to,
                 limit=20,
             )
-            promoters = await list_responses(
+            promoters = await responses_page(
                 principal,
                 category="promoter",
                 filters=selection,
@@ -394,18 +439,18 @@ class ReportPages(Controller):
             label=label,
             period=period,
             segment=segment,
-            groups=report["groups"],
+            groups=report.groups,
             sort=sort,
             offset=offset,
             page_size=page_size,
-            total_groups=report["total_groups"],
-            bars=nps_bars(report["groups"], f"NPS by {label.lower()}", "segments-bars"),
+            total_groups=report.total_groups,
+            bars=nps_bars(report.groups, f"NPS by {label.lower()}", "segments-bars"),
             trend=trend_chart(
-                trend["groups"],
+                trend.groups,
                 f"NPS by {period}" + (f" for {label.lower()} {segment}" if segment else ""),
                 "segments-trend",
             ),
-            trend_groups=trend["groups"],
+            trend_groups=trend.groups,
             scan=scan,
             comments=comments,
             promoters=promoters,
@@ -425,9 +470,9 @@ class ReportPages(Controller):
             if principal.role is Role.csm:
                 form.filters.pop("csm", None)
             query = nps_query(form, group_by="account")
-            report = await nps_report(principal, query)
-            trend = await nps_report(principal, nps_query(form, period="quarter"))
-            detractors = await list_responses(
+            report = await load_nps_report(principal, query)
+            trend = await load_nps_report(principal, nps_query(form, period="quarter"))
+            detractors = await responses_page(
                 principal,
                 category="detractor",
                 has_comment=True,
@@ -441,34 +486,27 @@ class ReportPages(Controller):
             health = await health_on_day(principal, csm=form.filters.get("csm"), limit=5000)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
-        scores = {g["key"]: g for g in report["groups"]}
+        scores = {g.key: g for g in report.groups}
         healths = {h["account_id"]: h for h in health["accounts"]}
         # one row per account of the book, with its latest daily health snapshot
-        rows = [
-            {
-                "account": a,
-                "nps": scores.get(a["external_id"]),
-                "health": healths.get(a["external_id"]),
-            }
-            for a in book
-        ]
-        rows.sort(key=lambda r: (r["nps"] is None, (r["nps"] or {}).get("nps") or 0))
-        with_scores = [r for r in rows if r["nps"] is not None]
+        rows = [BookRow(a, scores.get(a.external_id), healths.get(a.external_id)) for a in book]
+        rows.sort(key=lambda r: (r.nps is None, (r.nps.nps if r.nps else None) or 0))
+        with_scores = [r.nps for r in rows if r.nps is not None]
         return render(
             name,
             principal,
             form,
             rows=rows,
             bars=nps_bars(
-                [r["nps"] for r in with_scores],
+                with_scores,
                 "NPS per account",
                 "accounts-bars",
-                label=lambda g: _account_label(g["key"], book),
+                label=lambda g: _account_label(g.key, book),
             )
             if with_scores
             else None,
-            trend=trend_chart(trend["groups"], "NPS by quarter", "accounts-trend"),
-            trend_groups=trend["groups"],
+            trend=trend_chart(trend.groups, "NPS by quarter", "accounts-trend"),
+            trend_groups=trend.groups,
             health_day=health["day"],
             detractors=detractors,
             csms=sorted(directory.values(), key=lambda m: m.name),
@@ -492,9 +530,11 @@ class ReportPages(Controller):
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
 
-        def csm_name(g: Mapping[str, Any]) -> str:
-            member = directory.get(g["key"]) if g["key"] else None
-            return member.name if member else (g["key"] or "(no CSM)")
+        def csm_name(g: NPSGroup | Mapping[str, Any]) -> str:
+            """A CSM's name, from a group of theirs (the page passes {"key": email})."""
+            key = g["key"] if isinstance(g, Mapping) else g.key
+            member = directory.get(key) if key else None
+            return member.name if member else (key or "(no CSM)")
 
         return render(
             name,
@@ -502,17 +542,17 @@ class ReportPages(Controller):
             form,
             leads=leads,
             lead=lead,
-            groups=result["groups"],
+            groups=result.groups,
             csm_name=csm_name,
-            bars=nps_bars(result["groups"], "NPS per CSM", "team-bars", label=csm_name)
-            if result["groups"]
+            bars=nps_bars(result.groups, "NPS per CSM", "team-bars", label=csm_name)
+            if result.groups
             else None,
-            trend=trend_chart(result["team_trend"], "Team NPS by quarter", "team-trend"),
+            trend=trend_chart(result.team_trend, "Team NPS by quarter", "team-trend"),
             csm_trend=trend_chart(
-                result["trend"], "NPS per CSM by quarter", "team-csm-trend", name_of=csm_name
+                result.trend, "NPS per CSM by quarter", "team-csm-trend", name_of=csm_name
             ),
-            team_trend=result["team_trend"],
-            by_quarter=_pivot(result["trend"]),
+            team_trend=result.team_trend,
+            by_quarter=_pivot(result.trend),
         )
 
     @get("/executive", **access(*READ_ALL))
@@ -521,24 +561,23 @@ class ReportPages(Controller):
         name = "reports/executive.html"
         try:
             form = read_form(request, filter_names=())
-            by_manager = await nps_by_manager(principal, nps_query(form))
-            overall = await nps_report(principal, nps_query(form))
-            trend = await nps_report(principal, nps_query(form, period="quarter"))
+            groups = await nps_by_manager(principal, nps_query(form))
+            overall = await load_nps_report(principal, nps_query(form))
+            trend = await load_nps_report(principal, nps_query(form, period="quarter"))
             retention = await retention_report(principal, "quarter", None, None)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
-        groups = by_manager["groups"]
         return render(
             name,
             principal,
             form,
             groups=groups,
-            overall=overall["groups"][0],
-            bars=nps_bars(groups, "NPS by manager", "executive-bars", label=lambda g: g["name"])
+            overall=overall.groups[0],
+            bars=nps_bars(groups, "NPS by manager", "executive-bars", label=lambda g: g.name)
             if groups
             else None,
-            trend=trend_chart(trend["groups"], "Overall NPS by quarter", "executive-trend"),
-            trend_groups=trend["groups"],
+            trend=trend_chart(trend.groups, "Overall NPS by quarter", "executive-trend"),
+            trend_groups=trend.groups,
             retention=retention["periods"],
         )
 
@@ -555,16 +594,16 @@ class ReportPages(Controller):
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         dots = [
-            Dot(f"{a.name} ({a.account_id})", a.arr, a.nps, a.quadrant) for a in report["accounts"]
+            Dot(f"{a.name} ({a.account_id})", a.arr, a.nps, a.quadrant) for a in report.accounts
         ]
         chart = scatter_chart(
             dots,
             title="ARR x NPS per account",
             desc="Each account as a dot at its ARR (across) and NPS (up); the lines are the "
-            f"thresholds: ARR {report['arr_threshold']:,.0f}, NPS {nps_threshold:g}.",
+            f"thresholds: ARR {report.arr_threshold:,.0f}, NPS {nps_threshold:g}.",
             x_label="ARR",
             y_label="NPS",
-            x_threshold=report["arr_threshold"],
+            x_threshold=report.arr_threshold,
             y_threshold=nps_threshold,
             corner_labels=("Grow", "Advocate", "Fix", "Protect"),
             chart_id="quadrant-scatter",
@@ -591,13 +630,13 @@ class ReportPages(Controller):
             return failed(name, principal, _raw(request), exc)
         rates = [
             Bar(
-                r["group"].replace("_", "-"),
-                None if r["rate"] is None else 100 * r["rate"],
-                None if r["ci_low"] is None else 100 * r["ci_low"],
-                None if r["ci_high"] is None else 100 * r["ci_high"],
-                note=f"{r['churned']} of {r['accounts']} accounts",
+                r.group.replace("_", "-"),
+                None if r.rate is None else 100 * r.rate,
+                None if r.ci_low is None else 100 * r.ci_low,
+                None if r.ci_high is None else 100 * r.ci_high,
+                note=f"{r.churned} of {r.accounts} accounts",
             )
-            for r in report["rates"]
+            for r in report.rates
         ]
         rate_chart = bar_chart(
             rates,
@@ -609,8 +648,7 @@ class ReportPages(Controller):
             empty_text="no accounts",
         )
         curves = [
-            Steps(c["group"].replace("_", "-"), c["times"], c["survival"])
-            for c in report["survival_days"]
+            Steps(c.group.replace("_", "-"), c.times, c.survival) for c in report.survival_days
         ]
         survival = (
             step_chart(
@@ -636,7 +674,7 @@ class ReportPages(Controller):
             form, options = _comment_options(request)
             page_size = 50
             offset = form.integer("offset", 0, 0, 10_000_000)
-            result = await list_responses(principal, **options, limit=page_size, offset=offset)
+            result = await responses_page(principal, **options, limit=page_size, offset=offset)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         return render(
@@ -656,12 +694,13 @@ class ReportPages(Controller):
         """The explorer's selection as CSV: the API's columns and formula escaping (the API
         itself takes tokens, not the page's session cookie)."""
         _, options = _comment_options(request)
-        result = await list_responses(principal, **options, limit=CSV_ROW_LIMIT)
+        result = await responses_page(principal, **options, limit=CSV_ROW_LIMIT)
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(COLUMNS)
-        for row in result["responses"]:
-            writer.writerow(["" if row[c] is None else spreadsheet_safe(row[c]) for c in COLUMNS])
+        for row in result.responses:
+            values = (getattr(row, c) for c in COLUMNS)
+            writer.writerow(["" if v is None else spreadsheet_safe(v) for v in values])
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -687,17 +726,18 @@ def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
     }
 
 
-def _account_label(external_id: str, book: list[dict[str, Any]]) -> str:
+def _account_label(external_id: str | None, book: list[AccountView]) -> str:
     for account in book:
-        if account["external_id"] == external_id:
-            return str(account["name"])
-    return external_id
+        if account.external_id == external_id:
+            return str(account.name)
+    return str(external_id)
 
 
-def _pivot(groups: list[dict[str, Any]]) -> dict[str, Any]:
+def _pivot(groups: list[NPSGroup]) -> dict[str, Any]:
     """Per-CSM trend rows as a table: CSM x period."""
-    periods = sorted({g["period"] for g in groups})
-    cells: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for g in groups:
-        cells[g["key"] or "(no CSM)"][g["period"]] = g
+    in_periods = [(g, g.period) for g in groups if isinstance(g.period, str)]  # every one
+    periods = sorted({period for _, period in in_periods})
+    cells: dict[str, dict[str, NPSGroup]] = defaultdict(dict)
+    for g, period in in_periods:
+        cells[g.key or "(no CSM)"][period] = g
     return {"periods": periods, "rows": sorted(cells.items())}
