@@ -7,7 +7,7 @@ and say which parameters to bind, in order. Indexes: `cta_one_open` (unique acco
 reason where not closed), `cta_owner_status` (owner, status), `cta_account`, `cta_event_cta`,
 `rules_queue_due`, `rules_queue_response` (unique), `account_renewal_date`,
 `response_account_answered_at` (account, answered_at), `end_user_account`,
-`health_snapshot_day_csm` (day, csm), `health_snapshot_account_day` (unique account, day).
+and the primary keys.
 """
 
 from __future__ import annotations
@@ -133,8 +133,8 @@ SET_MESSAGE = Statement("UPDATE cta SET slack_channel = {}, slack_ts = {} WHERE 
 
 # ------------------------------------------------------------------------ reading CTAs
 
-# A CTA as it is shown (API, pages, Slack): its columns, its account's, its owner's, and the
-# score and band of the account's newest health snapshot (health_snapshot_account_day).
+# A CTA as it is shown (API, pages, Slack): its columns, its account's and its owner's (the
+# account's health comes from the health domain, `feedback.health.reads.newest_scores`).
 _CTA_VIEW = """
 SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        t.owner AS owner_id, t.due_on, t.status, t.snoozed_until, t.snooze_reason,
@@ -143,11 +143,7 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
        a.plan, a.renewal_date, a.csm AS account_csm,
        c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
-       c.manager AS owner_manager, c.slack_channel AS owner_channel,
-       (SELECT h.score FROM health_snapshot h WHERE h.account = t.account
-        ORDER BY h.day DESC LIMIT 1) AS health_score,
-       (SELECT h.band FROM health_snapshot h WHERE h.account = t.account
-        ORDER BY h.day DESC LIMIT 1) AS health_band
+       c.manager AS owner_manager, c.slack_channel AS owner_channel
 FROM cta t
 JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = t.owner
@@ -238,19 +234,9 @@ SELECT a.id,
 FROM account a
 WHERE a.status <> 'churned'""")
 
-# The health-alert rule's accounts: live accounts whose snapshot on a day is in the red band
-# or at least some points below their snapshot of another day (7 days before): account, day,
-# score, band, arr_cents, week_ago. Parameters: the day before, the day, the points.
-# Indexes: health_snapshot_day_csm (the day's rows), health_snapshot_account_day (the day
-# before's).
-# TODO(health): the snapshot half of this is a health read (`scores_on(day)` beside
-# `feedback.health.reads.latest_scores`); until the health domain offers one, the rule
-# compares the two days here.
-HEALTH_ALERTS = Statement("""
-SELECT h.account, h.day, h.score, h.band, a.arr_cents, w.score AS week_ago
-FROM health_snapshot h
-JOIN account a ON a.id = h.account
-LEFT JOIN health_snapshot w ON w.account = h.account AND w.day = {}
-WHERE h.day = {} AND a.status <> 'churned'
-  AND h.score IS NOT NULL
-  AND (h.band = 'red' OR (w.score IS NOT NULL AND w.score - h.score >= {}))""")
+
+def live_accounts_sql(accounts: int) -> str:
+    """`id, arr_cents` of those of `accounts` accounts (their ids are the parameters) that
+    have not churned (the health-alert rule's candidates). Primary key."""
+    marks = ", ".join("{}" for _ in range(accounts))
+    return f"SELECT id, arr_cents FROM account WHERE status <> 'churned' AND id IN ({marks})"  # noqa: S608

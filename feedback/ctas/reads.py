@@ -6,7 +6,8 @@ from feedback.ctas import queries
 from feedback.ctas.access import can_see, team_of, visible_to
 from feedback.ctas.models import CtaEvent, CtaStatus
 from feedback.ctas.records import CtaView, HistoryEntry
-from feedback.db import as_utc_datetime, fetch
+from feedback.db import Row, as_utc_datetime, fetch
+from feedback.health.reads import newest_scores
 from feedback.kernel.errors import InputError, NotFound
 from feedback.kernel.principal import Principal, Role
 
@@ -15,7 +16,19 @@ STATUSES = tuple(s.value for s in CtaStatus)
 
 async def load_cta(cta_id: int) -> CtaView | None:
     row = await queries.CTA_BY_ID.first(cta_id)
-    return None if row is None else CtaView.from_row(row)
+    return None if row is None else (await _views([row]))[0]
+
+
+async def _views(rows: list[Row]) -> list[CtaView]:
+    """CTA rows as shown, each with its account's newest health."""
+    health = await newest_scores([row["account_id"] for row in rows]) if rows else {}
+    views = []
+    for row in rows:
+        newest = health.get(row["account_id"])
+        row["health_score"] = None if newest is None else newest.score
+        row["health_band"] = None if newest is None else newest.band
+        views.append(CtaView.from_row(row))
+    return views
 
 
 async def get_visible_cta(principal: Principal, cta_id: int) -> CtaView:
@@ -62,7 +75,7 @@ async def list_ctas(
         type_=type_ is not None,
     )
     rows = await fetch(sql, *args, max(1, min(limit, 1000)))
-    return [CtaView.from_row(row) for row in rows]
+    return await _views(rows)
 
 
 async def open_ctas_for(principal: Principal) -> list[CtaView]:

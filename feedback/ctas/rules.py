@@ -22,9 +22,9 @@ from feedback.ctas import queries
 from feedback.ctas.models import RulesQueue
 from feedback.ctas.rule_settings import cta_rules
 from feedback.ctas.signals import Signal, raise_signal, raise_signal_groups
-from feedback.db import as_utc_datetime, write_transaction
+from feedback.db import as_utc_datetime, fetch, write_transaction
 from feedback.db.errors import database_unavailable
-from feedback.health.reads import latest_day, latest_scores
+from feedback.health.reads import ACCOUNTS_PER_QUERY, latest_day, latest_scores, scores_on
 from feedback.kernel.clock import utcnow
 from feedback.kernel.nps import category
 
@@ -220,14 +220,48 @@ async def run_answer_rules(stop: asyncio.Event) -> None:
 # -- time-driven rules (worker) -----------------------------------------------------------------
 
 
+async def _health_alert_candidates(day: date, drop_points: float) -> list[dict[str, Any]]:
+    """Live accounts whose health on `day` is in the red band or at least `drop_points` below
+    their health 7 days before, in account order: account, score, band, week_ago (None
+    without a snapshot then), arr_cents."""
+    today = {a: s for a, s in (await scores_on(day)).items() if s.score is not None}
+    if not today:
+        return []
+    week_ago = await scores_on(day - timedelta(days=7), list(today))
+    falling = [
+        account
+        for account, now_ in today.items()
+        if now_.band == "red"
+        or (
+            (before := week_ago.get(account)) is not None
+            and before.score is not None
+            and before.score - (now_.score or 0.0) >= drop_points
+        )
+    ]
+    live: dict[int, int | None] = {}
+    for start in range(0, len(falling), ACCOUNTS_PER_QUERY):
+        chunk = sorted(falling)[start : start + ACCOUNTS_PER_QUERY]
+        for row in await fetch(queries.live_accounts_sql(len(chunk)), *chunk):
+            live[row["id"]] = row["arr_cents"]
+    return [
+        {
+            "account": account,
+            "score": today[account].score,
+            "band": today[account].band,
+            "week_ago": None if account not in week_ago else week_ago[account].score,
+            "arr_cents": live[account],
+        }
+        for account in sorted(live)
+    ]
+
+
 async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: int) -> int:
     """Health in the red band, or N points lower than 7 days before: a health alert."""
     day = await latest_day()
     if day is None:
         return 0
     raised = 0
-    rows = await queries.HEALTH_ALERTS.fetch(day - timedelta(days=7), day, rule["drop_points"])
-    for row in rows:
+    for row in await _health_alert_candidates(day, rule["drop_points"]):
         score = float(row["score"])
         parts = []
         if row["band"] == "red":

@@ -103,6 +103,27 @@ def latest_scores_sql(accounts: int | None) -> str:
     return f"{_LATEST_SCORES} AND account IN ({marks})"
 
 
+def scores_on_sql(accounts: int | None) -> str:
+    """`account, day, score, band` of the snapshots of one day (the first parameter); with
+    `accounts`, of that many accounts only (their ids are the next parameters). Indexes:
+    health_snapshot_day_csm (a day's rows), health_snapshot_account_day (an account's)."""
+    sql = "SELECT account, day, score, band FROM health_snapshot WHERE day = {}"
+    if accounts is None:
+        return sql
+    return f"{sql} AND account IN ({', '.join('{}' for _ in range(accounts))})"
+
+
+def newest_scores_sql(accounts: int) -> str:
+    """`account, day, score, band` of the newest snapshot of each of `accounts` accounts
+    (their ids are the parameters), whatever its day. Index: health_snapshot_account_day."""
+    marks = ", ".join("{}" for _ in range(accounts))
+    return (
+        "SELECT h.account, h.day, h.score, h.band FROM health_snapshot h "  # noqa: S608
+        f"WHERE h.account IN ({marks}) AND h.day = "
+        "(SELECT MAX(n.day) FROM health_snapshot n WHERE n.account = h.account)"
+    )
+
+
 # One account's newest snapshots with a score, newest first: day, score, band. Parameters:
 # the account, how many. Index: health_snapshot_account_day.
 SCORED_DAYS = Statement(

@@ -4,7 +4,7 @@ day, each account's score on it, and an account's recent scores.
 "Latest" means two things, and each function says which: the latest computed day of the
 whole book (`latest_day`, `latest_scores`: an account without a snapshot that day, made
 after it or churned before it, has no latest score), or an account's own newest snapshots
-(`recent_scores`, whatever day they are from).
+(`newest_scores`, `recent_scores`, whatever day they are from). `scores_on` reads one day.
 """
 
 from __future__ import annotations
@@ -49,12 +49,36 @@ async def latest_scores(account_ids: list[int] | None = None) -> dict[int, Healt
     if account_ids is None:
         rows = await fetch(queries.latest_scores_sql(None))
     else:
-        ids = sorted(set(account_ids))
         rows = []
-        for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
-            chunk = ids[start : start + ACCOUNTS_PER_QUERY]
+        for chunk in _chunks(account_ids):
             rows += await fetch(queries.latest_scores_sql(len(chunk)), *chunk)
     return {row["account"]: _score(row["account"], row) for row in rows}
+
+
+async def scores_on(day: date, account_ids: list[int] | None = None) -> dict[int, HealthScore]:
+    """Account id -> its snapshot of `day`, for every account that has one, or for those of
+    `account_ids` that have one."""
+    if account_ids is None:
+        rows = await fetch(queries.scores_on_sql(None), day)
+    else:
+        rows = []
+        for chunk in _chunks(account_ids):
+            rows += await fetch(queries.scores_on_sql(len(chunk)), day, *chunk)
+    return {row["account"]: _score(row["account"], row) for row in rows}
+
+
+async def newest_scores(account_ids: list[int]) -> dict[int, HealthScore]:
+    """Account id -> its own newest snapshot, whatever its day (what a CTA shows beside its
+    account), for those of `account_ids` that have one."""
+    rows = []
+    for chunk in _chunks(account_ids):
+        rows += await fetch(queries.newest_scores_sql(len(chunk)), *chunk)
+    return {row["account"]: _score(row["account"], row) for row in rows}
+
+
+def _chunks(account_ids: list[int]) -> list[list[int]]:
+    ids = sorted(set(account_ids))
+    return [ids[i : i + ACCOUNTS_PER_QUERY] for i in range(0, len(ids), ACCOUNTS_PER_QUERY)]
 
 
 async def recent_scores(account_id: int, count: int) -> list[HealthScore]:

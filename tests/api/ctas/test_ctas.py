@@ -411,6 +411,36 @@ async def test_health_alerts_for_red_accounts_and_sharp_drops() -> None:
     assert await evaluate_rules(now) == 0  # the same signal again changes nothing
 
 
+async def test_a_cta_shows_its_accounts_newest_health_whatever_the_day() -> None:
+    """Each account's own newest snapshot (a2 has none on a1's latest day), not the book's
+    latest day; an account without snapshots shows none."""
+    from feedback.ctas.reads import list_ctas, load_cta
+    from feedback.health.models import HealthSnapshot
+    from feedback.kernel.principal import Principal, Role
+
+    await book()
+    today = utcnow().date()
+    snapshots = [
+        ("a1", today - timedelta(days=1), 80.0, "green"),
+        ("a1", today, 41.0, "yellow"),
+        ("a2", today - timedelta(days=3), 22.0, "red"),
+    ]
+    for external_id, day, score, band in snapshots:
+        await HealthSnapshot.insert(
+            HealthSnapshot(account=await account_id(external_id), day=day, score=score, band=band)
+        )
+    created = {}
+    for external_id in ("a1", "a2", "b1"):
+        async with write_transaction():
+            cta_id, _ = await raise_signal(signal(await account_id(external_id)), utcnow())
+        created[external_id] = cta_id
+    admin = Principal(role=Role.admin, actor="test", source="api")
+    shown = {cta.account_external_id: cta.health for cta in await list_ctas(admin)}
+    assert shown == {"a1": "41 (yellow)", "a2": "22 (red)", "b1": None}
+    one = await load_cta(created["a2"])
+    assert one is not None and one.health == "22 (red)"
+
+
 async def test_a_renewal_in_the_red_band_raises_a_renewal_cta() -> None:
     from feedback.health.models import HealthSnapshot
 
