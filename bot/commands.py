@@ -9,10 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from piccolo.query.functions.string import Lower
-
 from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
-from feedback.accounts.models import Account
+from feedback.accounts.services import AccountRef, find_accounts
 from feedback.ctas.access import principal_for_csm
 from feedback.ctas.reads import list_ctas, open_ctas_for
 from feedback.ctas.records import CtaView
@@ -20,8 +18,15 @@ from feedback.health.reads import recent_scores
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
-from feedback.reports.responses import list_responses
-from feedback.reports.services import GROUPS, TRAIT_PREFIX, NPSQuery, is_trait, nps_report
+from feedback.reports.explorer import responses_page
+from feedback.reports.services import (
+    GROUPS,
+    TRAIT_PREFIX,
+    NPSGroup,
+    NPSQuery,
+    is_trait,
+    load_nps_report,
+)
 from feedback.settings import Settings
 
 HELP = (
@@ -57,14 +62,14 @@ async def open_ctas_of(csm: dict[str, Any]) -> list[CtaView]:
     return await open_ctas_for(await principal_for(csm))
 
 
-def _nps_text(group: dict[str, Any]) -> str:
-    n = group["responses"]
-    if group.get("nps") is None:
+def _nps_text(group: NPSGroup) -> str:
+    n = group.responses
+    if group.nps is None:
         return f"{n} answers (too few for a score)"
-    low, high = group.get("ci_low"), group.get("ci_high")
+    low, high = group.ci_low, group.ci_high
     interval = f" ({low:.0f} to {high:.0f})" if low is not None and high is not None else ""
-    flag = " · low precision" if group.get("precision") == "low" else ""
-    return f"*{group['nps']:.0f}*{interval} · n={n}{flag}"
+    flag = " · low precision" if group.precision == "low" else ""
+    return f"*{group.nps:.0f}*{interval} · n={n}{flag}"
 
 
 async def answer(csm: dict[str, Any], text: str, settings: Settings) -> tuple[str, list[dict]]:
@@ -106,15 +111,15 @@ async def _segment(principal: Principal, dimension: str) -> tuple[str, list[dict
         limit=None if chronological else TOP,
     )
     try:
-        report = await nps_report(principal, query)
+        report = await load_nps_report(principal, query)
     except InputError as exc:
         return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
-    groups = report["groups"]
-    lines = [f"• {escape(_key_text(g['key']))}: {_nps_text(g)}" for g in groups]
+    groups = report.groups
+    lines = [f"• {escape(_key_text(g.key))}: {_nps_text(g)}" for g in groups]
     name = dimension if is_trait(dimension) else dimension.replace("_", " ")
     title = f"NPS by {name}, last 12 months"
-    if report["total_groups"] > len(groups):
-        title += f": top {len(groups)} of {report['total_groups']} by answers"
+    if report.total_groups > len(groups):
+        title += f": top {len(groups)} of {report.total_groups} by answers"
     body = "\n".join(lines) or "No answers in the last 12 months."
     return title, [
         {"type": "header", "text": plain(title)},
@@ -139,26 +144,13 @@ async def health_line(account_id: int) -> str | None:
     return text
 
 
-async def _find_account(principal: Principal, query: str) -> dict[str, Any]:
-    # TODO(accounts): these two look-ups belong to the accounts domain, e.g.
-    # `feedback.accounts.services.find_account(id_or_name_prefix) -> list[AccountRef]`
-    # (by external id, else the first two by lower-cased name prefix, ordered by name)
-    columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
-    found = await Account.select(*columns).where(Account.external_id == query).first()
-    if found is None:
-        pattern = query.lower().replace("\\", "").replace("%", "").replace("_", "") + "%"
-        matches = (
-            await Account.select(*columns)
-            .where(Lower(Account.name).like(pattern))
-            .order_by(Account.name)
-            .limit(2)
-        )
-        if len(matches) > 1:
-            raise InputError("account", f"more than one account starts with {query!r}")
-        found = matches[0] if matches else None
-    if found is None or not principal.can_see_csm(found["csm"]):
+async def _find_account(principal: Principal, query: str) -> AccountRef:
+    matches = await find_accounts(query)
+    if len(matches) > 1:
+        raise InputError("account", f"more than one account starts with {query!r}")
+    if not matches or not principal.can_see_csm(matches[0].csm):
         raise InputError("account", f"no account {query!r} among yours")
-    return found
+    return matches[0]
 
 
 async def _account(principal: Principal, query: str, settings: Settings) -> tuple[str, list[dict]]:
@@ -167,34 +159,33 @@ async def _account(principal: Principal, query: str, settings: Settings) -> tupl
     except InputError as exc:
         return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
     since = utcnow() - timedelta(days=365)
-    filters = (("account", account["external_id"]),)
-    overall = await nps_report(principal, NPSQuery(date_from=since, filters=filters))
-    trend = await nps_report(principal, NPSQuery(group_by="quarter", filters=filters))
-    comments = await list_responses(
-        principal, has_comment=True, filters={"account": account["external_id"]}, limit=3
+    filters = (("account", account.external_id),)
+    overall = await load_nps_report(principal, NPSQuery(date_from=since, filters=filters))
+    trend = await load_nps_report(principal, NPSQuery(group_by="quarter", filters=filters))
+    comments = await responses_page(
+        principal, has_comment=True, filters={"account": account.external_id}, limit=3
     )
-    ctas = await list_ctas(principal, account_id=account["id"])
-    title = f"{account['name']} ({account['external_id']})"
-    lines = [f"*NPS, last 12 months:* {_nps_text(overall['groups'][0])}"]
-    health = await health_line(account["id"])
+    ctas = await list_ctas(principal, account_id=account.id)
+    title = f"{account.name} ({account.external_id})"
+    lines = [f"*NPS, last 12 months:* {_nps_text(overall.groups[0])}"]
+    health = await health_line(account.id)
     if health:
         lines.append(health)
-    quarters = trend["groups"][-4:]
+    quarters = trend.groups[-4:]
     if quarters:
         lines.append(
             "*Trend:* "
             + " → ".join(
-                f"{q['key']}: {q['nps']:.0f}" if q.get("nps") is not None else f"{q['key']}: n<5"
-                for q in quarters
+                f"{q.key}: {q.nps:.0f}" if q.nps is not None else f"{q.key}: n<5" for q in quarters
             )
         )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": plain(title)},
         {"type": "section", "text": mrkdwn("\n".join(lines))},
     ]
-    if comments["responses"]:
+    if comments.responses:
         quoted = "\n".join(
-            f"> {r['score']}: {escape(r['comment'][:300])}" for r in comments["responses"]
+            f"> {r.score}: {escape((r.comment or '')[:300])}" for r in comments.responses
         )
         blocks.append({"type": "section", "text": mrkdwn("*Last comments*\n" + quoted)})
     blocks += cta_list_blocks("Open CTAs", ctas, settings.public_url)[1:] if ctas else []

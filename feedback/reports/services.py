@@ -120,7 +120,7 @@ class NPSGroup(msgspec.Struct, kw_only=True, gc=False):
 
 
 class NPSReport(msgspec.Struct, kw_only=True):
-    """A page of an NPS report (`nps_report`), as the API answers it."""
+    """A page of an NPS report (`load_nps_report`), as the API answers it."""
 
     group_by: str
     period: str | None
@@ -254,13 +254,6 @@ async def load_nps_report(principal: Principal, query: NPSQuery) -> NPSReport:
         total_groups=total,
         groups=with_intervals(rows, query),
     )
-
-
-async def nps_report(principal: Principal, query: NPSQuery) -> dict[str, Any]:
-    """`load_nps_report` as the API's JSON object in plain dicts, for callers that still read
-    dicts (the Slack commands); remove once they read `NPSReport`."""
-    report = await load_nps_report(principal, query)
-    return {**record_dict(report), "groups": [record_dict(g) for g in report.groups]}
 
 
 async def _report_rows(

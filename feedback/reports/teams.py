@@ -1,6 +1,6 @@
 """Team roll-ups for the manager and executive dashboards.
 
-The database counts per CSM (`nps_report` grouped by CSM, the CSM at answer time); a team's
+The database counts per CSM (`load_nps_report` grouped by CSM, the CSM at answer time); a team's
 or a manager's NPS is computed from the summed counts of its CSMs, so no answer is read
 twice and no SQL is repeated here. The CSM table's `manager` self-reference builds the tree.
 """

@@ -17,8 +17,8 @@ from litestar.response import Stream
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import InputError
 from feedback.reports.churn import churn_report
+from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import quadrant_report
-from feedback.reports.responses import COLUMNS, responses_page
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
     TRAIT_PREFIX,

@@ -34,8 +34,8 @@ from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.churn import churn_report
+from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
-from feedback.reports.responses import COLUMNS, responses_page
 from feedback.reports.segments import DIMENSIONS as SCAN_DIMENSIONS
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (

@@ -23,7 +23,7 @@ from feedback.reports.queries import (
     responses_count_sql,
     responses_page_sql,
 )
-from feedback.reports.services import filter_condition, record_dict
+from feedback.reports.services import filter_condition
 from feedback.surveys.texts import CATEGORIES
 
 
@@ -121,31 +121,3 @@ async def responses_page(
             for row in rows
         ],
     )
-
-
-async def list_responses(
-    principal: Principal,
-    *,
-    category: str | None = None,
-    text: str | None = None,
-    has_comment: bool | None = None,
-    filters: dict[str, str] | None = None,
-    date_from: datetime | None = None,
-    date_to: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """`responses_page` as the API's JSON object in plain dicts, for callers that still read
-    dicts (the Slack commands); remove once they read `ResponsesPage`."""
-    page = await responses_page(
-        principal,
-        category=category,
-        text=text,
-        has_comment=has_comment,
-        filters=filters,
-        date_from=date_from,
-        date_to=date_to,
-        limit=limit,
-        offset=offset,
-    )
-    return {**record_dict(page), "responses": [record_dict(r) for r in page.responses]}
