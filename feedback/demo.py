@@ -12,11 +12,12 @@ import random
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from feedback.auth.models import Role, StaffUser
+from feedback.auth.models import StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
 from feedback.imports.parsing import SourceRow
 from feedback.imports.services import Importer, ImportResult
 from feedback.kernel.nps import category
+from feedback.kernel.principal import Role
 from feedback.surveys.keys import DEMO_WIDGET_KEY
 
 SEED = 20261122

@@ -13,8 +13,8 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
-from feedback.auth.services import Principal, authenticate_token, principal_for_staff_user
-from feedback.kernel.principal import Role
+from feedback.auth.services import authenticate_token, principal_for_staff_user
+from feedback.kernel.principal import Principal, Role
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 SESSION_USER_KEY = "staff_user_id"

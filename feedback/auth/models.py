@@ -1,8 +1,5 @@
 """Staff users, API tokens and the audit log of admin changes."""
 
-__all__ = ["ApiToken", "AuditEntry", "Role", "StaffUser"]
-
-
 from piccolo.columns import (
     JSONB,
     Boolean,

@@ -11,11 +11,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from feedback.accounts.models import CSM
-from feedback.auth.models import ApiToken, AuditEntry, Role, StaffUser
+from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.imports.parsing import CellError, parse_email
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
-from feedback.kernel.principal import Principal
+from feedback.kernel.principal import Principal, Role
 
 TOKEN_PREFIX = "fbk_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10

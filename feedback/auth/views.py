@@ -11,7 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import AuditEntry, Role, StaffUser
+from feedback.auth.models import AuditEntry, StaffUser
 from feedback.auth.services import (
     audit,
     create_staff_user,
@@ -20,6 +20,7 @@ from feedback.auth.services import (
     list_tokens,
     revoke_token,
 )
+from feedback.kernel.principal import Role
 
 
 class TokenIn(msgspec.Struct, forbid_unknown_fields=True):

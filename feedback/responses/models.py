@@ -50,14 +50,3 @@ class Response(Table, tablename="response"):
     # the account's and the user's custom traits when they answered (the user's win on a
     # clash), so reports can group by any trait as it was then
     traits = JSONB(default={})
-
-
-def __getattr__(name: str) -> object:
-    # RulesQueue moved to feedback.ctas.models (the CTA rules' own queue); this keeps
-    # `from feedback.responses.models import RulesQueue` (tests/api/surveys/test_widget_api.py)
-    # working until that import names its new home
-    if name == "RulesQueue":
-        from feedback.ctas.models import RulesQueue
-
-        return RulesQueue
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

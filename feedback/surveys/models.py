@@ -99,9 +99,3 @@ class Display(Table, tablename="display"):
     expires_at = Timestamptz()
     answered_at = Timestamptz(null=True, default=None)
     dismissed_at = Timestamptz(null=True, default=None)
-
-
-# moved to the kernel's settings store; kept importable here until every import names it there
-from feedback.kernel.app_settings import AppSetting  # noqa: E402
-
-__all__ = ["AppSetting", "Display", "DisplayStatus", "Schedule", "Survey", "WidgetKey"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from feedback.auth.models import Role, StaffUser
+from feedback.auth.models import StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
+from feedback.kernel.principal import Role
 from tests.support.factories import book, import_csv
 from tests.support.web import PASSWORD, csrf_token, sign_in
 

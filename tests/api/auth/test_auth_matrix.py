@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import ApiToken, Role
+from feedback.auth.models import ApiToken
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, token
 
 ALL = {Role.admin, Role.manager, Role.csm, Role.analyst}

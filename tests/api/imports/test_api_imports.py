@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import CSM, Account
-from feedback.auth.models import AuditEntry, Role
+from feedback.auth.models import AuditEntry
+from feedback.kernel.principal import Role
 from tests.support.factories import bearer, book, token
 
 

@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 
 from feedback.accounts.models import Account, EndUser
-from feedback.auth.models import AuditEntry, Role
+from feedback.auth.models import AuditEntry
 from feedback.ctas.models import Cta
 from feedback.ctas.rules import drain_answer_rules
 from feedback.kernel.clock import utcnow
+from feedback.kernel.principal import Role
 from feedback.lifecycle.services import expire_old_comments
 from feedback.responses.models import Response
 from tests.support.factories import ORIGIN, bearer, book, import_csv, token, widget_setup

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from feedback.auth.models import AuditEntry, Role
+from feedback.auth.models import AuditEntry
+from feedback.kernel.principal import Role
 from feedback.surveys.models import Schedule, WidgetKey
 from tests.support.factories import bearer, token
 

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from feedback.accounts.models import Account, EndUser
+from feedback.ctas.models import RulesQueue
 from feedback.db import is_sqlite
 from feedback.db.batches import MAX_ROW_BATCH
 from feedback.kernel.clock import utcnow
 from feedback.responses.intake import SCORES, Score, insert_scores
-from feedback.responses.models import Response, RulesQueue
+from feedback.responses.models import Response
 from feedback.surveys.keys import identity_hash
 from feedback.surveys.models import Display, WidgetKey
 from feedback.surveys.new_users import Visit, insert_visits
