@@ -53,8 +53,7 @@ DOMAIN_ERROR_STATUS: dict[type[DomainError], int] = {
 
 
 def status_of(exc: DomainError) -> int:
-    if isinstance(exc, InputError) and exc.status_code is not None:
-        return exc.status_code
+    """The status a domain error is answered with: its nearest kind's."""
     for kind in type(exc).__mro__:
         if kind in DOMAIN_ERROR_STATUS:
             return DOMAIN_ERROR_STATUS[kind]

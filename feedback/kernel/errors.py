@@ -47,7 +47,7 @@ class DomainError(Exception):
 class InputError(DomainError):
     """Bad input in one named field."""
 
-    def __init__(self, field: str, message: str, status_code: int | None = None) -> None:
+    def __init__(self, field: str, message: str) -> None:
         super().__init__(
             f"{field}: {message}",
             [{"field": field, "message": message}],
@@ -55,8 +55,6 @@ class InputError(DomainError):
             message=message,
         )
         self.field: str = field
-        # older call sites name the status instead of raising NotFound or Conflict
-        self.status_code = status_code
 
 
 class UnsupportedInput(InputError):
