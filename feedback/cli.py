@@ -58,7 +58,7 @@ def with_database(func: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 def main() -> None:
     """In-product NPS and feedback service.
 
-    Configuration comes from FEEDBACK_* environment variables (see the README);
+    Configuration comes from FEEDBACK_* environment variables (see docs/configuration.md);
     FEEDBACK_DATABASE_URL picks SQLite (default: ./feedback.sqlite3) or PostgreSQL.
     """
 
@@ -128,7 +128,7 @@ IMPORT_KINDS = ["accounts", "users", "csms", "churn", "responses", "saas-churn"]
 def import_(
     kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: bool, observed_from: str
 ) -> None:
-    """Import a CSV FILE of KIND (columns in the README); upserts by external id.
+    """Import a CSV FILE of KIND (columns in docs/imports.md); upserts by external id.
 
     The whole file is validated first: nothing is written unless every row is valid
     (or, with --skip-invalid, the valid rows are written and the others listed).

@@ -1,4 +1,4 @@
-"""What each import kind accepts: columns, aliases, parsers. The README's tables mirror this."""
+"""What each import kind accepts: columns, aliases, parsers (docs/imports.md mirrors them)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ async def import_rows(
     dry_run: FromQuery[bool] = False,
 ) -> Response[dict[str, Any]]:
     """Body: CSV (`text/csv`) or JSON (`application/json`: a list of row objects or
-    `{"rows": [...]}`). Columns per kind are listed in the README. Everything is validated
+    `{"rows": [...]}`). Columns per kind are listed in docs/imports.md. Everything is validated
     first; nothing is written unless every row is valid, or with `skip_invalid=true` the
     valid rows are written. Answers 200 with counts, or 422 listing each error with its
     line and column."""
