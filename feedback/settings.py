@@ -176,6 +176,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "WORKER_INTERVAL_SECONDS",
         "DB_POOL_SIZE",
         "REDIS_URL",
+        "REDIS_URL_FILE",
         "WIDGET_RATE_PER_IP",
         "WIDGET_RATE_PER_KEY",
         "PUBLIC_URL",

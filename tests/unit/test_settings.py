@@ -58,6 +58,15 @@ def test_secrets_can_be_read_from_files(tmp_path: Path) -> None:
     assert not settings.secret_key_is_generated
 
 
+def test_the_redis_url_can_be_read_from_a_file(tmp_path: Path) -> None:
+    """Documented like every secret, and refused as an unknown setting until 2026-12-05."""
+    url = tmp_path / "redis-url"
+    url.write_text("redis://:p4ss@127.0.0.1:6379/0\n")
+    assert load_settings({"FEEDBACK_REDIS_URL_FILE": str(url)}).redis_url == (
+        "redis://:p4ss@127.0.0.1:6379/0"
+    )
+
+
 def test_production_defaults_to_secure_cookies() -> None:
     settings = load_settings({"FEEDBACK_ENV": "production", "FEEDBACK_SECRET_KEY": "x" * 32})
     assert settings.secure_cookies
