@@ -215,8 +215,9 @@ SEED = """
 import asyncio, sys
 
 async def main() -> None:
-        from feedback.ctas.rule_settings import update_cta_rules
+    from feedback.ctas.rule_settings import update_cta_rules
     from feedback.db import close_database, open_database
+    from feedback.kernel.principal import Role
     from feedback.surveys.models import Schedule, Survey, WidgetKey
     from tests.support.factories import import_csv, token
 
