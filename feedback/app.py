@@ -40,6 +40,7 @@ from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.health_pages import HealthReportPages
+from feedback.web.inputs import input_guard_middleware
 from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
@@ -144,7 +145,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, background_loops],
-        middleware=[observability_middleware, security_headers_middleware, sessions.middleware],
+        middleware=[
+            observability_middleware,
+            security_headers_middleware,
+            input_guard_middleware,
+            sessions.middleware,
+        ],
         csrf_config=CSRFConfig(
             secret=settings.csrf_secret,
             cookie_secure=settings.secure_cookies,

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -150,6 +151,16 @@ class Settings:
     log_format: str  # text or json
     metrics_token: str | None  # /metrics is off without it
     answer_rules_in_serve: bool  # `feedback serve` also runs the answer rule runner
+    # proxies whose X-Forwarded-For is believed; without any, forwarded headers are ignored
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...]
+    widget_followup_hours: int  # a comment or dismissal is taken this long after the display
+    widget_comment_edit_minutes: int  # a stored comment may be replaced for this long
+    public_api_docs: bool  # /schema (the OpenAPI documentation) is served without sign-in
+    login_failures_per_account: int  # failed sign-ins per account per window, then refused
+    login_failures_per_ip: int  # failed sign-ins per client address per window
+    login_window_minutes: int
+    import_max_columns: int  # an uploaded CSV with more columns is refused
+    import_max_cell_chars: int  # a cell longer than this is a row error
 
     @property
     def session_key(self) -> bytes:
@@ -194,6 +205,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "SLACK_DEFAULT_CHANNEL",
         "SLACK_CHANNEL_INTERVAL_MS",
         "SLACK_MAX_ATTEMPTS",
+        "SLACK_RETRY_HOURS",
+        "TRUSTED_PROXIES",
+        "WIDGET_FOLLOWUP_HOURS",
+        "WIDGET_COMMENT_EDIT_MINUTES",
+        "PUBLIC_API_DOCS",
+        "LOGIN_FAILURES_PER_ACCOUNT",
+        "LOGIN_FAILURES_PER_IP",
+        "LOGIN_WINDOW_MINUTES",
+        "IMPORT_MAX_COLUMNS",
+        "IMPORT_MAX_CELL_CHARS",
         "SLACK_LEASE_SECONDS",
         "SLACK_DELIVERY",
         "ANSWER_RULES",
@@ -240,7 +261,31 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=env_secret(env, "METRICS_TOKEN"),
         answer_rules_in_serve=env_choice(env, "ANSWER_RULES", "serve", ("serve", "worker"))
         == "serve",
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        widget_followup_hours=env_int(env, "WIDGET_FOLLOWUP_HOURS", 24, minimum=1),
+        widget_comment_edit_minutes=env_int(env, "WIDGET_COMMENT_EDIT_MINUTES", 10),
+        public_api_docs=env_bool(env, "PUBLIC_API_DOCS", True),
+        login_failures_per_account=env_int(env, "LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1),
+        login_failures_per_ip=env_int(env, "LOGIN_FAILURES_PER_IP", 30, minimum=1),
+        login_window_minutes=env_int(env, "LOGIN_WINDOW_MINUTES", 15, minimum=1),
+        import_max_columns=env_int(env, "IMPORT_MAX_COLUMNS", 1000, minimum=10),
+        import_max_cell_chars=env_int(env, "IMPORT_MAX_CELL_CHARS", 10_000, minimum=100),
     )
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """A comma-separated list of addresses or CIDR ranges, e.g. `10.0.0.0/8, ::1`."""
+    text = _raw(env, name) or ""
+    networks: list[IPv4Network | IPv6Network] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ip_network(part, strict=False))
+        except ValueError:
+            message = f"{part!r} is not an address or CIDR range"
+            raise SettingsError(PREFIX + name, message) from None
+    return tuple(networks)
 
 
 def _public_url(env: Mapping[str, str], port: int) -> str:
@@ -261,7 +306,8 @@ class SlackSettings:
     api_url: str  # the Web API base; tests point it at a local stand-in
     default_channel: str | None
     channel_interval_ms: int  # at most one message per channel per interval
-    max_attempts: int  # then a message is dead and shown to admins
+    max_attempts: int  # permanent errors: then a message is dead and shown to admins
+    retry_hours: int  # transient errors keep a message retrying this long, then it is dead
     lease_seconds: int  # a claimed message not marked sent by then is sent by another worker
     deliver_in_serve: bool  # `feedback serve` also runs the outbox worker
 
@@ -290,6 +336,7 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         default_channel=channel,
         channel_interval_ms=env_int(env, "SLACK_CHANNEL_INTERVAL_MS", 1000, minimum=0),
         max_attempts=env_int(env, "SLACK_MAX_ATTEMPTS", 8, minimum=1),
+        retry_hours=env_int(env, "SLACK_RETRY_HOURS", 24, minimum=1),
         lease_seconds=env_int(env, "SLACK_LEASE_SECONDS", 60, minimum=1),
         deliver_in_serve=env_choice(env, "SLACK_DELIVERY", "serve", ("serve", "worker")) == "serve",
     )
