@@ -1,29 +1,71 @@
 """Answer intake from the widget: scores, comments, dismissals, and expiry of displays
-nobody answered."""
+nobody answered.
+
+A display token is good for follow-ups (a comment, a dismissal, the same client changing its
+score) for `widget_followup_hours` after the display; a comment is taken once and may be
+replaced for `widget_comment_edit_minutes` after it was first sent. Later, the widget is told
+no (a 409 naming the field), which it takes as the end of that call."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 import msgspec
 
 from feedback.ctas.rules import notify_answer_rules
-from feedback.db import GroupCommit, Row, is_sqlite, write_transaction
+from feedback.db import GroupCommit, Row, as_utc_datetime, is_sqlite, write_transaction
 from feedback.db.batches import MAX_ROW_BATCH, batch_length, padded
 from feedback.db.errors import database_unavailable
-from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import InputError
+from feedback.kernel.clock import Clock, utcnow
+from feedback.kernel.errors import Conflict, DomainError, InputError
 from feedback.kernel.nps import Category, category
 from feedback.observability import ANSWER_BATCH_SIZE
 from feedback.responses import queries
 from feedback.responses.queries import RULES_ACT_ON_SCORE
+from feedback.settings import get_settings
 from feedback.surveys.keys import KeyInfo
 from feedback.surveys.schedules import localised, survey_texts
+
+# what "now" is for intake when a caller gives none (tests move it)
+clock: Clock = utcnow
 
 
 def _unknown_token() -> InputError:
     return InputError("display_token", "unknown display token")
+
+
+def _counted(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def _followup_since(now: datetime) -> datetime:
+    """The earliest display a follow-up is still taken for."""
+    return now - timedelta(hours=get_settings().widget_followup_hours)
+
+
+def _comment_edits_since(now: datetime) -> datetime:
+    """The earliest first comment that may still be replaced."""
+    return now - timedelta(minutes=get_settings().widget_comment_edit_minutes)
+
+
+def _too_late(what: str) -> DomainError:
+    hours = _counted(get_settings().widget_followup_hours, "hour")
+    return Conflict.for_field(
+        "display_token",
+        f"this survey was shown more than {hours} ago; {what} for {hours} after it is shown",
+    )
+
+
+async def _open_display(key: KeyInfo, token: str, now: datetime, what: str) -> Row:
+    """The display's follow-up state, refused when the token is unknown or too old."""
+    state = await queries.FOLLOW_UP_STATE.first(token, key.id)
+    if state is None:
+        raise _unknown_token()
+    shown_at = as_utc_datetime(state["shown_at"])
+    if shown_at is None or shown_at < _followup_since(now):
+        raise _too_late(what)
+    return state
 
 
 class Score(NamedTuple):
@@ -84,7 +126,7 @@ async def record_score(
     """Store the score (idempotent by client id and by display); (created, follow-up).
 
     An answer after a dismissal (another tab) or after expiry is still an answer."""
-    now = now or utcnow()
+    now = now or clock()
     idempotency_key = f"widget:{client_id}"
     rules_due = score <= RULES_ACT_ON_SCORE
     if is_sqlite():
@@ -99,14 +141,21 @@ async def record_score(
     else:
         answer = await SCORES.submit(Score(idempotency_key, token, key.id, score, now))
     created = answer is not None
-    if answer is None:  # a retry, a second answer to the display, or an unknown token
+    if answer is None:  # a retry, a changed score, a second answer, or an unknown token
         answer = await queries.DISPLAY.first(token, key.id)
         if answer is None:
             raise _unknown_token()
-        earlier = await queries.EARLIER_ANSWER.first(answer["id"], idempotency_key)
+        earlier = await queries.EARLIER_ANSWER.first(answer["id"], idempotency_key, answer["id"])
         if earlier is None:
             raise _unknown_token()
-        score = earlier["score"]
+        if (
+            earlier["display"] == answer["id"]
+            and earlier["idempotency_key"] == idempotency_key
+            and earlier["score"] != score
+        ):
+            await _change_score(key, token, earlier["id"], score, now)
+        else:  # the answer that stands: a retry's, or another client's
+            score = earlier["score"]
     elif rules_due:
         notify_answer_rules()
     survey = await survey_texts(answer["survey"])
@@ -120,34 +169,70 @@ async def record_score(
     )
 
 
+async def _change_score(key: KeyInfo, token: str, answer: int, score: int, now: datetime) -> None:
+    """The client that answered changes its score while the follow-up is open: the last
+    score stands and the CTA rules read it (the answer waits for them again)."""
+    await _open_display(key, token, now, "the score can be changed")
+    if is_sqlite():
+        async with write_transaction():
+            changed = await queries.CHANGE_SCORE.first(score, answer, score)
+            if changed is not None and _rules_act_on(changed):
+                await queries.QUEUE.fetch(changed["id"], now)
+    else:
+        changed = await queries.CHANGE_SCORE.first(score, answer, score, now)
+    if changed is not None and _rules_act_on(changed):
+        notify_answer_rules()
+
+
+def _rules_act_on(answer: Row) -> bool:
+    """A detractor at once; a promoter once it has a comment (queries._RULES_ACT_ON)."""
+    kind = category(answer["score"])
+    return kind == "detractor" or (kind == "promoter" and bool(answer["comment"]))
+
+
 async def record_comment(
     key: KeyInfo, token: str, comment: str, now: datetime | None = None
 ) -> None:
-    now = now or utcnow()
+    """The comment on the display's answer: the first one within the follow-up window, a
+    replacement within minutes of the first; otherwise refused and the stored one kept."""
+    now = now or clock()
+    text = comment.strip() or None
+    shown_since, edits_since = _followup_since(now), _comment_edits_since(now)
     if is_sqlite():
         async with write_transaction():
-            updated = await queries.COMMENT.first(comment.strip() or None, now, token, key.id)
+            updated = await queries.COMMENT.first(
+                text, now, token, key.id, shown_since, edits_since
+            )
             if updated is not None and category(updated["score"]) != "passive":
                 await queries.QUEUE.fetch(updated["id"], now)
     else:
-        updated = await queries.COMMENT.first(comment.strip() or None, now, token, key.id, now)
+        updated = await queries.COMMENT.first(
+            text, now, token, key.id, shown_since, edits_since, now
+        )
     if updated is None:
-        if await queries.DISPLAY.first(token, key.id) is None:
-            raise _unknown_token()
-        raise InputError("display_token", "send the score before the comment")
+        state = await _open_display(key, token, now, "comments are taken")
+        if state["response"] is None or state["commented_at"] is None:
+            raise InputError("display_token", "send the score before the comment")
+        minutes = _counted(get_settings().widget_comment_edit_minutes, "minute")
+        raise Conflict.for_field(
+            "comment",
+            f"a comment was already sent for this answer; it can be changed for {minutes} "
+            "after it is first sent",
+        )
     if category(updated["score"]) != "passive":
         notify_answer_rules()
 
 
 async def dismiss(key: KeyInfo, token: str, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    if await queries.DISMISS.first(now, token, key.id) is not None:
+    """True when the display was shown and is now dismissed; False when it was answered,
+    expired or dismissed already; refused once the follow-up window is over."""
+    now = now or clock()
+    if await queries.DISMISS.first(now, token, key.id, _followup_since(now)) is not None:
         return True
-    if await queries.DISPLAY.first(token, key.id) is None:
-        raise _unknown_token()
-    return False  # answered, expired or dismissed already
+    await _open_display(key, token, now, "dismissals are taken")
+    return False
 
 
 async def expire_displays() -> int:
     """Worker job: displays nobody answered or dismissed become expired."""
-    return len(await queries.EXPIRE.fetch(utcnow()))
+    return len(await queries.EXPIRE.fetch(clock()))

@@ -34,6 +34,7 @@ class Response(Table, tablename="response"):
     score = SmallInt()
     comment = Text(null=True, default=None)
     answered_at = Timestamptz(index=True)
+    # when the first comment came: an edit (taken for a few minutes) keeps it
     commented_at = Timestamptz(null=True, default=None)
     locale = Varchar(length=35, null=True, default=None)
     plan = Varchar(length=100, null=True, default=None)

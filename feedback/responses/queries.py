@@ -106,17 +106,36 @@ ANSWERS_AS_ROWS = {
 MARK_ANSWERED = Statement("UPDATE display SET status = 'answered', answered_at = {} WHERE id = {}")
 # the display of a token (unique index display(token))
 DISPLAY = Statement("SELECT id, survey, locale FROM display WHERE token = {} AND widget_key = {}")
-EARLIER_ANSWER = Statement(
-    "SELECT score FROM response WHERE display = {} OR idempotency_key = {} LIMIT 1"
-)
+# the answer a score that created nothing collides with: the display's own (unique index
+# response_display_unique) before another display's with the same client id
+EARLIER_ANSWER = Statement("""
+SELECT id, score, display, idempotency_key FROM response
+WHERE display = {} OR idempotency_key = {}
+ORDER BY CASE WHEN display = {} THEN 0 ELSE 1 END
+LIMIT 1""")
+# what a follow-up (a comment, a dismissal, a changed score) is refused for: when the display
+# was shown, its answer and when that answer was first commented (unique index display(token))
+FOLLOW_UP_STATE = Statement("""
+SELECT d.id, d.shown_at, r.id AS response, r.commented_at
+FROM display d
+LEFT JOIN response r ON r.display = d.id
+WHERE d.token = {} AND d.widget_key = {}""")
 # SQLite: an answer (or its comment) waits for the rules; a comment moves a waiting one up
 QUEUE = Statement("""
 INSERT INTO rules_queue (response, due) VALUES ({}, {})
 ON CONFLICT (response) DO UPDATE SET due = excluded.due""")
-# a comment of a detractor or a promoter (again) waits for the rules; a passive's does not
+# the rules act on a detractor at once and on a promoter once it has a comment
+_RULES_ACT_ON = (
+    f"score <= {RULES_ACT_ON_SCORE} OR ({is_promoter_sql()} AND COALESCE(comment, '') <> '')"
+)
+# A comment, taken while the display is recent (shown at or after the first time given) and
+# the answer has no comment yet or got its first one at or after the second time given:
+# `commented_at` keeps the first comment's time, so an edit never extends its own window.
+# A comment of a detractor or a promoter (again) waits for the rules; a passive's does not.
 _COMMENT_SQL = """
-UPDATE response SET comment = {}, commented_at = {}
-WHERE display = (SELECT id FROM display WHERE token = {} AND widget_key = {})
+UPDATE response SET comment = {}, commented_at = COALESCE(commented_at, {})
+WHERE display = (SELECT id FROM display WHERE token = {} AND widget_key = {} AND shown_at >= {})
+  AND (commented_at IS NULL OR commented_at >= {})
 RETURNING id, score"""
 _COMMENT_QUEUED = f"""
 INSERT INTO rules_queue (response, due)
@@ -128,9 +147,26 @@ COMMENT = Statement(
     postgres=f"WITH commented AS ({_COMMENT_SQL}), queued AS ({_COMMENT_QUEUED}) "  # noqa: S608
     "SELECT id, score FROM commented",
 )
+# The same client changing its score (a mis-tap corrected while the follow-up is open): the
+# last score stands, and an answer the rules act on waits for them again, so they read the
+# final score. Returns id, score, comment of the changed answer (none: the score was the same).
+_CHANGE_SQL = """
+UPDATE response SET score = {}
+WHERE id = {} AND score <> {}
+RETURNING id, score, comment"""
+_CHANGE_QUEUED = f"""
+INSERT INTO rules_queue (response, due)
+SELECT id, {{}} FROM changed WHERE {_RULES_ACT_ON}
+ON CONFLICT (response) DO UPDATE SET due = excluded.due"""  # noqa: S608 (constants)
+CHANGE_SCORE = Statement(
+    _CHANGE_SQL,
+    postgres=f"WITH changed AS ({_CHANGE_SQL}), queued AS ({_CHANGE_QUEUED}) "  # noqa: S608
+    "SELECT id, score, comment FROM changed",
+)
+# a dismissal while the display is shown and recent (shown at or after the time given)
 DISMISS = Statement("""
 UPDATE display SET status = 'dismissed', dismissed_at = {}
-WHERE token = {} AND widget_key = {} AND status = 'shown'
+WHERE token = {} AND widget_key = {} AND status = 'shown' AND shown_at >= {}
 RETURNING id""")
 
 
