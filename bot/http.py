@@ -1,14 +1,27 @@
 """`POST /slack/events`: Slack's Events API, interactivity and slash commands, handed to bolt.
 
 There is no Litestar adapter for bolt, and mounting bolt's ASGI app changes the path it
-sees, so this route builds bolt's request from the raw body and headers (bolt checks the
-signature over exactly these bytes) and returns bolt's response.
+sees, so this route builds bolt's request from the raw body and headers and returns bolt's
+response. In this order:
+
+1. an `ssl_check` (Slack checking the certificate; it carries nothing to act on) is 200;
+2. the signature is checked on the raw bytes (401 when it is missing, forged, stale or
+   its timestamp is not a number): nothing unsigned is parsed;
+3. the signed body is parsed defensively (400 for a body that cannot be one of Slack's
+   requests: bolt assumes Slack's shapes and must not see anything else);
+4. bolt dispatches it; a listener that failed answers 503, so Slack retries an event
+   (events are marked seen only once handled: bot/app.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Sequence
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,7 +31,14 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from feedback.errors import error_body
 
+log = logging.getLogger("feedback.slack")
+
 MAX_SLACK_BODY = 1024 * 1024
+# Slack refuses requests older than five minutes; so does bolt
+MAX_AGE_SECONDS = 5 * 60
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+EVENT_TYPES = ("event_callback", "url_verification", "app_rate_limited")
 
 
 @post(
@@ -38,9 +58,23 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
             status_code=404,
         )
     body = await request.body()
-    problem = malformed(body, request.headers.get("content-type", ""))
+    content_type = request.headers.get("content-type", "")
+    if is_ssl_check(body, content_type):
+        return Response(b"", status_code=200, media_type="text/plain")
+    secret = request.app.state["settings"].slack.signing_secret or ""
+    problem = signature_problem(
+        body,
+        request.headers.get("x-slack-request-timestamp"),
+        request.headers.get("x-slack-signature"),
+        secret,
+    )
     if problem is not None:
-        # bolt assumes Slack's shapes; a signed-but-odd body must not reach it and crash
+        return Response(
+            error_body("not signed by Slack", [{"field": problem[0], "message": problem[1]}]),
+            status_code=401,
+        )
+    problem = malformed(body, content_type)
+    if problem is not None:
         return Response(
             error_body("not a Slack request", [{"field": problem[0], "message": problem[1]}]),
             status_code=400,
@@ -50,11 +84,23 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
         grouped.setdefault(name.lower(), []).append(value)
     headers: dict[str, str | Sequence[str]] = dict(grouped)
     bolt_request = AsyncBoltRequest(
-        body=body.decode("utf-8", errors="replace"),
+        body=body.decode("utf-8"),
         query=request.url.query or None,
         headers=headers,
     )
     answer = await bolt.async_dispatch(bolt_request)
+    if answer.status >= 500:
+        # a listener failed (a Web API call it needed, the database): Slack retries an event
+        # that was not answered 2xx, and the event was not marked seen (bot/app.py)
+        log.warning("slack: a listener failed; answered 503 so that Slack retries")
+        return Response(
+            error_body(
+                "could not handle it now",
+                [{"field": "body", "message": "try again later (Slack retries events)"}],
+            ),
+            status_code=503,
+            headers={"Retry-After": "60"},
+        )
     flat = {name: values[0] for name, values in answer.headers.items() if values}
     return Response(
         content=answer.body.encode() if isinstance(answer.body, str) else answer.body,
@@ -64,17 +110,59 @@ async def slack_events(request: Request[Any, Any, Any]) -> Response[Any]:
     )
 
 
+def is_ssl_check(body: bytes, content_type: str) -> bool:
+    """Slack's certificate check: a small form with `ssl_check=1` (answered 200 unsigned,
+    as bolt does; it acts on nothing)."""
+    if "json" in content_type or len(body) > 2000 or b"ssl_check" not in body:
+        return False
+    form = parse_qs(body.decode("utf-8", errors="replace"))
+    return form.get("ssl_check") == ["1"]
+
+
+def signature_problem(
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    secret: str,
+    now: Callable[[], float] = time.time,
+) -> tuple[str, str] | None:
+    """(header, reason) when the request is not signed by Slack with `secret`, else None.
+    Checked on the raw bytes, before anything parses the body."""
+    if not timestamp or not TIMESTAMP.fullmatch(timestamp):
+        return "x-slack-request-timestamp", "expected the request's time in whole seconds"
+    if abs(now() - int(timestamp)) > MAX_AGE_SECONDS:
+        return "x-slack-request-timestamp", "older than five minutes, or in the future"
+    if not signature or not SIGNATURE.fullmatch(signature) or not secret:
+        return "x-slack-signature", "expected v0= and an HMAC-SHA256 in hex"
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature):
+        return "x-slack-signature", "does not match the body"
+    return None
+
+
+def _json(text: str) -> Any:
+    """JSON, or ValueError (also for nesting deeper than Python's parser can follow)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
-    """(field, reason) when the body cannot be one of Slack's requests, else None."""
-    text = body.decode("utf-8", errors="replace")
+    """(field, reason) when a signed body cannot be one of Slack's requests, else None."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "body", "not UTF-8"
     if "json" in content_type:
         try:
-            data = json.loads(text or "null")
-        except ValueError:
-            return "body", "not JSON"
+            data = _json(text or "null")
+        except ValueError as exc:
+            return "body", f"not JSON ({exc})"
         if not isinstance(data, dict):
             return "body", "expected a JSON object"
-        if data.get("type") not in ("event_callback", "url_verification", "app_rate_limited"):
+        if data.get("type") not in EVENT_TYPES:
             return "type", "not an Events API request"
         event = data.get("event")
         if data["type"] == "event_callback" and (
@@ -84,11 +172,13 @@ def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
         return None
     form = {k: v[0] for k, v in parse_qs(text).items()}
     if "payload" not in form:
-        return None if "command" in form or not form else ("body", "unknown form")
+        if "command" in form:
+            return None if isinstance(form.get("user_id"), str) else ("user_id", "missing")
+        return None if not form else ("body", "unknown form")
     try:
-        payload = json.loads(form["payload"])
-    except ValueError:
-        return "payload", "not JSON"
+        payload = _json(form["payload"])
+    except ValueError as exc:
+        return "payload", f"not JSON ({exc})"
     if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
         return "payload", "expected an object with a type"
     user = payload.get("user")
@@ -104,6 +194,11 @@ def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
     for name in ("view", "channel", "team", "container", "message"):
         if name in payload and not isinstance(payload[name], dict):
             return f"payload.{name}", "expected an object"
-    if payload["type"].startswith("view_") and not isinstance(payload.get("view"), dict):
+    view = payload.get("view")
+    if payload["type"].startswith("view_") and not isinstance(view, dict):
         return "payload.view", "expected an object"
+    if isinstance(view, dict):
+        for name in ("type", "callback_id"):
+            if not isinstance(view.get(name), str):
+                return f"payload.view.{name}", "expected a string"
     return None

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from devtools.slack_standin import SlackStandIn
 from feedback.accounts.models import CSM
+from feedback.outbox.delivery import Deliverer
+from feedback.settings import Settings
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-test-token"
@@ -99,3 +102,58 @@ async def standin() -> AsyncIterator[SlackStandIn]:
     server = await SlackStandIn(rate_interval=0.0, rate_tolerance=0.0).start()
     yield server
     await server.stop()
+
+
+async def post_signed(client: httpx.AsyncClient, body: str, **options: Any) -> httpx.Response:
+    """POST a body to /slack/events signed as Slack signs it (a form unless told JSON)."""
+    headers = signed(body, **options)
+    if body.startswith("{"):
+        headers["content-type"] = "application/json"
+    return await client.post("/slack/events", content=body, headers=headers)
+
+
+async def widget_answer(
+    client: httpx.AsyncClient, score: int, comment: str | None = None, user: str = "u1"
+) -> None:
+    """An end user of account a1 answers through the widget; the CTA rules run at once."""
+    from feedback.ctas.rules import drain_answer_rules
+    from tests.support.factories import ORIGIN, widget_setup
+
+    headers = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
+    setup = await widget_setup()
+    body = {"user_id": user, "account_id": "a1", "traits": {"role": "admin"}}
+    shown = await client.post(
+        f"/widget/v1/{setup['key']}/eligibility", content=json.dumps(body), headers=headers
+    )
+    display = shown.json()["display_token"]
+    scored = await client.post(
+        f"/widget/v1/{setup['key']}/responses",
+        content=json.dumps(
+            {"display_token": display, "client_id": f"client-{user}-1", "score": score}
+        ),
+        headers=headers,
+    )
+    assert scored.status_code == 201, scored.text
+    if comment is not None:
+        commented = await client.post(
+            f"/widget/v1/{setup['key']}/comments",
+            content=json.dumps({"display_token": display, "comment": comment}),
+            headers=headers,
+        )
+        assert commented.status_code == 200, commented.text
+    await drain_answer_rules()
+
+
+def slack_deliverer(settings: Settings, **options: Any) -> Deliverer:
+    """The service's deliverer with short backoffs."""
+    from feedback.runtime import slack_deliverer as build
+
+    return build(settings, **{"backoff_seconds": 0.01, **options})
+
+
+async def only_cta() -> dict[str, Any]:
+    from feedback.ctas.models import Cta
+
+    rows = await Cta.select()
+    assert len(rows) == 1, rows
+    return rows[0]

@@ -137,3 +137,70 @@ async def test_signed_slack_requests_never_crash_the_service(
     answer = await slack_app.post("/slack/events", content=body, headers=headers)
     # bolt answers 200 (handled or acked), 404 (no listener) or 400: never a server error
     assert answer.status_code < 500, (payload, answer.status_code, answer.text[:300])
+
+
+HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40
+) | st.sampled_from(["", "0", "-1", "1e9", "9" * 30, "v0=", "v0=" + "0" * 64, "NaN", " 1 "])
+SLACK_HEADERS = st.dictionaries(
+    st.sampled_from(
+        [
+            "x-slack-request-timestamp",
+            "x-slack-signature",
+            "x-slack-retry-num",
+            "x-slack-retry-reason",
+            "content-type",
+            "x-forwarded-for",
+        ]
+    ),
+    HEADER_TEXT,
+    max_size=6,
+)
+BODIES = st.one_of(
+    st.binary(max_size=200),
+    JSONISH.map(json.dumps),
+    PAYLOADS.map(lambda p: urlencode({"payload": json.dumps(p)})),
+    st.sampled_from(
+        [
+            "ssl_check=1&token=t",
+            "command=/nps&text=help&user_id=UANN",
+            "command=/nps&text=acct",
+            '{"type":"event_callback","event":{"type":"app_home_opened"}}',
+            '{"type":"url_verification"}',
+            "[" * 5000 + "]" * 5000,
+        ]
+    ),
+)
+
+
+@FUZZ
+@given(headers=SLACK_HEADERS, body=BODIES)
+async def test_any_headers_and_body_unsigned_never_crash_the_service(
+    slack_app: httpx.AsyncClient, headers: dict[str, str], body: str | bytes
+) -> None:
+    answer = await slack_app.post("/slack/events", content=body, headers=headers)
+    assert answer.status_code < 500, (headers, body, answer.status_code, answer.text[:300])
+    if answer.status_code == 200:
+        # only a certificate check is answered without a signature
+        text = body if isinstance(body, str) else body.decode("utf-8", errors="replace")
+        assert "ssl_check=1" in text, (headers, body, answer.text[:300])
+
+
+@FUZZ
+@given(
+    extra=SLACK_HEADERS.map(
+        lambda h: {
+            k: v
+            for k, v in h.items()
+            if k not in ("x-slack-request-timestamp", "x-slack-signature")
+        }
+    ),
+    body=BODIES,
+)
+async def test_any_signed_body_with_any_other_headers_never_crashes_the_service(
+    slack_app: httpx.AsyncClient, extra: dict[str, str], body: str | bytes
+) -> None:
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    headers = {**signed(text), **extra}
+    answer = await slack_app.post("/slack/events", content=text.encode(), headers=headers)
+    assert answer.status_code < 500, (headers, text, answer.status_code, answer.text[:300])
