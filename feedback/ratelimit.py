@@ -1,4 +1,5 @@
-"""Fixed-window rate limits for the public widget endpoints, per client IP and per key.
+"""Fixed-window rate limits for the public widget endpoints, per client IP and per key, and
+who the client is (`client_address`) behind the proxies the service is told to trust.
 
 In one process the counters live in memory; with FEEDBACK_REDIS_URL set they live in Redis,
 so every service process behind a load balancer counts against the same limit.
@@ -7,9 +8,75 @@ so every service process behind a load balancer counts against the same limit.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
+from typing import Any, Protocol
+
+Network = IPv4Network | IPv6Network
+# one IPv6 client usually holds a whole /64: counting its addresses apart would let it pick
+# a fresh address for every request
+IPV6_CLIENT_PREFIX = 64
+
+
+def _parse(text: str) -> IPv4Address | IPv6Address | None:
+    text = text.strip()
+    if text.startswith("[") and "]" in text:  # [2001:db8::1]:443
+        text = text[1 : text.index("]")]
+    elif text.count(":") == 1:  # 198.51.100.7:443
+        text = text.split(":", 1)[0]
+    try:
+        address = ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def resolve_client(
+    peer: str | None, forwarded_for: Iterable[str], trusted: Iterable[Network]
+) -> str:
+    """The client's address: the direct peer, unless the peer is one of the `trusted` proxies;
+    then the right-most X-Forwarded-For address that is not a trusted proxy (the left part
+    of the header is whatever the client wrote). "-" when nothing is known."""
+    networks = tuple(trusted)
+    address = _parse(peer) if peer else None
+    if address is None:
+        return peer or "-"
+
+    def is_trusted(candidate: IPv4Address | IPv6Address) -> bool:
+        return any(candidate in network for network in networks)
+
+    if not networks or not is_trusted(address):
+        return str(address)
+    hops = [part for value in forwarded_for for part in value.split(",") if part.strip()]
+    for hop in reversed(hops):
+        candidate = _parse(hop)
+        if candidate is None:  # garbage left of the proxies' entries: the last proxy it is
+            break
+        address = candidate
+        if not is_trusted(candidate):
+            break
+    return str(address)
+
+
+def client_address(scope: Mapping[str, Any], trusted: Iterable[Network]) -> str:
+    """`resolve_client` for an ASGI request scope (its peer and X-Forwarded-For headers)."""
+    client = scope.get("client")
+    peer = client[0] if client else None
+    forwarded = [
+        value.decode("latin-1") for name, value in scope["headers"] if name == b"x-forwarded-for"
+    ]
+    return resolve_client(peer, forwarded, trusted)
+
+
+def client_bucket(address: str) -> str:
+    """The rate-limit bucket of a client address: itself for IPv4, its /64 for IPv6."""
+    parsed = _parse(address)
+    if isinstance(parsed, IPv6Address):
+        return str(ip_network(f"{parsed}/{IPV6_CLIENT_PREFIX}", strict=False))
+    return address
 
 
 @dataclass(frozen=True)

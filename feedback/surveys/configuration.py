@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -14,7 +14,10 @@ from feedback.auth.services import audit
 from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError, NotFound
-from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys import previews
+from feedback.surveys.identity_secrets import new_secret, seal
+from feedback.surveys.keys import identity_mode
+from feedback.surveys.models import IdentityMode, Schedule, Survey, WidgetKey
 from feedback.surveys.schedules import set_min_days_between_surveys
 from feedback.surveys.targeting import validate_targeting
 
@@ -54,8 +57,31 @@ class WidgetKeyIn(msgspec.Struct, forbid_unknown_fields=True):
         "production"
     )
     allowed_origins: list[Annotated[str, msgspec.Meta(max_length=300)]] = []
-    require_identity: bool = False
+    # what a widget call must prove (docs/widget.md); left out: `signed` for a new production
+    # key, `browser` for staging and development, and unchanged on an update
+    identity: Literal["signed", "user_hash", "browser"] | None = None
+    # the former switch, still read: true asks for at least a user_hash
+    require_identity: bool | None = None
     active: bool = True
+
+    def identity_or(self, current: IdentityMode) -> IdentityMode:
+        if self.identity is not None:
+            return IdentityMode(self.identity)
+        if self.require_identity and current is IdentityMode.browser:
+            return IdentityMode.user_hash
+        if self.require_identity is False and current is not IdentityMode.signed:
+            return IdentityMode.browser
+        return current
+
+
+# what the admin page and the API say about a production key that trusts the browser
+BROWSER_TRUST_WARNING = (
+    "this production key trusts the browser: anyone can answer as any user of any account, "
+    "create accounts and change traits with it. Require signed identity unless every page "
+    "using it is internal."
+)
+# how long the previous identity secret still verifies after a rotation, unless retired
+DEFAULT_ROTATION_HOURS = 7 * 24
 
 
 class SurveySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -133,48 +159,126 @@ async def save_schedule(
     return schedule_id
 
 
+def default_identity(environment: str) -> IdentityMode:
+    return IdentityMode.signed if environment == "production" else IdentityMode.browser
+
+
+def key_warning(environment: str, identity: IdentityMode) -> str | None:
+    if environment == "production" and identity is IdentityMode.browser:
+        return BROWSER_TRUST_WARNING
+    return None
+
+
+def _described(row: dict[str, Any]) -> dict[str, Any]:
+    """A key as the API and the admin page show it: never a secret, sealed or not."""
+    shown = {k: v for k, v in row.items() if "secret" not in k or k == "previous_secret_until"}
+    mode = identity_mode(row.get("identity"), bool(row.get("require_identity")))
+    shown["identity"] = mode.value
+    shown["require_identity"] = mode is not IdentityMode.browser
+    warning = key_warning(row["environment"], mode)
+    if warning:
+        shown["warning"] = warning
+    return shown
+
+
 async def create_widget_key(data: WidgetKeyIn, actor: str, source: str) -> dict[str, Any]:
     """A new key; the answer is the only place its identity secret is shown."""
     origins = check_origins(data.allowed_origins)
+    mode = data.identity_or(default_identity(data.environment))
+    secret = new_secret()
     row = WidgetKey(
         key=KEY_PREFIXES[data.environment] + secrets.token_urlsafe(12),
         name=data.name,
         environment=data.environment,
         allowed_origins=origins,
-        identity_secret=secrets.token_hex(32),
-        require_identity=data.require_identity,
+        identity=mode.value,
+        require_identity=mode is not IdentityMode.browser,
+        identity_secret_sealed=seal(secret),
         active=data.active,
     )
     await row.save()
-    await audit(actor, source, "widget_key.create", row.key)
+    await audit(actor, source, "widget_key.create", row.key, detail={"identity": mode.value})
     return {
-        "id": row.id,
-        "key": row.key,
-        "name": row.name,
-        "environment": row.environment,
-        "allowed_origins": origins,
-        "require_identity": row.require_identity,
-        "identity_secret": row.identity_secret,
-        "active": row.active,
+        **(await get_widget_key(int(row.id))),
+        "identity_secret": secret,
     }
 
 
 async def update_widget_key(
     key_id: int, data: WidgetKeyIn, actor: str, source: str
 ) -> dict[str, Any]:
-    await _require(WidgetKey, key_id, "widget key")
+    current = await get_widget_key(key_id)
     origins = check_origins(data.allowed_origins)
+    mode = data.identity_or(IdentityMode(current["identity"]))
     await WidgetKey.update(
         {
             WidgetKey.name: data.name,
             WidgetKey.allowed_origins: origins,
-            WidgetKey.require_identity: data.require_identity,
+            WidgetKey.identity: mode.value,
+            WidgetKey.require_identity: mode is not IdentityMode.browser,
             WidgetKey.active: data.active,
         }
     ).where(WidgetKey.id == key_id)
-    await audit(actor, source, "widget_key.update", str(key_id))
+    detail = {"identity": mode.value} if mode.value != current["identity"] else None
+    await audit(actor, source, "widget_key.update", str(key_id), detail=detail)
     forget_configuration()
     return await get_widget_key(key_id)
+
+
+async def rotate_identity_secret(
+    key_id: int, actor: str, source: str, keep_previous_hours: int = DEFAULT_ROTATION_HOURS
+) -> dict[str, Any]:
+    """A new identity secret (shown only in this answer); the current one becomes the
+    previous, which still verifies for `keep_previous_hours` or until it is retired, so the
+    host's servers can switch over without a gap. A previous secret still kept is dropped."""
+    await get_widget_key(key_id)
+    row = (
+        await WidgetKey.select(WidgetKey.identity_secret_sealed)
+        .where(WidgetKey.id == key_id)
+        .first()
+    )
+    secret = new_secret()
+    until = utcnow() + timedelta(hours=keep_previous_hours)
+    await WidgetKey.update(
+        {
+            WidgetKey.identity_secret_sealed: seal(secret),
+            WidgetKey.previous_secret_sealed: row["identity_secret_sealed"] if row else None,
+            WidgetKey.previous_secret_until: until,
+        }
+    ).where(WidgetKey.id == key_id)
+    await audit(
+        actor,
+        source,
+        "widget_key.rotate_secret",
+        str(key_id),
+        detail={"previous_until": until.isoformat()},
+    )
+    forget_configuration()
+    return {**(await get_widget_key(key_id)), "identity_secret": secret}
+
+
+async def retire_previous_secret(key_id: int, actor: str, source: str) -> dict[str, Any]:
+    """The previous identity secret stops verifying now."""
+    await get_widget_key(key_id)
+    await WidgetKey.update(
+        {WidgetKey.previous_secret_sealed: None, WidgetKey.previous_secret_until: None}
+    ).where(WidgetKey.id == key_id)
+    await audit(actor, source, "widget_key.retire_previous_secret", str(key_id))
+    forget_configuration()
+    return await get_widget_key(key_id)
+
+
+async def start_preview(key_id: int, actor: str, source: str) -> dict[str, Any]:
+    """A preview token for a key: `?nps_preview=<token>` on a page of the host product shows
+    the survey there, whatever the cadence rules say, until the token expires."""
+    row = await get_widget_key(key_id)
+    token, expires_at = previews.make_preview_token(row["key"], actor)
+    await audit(actor, source, "widget_key.preview", str(key_id))
+    return {
+        "preview_token": token,
+        "expires_at": expires_at,
+        "query": f"{previews.PREVIEW_QUERY_PARAMETER}={token}",
+    }
 
 
 async def get_widget_key(key_id: int) -> dict[str, Any]:
@@ -186,7 +290,14 @@ async def get_widget_key(key_id: int) -> dict[str, Any]:
     )
     if row is None:
         raise NotFound(f"no widget key {key_id}")
-    return row
+    return _described(row)
+
+
+async def list_widget_keys() -> list[dict[str, Any]]:
+    rows = (
+        await WidgetKey.select(exclude_secrets=True).order_by(WidgetKey.id).output(load_json=True)
+    )
+    return [_described(row) for row in rows]
 
 
 async def save_survey_settings(data: SurveySettingsIn, actor: str, source: str) -> None:
@@ -205,10 +316,10 @@ def snippet(key: str, base: str) -> str:
         "<script>\n"
         "  window.NPS = window.NPS || function () { (NPS.q = NPS.q || []).push(arguments); };\n"
         f"  NPS('init', {{ key: '{key}', base: '{base}' }});\n"
-        "  // after sign-in; user_hash = HMAC-SHA256(identity secret, user id) from your server\n"
+        "  // after sign-in; IDENTITY_TOKEN is made by your server (see the docs: widget.md)\n"
         "  NPS('identify', { id: USER_ID, role: ROLE, locale: LOCALE },\n"
         "                  { id: ACCOUNT_ID, name: ACCOUNT_NAME, plan: PLAN },\n"
-        "                  { user_hash: USER_HASH });\n"
+        "                  { identity_token: IDENTITY_TOKEN });\n"
         "</script>\n"
         f'<script async src="{base}/widget/v1/nps.js"></script>\n'
     )

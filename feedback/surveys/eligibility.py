@@ -31,7 +31,7 @@ from feedback.surveys.identify import (
     split_traits,
 )
 from feedback.surveys.keys import KeyInfo
-from feedback.surveys.models import DisplayStatus
+from feedback.surveys.models import DisplayStatus, IdentityMode
 from feedback.surveys.new_users import Visit, create_if_new
 from feedback.surveys.schedules import (
     ActiveSchedule,
@@ -142,7 +142,11 @@ async def check_eligibility(
     url: str | None,
     now: datetime | None = None,
     force: bool = False,
+    trust: IdentityMode = IdentityMode.browser,
 ) -> Outcome:
+    """`force` shows a survey whatever the cadence rules say: only for a preview an admin
+    started, or a signed identity on a staging or development key (the caller decides);
+    `trust` is what the call proved about who is asking (`verification.verify`)."""
     now = now or utcnow()
     latest_check = now + MAX_CHECK_INTERVAL
     quiet = not_now.key(key, user_id, account_id, traits, url)
@@ -161,7 +165,7 @@ async def check_eligibility(
             outcome, found = await _visit(key, user_id, account_id, account, traits, url, now)
     if outcome is None:
         outcome = await _check(
-            key, user_id, account_id, traits, url, now, latest_check, force, found
+            key, user_id, account_id, traits, url, now, latest_check, force, found, trust
         )
     if not outcome.show:
         not_now.remember(quiet, outcome, now)
@@ -255,13 +259,14 @@ async def _check(
     latest_check: datetime,
     force: bool,
     found: Row | None = None,
+    trust: IdentityMode = IdentityMode.browser,
 ) -> Outcome:
     async with write_transaction():
-        user = await identify(user_id, account_id, traits, now, found)
+        user = await identify(user_id, account_id, traits, now, found, trust)
         schedules = await _targeted(user, url, now)
         if not schedules:
             return Outcome(False, latest_check)
-        if force and key.environment != "production":
+        if force:
             return await _reserve(key, user, schedules[0], -1, now, url, slot=None)
         # someone first seen just now has no history to read
         displays = [] if user.is_new else await queries.DISPLAYS_OF_USER.fetch(user.id)

@@ -11,7 +11,9 @@ import msgspec
 from feedback.accounts.models import Account, EndUser
 from feedback.db import Row, as_utc_datetime, json_object
 from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
+from feedback.kernel.errors import Forbidden
 from feedback.surveys import queries
+from feedback.surveys.models import IdentityMode
 
 # last_seen_at is for "going dark" reports, not a clock: one write an hour per user is enough
 LAST_SEEN_RESOLUTION = timedelta(hours=1)
@@ -86,13 +88,23 @@ async def identify(
     traits: dict[str, Any],
     now: datetime,
     found: Row | None = None,
+    trust: IdentityMode = IdentityMode.browser,
 ) -> IdentifiedUser:
     """Create or refresh the user and their account, in plain SQL (this runs on every check);
     the widget never overwrites CRM data on an existing account (only fills a new one).
-    `found` is this user's `queries.IDENTIFY` row when the caller has just read it."""
+    `found` is this user's `queries.IDENTIFY` row when the caller has just read it.
+
+    With `trust` at `user_hash` only the user id is proven: the account must exist and be the
+    user's own, and an existing user's traits are left as they are (see `verification`)."""
     user_fields, account_fields, free = split_traits(traits)
     if found is None:
         found = await queries.IDENTIFY.first(user_id, account_id)
+    if found is None and trust is IdentityMode.user_hash:
+        raise Forbidden.for_field(
+            "account_id",
+            "not a known account: a user_hash proves only the user id, so the widget cannot "
+            "create accounts with it (send an identity_token that signs the account)",
+        )
     if found is None:
         await Account.insert(
             Account(
@@ -133,6 +145,14 @@ async def identify(
             is_new = False
     existing["traits"] = json_object(existing["traits"])
     changes: dict[Any, Any] = {}
+    if not is_new and trust is IdentityMode.user_hash:
+        if existing["account"] != account_pk:
+            raise Forbidden.for_field(
+                "account_id",
+                "this user belongs to another account: a user_hash proves only the user id, "
+                "so it cannot move them (send an identity_token that signs the account)",
+            )
+        user_fields, free = {}, {}  # unproven traits are not stored
     if not is_new:
         last_seen = as_utc_datetime(existing["last_seen_at"])
         if last_seen is None or now - last_seen > LAST_SEEN_RESOLUTION:

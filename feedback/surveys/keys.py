@@ -1,15 +1,18 @@
-"""Widget keys: which key a call came with, the origins it may come from, and the identity
-check of keys that require it."""
+"""Widget keys: which key a call came with, the origins it may come from, what it requires
+callers to prove about who they are, and its identity secrets (see `verification`)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
+from feedback.db import as_utc_datetime
 from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
 from feedback.kernel.errors import Forbidden, Unauthenticated
-from feedback.surveys.models import WidgetKey
+from feedback.surveys.identity_secrets import unseal
+from feedback.surveys.models import IdentityMode, WidgetKey
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,18 @@ class KeyInfo:
     key: str
     environment: str
     allowed_origins: tuple[str, ...]
-    identity_secret: str | None
-    require_identity: bool
+    identity: IdentityMode = IdentityMode.browser
+    identity_secret: str | None = None  # decrypted, in memory only
+    previous_secret: str | None = None  # during a rotation, until `previous_secret_until`
+    previous_secret_until: datetime | None = None
+
+    def secrets_at(self, now: datetime) -> tuple[str, ...]:
+        """The secrets that verify an identity now: the current one, then the previous."""
+        found = [self.identity_secret] if self.identity_secret else []
+        until = self.previous_secret_until
+        if self.previous_secret and (until is None or until > now):
+            found.append(self.previous_secret)
+        return tuple(found)
 
 
 # the development key `feedback demo` creates for the demo host page (/demo/host)
@@ -37,6 +50,14 @@ async def load_key(key: str) -> KeyInfo:
     return info
 
 
+def identity_mode(identity: str | None, require_identity: bool) -> IdentityMode:
+    """A key's mode; a key that requires verification never falls back to the browser."""
+    mode = IdentityMode(identity or IdentityMode.browser.value)
+    if mode is IdentityMode.browser and require_identity:
+        return IdentityMode.user_hash
+    return mode
+
+
 async def _read_key(key: str) -> KeyInfo | None:
     row = (
         await WidgetKey.select(
@@ -44,8 +65,11 @@ async def _read_key(key: str) -> KeyInfo | None:
             WidgetKey.key,
             WidgetKey.environment,
             WidgetKey.allowed_origins,
-            WidgetKey.identity_secret,
             WidgetKey.require_identity,
+            WidgetKey.identity,
+            WidgetKey.identity_secret_sealed,
+            WidgetKey.previous_secret_sealed,
+            WidgetKey.previous_secret_until,
         )
         .where((WidgetKey.key == key) & (WidgetKey.active == True))  # noqa: E712
         .output(load_json=True)
@@ -58,8 +82,10 @@ async def _read_key(key: str) -> KeyInfo | None:
         key=row["key"],
         environment=row["environment"],
         allowed_origins=tuple(row["allowed_origins"] or ()),
-        identity_secret=row["identity_secret"],
-        require_identity=row["require_identity"],
+        identity=identity_mode(row["identity"], row["require_identity"]),
+        identity_secret=unseal(row["identity_secret_sealed"]),
+        previous_secret=unseal(row["previous_secret_sealed"]),
+        previous_secret_until=as_utc_datetime(row["previous_secret_until"]),
     )
 
 
@@ -71,23 +97,16 @@ def origin_allowed(key: KeyInfo, origin: str | None) -> bool:
 
 def require_origin(key: KeyInfo, origin: str | None) -> None:
     if not origin_allowed(key, origin):
+        message = (
+            "this request has no Origin header"
+            if origin is None
+            else f"{origin} is not an allowed origin of this widget key"
+        )
         raise Forbidden(
-            "origin not allowed for this widget key",
-            [{"field": "origin", "message": f"{origin!r} is not an allowed origin"}],
+            "origin not allowed for this widget key", [{"field": "origin", "message": message}]
         )
 
 
 def identity_hash(secret: str, user_id: str) -> str:
     """What the host application sends as `user_hash`: HMAC-SHA256(secret, user id), hex."""
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
-
-
-def verify_identity(key: KeyInfo, user_id: str, user_hash: str | None) -> None:
-    if not key.require_identity:
-        return
-    if not user_hash or not key.identity_secret:
-        raise Unauthenticated.for_field(
-            "user_hash", "this widget key requires identity verification"
-        )
-    if not hmac.compare_digest(identity_hash(key.identity_secret, user_id), user_hash.lower()):
-        raise Unauthenticated.for_field("user_hash", "does not match the user id")

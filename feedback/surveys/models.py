@@ -27,6 +27,18 @@ class DisplayStatus(StrEnum):
     expired = "expired"
 
 
+class IdentityMode(StrEnum):
+    """What a widget call must prove about who is asking (see docs/widget.md)."""
+
+    # an `identity_token` signed by the host's server names the user, account and traits
+    signed = "signed"
+    # a `user_hash` proves the user id only: the call never creates an account, moves the
+    # user or changes their traits (the account and traits come from imports)
+    user_hash = "user_hash"
+    # the key trusts the browser: whatever the call says is stored (development, demos)
+    browser = "browser"
+
+
 class Survey(Table, tablename="survey"):
     """The NPS question with its follow-ups and thank-yous, per locale (texts fall back to
     the built-in English and Japanese defaults key by key)."""
@@ -72,9 +84,18 @@ class WidgetKey(Table, tablename="widget_key"):
     name = Varchar(length=200, default="")
     environment = Varchar(length=20, default="production")
     allowed_origins = JSONB(default=[])
-    # HMAC-SHA256 key for identity verification; kept in clear because it must verify
+    # no longer written: the migration that added the sealed columns moved its value there
     identity_secret = Varchar(length=128, null=True, default=None, secret=True)
+    # some verification is required (`identity` says which); a key inserted without an
+    # `identity` but with this set is treated as `user_hash`, never as trusting the browser
     require_identity = Boolean(default=False)
+    # keys made through the API or the admin page say it explicitly (production: signed)
+    identity = Varchar(length=20, default=IdentityMode.browser.value, choices=IdentityMode)
+    # the identity secret (HS256 and user_hash key), encrypted with the service's secret key
+    identity_secret_sealed = Text(null=True, default=None, secret=True)
+    # during a rotation, the previous secret, which still verifies until `previous_secret_until`
+    previous_secret_sealed = Text(null=True, default=None, secret=True)
+    previous_secret_until = Timestamptz(null=True, default=None)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 

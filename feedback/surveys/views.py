@@ -17,39 +17,45 @@ from litestar import Controller, Request, Response, delete, get, post, put, rout
 from litestar.di import Provide
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.services import audit
 from feedback.errors import error_body, internal_error_handler, status_of
 from feedback.kernel.cache import forget_configuration
+from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Role
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
+from feedback.ratelimit import client_address, client_bucket
 from feedback.responses import intake
-from feedback.surveys import configuration, eligibility, keys, schedules
-from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys import configuration, eligibility, keys, previews, schedules
+from feedback.surveys.models import IdentityMode, Schedule, Survey, WidgetKey
+from feedback.surveys.verification import MAX_TRAITS, Identity, TraitValue, verify
 
 # the label children bound once (a lookup by label values costs on every call)
 NOT_NOW = WIDGET_DECISIONS.labels("not_now")
 SHOWN = WIDGET_DECISIONS.labels("show")
 WIDGET_ANSWERS = RESPONSES_RECEIVED.labels("widget")
 WIDGET_BODY_LIMIT = 64 * 1024
-MAX_TRAITS = 50
 T = TypeVar("T")
+P = TypeVar("P")
 
 Text200 = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-TraitValue = str | int | float | bool | None
 
 
 class CheckIn(msgspec.Struct):
-    user_id: Text200
-    account_id: Text200
+    """The eligibility body (docs/widget.md): the ids may be left to an identity token."""
+
+    user_id: Text200 | None = None
+    account_id: Text200 | None = None
     traits: dict[str, TraitValue] = {}
     url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    identity_token: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
     user_hash: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     force: bool = False
+    preview_token: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
 
 
 class ScoreIn(msgspec.Struct):
@@ -94,18 +100,24 @@ def cors_headers(origin: str | None) -> dict[str, str]:
 async def widget_call(
     request: Request[Any, Any, Any],
     key: str,
-    handle: Callable[[keys.KeyInfo, bytes], Awaitable[tuple[int, WidgetBody]]],
+    parse: Callable[[keys.KeyInfo, bytes], P],
+    act: Callable[[keys.KeyInfo, P], Awaitable[tuple[int, WidgetBody]]],
 ) -> Response[Any]:
-    """Rate limits, key, origin, then the body: errors after the origin check carry CORS
-    headers so the widget can read them."""
-    await enforce_rate_limit(request, "ip", request.client.host if request.client else "-")
+    """Rate limit per client, key, origin, the body (`parse`), the limit per key, then the
+    work (`act`): only calls that parse count against the key's limit, so junk cannot use it
+    up for real users. Errors after the origin check carry CORS headers so the widget can
+    read them."""
+    settings = request.app.state["settings"]
+    client = client_bucket(client_address(request.scope, settings.trusted_proxies))
+    await enforce_rate_limit(request, "ip", client)
     info = await keys.load_key(key)
     origin = _origin(request)
     keys.require_origin(info, origin)
     headers = cors_headers(origin)
     try:
+        parsed = parse(info, await request.body())
         await enforce_rate_limit(request, "key", info.key)
-        status, body = await handle(info, await request.body())
+        status, body = await act(info, parsed)
     except DomainError as exc:
         return Response(
             error_body(exc.error, exc.detail),
@@ -127,6 +139,39 @@ async def widget_call(
             media_type=failed.media_type,
         )
     return Response(body, status_code=status, headers={**headers, "cache-control": "no-store"})
+
+
+def decoder(kind: type[T]) -> Callable[[keys.KeyInfo, bytes], T]:
+    """A `parse` step that only decodes the body as `kind`."""
+    return lambda _info, body: decode(body, kind)
+
+
+class Check(msgspec.Struct, frozen=True):
+    """An eligibility call once its identity is verified."""
+
+    identity: Identity
+    url: str | None
+    force: bool  # honoured: a preview, or a signed identity on a non-production key
+
+
+def parse_check(info: keys.KeyInfo, body: bytes) -> Check:
+    data = decode(body, CheckIn)
+    if len(data.traits) > MAX_TRAITS:
+        raise InputError("traits", f"at most {MAX_TRAITS} traits")
+    identity = verify(
+        info,
+        utcnow(),
+        user_id=data.user_id,
+        account_id=data.account_id,
+        traits=data.traits,
+        identity_token=data.identity_token,
+        user_hash=data.user_hash,
+    )
+    force = data.force and (
+        previews.is_preview_of(data.preview_token, info.key)
+        or (identity.trust is IdentityMode.signed and info.environment != "production")
+    )
+    return Check(identity, data.url, force)
 
 
 def _origin(request: Request[Any, Any, Any]) -> str | None:
@@ -179,7 +224,7 @@ class WidgetController(Controller):
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[None]:
         info = await keys.load_key(key)
-        origin = request.headers.get("origin")
+        origin = _origin(request)
         keys.require_origin(info, origin)
         return Response(
             None,
@@ -197,18 +242,23 @@ class WidgetController(Controller):
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[Any]:
         """Public, with a widget key from an allowed origin. Body: `user_id`, `account_id`,
-        `traits` (role, plan, locale, email, account_name, and any custom ones), `url`, and
-        `user_hash` = hex HMAC-SHA256(identity secret, user_id) when the key requires it.
+        `traits` (role, plan, locale, email, account_name, and any custom ones), `url`,
+        `identity_token` (an HS256 token your server makes with the key's identity secret,
+        signing `sub`, `account`, `traits` and `exp`; required by keys in `signed` mode),
+        the legacy `user_hash`, and `force` with a `preview_token` for previews.
         Answers a survey to show with its display token, or `show: false` with the time of
         the next useful check."""
 
-        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
-            data = decode(body, CheckIn)
-            if len(data.traits) > MAX_TRAITS:
-                raise InputError("traits", f"at most {MAX_TRAITS} traits")
-            keys.verify_identity(info, data.user_id, data.user_hash)
+        async def act(info: keys.KeyInfo, check: Check) -> tuple[int, dict[str, Any]]:
+            who = check.identity
             outcome = await eligibility.check_eligibility(
-                info, data.user_id, data.account_id, data.traits, data.url, force=data.force
+                info,
+                who.user_id,
+                who.account_id,
+                who.traits,
+                check.url,
+                force=check.force,
+                trust=who.trust,
             )
             if not outcome.show or outcome.display is None:
                 NOT_NOW.inc()
@@ -226,14 +276,13 @@ class WidgetController(Controller):
                 "next_check_at": iso(outcome.next_check_at),
             }
 
-        return await widget_call(request, key, handle)
+        return await widget_call(request, key, parse_check, act)
 
     @post("/responses", summary="Record a score (idempotent by client_id)", status_code=201)
     async def responses(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. 201 the first time, 200 for a retry."""
 
-        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, WidgetBody]:
-            data = decode(body, ScoreIn)
+        async def act(info: keys.KeyInfo, data: ScoreIn) -> tuple[int, WidgetBody]:
             created, follow_up = await intake.record_score(
                 info, data.display_token, data.client_id, data.score
             )
@@ -241,18 +290,17 @@ class WidgetController(Controller):
                 WIDGET_ANSWERS.inc()
             return (201 if created else 200), follow_up
 
-        return await widget_call(request, key, handle)
+        return await widget_call(request, key, decoder(ScoreIn), act)
 
     @post("/comments", summary="Add the comment to a recorded score", status_code=200)
     async def comments(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. Repeating it replaces the comment."""
 
-        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
-            data = decode(body, CommentIn)
+        async def act(info: keys.KeyInfo, data: CommentIn) -> tuple[int, dict[str, Any]]:
             await intake.record_comment(info, data.display_token, data.comment)
             return 200, {"ok": True}
 
-        return await widget_call(request, key, handle)
+        return await widget_call(request, key, decoder(CommentIn), act)
 
     @post("/dismissals", summary="The user closed the survey", status_code=200)
     async def dismissals(
@@ -260,11 +308,10 @@ class WidgetController(Controller):
     ) -> Response[Any]:
         """Public, with a widget key."""
 
-        async def handle(info: keys.KeyInfo, body: bytes) -> tuple[int, dict[str, Any]]:
-            data = decode(body, DismissIn)
+        async def act(info: keys.KeyInfo, data: DismissIn) -> tuple[int, dict[str, Any]]:
             return 200, {"dismissed": await intake.dismiss(info, data.display_token)}
 
-        return await widget_call(request, key, handle)
+        return await widget_call(request, key, decoder(DismissIn), act)
 
 
 # -- admin API ---------------------------------------------------------------------------
@@ -319,11 +366,7 @@ class SurveyAdminController(Controller):
 
     @get("/widget-keys", summary="Widget keys (never their identity secret)", **access(Role.admin))
     async def list_keys(self) -> list[dict[str, Any]]:
-        return (
-            await WidgetKey.select(exclude_secrets=True)
-            .order_by(WidgetKey.id)
-            .output(load_json=True)
-        )
+        return await configuration.list_widget_keys()
 
     @post(
         "/widget-keys",
@@ -333,11 +376,15 @@ class SurveyAdminController(Controller):
     async def create_key(
         self, principal: CurrentPrincipal, data: JSONBody[configuration.WidgetKeyIn]
     ) -> dict[str, Any]:
+        """`identity` says what widget calls must prove: `signed` (an identity token; the
+        default for production keys), `user_hash` (the user id only) or `browser` (nothing;
+        the default for staging and development). A production key that trusts the browser
+        is answered with a `warning`."""
         return await configuration.create_widget_key(data, principal.actor, principal.source)
 
     @put(
         "/widget-keys/{key_id:int}",
-        summary="Change a widget key's origins or state",
+        summary="Change a widget key's origins, identity mode or state",
         **access(Role.admin),
     )
     async def update_key(
@@ -349,6 +396,43 @@ class SurveyAdminController(Controller):
         return await configuration.update_widget_key(
             key_id, data, principal.actor, principal.source
         )
+
+    @post(
+        "/widget-keys/{key_id:int}/rotate-secret",
+        summary="A new identity secret, shown once; the old one verifies until retired",
+        **access(Role.admin),
+    )
+    async def rotate_secret(
+        self,
+        principal: CurrentPrincipal,
+        key_id: FromPath[int],
+        keep_previous_hours: FromQuery[
+            Annotated[int, msgspec.Meta(ge=0, le=24 * 90)]
+        ] = configuration.DEFAULT_ROTATION_HOURS,
+    ) -> dict[str, Any]:
+        return await configuration.rotate_identity_secret(
+            key_id, principal.actor, principal.source, keep_previous_hours
+        )
+
+    @post(
+        "/widget-keys/{key_id:int}/retire-previous-secret",
+        summary="The previous identity secret stops verifying now",
+        **access(Role.admin),
+    )
+    async def retire_secret(
+        self, principal: CurrentPrincipal, key_id: FromPath[int]
+    ) -> dict[str, Any]:
+        return await configuration.retire_previous_secret(key_id, principal.actor, principal.source)
+
+    @post(
+        "/widget-keys/{key_id:int}/preview-token",
+        summary="A preview token: ?nps_preview=<token> on a host page shows the survey there",
+        **access(Role.admin),
+    )
+    async def preview_token(
+        self, principal: CurrentPrincipal, key_id: FromPath[int]
+    ) -> dict[str, Any]:
+        return await configuration.start_preview(key_id, principal.actor, principal.source)
 
     @delete("/widget-keys/{key_id:int}", summary="Disable a widget key", **access(Role.admin))
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> None:

@@ -102,3 +102,74 @@ async def test_the_key_limit_applies_across_addresses(client: Any) -> None:
             statuses.append(answer.status_code)
     assert statuses == [200, 200, 429]
     assert answer.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def app_with(**env: str) -> Any:
+    """The application with these settings and a clock that stays inside one window."""
+    from feedback.app import create_app
+
+    settings = load_settings({**os.environ, **{f"FEEDBACK_{k}": v for k, v in env.items()}})
+    app = create_app(settings)
+    app.state["rate_limiter"] = MemoryRateLimiter(clock=lambda: MID_WINDOW)
+    return app
+
+
+async def statuses_from(
+    app: Any, key: str, calls: list[tuple[str, dict[str, str], Any]]
+) -> list[int]:
+    """The status of each call: (direct peer address, extra headers, body)."""
+    statuses = []
+    for peer, headers, body in calls:
+        transport = httpx.ASGITransport(app=app, client=(peer, 5000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as one:
+            answer = await one.post(
+                f"/widget/v1/{key}/eligibility",
+                content=body if isinstance(body, str) else json.dumps(body),
+                headers={"content-type": "text/plain", **ORIGIN, **headers},
+            )
+            statuses.append(answer.status_code)
+    return statuses
+
+
+async def test_invalid_bodies_do_not_use_up_the_key_limit(client: Any) -> None:
+    setup = await widget_setup()
+    app = app_with(WIDGET_RATE_PER_KEY="2")
+    junk = [(f"10.0.1.{n}", {}, "{}") for n in range(6)]
+    real = [("10.0.2.1", {}, {"user_id": "u", "account_id": "a"})]
+    assert await statuses_from(app, setup["key"], junk + real) == [422] * 6 + [200]
+
+
+async def test_forwarded_addresses_are_ignored_without_trusted_proxies(client: Any) -> None:
+    setup = await widget_setup()
+    app = app_with(WIDGET_RATE_PER_IP="1")
+    body = {"user_id": "u", "account_id": "a"}
+    calls = [("10.0.0.9", {"x-forwarded-for": f"198.51.100.{n}"}, body) for n in range(2)]
+    assert await statuses_from(app, setup["key"], calls) == [200, 429]
+
+
+async def test_forwarded_addresses_are_believed_from_trusted_proxies(client: Any) -> None:
+    setup = await widget_setup()
+    app = app_with(WIDGET_RATE_PER_IP="1", TRUSTED_PROXIES="10.0.0.0/8")
+
+    def via_proxy(forwarded: str, n: int) -> tuple[str, dict[str, str], Any]:
+        return ("10.0.0.9", {"x-forwarded-for": forwarded}, {"user_id": f"u{n}", "account_id": "a"})
+
+    calls = [
+        via_proxy("198.51.100.1", 1),
+        via_proxy("198.51.100.2", 2),
+        # a client cannot pick its address by writing the header itself: the right-most
+        # address the trusted proxies did not add is the client
+        via_proxy("203.0.113.7, 198.51.100.1", 3),
+        via_proxy("198.51.100.3, 10.1.2.3", 4),
+    ]
+    assert await statuses_from(app, setup["key"], calls) == [200, 200, 429, 200]
+
+
+async def test_ipv6_clients_are_counted_per_64(client: Any) -> None:
+    setup = await widget_setup()
+    app = app_with(WIDGET_RATE_PER_IP="1")
+    calls = [
+        (address, {}, {"user_id": f"u{n}", "account_id": "a"})
+        for n, address in enumerate(["2001:db8:0:1::1", "2001:db8:0:1:ffff::2", "2001:db8:0:2::1"])
+    ]
+    assert await statuses_from(app, setup["key"], calls) == [200, 429, 200]

@@ -108,7 +108,9 @@ async def test_the_global_gap_is_an_admin_setting(client: Any, admin: dict[str, 
 async def test_disabling_a_key_stops_the_widget_at_once(client: Any, admin: dict[str, str]) -> None:
     made = (
         await client.post(
-            "/api/v1/widget-keys", headers=admin, json={"name": "Web", "allowed_origins": ["*"]}
+            "/api/v1/widget-keys",
+            headers=admin,
+            json={"name": "Web", "environment": "development", "allowed_origins": ["*"]},
         )
     ).json()
     check = f"/widget/v1/{made['key']}/eligibility"

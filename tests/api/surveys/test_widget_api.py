@@ -505,33 +505,64 @@ async def test_an_oversized_body_is_rejected_before_parsing(client: Any) -> None
     assert answer.status_code == 413
 
 
-async def test_identity_verification_refuses_a_wrong_hash(client: Any) -> None:
-    setup = await widget_setup(require_identity=True)
-    missing = await call(client, setup["key"], "eligibility", check_body())
-    assert missing.status_code == 401 and missing.json()["detail"][0]["field"] == "user_hash"
-    forged = await call(
-        client, setup["key"], "eligibility", check_body(user_hash=identity_hash("guess", "u-1"))
+async def key_made_by_an_admin(environment: str, identity: str) -> dict[str, Any]:
+    from feedback.surveys.configuration import WidgetKeyIn, create_widget_key
+
+    return await create_widget_key(
+        WidgetKeyIn(
+            name="web",
+            environment=environment,
+            identity=identity,  # type: ignore[arg-type]
+            allowed_origins=["https://app.example.com"],
+        ),
+        "tests",
+        "tests",
     )
-    assert forged.status_code == 401
+
+
+async def test_identity_verification_refuses_a_wrong_hash(client: Any) -> None:
+    await widget_setup()
+    await Account(external_id="acct-1", name="Acme").save()
+    key = await key_made_by_an_admin("production", "user_hash")
+    missing = await call(client, key["key"], "eligibility", check_body())
+    assert missing.status_code == 401
+    assert missing.json()["detail"][0]["field"] == "identity_token"
+    forged = await call(
+        client, key["key"], "eligibility", check_body(user_hash=identity_hash("guess", "u-1"))
+    )
+    assert forged.status_code == 401 and forged.json()["detail"][0]["field"] == "user_hash"
     good = await call(
         client,
-        setup["key"],
+        key["key"],
         "eligibility",
-        check_body(user_hash=identity_hash(setup["secret"], "u-1")),
+        check_body(user_hash=identity_hash(key["identity_secret"], "u-1")),
     )
     assert good.status_code == 200 and good.json()["show"] is True
 
 
-async def test_force_shows_a_survey_only_with_a_non_production_key(client: Any) -> None:
+async def test_force_shows_a_survey_only_to_signed_identities_on_non_production_keys(
+    client: Any,
+) -> None:
+    import time
+
+    import jwt
+
     production = await widget_setup(first_survey_after_days=30)
     normal = await call(client, production["key"], "eligibility", check_body(force=True))
     assert normal.json()["show"] is False
-    staging = WidgetKey(
-        key="wk_stage", environment="staging", allowed_origins=["https://app.example.com"]
+    browser = await key_made_by_an_admin("staging", "browser")
+    unsigned = await call(client, browser["key"], "eligibility", check_body(force=True))
+    assert unsigned.json()["show"] is False
+    staging = await key_made_by_an_admin("staging", "signed")
+    identity = jwt.encode(
+        {"sub": "u-1", "account": "acct-1", "exp": int(time.time()) + 600},
+        staging["identity_secret"],
+        algorithm="HS256",
     )
-    await staging.save()
-    forced = await call(client, "wk_stage", "eligibility", check_body(force=True))
-    assert forced.json()["show"] is True
+    forced = await call(
+        client, staging["key"], "eligibility", check_body(force=True, identity_token=identity)
+    )
+    assert forced.json()["show"] is True, forced.text
 
 
 async def test_targeting_keeps_the_survey_from_excluded_roles_and_pages(client: Any) -> None:
