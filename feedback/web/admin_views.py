@@ -19,7 +19,7 @@ from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Role
 from feedback.surveys import configuration
-from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys.models import Schedule, Survey
 from feedback.surveys.schedules import min_days_between_surveys
 from feedback.surveys.texts import CATEGORIES, DEFAULT_TEXTS
 
@@ -320,12 +320,12 @@ class AdminPages(Controller):
         request: FormRequest,
         created: dict[str, Any] | None = None,
         error: InputError | None = None,
+        *,
+        rotated: dict[str, Any] | None = None,
+        preview: dict[str, Any] | None = None,
+        notice: str | None = None,
     ) -> Template:
-        keys = (
-            await WidgetKey.select(exclude_secrets=True)
-            .order_by(WidgetKey.id)
-            .output(load_json=True)
-        )
+        keys = await configuration.list_widget_keys()
         base = f"{request.url.scheme}://{request.url.netloc}"
         return Template(
             "admin/widget_keys.html",
@@ -334,9 +334,13 @@ class AdminPages(Controller):
                 "principal": principal,
                 "keys": keys,
                 "created": created,
+                "rotated": rotated,
+                "preview": preview,
+                "notice": notice,
                 "error": error,
                 "snippet": configuration.snippet(created["key"], base) if created else None,
                 "base": base,
+                "modes": IDENTITY_MODES,
             },
         )
 
@@ -348,30 +352,86 @@ class AdminPages(Controller):
             for line in (form.get("allowed_origins") or "").splitlines()
             if line.strip()
         ]
+        values: dict[str, Any] = {
+            "name": (form.get("name") or "").strip(),
+            "environment": form.get("environment") or "production",
+            "allowed_origins": origins,
+        }
+        if form.get("identity"):
+            values["identity"] = form.get("identity")
+        elif form.get("require_identity") == "on":
+            values["require_identity"] = True
         try:
-            data = convert(
-                {
-                    "name": (form.get("name") or "").strip(),
-                    "environment": form.get("environment") or "production",
-                    "allowed_origins": origins,
-                    "require_identity": form.get("require_identity") == "on",
-                },
-                configuration.WidgetKeyIn,
-            )
+            data = convert(values, configuration.WidgetKeyIn)
             created = await configuration.create_widget_key(data, principal.actor, "web")
         except InputError as exc:
             return await self._keys_template(principal, request, error=exc)
         return await self._keys_template(principal, request, created=created)
 
+    @post("/widget-keys/{key_id:int}/identity")
+    async def change_identity(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Template:
+        form = await request.form()
+        row = await configuration.get_widget_key(key_id)
+        try:
+            data = convert(
+                {**_key_values(row), "identity": form.get("identity") or ""},
+                configuration.WidgetKeyIn,
+            )
+            changed = await configuration.update_widget_key(key_id, data, principal.actor, "web")
+        except InputError as exc:
+            return await self._keys_template(principal, request, error=exc)
+        notice = f"{changed['key']}: identity mode is now {changed['identity']}."
+        return await self._keys_template(principal, request, notice=notice)
+
+    @post("/widget-keys/{key_id:int}/rotate-secret")
+    async def rotate_secret(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Template:
+        rotated = await configuration.rotate_identity_secret(key_id, principal.actor, "web")
+        return await self._keys_template(principal, request, rotated=rotated)
+
+    @post("/widget-keys/{key_id:int}/retire-previous-secret")
+    async def retire_secret(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Template:
+        row = await configuration.retire_previous_secret(key_id, principal.actor, "web")
+        notice = f"{row['key']}: the previous identity secret no longer verifies."
+        return await self._keys_template(principal, request, notice=notice)
+
+    @post("/widget-keys/{key_id:int}/preview")
+    async def preview(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Template:
+        row = await configuration.get_widget_key(key_id)
+        started = await configuration.start_preview(key_id, principal.actor, "web")
+        origins = [o for o in row["allowed_origins"] if o != "*"]
+        example = f"{origins[0]}/?{started['query']}" if origins else None
+        preview = {**started, "key": row["key"], "example": example}
+        return await self._keys_template(principal, request, preview=preview)
+
     @post("/widget-keys/{key_id:int}/disable")
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> Redirect:
         row = await configuration.get_widget_key(key_id)
-        data = configuration.WidgetKeyIn(
-            name=row["name"] or row["key"],
-            environment=row["environment"],
-            allowed_origins=row["allowed_origins"],
-            require_identity=row["require_identity"],
-            active=False,
-        )
+        data = convert({**_key_values(row), "active": False}, configuration.WidgetKeyIn)
         await configuration.update_widget_key(key_id, data, principal.actor, "web")
         return Redirect(path="/admin/widget-keys", status_code=303)
+
+
+IDENTITY_MODES = (
+    ("signed", "Signed identity token (recommended)"),
+    ("user_hash", "User hash: the user id only (legacy)"),
+    ("browser", "Trust the browser (no verification)"),
+)
+
+
+def _key_values(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored key as the form of its update."""
+    return {
+        "name": row["name"] or row["key"],
+        "environment": row["environment"],
+        "allowed_origins": row["allowed_origins"],
+        "identity": row["identity"],
+        "active": row["active"],
+    }
