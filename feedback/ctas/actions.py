@@ -38,11 +38,14 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Change:
-    """What an action did: whether it changed the CTA, the CTA now, and a sentence why."""
+    """What an action did: whether it changed the CTA, the CTA now, a sentence why, and a
+    key for that sentence (`outcome`: the action's name when it was done, else `stale`,
+    `already_assigned` or `unchanged`) that pages pass in links instead of the text."""
 
     changed: bool
     cta: CtaView
     message: str
+    outcome: str
 
 
 async def change_cta(
@@ -105,7 +108,8 @@ async def change_cta(
             condition &= Cta.owner != owner_id
         updated = await Cta.update(values).where(condition).returning(Cta.id)
         if not updated:
-            return Change(False, before, _why_unchanged(before, action, expected_version))
+            outcome, why = _why_unchanged(before, action, expected_version)
+            return Change(False, before, why, outcome)
         await record_event(
             cta_id,
             actor,
@@ -120,15 +124,16 @@ async def change_cta(
         await enqueue_cta_message(cta_id, now)
         after = await load_cta(cta_id)
     assert after is not None
-    return Change(True, after, f"{action} done")
+    return Change(True, after, f"{action} done", action)
 
 
-def _why_unchanged(cta: CtaView, action: str, expected_version: int | None) -> str:
+def _why_unchanged(cta: CtaView, action: str, expected_version: int | None) -> tuple[str, str]:
+    """(outcome, sentence) for an action that changed nothing."""
     if expected_version is not None and cta.version != expected_version:
-        return "the CTA changed since this was shown; here is its current state"
+        return "stale", "the CTA changed since this was shown; here is its current state"
     if action == "reassign":
-        return "already assigned to that CSM"
-    return f"nothing to do: the CTA is {cta.status}"
+        return "already_assigned", "already assigned to that CSM"
+    return "unchanged", f"nothing to do: the CTA is {cta.status}"
 
 
 async def wake_snoozed(now: datetime | None = None) -> int:

@@ -15,6 +15,7 @@ from feedback.outbox.enqueue import notify_delivery, route
 from feedback.outbox.messages import ListedMessage, OutboxMessage
 from feedback.outbox.models import Outbox, OutboxStatus
 from feedback.outbox.render import render
+from feedback.settings import get_settings
 
 STATUSES = tuple(s.value for s in OutboxStatus)
 
@@ -75,6 +76,10 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         cta = await load_cta(row["cta"])
         if cta is not None:
             channel = route(cta.owner_channel, cta.owner_slack_user)
+    if not get_settings().slack.configured:
+        raise Conflict.for_field(
+            "message", "Slack is not configured: set FEEDBACK_SLACK_BOT_TOKEN first"
+        )
     if channel is None:
         raise Conflict.for_field(
             "message",

@@ -17,6 +17,7 @@ from feedback.outbox.models import OutboxStatus
 from feedback.settings import get_settings
 
 UNROUTED_ERROR = "no Slack channel: owner has none and no default"
+NOT_CONFIGURED_ERROR = "Slack is not configured (FEEDBACK_SLACK_BOT_TOKEN)"
 
 _listeners: list[Callable[[], None]] = []
 
@@ -42,8 +43,17 @@ def notify_delivery() -> None:
 
 def route(owner_channel: str | None, owner_user: str | None) -> str | None:
     """Where a CTA goes: the owner's channel, else a direct message to the owner, else the
-    default channel (None: nowhere; the outbox keeps it as unrouted for admins)."""
-    return owner_channel or owner_user or get_settings().slack.default_channel
+    default channel (None: nowhere, or Slack is not configured; the outbox keeps it as
+    unrouted for admins)."""
+    slack = get_settings().slack
+    if not slack.configured:
+        return None
+    return owner_channel or owner_user or slack.default_channel
+
+
+def unrouted_error() -> str:
+    """Why a message is unrouted, for admins."""
+    return UNROUTED_ERROR if get_settings().slack.configured else NOT_CONFIGURED_ERROR
 
 
 async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
@@ -56,9 +66,8 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
     if row is None:
         return
     target = route(row["owner_channel"], row["owner_slack_user"])
-    channels = [target] + (
-        [row["slack_channel"]] if row["slack_channel"] not in (None, target) else []
-    )
+    current = row["slack_channel"] if get_settings().slack.configured else None
+    channels = [target] + ([current] if current not in (None, target) else [])
     for channel in channels:
         if channel:
             pending = await queries.PENDING_IN_CHANNEL.first(cta_id, channel)
@@ -73,7 +82,7 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
             "{}",
             OutboxStatus.pending.value if channel else OutboxStatus.unrouted.value,
             now,
-            "" if channel else UNROUTED_ERROR,
+            "" if channel else unrouted_error(),
             now,
         )
     notify_delivery()
@@ -82,6 +91,14 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
 async def enqueue_cta_messages(cta_ids: Sequence[int], now: datetime) -> None:
     """`enqueue_cta_message` for many CTAs in one statement (PostgreSQL only: the answer rule
     runner's batches)."""
-    default_channel = get_settings().slack.default_channel or None
-    await queries.ENQUEUE_CTA_MESSAGES.run(default_channel, list(cta_ids), now, UNROUTED_ERROR, now)
+    slack = get_settings().slack
+    await queries.ENQUEUE_CTA_MESSAGES.run(
+        slack.configured,
+        slack.configured,
+        slack.default_channel or None,
+        list(cta_ids),
+        now,
+        unrouted_error(),
+        now,
+    )
     notify_delivery()

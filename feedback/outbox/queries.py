@@ -40,16 +40,19 @@ VALUES ({}, 'cta', {}, {}, {}, {}, 0, {}, NULL, NULL, {}, NULL, {}, NULL)
 ON CONFLICT DO NOTHING""")
 
 # PostgreSQL only: nothing; `enqueue_cta_message` for many CTAs: the routed channel (the
-# owner's channel, else the owner's direct messages, else the default channel), and the
-# channel of the current message when it differs; nothing where a pending (or, with no
-# channel, an unrouted) message is queued already (outbox_cta). Parameters: the default
-# channel, the CTAs' ids (an array), next_attempt_at, the unrouted error, created_at.
+# owner's channel, else the owner's direct messages, else the default channel; none when
+# Slack is not configured), and the channel of the current message when it differs; nothing
+# where a pending (or, with no channel, an unrouted) message is queued already (outbox_cta).
+# Parameters: whether Slack is configured (twice), the default channel, the CTAs' ids (an
+# array), next_attempt_at, the unrouted error, created_at.
 ENQUEUE_CTA_MESSAGES = Statement(
     "-- PostgreSQL only",
     postgres="""
 WITH t AS (
-    SELECT t.id, t.version, t.slack_channel AS current,
-           COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {}) AS target
+    SELECT t.id, t.version, CASE WHEN {}::boolean THEN t.slack_channel END AS current,
+           CASE WHEN {}::boolean
+                THEN COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {})
+           END AS target
     FROM cta t LEFT JOIN csm c ON c.id = t.owner
     WHERE t.id = ANY({}::int[])
 ),

@@ -22,9 +22,22 @@ from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
+from feedback.settings import get_settings
 
 FormRequest = Request[Any, Any, State]
 ACT = (Role.admin, Role.manager, Role.csm)
+# what the CTA page may say after an action: `?done=` names one of these, and anything else
+# shows nothing (a link must not put words in the product's mouth)
+NOTICES = {
+    "acknowledge": "Acknowledged.",
+    "snooze": "Snoozed.",
+    "close": "Closed.",
+    "reassign": "Reassigned.",
+    "reopen": "Reopened.",
+    "stale": "The CTA changed since this was shown; here is its current state.",
+    "already_assigned": "Already assigned to that CSM.",
+    "unchanged": "Nothing to do: the CTA is {status}.",
+}
 
 
 def _int(value: Any, field: str) -> int | None:
@@ -92,16 +105,17 @@ class CtaPages(Controller):
     async def detail(
         self, principal: CurrentPrincipal, cta_id: FromPath[int], done: FromQuery[str | None] = None
     ) -> Template:
-        return await self._detail(principal, cta_id, message=done)
+        return await self._detail(principal, cta_id, notice=done)
 
     async def _detail(
         self,
         principal: Principal,
         cta_id: int,
-        message: str | None = None,
+        notice: str | None = None,
         error: DomainError | None = None,
     ) -> Template:
         cta = await get_visible_cta(principal, cta_id)
+        message = NOTICES.get(notice or "")
         return Template(
             "ctas/detail.html",
             status_code=422 if error else 200,
@@ -113,7 +127,7 @@ class CtaPages(Controller):
                 "types": await cta_types(),
                 "can_act": principal.role in ACT,
                 "snooze_choices": SNOOZE_CHOICES,
-                "message": message,
+                "message": message.format(status=cta.status) if message else None,
                 "error": error,
             },
         )
@@ -138,7 +152,7 @@ class CtaPages(Controller):
         except DomainError as exc:
             return await self._detail(principal, cta_id, error=exc)
         return Redirect(
-            path=f"/ctas/{cta_id}", query_params={"done": change.message}, status_code=303
+            path=f"/ctas/{cta_id}", query_params={"done": change.outcome}, status_code=303
         )
 
 
@@ -207,6 +221,8 @@ class CtaAdminPages(Controller):
                 "summary": await outbox.outbox_summary(),
                 "status": status or "",
                 "statuses": outbox.STATUSES,
+                "slack_configured": get_settings().slack.configured,
+                "retry_hours": get_settings().slack.retry_hours,
                 "error": error,
             },
         )

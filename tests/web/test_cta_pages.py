@@ -133,3 +133,35 @@ async def test_rule_and_outbox_pages_are_for_admins_only(client: Any) -> None:
     await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
     assert (await client.get("/admin/cta-rules")).status_code == 403
     assert (await client.get("/admin/outbox")).status_code == 403
+
+
+async def test_the_page_shows_only_notices_it_knows(client: Any) -> None:
+    await book()
+    mine = await raise_for("a1", "Detractor answer")
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+    forged = await client.get(f"/ctas/{mine}", params={"done": "Your session expired, call +1-555"})
+    assert forged.status_code == 200
+    assert "session expired" not in forged.text and "+1-555" not in forged.text
+    assert 'class="notice"' not in forged.text
+    known = await client.get(f"/ctas/{mine}", params={"done": "unchanged"})
+    assert "Nothing to do: the CTA is open." in known.text
+    token = await csrf_token(client, f"/ctas/{mine}")
+    acted = await client.post(
+        f"/ctas/{mine}", data={"_csrf_token": token, "action": "acknowledge", "version": "1"}
+    )
+    assert acted.headers["location"].endswith("?done=acknowledge")
+    assert "Acknowledged." in (await client.get(acted.headers["location"])).text
+
+
+async def test_without_slack_the_outbox_shows_messages_as_unrouted(client: Any) -> None:
+    from tests.support.slack import link_slack_users
+
+    await book()
+    await link_slack_users()  # the owners have Slack ids, but Slack is not configured here
+    await raise_for("a1", "Detractor answer")
+    await staff(client, "admin@example.com", Role.admin)
+    page = await client.get("/admin/outbox")
+    assert page.status_code == 200
+    assert "Slack is not configured" in page.text
+    assert 'class="status-unrouted"' in page.text and 'class="status-pending"' not in page.text
+    assert "<li>pending" not in page.text
