@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Response, get
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.client_side import CookieBackendConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -38,24 +37,29 @@ from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.web.admin_views import AdminPages
+from feedback.web.api_docs import docs_router, render_plugins
+from feedback.web.csrf import csrf_middleware
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.health_pages import HealthReportPages
 from feedback.web.inputs import input_guard_middleware
 from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
+from feedback.web.user_pages import UserPages
 from feedback.web.views import PageController
 
 WEB_DIR = Path(__file__).parent / "web"
+log = logging.getLogger("feedback.app")
 
 
 @get("/healthz", include_in_schema=True, tags=["health"], summary="Liveness and database")
 async def healthz() -> Response[dict[str, Any]]:
-    """No authentication. 200 when the database answers, 503 when it does not."""
+    """No authentication. 200 when the database answers, 503 when it does not (the reason
+    goes to the log only: a stranger learns nothing about the database)."""
     ok, message = await ping()
-    body = {"status": "ok" if ok else "degraded", "database": "reachable" if ok else "unreachable"}
     if not ok:
-        body["database_error"] = message
+        log.warning("healthz: database unreachable: %s", message)
+    body = {"status": "ok" if ok else "degraded", "database": "reachable" if ok else "unreachable"}
     return Response(body, status_code=200 if ok else 503)
 
 
@@ -103,7 +107,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         max_age=12 * 3600,
         secure=settings.secure_cookies,
         samesite="lax",
-        exclude=["^/api/", "^/widget/", "^/healthz", "^/schema", "^/slack/"],
+        # /schema keeps sessions: with FEEDBACK_PUBLIC_API_DOCS off, staff sign in to read it
+        exclude=[
+            "^/api/",
+            "^/widget/",
+            "^/healthz",
+            "^/livez",
+            "^/metrics",
+            "^/slack/",
+            "^/static/",
+        ],
     )
     openapi = OpenAPIConfig(
         title="Feedback API",
@@ -113,7 +126,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "(`feedback tokens create --role ROLE`). Each operation names the roles it allows."
         ),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin(path="/openapi.json")],
+        render_plugins=render_plugins(),
+        openapi_router=docs_router(public=settings.public_api_docs),
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
         ),
@@ -137,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WidgetController,
             widget_asset,
             PageController,
+            UserPages,
             AdminPages,
             CtaPages,
             CtaAdminPages,
@@ -147,15 +162,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[database_pool, background_loops],
         middleware=[
             observability_middleware,
-            security_headers_middleware,
+            DefineMiddleware(
+                security_headers_middleware, hsts=settings.environment == "production"
+            ),
             input_guard_middleware,
             sessions.middleware,
+            # after sessions: the CSRF token is bound to the session (feedback/web/csrf.py)
+            DefineMiddleware(
+                csrf_middleware,
+                secret=settings.csrf_secret,
+                exclude=["^/api/", "^/widget/", "^/healthz", "^/livez", "^/slack/", "^/schema"],
+            ),
         ],
-        csrf_config=CSRFConfig(
-            secret=settings.csrf_secret,
-            cookie_secure=settings.secure_cookies,
-            exclude=["^/api/", "^/widget/", "^/healthz", "^/slack/"],
-        ),
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

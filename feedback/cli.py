@@ -220,6 +220,112 @@ def users_create(email: str, role: str, name: str, csm_email: str | None, passwo
     click.echo(f"created {user['role']} {user['email']}")
 
 
+def _staff_change(change: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Run one staff-user change with the database open; a refusal exits 1 with its words."""
+    from feedback.kernel.errors import DomainError
+
+    @with_database
+    async def run() -> dict[str, Any]:
+        return await change()
+
+    try:
+        return run()
+    except DomainError as exc:
+        fail(exc.error)
+        raise  # unreachable; keeps type checkers content
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the users as JSON lines.")
+def users_list(as_json: bool) -> None:
+    """List staff users: email, role, state, last sign-in."""
+
+    @with_database
+    async def run() -> list[dict[str, Any]]:
+        from feedback.auth.staff_users import list_staff_users
+
+        return await list_staff_users()
+
+    for user in run():
+        if as_json:
+            click.echo(json.dumps(user, default=str))
+            continue
+        state = "active" if user["active"] else "deactivated"
+        csm = f" (CSM {user['csm_email']})" if user["csm_email"] else ""
+        last = (
+            user["last_login_at"].strftime("%Y-%m-%d %H:%M") if user["last_login_at"] else "never"
+        )
+        click.echo(f"{user['email']}\t{user['role']}{csm}\t{state}\tlast sign-in {last}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Deactivate EMAIL: their sessions end and the API tokens they own are revoked."""
+
+    async def change() -> dict[str, Any]:
+        from feedback.auth.staff_users import find_staff_user, set_active
+
+        return await set_active(await find_staff_user(email), False, "cli", "cli")
+
+    user = _staff_change(change)
+    click.echo(f"deactivated {user['email']}")
+
+
+@users.command("activate")
+@click.argument("email")
+def users_activate(email: str) -> None:
+    """Activate EMAIL again (they sign in with their password)."""
+
+    async def change() -> dict[str, Any]:
+        from feedback.auth.staff_users import find_staff_user, set_active
+
+        return await set_active(await find_staff_user(email), True, "cli", "cli")
+
+    user = _staff_change(change)
+    click.echo(f"activated {user['email']}")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["admin", "manager", "csm", "analyst"]))
+@click.option("--csm-email", default=None, help="For role csm: the CSM whose accounts they see.")
+def users_set_role(email: str, role: str, csm_email: str | None) -> None:
+    """Give EMAIL another ROLE (applies from their next request)."""
+
+    async def change() -> dict[str, Any]:
+        from feedback.auth.services import parse_role
+        from feedback.auth.staff_users import find_staff_user, set_role
+
+        user_id = await find_staff_user(email)
+        return await set_role(user_id, parse_role(role), csm_email, "cli", "cli")
+
+    user = _staff_change(change)
+    click.echo(f"{user['email']} is now {user['role']}")
+
+
+@users.command("reset-password")
+@click.argument("email")
+@click.option(
+    "--password",
+    envvar="FEEDBACK_PASSWORD",
+    prompt="New password",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given; or set FEEDBACK_PASSWORD.",
+)
+def users_reset_password(email: str, password: str) -> None:
+    """Set a new password for EMAIL; their sessions end."""
+
+    async def change() -> dict[str, Any]:
+        from feedback.auth.staff_users import find_staff_user, reset_password
+
+        return await reset_password(await find_staff_user(email), password, "cli", "cli")
+
+    user = _staff_change(change)
+    click.echo(f"password reset for {user['email']}; their sessions ended")
+
+
 @main.group()
 def tokens() -> None:
     """API tokens (bearer tokens for /api/v1)."""
@@ -229,24 +335,31 @@ def tokens() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "manager", "csm", "analyst"]))
 @click.option("--name", default="", help="What the token is for, e.g. 'CRM sync'.")
 @click.option("--csm-email", default=None, help="For role csm: the CSM whose accounts it sees.")
-def tokens_create(role: str, name: str, csm_email: str | None) -> None:
+@click.option(
+    "--owner-email",
+    default=None,
+    help="The staff user the token acts for: deactivating them revokes it.",
+)
+def tokens_create(role: str, name: str, csm_email: str | None, owner_email: str | None) -> None:
     """Create an API token and print it once (only its hash is stored)."""
-    from feedback.kernel.errors import InputError
+    from feedback.kernel.errors import DomainError
 
     @with_database
     async def run() -> str:
         from feedback.auth.services import audit, create_token, csm_id_for_email, parse_role
+        from feedback.auth.staff_users import find_staff_user
 
         parsed = parse_role(role)
         csm_id = await csm_id_for_email(csm_email, parsed)
-        token, info = await create_token(parsed, name, "cli", csm_id)
+        owner_id = await find_staff_user(owner_email, "owner_email") if owner_email else None
+        token, info = await create_token(parsed, name, "cli", csm_id, owner_id)
         await audit("cli", "cli", "token.create", info["prefix"], {"role": role, "name": name})
         return token
 
     try:
         token = run()
-    except InputError as exc:
-        fail(f"{exc.field}: {exc.message}")
+    except DomainError as exc:
+        fail(exc.error)
     click.echo(token)
 
 

@@ -13,11 +13,11 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
-from feedback.auth.services import authenticate_token, principal_for_staff_user
+from feedback.auth.services import authenticate_token
+from feedback.auth.sign_in import principal_for_session
 from feedback.kernel.principal import Principal, Role
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
-SESSION_USER_KEY = "staff_user_id"
 
 ALL_ROLES = (Role.admin, Role.manager, Role.csm, Role.analyst)
 READ_ALL = (Role.admin, Role.manager, Role.analyst)
@@ -38,9 +38,7 @@ async def resolve_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> P
         if principal is None:
             raise NotAuthorizedException("unknown or revoked token")
     elif "session" in connection.scope:
-        user_id = (connection.session or {}).get(SESSION_USER_KEY)
-        if isinstance(user_id, int):
-            principal = await principal_for_staff_user(user_id)
+        principal = await principal_for_session(connection.session)
     state["principal"] = principal
     return principal
 

@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSONB,
     Boolean,
     ForeignKey,
+    Integer,
     OnDelete,
     Serial,
     Text,
@@ -28,6 +29,9 @@ class StaffUser(Table, tablename="staff_user"):
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
+    # a session cookie names the version it was made under; signing out, deactivation or a
+    # password reset moves the version on, which ends every older session
+    session_version = Integer(default=0)
 
 
 class ApiToken(Table, tablename="api_token"):
@@ -39,6 +43,8 @@ class ApiToken(Table, tablename="api_token"):
     role = Varchar(length=20, choices=Role)
     csm = ForeignKey(references=CSM, null=True, on_delete=OnDelete.cascade)
     created_by = Varchar(length=320, default="")
+    # the staff user the token acts for, if any: deactivating them revokes it
+    owner = ForeignKey(references=StaffUser, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
     revoked_at = Timestamptz(null=True, default=None)

@@ -7,37 +7,17 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from feedback.accounts.models import CSM
 from feedback.auth.models import ApiToken, AuditEntry, StaffUser
+from feedback.auth.passwords import hash_password, validate_password
 from feedback.imports.parsing import CellError, parse_email
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 
 TOKEN_PREFIX = "fbk_"  # noqa: S105 - a marker, not a secret
-MIN_PASSWORD_LENGTH = 10
 # writing last_used_at on every request would turn each read into a write
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-_hasher = PasswordHasher()  # Argon2id with the library's current memory-hard defaults
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-# Comparing against a real hash when the email is unknown keeps sign-in timing uniform.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
 def hash_token(token: str) -> str:
@@ -67,7 +47,11 @@ async def csm_id_for_email(email: str | None, role: Role, field: str = "csm_emai
 
 
 async def create_token(
-    role: Role, name: str, created_by: str, csm_id: int | None = None
+    role: Role,
+    name: str,
+    created_by: str,
+    csm_id: int | None = None,
+    owner_id: int | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Create a token; the plaintext is returned once and only its hash is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -78,6 +62,7 @@ async def create_token(
         role=role.value,
         csm=csm_id,
         created_by=created_by,
+        owner=owner_id,
     )
     await row.save()
     return token, {"id": row.id, "name": name, "role": role.value, "prefix": row.prefix}
@@ -124,6 +109,7 @@ async def list_tokens() -> list[dict[str, Any]]:
         ApiToken.role,
         ApiToken.csm.email.as_alias("csm_email"),
         ApiToken.created_by,
+        ApiToken.owner.email.as_alias("owner_email"),
         ApiToken.created_at,
         ApiToken.last_used_at,
         ApiToken.revoked_at,
@@ -137,41 +123,19 @@ def validate_email(value: str, field: str = "email") -> str:
         raise InputError(field, str(exc)) from None
 
 
-def validate_password(password: str, field: str = "password") -> str:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InputError(field, f"must be at least {MIN_PASSWORD_LENGTH} characters")
-    return password
-
-
 async def create_staff_user(
     email: str, role: Role, password: str, name: str = "", csm_id: int | None = None
 ) -> dict[str, Any]:
     email = validate_email(email)
-    validate_password(password)
+    validate_password(password, email=email)
     if await StaffUser.exists().where(StaffUser.email == email):
         raise InputError("email", f"a staff user with email {email!r} already exists")
+    password_hash = await hash_password(password)
     user = StaffUser(
-        email=email, name=name, role=role.value, password_hash=hash_password(password), csm=csm_id
+        email=email, name=name, role=role.value, password_hash=password_hash, csm=csm_id
     )
     await user.save()
     return {"id": user.id, "email": email, "name": name, "role": role.value}
-
-
-async def authenticate_password(email: str, password: str) -> Principal | None:
-    row = (
-        await StaffUser.select(
-            StaffUser.id, StaffUser.role, StaffUser.csm, StaffUser.password_hash, StaffUser.email
-        )
-        .where((StaffUser.email == email.strip().lower()) & (StaffUser.active == True))  # noqa: E712
-        .first()
-    )
-    if row is None:
-        verify_password(_DUMMY_HASH, password)
-        return None
-    if not verify_password(row["password_hash"], password):
-        return None
-    await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == row["id"])
-    return principal_for_staff_row(row)
 
 
 def principal_for_staff_row(row: dict[str, Any]) -> Principal:
@@ -182,15 +146,6 @@ def principal_for_staff_row(row: dict[str, Any]) -> Principal:
         csm_id=row["csm"],
         staff_user_id=row["id"],
     )
-
-
-async def principal_for_staff_user(user_id: int) -> Principal | None:
-    row = (
-        await StaffUser.select(StaffUser.id, StaffUser.role, StaffUser.csm, StaffUser.email)
-        .where((StaffUser.id == user_id) & (StaffUser.active == True))  # noqa: E712
-        .first()
-    )
-    return None if row is None else principal_for_staff_row(row)
 
 
 async def audit(

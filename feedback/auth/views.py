@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, delete, get, post, put
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from feedback.auth import staff_users as staff
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.auth.models import AuditEntry, StaffUser
+from feedback.auth.models import AuditEntry
 from feedback.auth.services import (
     audit,
     create_staff_user,
@@ -27,6 +28,8 @@ class TokenIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Role
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     csm_email: str | None = None
+    # the staff user the token acts for: deactivating them revokes it
+    owner_email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
 
 
 class StaffUserIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -35,6 +38,15 @@ class StaffUserIn(msgspec.Struct, forbid_unknown_fields=True):
     password: Annotated[str, msgspec.Meta(max_length=1000)]
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     csm_email: str | None = None
+
+
+class RoleIn(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+    csm_email: Annotated[str, msgspec.Meta(max_length=320)] | None = None
+
+
+class PasswordIn(msgspec.Struct, forbid_unknown_fields=True):
+    password: Annotated[str, msgspec.Meta(max_length=1000)]
 
 
 class AdminController(Controller):
@@ -64,7 +76,12 @@ class AdminController(Controller):
         self, principal: CurrentPrincipal, data: JSONBody[TokenIn]
     ) -> dict[str, Any]:
         csm_id = await csm_id_for_email(data.csm_email, data.role)
-        token, info = await create_token(data.role, data.name, principal.actor, csm_id)
+        owner_id = (
+            await staff.find_staff_user(data.owner_email, "owner_email")
+            if data.owner_email
+            else None
+        )
+        token, info = await create_token(data.role, data.name, principal.actor, csm_id, owner_id)
         await audit(
             principal.actor,
             principal.source,
@@ -82,16 +99,7 @@ class AdminController(Controller):
 
     @get("/staff-users", summary="Staff users", **access(Role.admin))
     async def staff_users(self) -> list[dict[str, Any]]:
-        return await StaffUser.select(
-            StaffUser.id,
-            StaffUser.email,
-            StaffUser.name,
-            StaffUser.role,
-            StaffUser.csm.email.as_alias("csm_email"),
-            StaffUser.active,
-            StaffUser.created_at,
-            StaffUser.last_login_at,
-        ).order_by(StaffUser.email)
+        return await staff.list_staff_users()
 
     @post("/staff-users", summary="Create a staff user", **access(Role.admin))
     async def create_staff_user(
@@ -107,6 +115,50 @@ class AdminController(Controller):
             {"role": data.role.value},
         )
         return user
+
+    @post(
+        "/staff-users/{user_id:int}/deactivate",
+        summary="Deactivate a staff user: their sessions end and the tokens they own are revoked",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def deactivate_staff_user(
+        self, principal: CurrentPrincipal, user_id: FromPath[int]
+    ) -> dict[str, Any]:
+        return await staff.set_active(user_id, False, principal.actor, principal.source)
+
+    @post(
+        "/staff-users/{user_id:int}/activate",
+        summary="Activate a staff user again",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def activate_staff_user(
+        self, principal: CurrentPrincipal, user_id: FromPath[int]
+    ) -> dict[str, Any]:
+        return await staff.set_active(user_id, True, principal.actor, principal.source)
+
+    @put(
+        "/staff-users/{user_id:int}/role",
+        summary="Change a staff user's role (applies from their next request)",
+        **access(Role.admin),
+    )
+    async def set_staff_user_role(
+        self, principal: CurrentPrincipal, user_id: FromPath[int], data: JSONBody[RoleIn]
+    ) -> dict[str, Any]:
+        return await staff.set_role(
+            user_id, data.role, data.csm_email, principal.actor, principal.source
+        )
+
+    @put(
+        "/staff-users/{user_id:int}/password",
+        summary="Reset a staff user's password (their sessions end)",
+        **access(Role.admin),
+    )
+    async def reset_staff_user_password(
+        self, principal: CurrentPrincipal, user_id: FromPath[int], data: JSONBody[PasswordIn]
+    ) -> dict[str, Any]:
+        return await staff.reset_password(user_id, data.password, principal.actor, principal.source)
 
     @get("/audit", summary="Audit log of admin changes, newest first", **access(Role.admin))
     async def audit_log(

@@ -1,4 +1,5 @@
-"""Security headers on every response; the API docs page gets the CDN it loads Swagger from."""
+"""Security headers on every response: a strict content policy (the API docs page allows
+Swagger UI's inline styles), and HSTS in production."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-# Swagger UI is a page of Litestar's: its bundle comes from jsDelivr and it starts with an
-# inline script, so /schema gets exactly that much more and nothing else does.
+# Swagger UI's files are served by the service (feedback/web/api_docs.py) and it is started
+# by a script file; it sets style attributes as it renders, so /schema allows inline styles
+# and nothing else does.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://cdn.jsdelivr.net; frame-ancestors 'none'; base-uri 'self'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
 )
+HSTS = "max-age=31536000; includeSubDomains"
 COMMON = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
@@ -23,7 +26,10 @@ COMMON = {
 }
 
 
-def security_headers_middleware(app: ASGIApp) -> ASGIApp:
+def security_headers_middleware(app: ASGIApp, hsts: bool = False) -> ASGIApp:
+    """`hsts`: in production, browsers are told to use HTTPS only, for a year."""
+    common = {**COMMON, "strict-transport-security": HSTS} if hsts else COMMON
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
@@ -36,7 +42,7 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
                 headers = MutableScopeHeaders.from_message(message)
                 if "content-security-policy" not in headers:
                     headers["content-security-policy"] = csp
-                for name, value in COMMON.items():
+                for name, value in common.items():
                     if name not in headers:
                         headers[name] = value
             await send(message)

@@ -13,15 +13,11 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from feedback.accounts.services import list_accounts
-from feedback.auth.guards import (
-    ALL_ROLES,
-    SESSION_USER_KEY,
-    CurrentPrincipal,
-    access,
-    provide_principal,
-)
-from feedback.auth.services import audit, authenticate_password
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.auth.sign_in import SignInLimits, sign_in, sign_out
+from feedback.settings import Settings
 from feedback.surveys.keys import DEMO_WIDGET_KEY
+from feedback.web.csrf import ANONYMOUS_FORM_LIMIT, CSRF_SESSION_KEY, new_csrf_value
 
 
 class LoginForm(msgspec.Struct):
@@ -44,29 +40,53 @@ class PageController(Controller):
     async def login_page(self, next: FromQuery[str] = "/") -> Template:
         return Template("login.html", context={"next": safe_next(next), "error": None})
 
-    @post("/login", status_code=303)
+    @post("/login", status_code=303, request_max_body_size=ANONYMOUS_FORM_LIMIT)
     async def login(
         self,
         request: Request[Any, Any, State],
         data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
-        principal = await authenticate_password(data.email[:320], data.password[:1000])
-        if principal is None:
+        settings: Settings = request.app.state["settings"]
+        result = await sign_in(
+            data.email,
+            data.password,
+            request.client.host if request.client else None,
+            request.app.state["rate_limiter"],
+            SignInLimits(
+                failures_per_account=settings.login_failures_per_account,
+                failures_per_address=settings.login_failures_per_ip,
+                window_seconds=settings.login_window_minutes * 60,
+            ),
+        )
+        if result.session is None:
+            context = {"next": safe_next(data.next), "email": data.email[:320]}
+            if result.retry_after is not None:
+                minutes = -(-result.retry_after // 60)
+                return Template(
+                    "login.html",
+                    context={
+                        **context,
+                        "error": (
+                            "Too many failed sign-ins for this email or from this address. "
+                            f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+                        ),
+                    },
+                    status_code=429,
+                    headers={"retry-after": str(result.retry_after)},
+                )
             return Template(
                 "login.html",
-                context={
-                    "next": safe_next(data.next),
-                    "error": "Wrong email or password.",
-                    "email": data.email[:320],
-                },
+                context={**context, "error": "Wrong email or password."},
                 status_code=401,
             )
-        request.set_session({SESSION_USER_KEY: principal.staff_user_id})
-        await audit(principal.actor, "web", "staff_user.sign_in")
+        # a new CSRF value with the new session: a token seen before sign-in is worth nothing
+        request.set_session({**result.session, CSRF_SESSION_KEY: new_csrf_value()})
         return Redirect(path=safe_next(data.next), status_code=303)
 
-    @post("/logout", status_code=303)
+    @post("/logout", status_code=303, request_max_body_size=ANONYMOUS_FORM_LIMIT)
     async def logout(self, request: Request[Any, Any, State]) -> Redirect:
+        """Ends the session on the server too: the cookie stops working even if kept."""
+        await sign_out(request.session)
         request.clear_session()
         return Redirect(path="/login", status_code=303)
 

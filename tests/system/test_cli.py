@@ -14,11 +14,19 @@ from click.testing import CliRunner
 
 from feedback.accounts.models import CSM, Account, ChurnEvent, EndUser
 from feedback.auth.models import AuditEntry, StaffUser
-from feedback.auth.services import authenticate_password, authenticate_token
+from feedback.auth.services import authenticate_token
+from feedback.auth.sign_in import SignInLimits, sign_in
 from feedback.cli import main
+from feedback.ratelimit import MemoryRateLimiter
 from feedback.responses.models import Response
 from tests.support.paths import SAAS_CHURN
 from tests.support.processes import feedback, free_port
+
+
+async def password_works(email: str, password: str) -> bool:
+    limits = SignInLimits(failures_per_account=5, failures_per_address=30, window_seconds=900)
+    result = await sign_in(email, password, "127.0.0.1", MemoryRateLimiter(), limits)
+    return result.principal is not None
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -56,7 +64,7 @@ async def test_users_create_takes_the_password_from_the_environment() -> None:
         env={"FEEDBACK_PASSWORD": "a long password"},
     )
     assert result.returncode == 0, result.stderr
-    assert await authenticate_password("ops@example.com", "a long password") is not None
+    assert await password_works("ops@example.com", "a long password")
 
 
 async def test_users_create_prompts_for_the_password() -> None:
@@ -70,7 +78,7 @@ async def test_users_create_prompts_for_the_password() -> None:
         input="prompted password\nprompted password\n",
     )
     assert result.returncode == 0, result.stderr
-    assert await authenticate_password("p@example.com", "prompted password") is not None
+    assert await password_works("p@example.com", "prompted password")
 
 
 async def test_users_create_refuses_a_short_password() -> None:
@@ -85,6 +93,76 @@ async def test_users_create_refuses_a_short_password() -> None:
     )
     assert result.returncode == 1 and "password" in result.stderr
     assert await StaffUser.count() == 0
+
+
+@pytest.mark.parametrize("password", ["          ", "aaaaaaaaaa", "password12", "password1234"])
+async def test_users_create_refuses_a_weak_password(password: str) -> None:
+    result = feedback(
+        "users",
+        "create",
+        "--email",
+        "p@example.com",
+        "--role",
+        "analyst",
+        env={"FEEDBACK_PASSWORD": password},
+    )
+    assert result.returncode == 1 and "password: " in result.stderr
+    assert await StaffUser.count() == 0
+
+
+async def test_users_list_deactivate_activate_set_role_and_reset_password() -> None:
+    from feedback.auth.services import create_staff_user, create_token
+    from feedback.kernel.principal import Role
+
+    await create_staff_user("boss@example.com", Role.admin, "the boss passphrase")
+    await create_staff_user("ann@example.com", Role.analyst, "ann's passphrase")
+    ann = await StaffUser.select(StaffUser.id).where(StaffUser.email == "ann@example.com").first()
+    ann_token, _ = await create_token(Role.analyst, "ann's", "tests", owner_id=ann["id"])
+
+    listed = feedback("users", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "ann@example.com\tanalyst\tactive" in listed.stdout
+
+    assert feedback("users", "deactivate", "ann@example.com").returncode == 0
+    assert not await password_works("ann@example.com", "ann's passphrase")
+    assert await authenticate_token(ann_token) is None
+    assert "deactivated" in feedback("users", "list").stdout
+
+    assert feedback("users", "activate", "ann@example.com").returncode == 0
+    assert await password_works("ann@example.com", "ann's passphrase")
+
+    changed = feedback("users", "set-role", "ann@example.com", "manager")
+    assert changed.returncode == 0 and "now manager" in changed.stdout
+
+    weak = feedback(
+        "users", "reset-password", "ann@example.com", env={"FEEDBACK_PASSWORD": "aaaaaaaaaaaa"}
+    )
+    assert weak.returncode == 1 and "password: " in weak.stderr
+    reset = feedback(
+        "users",
+        "reset-password",
+        "ann@example.com",
+        env={"FEEDBACK_PASSWORD": "a fresh passphrase"},
+    )
+    assert reset.returncode == 0, reset.stderr
+    assert await password_works("ann@example.com", "a fresh passphrase")
+    assert not await password_works("ann@example.com", "ann's passphrase")
+
+    actions = [r["action"] for r in await AuditEntry.select(AuditEntry.action)]
+    for action in ("deactivate", "activate", "set_role", "reset_password"):
+        assert f"staff_user.{action}" in actions
+
+
+async def test_users_refuses_to_remove_the_last_admin() -> None:
+    from feedback.auth.services import create_staff_user
+    from feedback.kernel.principal import Role
+
+    await create_staff_user("boss@example.com", Role.admin, "the boss passphrase")
+    result = feedback("users", "deactivate", "boss@example.com")
+    assert result.returncode == 1 and "last active admin" in result.stderr
+    result = feedback("users", "set-role", "boss@example.com", "analyst")
+    assert result.returncode == 1 and "last active admin" in result.stderr
+    assert "no staff user" in feedback("users", "deactivate", "x@example.com").stderr
 
 
 async def test_tokens_create_prints_a_working_token_once() -> None:

@@ -146,3 +146,22 @@ async def test_a_widget_answer_the_database_cannot_take_is_a_503_the_widget_can_
     assert answer.headers["retry-after"] == "5"
     assert answer.headers["access-control-allow-origin"] == ORIGIN["origin"]
     assert answer.json()["detail"][0]["field"] == "database"
+
+
+async def test_healthz_says_only_unreachable_and_logs_the_reason(
+    client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import feedback.app
+
+    reason = 'password authentication failed for user "feedback_prod" at 10.1.2.3:5432'
+
+    async def down() -> tuple[bool, str]:
+        return False, reason
+
+    monkeypatch.setattr(feedback.app, "ping", down)
+    with caplog.at_level("WARNING", logger="feedback.app"):
+        answer = await client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "degraded", "database": "unreachable"}
+    assert "feedback_prod" not in answer.text and "10.1.2.3" not in answer.text
+    assert reason in caplog.text

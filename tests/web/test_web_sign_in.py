@@ -1,14 +1,76 @@
-"""Staff sign in to the pages with email and password; forms carry a CSRF token."""
+"""Staff sign in to the pages with email and password; forms carry a CSRF token; failures
+are throttled per email and per address and audited; the password check runs off the event
+loop; a stranger's oversized form is refused unread."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
-from feedback.auth.models import StaffUser
+import httpx
+import pytest
+
+from feedback.app import create_app
+from feedback.auth import passwords
+from feedback.auth.models import AuditEntry, StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
 from feedback.kernel.principal import Role
+from feedback.ratelimit import MemoryRateLimiter
+from feedback.settings import get_settings
 from tests.support.factories import book, import_csv
 from tests.support.web import PASSWORD, csrf_token, sign_in
+
+WRONG = "not the password at all"
+
+
+class Clock:
+    """The limiter's clock, moved by hand: no test waits for a window to pass."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def throttled_app(clock: Clock) -> Any:
+    settings = dataclasses.replace(
+        get_settings(),
+        login_failures_per_account=5,
+        login_failures_per_ip=8,
+        login_window_minutes=15,
+    )
+    app = create_app(settings)
+    app.state["rate_limiter"] = MemoryRateLimiter(clock=clock)
+    return app
+
+
+def browser(app: Any, address: str = "203.0.113.7") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver.local")
+
+
+@pytest.fixture
+async def counted_checks(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[int]]:
+    """The thread each Argon2 check ran in, one entry per check."""
+    threads: list[int] = []
+    original = passwords.verify_password_now
+
+    def spy(password_hash: str, password: str) -> bool:
+        threads.append(threading.get_ident())
+        return original(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password_now", spy)
+    yield threads
 
 
 async def test_pages_send_anonymous_visitors_to_sign_in(client: Any) -> None:
@@ -98,8 +160,155 @@ async def test_a_session_cookie_does_not_authenticate_api_calls(client: Any) -> 
     assert (await client.get("/api/v1/me")).status_code == 401
 
 
-async def test_the_api_docs_page_may_load_swagger_and_nothing_else_may(client: Any) -> None:
-    docs = await client.get("/schema")
-    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
-    api = await client.get("/healthz")
-    assert "cdn.jsdelivr.net" not in api.headers["content-security-policy"]
+async def test_the_sixth_failure_is_refused_unchecked_until_the_window_passes(
+    throttled_app: Any, clock: Clock, counted_checks: list[int]
+) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    async with browser(throttled_app) as visitor:
+        for _ in range(5):
+            assert (await sign_in(visitor, "admin@example.com", WRONG)).status_code == 401
+        checks = len(counted_checks)
+        refused = await sign_in(visitor, "Admin@Example.com", PASSWORD)
+        assert refused.status_code == 429
+        assert "Too many failed sign-ins" in refused.text
+        assert 0 < int(refused.headers["retry-after"]) <= 15 * 60 + 1
+        assert len(counted_checks) == checks  # the right password was not even looked at
+        assert (await visitor.get("/")).status_code == 302
+        clock.now += 15 * 60 + 1
+        assert (await sign_in(visitor, "admin@example.com", PASSWORD)).status_code == 303
+
+
+async def test_a_successful_sign_in_starts_the_count_again(throttled_app: Any) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    async with browser(throttled_app) as visitor:
+        for _ in range(4):
+            await sign_in(visitor, "admin@example.com", WRONG)
+        assert (await sign_in(visitor, "admin@example.com")).status_code == 303
+    async with browser(throttled_app, "203.0.113.8") as visitor:
+        for _ in range(4):
+            await sign_in(visitor, "admin@example.com", WRONG)
+        assert (await sign_in(visitor, "admin@example.com")).status_code == 303
+
+
+async def test_too_many_failures_from_one_address_are_refused_for_any_email(
+    throttled_app: Any,
+) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    async with browser(throttled_app, "198.51.100.20") as attacker:
+        for n in range(8):
+            assert (await sign_in(attacker, f"guess{n % 2}@example.com", WRONG)).status_code == 401
+        assert (await sign_in(attacker, "admin@example.com")).status_code == 429
+    async with browser(throttled_app, "198.51.100.21") as colleague:
+        assert (await sign_in(colleague, "admin@example.com")).status_code == 303
+
+
+async def test_ipv6_clients_are_counted_per_64(throttled_app: Any) -> None:
+    async with browser(throttled_app, "2001:db8:1:2::10") as one:
+        for _ in range(8):
+            await sign_in(one, "nobody@example.com", WRONG)
+    async with browser(throttled_app, "2001:db8:1:2:ffff::99") as same_network:
+        assert (await sign_in(same_network, "other@example.com", WRONG)).status_code == 429
+
+
+async def test_failed_sign_ins_are_audited_without_the_password(throttled_app: Any) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    async with browser(throttled_app) as visitor:
+        await sign_in(visitor, "admin@example.com", "secret-typo-123456")
+        await sign_in(visitor, "ghost@example.com", "secret-typo-123456")
+    rows = (
+        await AuditEntry.select()
+        .where(AuditEntry.action == "staff_user.sign_in_failed")
+        .order_by(AuditEntry.id)
+        .output(load_json=True)
+    )
+    assert [(r["target"], r["detail"]["reason"]) for r in rows] == [
+        ("admin@example.com", "wrong password"),
+        ("ghost@example.com", "unknown or inactive email"),
+    ]
+    assert {r["detail"]["address"] for r in rows} == {"203.0.113.7"}
+    everything = json.dumps(await AuditEntry.select().output(load_json=True), default=str)
+    assert "secret-typo" not in everything
+
+
+async def test_the_password_check_runs_in_a_worker_thread(
+    client: Any, counted_checks: list[int]
+) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    await sign_in(client, "admin@example.com")
+    await sign_in(client, "admin@example.com", WRONG)
+    await sign_in(client, "nobody@example.com", WRONG)
+    assert len(counted_checks) == 3
+    assert threading.get_ident() not in counted_checks  # never on the event loop's thread
+
+
+async def test_hashing_a_new_password_runs_in_a_worker_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads: list[int] = []
+    original = passwords.hash_password_now
+
+    def spy(password: str) -> str:
+        threads.append(threading.get_ident())
+        return original(password)
+
+    monkeypatch.setattr(passwords, "hash_password_now", spy)
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    assert threads and threading.get_ident() not in threads
+
+
+async def post_raw_form(app: Any, size: int, announce_length: bool) -> tuple[int, bytes, int]:
+    """POST /login straight to the application, counting the body bytes it asks for."""
+    chunk = b"a" * 65536
+    sent = 0
+    answer: dict[str, Any] = {"body": b""}
+    headers = [
+        (b"host", b"testserver.local"),
+        (b"content-type", b"application/x-www-form-urlencoded"),
+    ]
+    if announce_length:
+        headers.append((b"content-length", str(size).encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/login",
+        "raw_path": b"/login",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("203.0.113.9", 50000),
+        "server": ("testserver.local", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        body = chunk[: max(0, min(len(chunk), size - sent))]
+        sent += len(body)
+        return {"type": "http.request", "body": body, "more_body": sent < size}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        else:
+            answer["body"] += message.get("body", b"")
+
+    await app(scope, receive, send)
+    return answer["status"], answer["body"], sent
+
+
+@pytest.mark.parametrize("announce_length", [True, False], ids=["content-length", "chunked"])
+async def test_an_8_mb_sign_in_form_is_refused_without_being_read(
+    app: Any, announce_length: bool
+) -> None:
+    status, body, read = await post_raw_form(app, 8 * 1024 * 1024, announce_length)
+    assert status == 413
+    assert b"too large" in body
+    assert read <= 16 * 1024 + 65536  # at most one chunk past the 16 KiB cap
+
+
+async def test_an_ordinary_sign_in_form_is_well_under_the_cap(client: Any) -> None:
+    await create_staff_user("admin@example.com", Role.admin, PASSWORD)
+    answer = await sign_in(client, "admin@example.com", next="/" + "x" * 4000)
+    assert answer.status_code == 303
