@@ -3,12 +3,13 @@
  *   window.NPS = window.NPS || function(){(NPS.q = NPS.q || []).push(arguments)};
  *   NPS('init', {key: 'wk_live_...', base: 'https://feedback.example.com'});
  *   NPS('identify', {id: 'u-1', role: 'admin', locale: 'en', email: '...'},
- *                   {id: 'acct-1', name: 'Acme', plan: 'paid'}, {user_hash: '...'});
+ *                   {id: 'acct-1', name: 'Acme', plan: 'paid'}, {identity_token: '...'});
  * </script>
  * <script async src="https://feedback.example.com/widget/v1/nps.js"></script>
  * Strict CSP: move the first script to a file reading data-key/data-base from its tag
  * (see feedback/web/static/demo-host.js); allow the service in script/style/connect-src.
- * Also: NPS('reset') at logout; NPS('show') forces a survey (not on production keys);
+ * identity_token: made by your server (docs/widget.md). NPS('reset') at logout; NPS('show')
+ * asks now (see docs); ?nps_preview=<token> in the page's URL shows an admin's preview.
  * NPS('preview', {container, texts, theme, locale, promoter_link_url}) makes no API call.
  * theme: {accent: '#2f5bea', position: 'bottom-right' (default) or 'bottom-left'}.
  */
@@ -17,7 +18,7 @@
   if (queued && queued.v) return; // included twice
   const src = d.currentScript && d.currentScript.src;
   let cfg = { base: src ? new URL(src).origin : '' };
-  let user, opts, live, busy, forced, gen = 0;
+  let user, opts, live, busy, forced, previewed, gen = 0;
 
   // localStorage, or memory where storage is blocked
   const mem = {};
@@ -60,18 +61,24 @@
     save(memoKey(), memo);
   }
 
+  // an admin's preview link, once per page
+  const previewToken = () => !previewed && new URLSearchParams(location.search).get('nps_preview');
+
   async function check(force) {
     forced = (forced || force) && !live;
     if (busy || live || !cfg.key || !user) return;
-    const memo = load(memoKey()) || {}, path = location.pathname, g = gen, f = forced, now = Date.now();
+    const memo = load(memoKey()) || {}, path = location.pathname, g = gen, now = Date.now();
+    const preview = previewToken(), f = forced || !!preview;
     forced = 0;
     if (!f && (memo['*'] > now || memo[path] > now)) return;
     busy = 1;
+    previewed = previewed || !!preview;
     let r;
     try {
       r = await (await post(api('eligibility'), {
-        user_id: user.id, account_id: user.account, traits: user.traits,
-        url: location.href, user_hash: opts.user_hash, force: !!f,
+        user_id: user.id, account_id: user.account, traits: user.traits, url: location.href,
+        identity_token: opts.identity_token, user_hash: opts.user_hash, force: !!f,
+        preview_token: preview || undefined,
       })).json();
     } catch (e) { /* offline */ }
     busy = 0;
@@ -108,6 +115,8 @@
       sheet.replaceSync(`.card{--a:${s.theme.accent}}`);
       root.adoptedStyleSheets = [sheet];
     }
+    // announced, not focused: focus would take what the user types in the page
+    const said = el('div', { class: 'sr', 'aria-live': 'polite' }, root);
     const card = s.card = el('div', {
       class: 'card ' + (s.container ? 'inline' : s.theme.position === 'bottom-left' ? 'left' : ''),
       role: 'dialog', 'aria-labelledby': 't', tabindex: -1, lang: s.locale || '', hidden: '',
@@ -116,13 +125,28 @@
     s.body = el('div', {}, card);
     el('button', { class: 'x', 'aria-label': s.texts.dismiss || 'Close' }, card, '\u00d7').onclick = () => close(s);
     card.onkeydown = (e) => { if (e.key === 'Escape') close(s); };
+    // in use once pressed or focused; focus returns where it came from
+    card.addEventListener('pointerdown', () => (s.engaged = 1));
+    card.addEventListener('focusin', (e) => {
+      s.engaged = 1;
+      const from = e.relatedTarget;
+      if (from && !root.contains(from)) s.prev = from;
+    });
+    s.cid = newId(); // per display: a changed score replaces the first
     scale(s);
     // shown once styled, never as bare markup
     css.onload = css.onerror = () => {
       card.hidden = false;
-      if (!s.container) { s.prev = d.activeElement; card.focus(); }
+      if (!s.container) said.textContent = s.texts.question || '';
     };
     (s.container || d.body).append(s.host);
+  }
+
+  // focus moves only while the card is in use, never away from a host field
+  function focusIn(s, target) {
+    const a = d.activeElement;
+    const typing = a && a !== s.host && (a.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName));
+    if (s.engaged && !typing) target.focus();
   }
 
   function step(s, n, title) {
@@ -132,16 +156,16 @@
   }
 
   function scale(s) {
-    const t = s.texts, radios = [];
+    const t = s.texts, radios = s.radios = [];
     step(s, 0, t.question);
-    const group = el('div', { role: 'radiogroup', 'aria-labelledby': 't', class: 's' }, s.body);
+    const group = el('div', { role: 'radiogroup', 'aria-label': t.question || '', class: 's' }, s.body);
     for (let n = 0; n < 11; n++) {
       const radio = el('button', {
         role: 'radio', 'aria-checked': false, tabindex: n ? -1 : 0,
         'aria-label': (t.score_label || '{score}').replace('{score}', n),
       }, group, n);
       if (n % 10 === 0) radio.setAttribute('aria-describedby', n ? 'hi' : 'lo');
-      radio.onclick = () => { radio.setAttribute('aria-checked', true); answer(s, n); };
+      radio.onclick = () => answer(s, n);
       radios.push(radio);
     }
     // Tab enters the group, arrows move, Space or Enter chooses
@@ -160,24 +184,33 @@
     el('span', { id: 'hi' }, ends, t.high_label);
   }
 
+  // the scale stays in the follow-up: another score replaces the first, the comment stays
   function answer(s, score) {
     const t = s.texts, kind = s.kind = score > 8 ? 'promoter' : score > 6 ? 'passive' : 'detractor';
-    if (!s.container) send('responses', { display_token: s.token, client_id: newId(), score });
-    step(s, 1, t.follow_up[kind]);
+    s.radios.forEach((r, n) => {
+      r.setAttribute('aria-checked', n === score);
+      r.tabIndex = n === score ? 0 : -1;
+    });
+    if (s.score === score) return;
+    s.score = score;
+    if (!s.container) send('responses', { display_token: s.token, client_id: s.cid, score });
+    s.title.textContent = t.follow_up[kind];
+    if (s.step) return;
+    s.step = 1;
     const box = el('textarea', { 'aria-labelledby': 't', placeholder: t.comment_placeholder || '', maxlength: 5000 }, s.body);
     el('button', { class: 'b' }, s.body, t.submit).onclick = () => {
       const comment = box.value.trim();
       if (comment && !s.container) send('comments', { display_token: s.token, comment });
       thanks(s);
     };
-    box.focus();
+    focusIn(s, box);
   }
 
   function thanks(s) {
     step(s, 2, s.texts.thanks[s.kind]);
     const a = s.kind === 'promoter' && /^https?:/.test(s.link) &&
       el('a', { class: 'b', href: s.link, target: '_blank', rel: 'noopener' }, s.body, s.texts.promoter_link_label);
-    (a || s.card).focus();
+    focusIn(s, a || s.card);
     const later = () => (s.auto = setTimeout(() => (s.card.matches(':hover') ? later() : close(s)), 8e3));
     if (!s.container) later();
   }
@@ -186,7 +219,7 @@
     if (!s) return;
     clearTimeout(s.timer);
     clearTimeout(s.auto);
-    if (s.container) return scale(s); // a preview starts over
+    if (s.container) { s.score = null; return scale(s); } // a preview starts over
     if (s === live) live = null;
     if (!s.host) return;
     if (!quiet && !s.step) send('dismissals', { display_token: s.token });
@@ -207,7 +240,8 @@
       cfg.base = String(cfg.base).replace(/\/+$/, '');
       check();
     },
-    // user {id, role, locale, email, ...traits}, account {id, name, plan, ...}, {user_hash}
+    // user {id, role, locale, email, ...traits}, account {id, name, plan, ...},
+    // {identity_token} (or the older {user_hash})
     identify(u, a, o) {
       if (u.id == null || a.id == null) throw Error('identify needs user.id and account.id');
       if (user && user.id !== String(u.id)) reset();
