@@ -1,7 +1,9 @@
 """`/nps` answers: an account summary, my CTAs, a short segment report, help.
 
-Everything comes from the same report and CTA services as the API; a CSM sees their own
-accounts, a manager (a CSM others report to) sees every account, as in the reports.
+Everything comes from the same report and CTA services as the API, for the same principal
+as the person's web sign-in (feedback.ctas.access.principal_for_csm): a CSM sees their own
+accounts, a manager every account, as in the reports. An account is looked up only among
+those the caller sees; several matches are listed as choices.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from piccolo.query.functions.string import Lower
+
 from bot.blocks import cta_list_blocks, escape, mrkdwn, plain
-from feedback.accounts.services import AccountRef, find_accounts
+from feedback.accounts.models import Account
+from feedback.accounts.services import AccountRef
 from feedback.ctas.access import principal_for_csm
 from feedback.ctas.reads import list_ctas, open_ctas_for
 from feedback.ctas.records import CtaView
 from feedback.health.reads import recent_scores
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError
-from feedback.kernel.principal import Principal
+from feedback.kernel.principal import Principal, Role
 from feedback.reports.explorer import responses_page
 from feedback.reports.services import (
     GROUPS,
@@ -144,20 +149,53 @@ async def health_line(account_id: int) -> str | None:
     return text
 
 
-async def _find_account(principal: Principal, query: str) -> AccountRef:
-    matches = await find_accounts(query)
-    if len(matches) > 1:
-        raise InputError("account", f"more than one account starts with {query!r}")
-    if not matches or not principal.can_see_csm(matches[0].csm):
-        raise InputError("account", f"no account {query!r} among yours")
-    return matches[0]
+# at most this many accounts listed when a name matches several
+CHOICES = 10
+
+
+async def accounts_matching(principal: Principal, text: str, limit: int) -> list[AccountRef]:
+    """Among the accounts the principal sees: the one with this external id, else those
+    whose name starts with the text (ignoring case), by name, at most `limit`."""
+    columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
+    scope = None if principal.can_see_csm(None) else principal.csm_id
+    if scope is None and principal.role is Role.csm:
+        return []  # a csm bound to no CSM sees no account
+
+    def scoped(query: Any) -> Any:
+        return query if scope is None else query.where(Account.csm == scope)
+
+    exact = await scoped(Account.select(*columns).where(Account.external_id == text)).first()
+    if exact is not None:
+        return [AccountRef(**exact)]
+    prefix = text.lower().replace("\\", "").replace("%", "").replace("_", "")
+    if not prefix:
+        return []
+    rows = (
+        await scoped(Account.select(*columns).where(Lower(Account.name).like(prefix + "%")))
+        .order_by(Account.name)
+        .limit(limit)
+    )
+    return [AccountRef(**row) for row in rows]
+
+
+def _choices(query: str, matches: list[AccountRef]) -> tuple[str, list[dict]]:
+    shown = matches[:CHOICES]
+    lines = [f"• {escape(m.name)} — `/nps {escape(m.external_id)}`" for m in shown]
+    if len(matches) > CHOICES:
+        lines.append("… and more: type more of the name")
+    title = f"{len(shown)}{'+' if len(matches) > CHOICES else ''} of your accounts match"
+    text = f"More than one of your accounts starts with {escape(query)!r}; which one?"
+    return title, [{"type": "section", "text": mrkdwn(text + "\n" + "\n".join(lines))}]
 
 
 async def _account(principal: Principal, query: str, settings: Settings) -> tuple[str, list[dict]]:
-    try:
-        account = await _find_account(principal, query)
-    except InputError as exc:
-        return exc.message, [{"type": "section", "text": mrkdwn(escape(exc.message))}]
+    matches = await accounts_matching(principal, query, CHOICES + 1)
+    if not matches:
+        message = f"no account {query!r} among yours"
+        return message, [{"type": "section", "text": mrkdwn(escape(message))}]
+    if len(matches) > 1:
+        return _choices(query, matches)
+    account = matches[0]
     since = utcnow() - timedelta(days=365)
     filters = (("account", account.external_id),)
     overall = await load_nps_report(principal, NPSQuery(date_from=since, filters=filters))

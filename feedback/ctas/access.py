@@ -5,12 +5,17 @@ the API, the pages and the Slack bot alike.
   other role sees every CTA (and the roles that may act are the routes' guards).
 - In Slack a CSM acts as themselves: on the CTAs they own (or, when nobody owns one, of
   their accounts), on those of anyone who reports to them, directly or not (a manager), and
-  on CTAs nobody owns. A CSM others report to is a manager for `/nps` and the App Home.
+  on CTAs nobody owns.
+- What a CSM reads in Slack (`/nps`, the App Home) is what the same person reads on the web
+  and through the API: the principal of their staff sign-in (`principal_for_csm`). Having
+  people report to you does not widen it; a CSM without a staff sign-in reads their own
+  accounts.
 """
 
 from __future__ import annotations
 
 from feedback.accounts.models import CSM
+from feedback.auth.models import StaffUser
 from feedback.ctas.records import CtaView
 from feedback.kernel.principal import Principal, Role
 
@@ -50,7 +55,26 @@ async def may_act(csm_id: int, cta: CtaView) -> bool:
 
 
 async def principal_for_csm(csm_id: int, email: str, source: str) -> Principal:
-    """A CSM acting as themselves (in Slack): a manager when anyone reports to them."""
-    is_manager = await CSM.exists().where(CSM.manager == csm_id)
-    role = Role.manager if is_manager else Role.csm
-    return Principal(role=role, actor=email, source=source, csm_id=csm_id)
+    """A CSM acting as themselves outside the web (Slack): the same role and scope as their
+    staff sign-in, the active staff user linked to this CSM (else the one with the CSM's
+    email); a CSM without one is a `csm` who sees their own accounts."""
+    linked = (
+        await StaffUser.select(StaffUser.id, StaffUser.role, StaffUser.csm, StaffUser.email)
+        .where(
+            (StaffUser.active == True)  # noqa: E712
+            & ((StaffUser.csm == csm_id) | (StaffUser.email == email.lower()))
+        )
+        .order_by(StaffUser.id)
+    )
+    # the staff user linked to this CSM first, then one with the CSM's email
+    linked.sort(key=lambda row: row["csm"] != csm_id)
+    if not linked:
+        return Principal(role=Role.csm, actor=email, source=source, csm_id=csm_id)
+    staff = linked[0]
+    return Principal(
+        role=Role(staff["role"]),
+        actor=email,
+        source=source,
+        csm_id=staff["csm"] or csm_id,
+        staff_user_id=staff["id"],
+    )

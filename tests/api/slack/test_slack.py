@@ -577,11 +577,15 @@ async def test_nps_segment_covers_every_dimension_of_the_report(
     lines = body.splitlines()
     assert len(lines) == 15 and lines[0].startswith("• u1: 3 answers")
     assert "u4" not in body  # Bob's
-    # by account: Ann's two, the larger first; her manager sees Bob's too
+    # by account: Ann's two, the larger first; a manager sees Bob's too
     title, body = await segment("UANN", "account")
     assert title == "NPS by account, last 12 months"
     assert [line.split(":")[0] for line in body.splitlines()] == ["• a1", "• a2"]
     assert "*74*" in body.splitlines()[0]  # 20 promoters, 3 detractors of 23: NPS 73.9
+    # (a manager because his staff sign-in is one, not because Ann and Bob report to him)
+    from feedback.auth.services import create_staff_user
+
+    await create_staff_user("boss@example.com", Role.manager, "a long enough password 1")
     _, body = await segment("UBOSS", "account")
     assert "• b1" in body
     # by manager: the manager of the CSM at answer time
