@@ -82,6 +82,7 @@ BROWSER_TRUST_WARNING = (
 )
 # how long the previous identity secret still verifies after a rotation, unless retired
 DEFAULT_ROTATION_HOURS = 7 * 24
+MAX_ROTATION_HOURS = 90 * 24
 
 
 class SurveySettingsIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -231,6 +232,8 @@ async def rotate_identity_secret(
     """A new identity secret (shown only in this answer); the current one becomes the
     previous, which still verifies for `keep_previous_hours` or until it is retired, so the
     host's servers can switch over without a gap. A previous secret still kept is dropped."""
+    if not 0 <= keep_previous_hours <= MAX_ROTATION_HOURS:
+        raise InputError("keep_previous_hours", f"between 0 and {MAX_ROTATION_HOURS}")
     await get_widget_key(key_id)
     row = (
         await WidgetKey.select(WidgetKey.identity_secret_sealed)

@@ -406,9 +406,7 @@ class SurveyAdminController(Controller):
         self,
         principal: CurrentPrincipal,
         key_id: FromPath[int],
-        keep_previous_hours: FromQuery[
-            Annotated[int, msgspec.Meta(ge=0, le=24 * 90)]
-        ] = configuration.DEFAULT_ROTATION_HOURS,
+        keep_previous_hours: FromQuery[int] = configuration.DEFAULT_ROTATION_HOURS,
     ) -> dict[str, Any]:
         return await configuration.rotate_identity_secret(
             key_id, principal.actor, principal.source, keep_previous_hours

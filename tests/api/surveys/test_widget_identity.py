@@ -298,6 +298,16 @@ async def test_a_rotated_secret_verifies_with_the_old_one_until_it_is_retired(
     )
     assert retired.status_code == 201, retired.text
     assert (await status_with(old, "u-old2"), await status_with(new, "u-new2")) == (401, 200)
+    too_long = await client.post(
+        f"/api/v1/widget-keys/{key['id']}/rotate-secret?keep_previous_hours=99999", headers=admin
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["detail"][0]["field"] == "keep_previous_hours"
+    at_once = await client.post(
+        f"/api/v1/widget-keys/{key['id']}/rotate-secret?keep_previous_hours=0", headers=admin
+    )
+    newest = at_once.json()["identity_secret"]
+    assert (await status_with(new, "u-new3"), await status_with(newest, "u-3")) == (401, 200)
 
 
 async def test_a_request_without_an_origin_is_told_so_plainly(client: Any) -> None:
