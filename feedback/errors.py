@@ -19,6 +19,7 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -89,11 +90,31 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith(("/api/", "/healthz", "/schema", "/widget/"))
 
 
+def _size(count: int) -> str:
+    for unit, scale in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count >= scale and count % scale == 0:
+            return f"{count // scale} {unit} ({count} bytes)"
+    return f"{count} bytes"
+
+
+def body_too_large(request: Request[Any, Any, Any]) -> tuple[str, list[dict[str, str]]]:
+    """A 413's error and detail: what the limit of this endpoint is."""
+    limit = request.route_handler.resolve_request_max_body_size()
+    message = (
+        f"larger than this endpoint's limit of {_size(limit)}"
+        if limit
+        else "larger than this endpoint accepts"
+    )
+    return "request body too large", [{"field": "body", "message": message}]
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, NotAuthorizedException) and _wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
     detail = _detail_items(exc.extra)
-    if isinstance(exc, ValidationException):
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and not detail:
+        error, detail = body_too_large(request)
+    elif isinstance(exc, ValidationException):
         error = "validation failed"
         if not detail:
             detail = [{"field": "body", "message": exc.detail}]

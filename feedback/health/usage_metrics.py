@@ -23,6 +23,8 @@ from feedback.kernel.principal import Principal
 MAX_METRICS_PER_PUSH = 10_000
 METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ACCOUNT_LOOKUP_CHUNK = 500
+# days outside these years are typing mistakes (and 0001-01-01 minus a day overflows)
+DAY_YEARS = (1900, 2200)
 
 
 def parse_day(value: Any, field: str) -> date:
@@ -31,9 +33,12 @@ def parse_day(value: Any, field: str) -> date:
     if not isinstance(value, str):
         raise InputError(field, "expected a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InputError(field, f"expected a date as YYYY-MM-DD, got {value!r}") from None
+    if not DAY_YEARS[0] <= day.year <= DAY_YEARS[1]:
+        raise InputError(field, f"must be a date from {DAY_YEARS[0]} to {DAY_YEARS[1]}")
+    return day
 
 
 def _rows_of(payload: Any) -> list[Any]:
