@@ -165,14 +165,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 security_headers_middleware, hsts=settings.environment == "production"
             ),
-            input_guard_middleware,
             sessions.middleware,
-            # after sessions: the CSRF token is bound to the session (feedback/web/csrf.py)
+            # after sessions: the CSRF token is bound to the session; before the input
+            # rule, so a stranger's oversized form is refused before anything reads it
+            # (feedback/web/csrf.py)
             DefineMiddleware(
                 csrf_middleware,
                 secret=settings.csrf_secret,
                 exclude=["^/api/", "^/widget/", "^/healthz", "^/livez", "^/slack/", "^/schema"],
             ),
+            input_guard_middleware,
         ],
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=openapi,

@@ -12,7 +12,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from ipaddress import IPv6Address, ip_address, ip_network
 from typing import Any
 
 from feedback.auth.models import StaffUser
@@ -20,7 +19,7 @@ from feedback.auth.passwords import verify_against_nobody, verify_password
 from feedback.auth.services import audit, principal_for_staff_row
 from feedback.kernel.clock import utcnow
 from feedback.kernel.principal import Principal
-from feedback.ratelimit import RateLimiter
+from feedback.ratelimit import RateLimiter, client_bucket
 
 log = logging.getLogger("feedback.auth")
 
@@ -43,21 +42,6 @@ class SignInResult:
     session: dict[str, Any] | None = None
     # seconds until a throttled email or address may try again; None when not throttled
     retry_after: int | None = None
-
-
-def address_bucket(host: str | None) -> str:
-    """One client for throttling: an IPv4 address, or an IPv6 /64 (one host's usual share)."""
-    if not host:
-        return "unknown"
-    try:
-        address = ip_address(host)
-    except ValueError:
-        return "unknown"
-    if isinstance(address, IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ip_network(f"{address}/64", strict=False))
-    return str(address)
 
 
 def _email_key(email: str) -> str:
@@ -85,7 +69,7 @@ async def _audit_failure(email: str, address: str, reason: str) -> None:
 
 
 async def sign_in(
-    email: str, password: str, client_host: str | None, limiter: RateLimiter, limits: SignInLimits
+    email: str, password: str, client: str, limiter: RateLimiter, limits: SignInLimits
 ) -> SignInResult:
     """Check a password unless the email or the address has failed too often in the window.
 
@@ -93,7 +77,8 @@ async def sign_in(
     does not help an attacker who has used up the attempts."""
     email = email.strip().lower()[:MAX_EMAIL_LENGTH]
     password = password[:MAX_PASSWORD_INPUT]
-    address = address_bucket(client_host)
+    address = client[:100]
+    bucket = client_bucket(address)  # an IPv6 client counts per /64
     row = (
         await StaffUser.select(
             StaffUser.id,
@@ -108,7 +93,7 @@ async def sign_in(
         .first()
     )
     by_address = await limiter.hit(
-        f"login:address:{address}", limits.failures_per_address, limits.window_seconds
+        f"login:address:{bucket}", limits.failures_per_address, limits.window_seconds
     )
     by_account = await limiter.hit(
         f"login:account:{_email_key(email)}:{_generation(row['last_login_at'] if row else None)}",
@@ -119,7 +104,7 @@ async def sign_in(
         retry_after = max(v.retry_after for v in (by_address, by_account) if not v.allowed)
         # audited once per window and bucket: a flood of refused attempts writes no flood
         first = await limiter.hit(
-            f"login:throttle-audited:{address}:{_email_key(email)}", 1, limits.window_seconds
+            f"login:throttle-audited:{bucket}:{_email_key(email)}", 1, limits.window_seconds
         )
         if first.allowed:
             reason = (

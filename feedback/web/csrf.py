@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -71,21 +72,30 @@ def _content_length(scope: Scope) -> int | None:
         return None
 
 
-def _capped(receive: Receive, limit: int | None) -> Receive:
-    if limit is None:
-        return receive
+def _recording(receive: Receive, limit: int | None, messages: list[Any]) -> Receive:
+    """Keeps what it reads for the middleware after this one; raises past `limit` bytes."""
     seen = 0
 
-    async def capped_receive() -> Any:
+    async def recording_receive() -> Any:
         nonlocal seen
         message = await receive()
+        messages.append(message)
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
-            if seen > limit:
+            if limit is not None and seen > limit:
                 raise FormTooLarge
         return message
 
-    return capped_receive
+    return recording_receive
+
+
+def _replaying(messages: list[Any], receive: Receive) -> Receive:
+    pending = deque(messages)
+
+    async def replay() -> Any:
+        return pending.popleft() if pending else await receive()
+
+    return replay
 
 
 async def _answer_too_large(send: Send) -> None:
@@ -133,13 +143,17 @@ def csrf_middleware(app: ASGIApp, secret: str, exclude: Sequence[str] = ()) -> A
         submitted: Any = (_header(scope, HEADER) or b"").decode("latin-1") or None
         content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
         if submitted is None and content_type in FORM_TYPES:
-            request: Request[Any, Any, Any] = Request(scope, receive=_capped(receive, limit))
+            messages: list[Any] = []
+            request: Request[Any, Any, Any] = Request(
+                scope, receive=_recording(receive, limit, messages)
+            )
             try:
                 form = await request.form()
             except FormTooLarge:
                 await _answer_too_large(send)
                 return
             submitted = form.get(FORM_FIELD)
+            receive = _replaying(messages, receive)
         if not (
             isinstance(value, str)
             and isinstance(submitted, str)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 from feedback.accounts.services import list_accounts
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.sign_in import SignInLimits, sign_in, sign_out
+from feedback.ratelimit import client_address
 from feedback.settings import Settings
 from feedback.surveys.keys import DEMO_WIDGET_KEY
 from feedback.web.csrf import ANONYMOUS_FORM_LIMIT, CSRF_SESSION_KEY, new_csrf_value
@@ -50,7 +51,7 @@ class PageController(Controller):
         result = await sign_in(
             data.email,
             data.password,
-            request.client.host if request.client else None,
+            client_address(request.scope, settings.trusted_proxies),
             request.app.state["rate_limiter"],
             SignInLimits(
                 failures_per_account=settings.login_failures_per_account,

@@ -256,8 +256,10 @@ async def test_hashing_a_new_password_runs_in_a_worker_thread(
     assert threads and threading.get_ident() not in threads
 
 
-async def post_raw_form(app: Any, size: int, announce_length: bool) -> tuple[int, bytes, int]:
-    """POST /login straight to the application, counting the body bytes it asks for."""
+async def post_raw_form(
+    app: Any, size: int, announce_length: bool, path: str = "/login"
+) -> tuple[int, bytes, int]:
+    """POST a form straight to the application, counting the body bytes it asks for."""
     chunk = b"a" * 65536
     sent = 0
     answer: dict[str, Any] = {"body": b""}
@@ -273,8 +275,8 @@ async def post_raw_form(app: Any, size: int, announce_length: bool) -> tuple[int
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/login",
-        "raw_path": b"/login",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": headers,
@@ -298,11 +300,12 @@ async def post_raw_form(app: Any, size: int, announce_length: bool) -> tuple[int
     return answer["status"], answer["body"], sent
 
 
+@pytest.mark.parametrize("path", ["/login", "/admin/users", "/ctas/1"])
 @pytest.mark.parametrize("announce_length", [True, False], ids=["content-length", "chunked"])
-async def test_an_8_mb_sign_in_form_is_refused_without_being_read(
-    app: Any, announce_length: bool
+async def test_an_8_mb_form_from_a_stranger_is_refused_without_being_read(
+    app: Any, announce_length: bool, path: str
 ) -> None:
-    status, body, read = await post_raw_form(app, 8 * 1024 * 1024, announce_length)
+    status, body, read = await post_raw_form(app, 8 * 1024 * 1024, announce_length, path)
     assert status == 413
     assert b"too large" in body
     assert read <= 16 * 1024 + 65536  # at most one chunk past the 16 KiB cap
