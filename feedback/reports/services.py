@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -372,11 +373,27 @@ def csv_columns(query: NPSQuery) -> tuple[str, ...]:
     return ("key", "period", *CSV_COLUMNS[1:]) if query.period else CSV_COLUMNS
 
 
+# what starts a formula in Excel, LibreOffice or Google Sheets, full-width and small forms
+# included (the apps read them as their ASCII twins)
+FORMULA_STARTS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20\ufe66\ufe62\ufe63\ufe6b")
+
+
 def spreadsheet_safe(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe: a cell that
+    starts with a formula character once leading whitespace and invisible characters are
+    skipped (spreadsheets skip them too), or that starts with a tab or a line break."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in "\t\r\n" or _first_visible(value) in FORMULA_STARTS:
         return "'" + value
     return value
+
+
+def _first_visible(text: str) -> str:
+    for character in text:
+        if not character.isspace() and unicodedata.category(character) not in ("Cc", "Cf"):
+            return character
+    return ""
 
 
 def _csv_row(group: NPSGroup, columns: tuple[str, ...]) -> list[Any]:
