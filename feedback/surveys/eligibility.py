@@ -154,7 +154,8 @@ async def check_eligibility(
     if remembered is not None:
         return Outcome(False, remembered)
     found, outcome = None, None
-    if not force and not is_sqlite():
+    # the one-statement path creates new users: never for a call that proves only the user id
+    if not force and not is_sqlite() and trust is not IdentityMode.user_hash:
         account = known_accounts.peek(account_id)
         if account is None:
             found = await queries.IDENTIFY.first(user_id, account_id)

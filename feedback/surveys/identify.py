@@ -94,8 +94,9 @@ async def identify(
     the widget never overwrites CRM data on an existing account (only fills a new one).
     `found` is this user's `queries.IDENTIFY` row when the caller has just read it.
 
-    With `trust` at `user_hash` only the user id is proven: the account must exist and be the
-    user's own, and an existing user's traits are left as they are (see `verification`)."""
+    With `trust` at `user_hash` only the user id is proven: the user must exist already (from
+    an import or an earlier signed call), the account must be theirs, and their traits are
+    left as they are (see `verification`)."""
     user_fields, account_fields, free = split_traits(traits)
     if found is None:
         found = await queries.IDENTIFY.first(user_id, account_id)
@@ -119,6 +120,14 @@ async def identify(
     account_pk: int = found["account_pk"]
     plan: str | None = found["account_plan"]
     is_new = found["id"] is None
+    if is_new and trust is IdentityMode.user_hash:
+        # a user id the host vouches for says nothing of their account: placing them in one
+        # the browser names would let a new sign-up answer as another company
+        raise Forbidden.for_field(
+            "user_id",
+            "not a known user: a user_hash cannot add a user to an account (send an "
+            "identity_token that signs the account, or import the user first)",
+        )
     existing = found
     if is_new:
         values = (user_fields.get("role"), user_fields.get("email"), user_fields.get("locale"))

@@ -522,7 +522,9 @@ async def key_made_by_an_admin(environment: str, identity: str) -> dict[str, Any
 
 async def test_identity_verification_refuses_a_wrong_hash(client: Any) -> None:
     await widget_setup()
-    await Account(external_id="acct-1", name="Acme").save()
+    account = Account(external_id="acct-1", name="Acme")
+    await account.save()
+    await EndUser(external_id="u-1", account=account.id).save()
     key = await key_made_by_an_admin("production", "user_hash")
     missing = await call(client, key["key"], "eligibility", check_body())
     assert missing.status_code == 401

@@ -95,7 +95,7 @@ async def test_a_user_hash_cannot_move_its_user_to_another_account(
     assert (await user("u4"))["role"] == "admin"
 
 
-async def test_a_user_hash_never_creates_an_account(client: Any, admin: dict[str, str]) -> None:
+async def test_a_user_hash_never_creates_an_account_or_a_user(client: Any, admin: dict[str, str]) -> None:
     await widget_setup()
     key = await new_key(client, admin, identity="user_hash")
     answer = await check(
@@ -109,6 +109,19 @@ async def test_a_user_hash_never_creates_an_account(client: Any, admin: dict[str
     )
     assert answer.status_code == 403 and answer.json()["detail"][0]["field"] == "account_id"
     assert await Account.count() == 0 and await EndUser.count() == 0
+    # nor places a new user in an account the browser names
+    await Account(external_id="acct-1", name="Acme").save()
+    placed = await check(
+        client,
+        key["key"],
+        {
+            "user_id": "new-sign-up",
+            "account_id": "acct-1",
+            "user_hash": identity_hash(key["identity_secret"], "new-sign-up"),
+        },
+    )
+    assert placed.status_code == 403 and placed.json()["detail"][0]["field"] == "user_id"
+    assert await EndUser.count() == 0
 
 
 async def test_a_signed_identity_places_the_user_and_its_traits_win(
