@@ -95,7 +95,9 @@ async def test_a_user_hash_cannot_move_its_user_to_another_account(
     assert (await user("u4"))["role"] == "admin"
 
 
-async def test_a_user_hash_never_creates_an_account_or_a_user(client: Any, admin: dict[str, str]) -> None:
+async def test_a_user_hash_never_creates_an_account_or_a_user(
+    client: Any, admin: dict[str, str]
+) -> None:
     await widget_setup()
     key = await new_key(client, admin, identity="user_hash")
     answer = await check(
