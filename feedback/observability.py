@@ -11,8 +11,10 @@ import contextvars
 import json
 import logging
 import os
+import re
 import secrets
 import time
+from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,6 +96,63 @@ def observability_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+# C0, DEL, C1 and the Unicode line and paragraph separators: anything that could end a log
+# line early or drive a terminal
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    character = match.group()
+    if character in _NAMED:
+        return _NAMED[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x00`)."""
+    return _CONTROL.sub(_escaped, text) if _CONTROL.search(text) else text
+
+
+def _escape_all_but_newlines(text: str) -> str:
+    return "\n".join(escape_controls(line) for line in text.split("\n"))
+
+
+class EscapeControlCharacters(logging.Filter):
+    """One record, one line: a logged value that came from a request (a path with `%0a`, a
+    user id with NUL) is written with its control characters escaped, so no request can
+    forge a log line or drive the terminal that shows the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not fit: logging reports it
+            return True
+        if _CONTROL.search(message):
+            record.msg, record.args = escape_controls(message), None
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    """The text format; a traceback's lines are indented so that only a record's first line
+    starts at the margin (an exception's message may quote a request's value)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        cached, record.exc_text = record.exc_text, None  # another handler's rendering
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
+    def formatException(self, ei: Any) -> str:
+        text = _escape_all_but_newlines(super().formatException(ei))
+        return "\n".join("    " + line for line in text.split("\n"))
+
+    def formatStack(self, stack_info: str) -> str:
+        return "\n".join("    " + line for line in stack_info.split("\n"))
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
@@ -110,21 +169,21 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = _escape_all_but_newlines(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
 def configure_logging(level: str, fmt: str) -> None:
-    """Text (default) or one JSON object per line; both carry the request id."""
+    """Text (default) or one JSON object per line; both carry the request id and escape
+    control characters in what they log."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(EscapeControlCharacters())
     if fmt == "json":
         formatter: logging.Formatter = JsonFormatter()
         formatter.converter = time.gmtime
     else:
-        formatter = logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
-        )
+        formatter = TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -148,3 +149,50 @@ async def test_the_service_warns_when_postgres_autovacuum_is_off(
     with caplog.at_level(logging.WARNING, logger="feedback"):
         assert await warn_when_autovacuum_is_off() is off
     assert ("autovacuum is off" in caplog.text) is off
+
+
+FORGED = "/api/v1/x\n2026-12-05 10:00:00,000 CRITICAL feedback [-] forged\x1b[2J\x85"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_request_value_cannot_forge_a_log_line(
+    capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """A path with %0a once wrote a CRITICAL line of its own into the log."""
+    from litestar import Request
+
+    from feedback.errors import internal_error_handler
+
+    scope: Any = {
+        "type": "http",
+        "method": "GET",
+        "path": FORGED,
+        "raw_path": b"/api/v1/x%0a",
+        "query_string": b"",
+        "headers": [],
+        "app": None,
+    }
+    configure_logging("INFO", fmt)
+    try:
+        try:
+            raise ValueError(f"invalid input: {FORGED!s}")
+        except ValueError as exc:
+            internal_error_handler(Request(scope), exc)
+    finally:
+        configure_logging("INFO", "text")
+    lines = capsys.readouterr().err.splitlines()
+    logged = [line for line in lines if "unhandled error" in line]
+    assert len(logged) == 1
+    assert not any(
+        "CRITICAL" in line and "unhandled" not in line for line in lines if fmt == "json"
+    )
+    if fmt == "text":
+        # the record's first line and then only indented traceback lines: no forged record
+        start = lines.index(logged[0])
+        assert all(line.startswith("    ") for line in lines[start + 1 :]), lines
+        assert "\\n2026-12-05 10:00:00,000 CRITICAL" in logged[0]
+        assert "\\x1b[2J\\x85" in logged[0]
+    else:
+        entry = json.loads(logged[0])
+        assert "\\x1b[2J\\x85" in entry["message"] and "\x85" not in entry["exception"]
+    assert not any("\x1b" in line or "\x85" in line for line in lines)
