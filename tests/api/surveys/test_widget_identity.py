@@ -333,3 +333,40 @@ async def test_a_request_without_an_origin_is_told_so_plainly(client: Any) -> No
     assert answer.status_code == 403
     message = answer.json()["detail"][0]["message"]
     assert message == "this request has no Origin header" and "None" not in answer.text
+
+
+async def test_the_migration_encrypts_secrets_stored_in_clear(client: Any) -> None:
+    """Keys made before secrets were encrypted: their secret moves to the sealed column and
+    keeps verifying; a key that required identity keeps the user_hash check."""
+    import importlib.util
+    from pathlib import Path
+
+    await book()
+    await widget_setup()
+    await WidgetKey(
+        key="wk_legacy",
+        allowed_origins=["https://app.example.com"],
+        identity_secret="legacy-secret-" * 4,
+        require_identity=True,
+    ).save()
+    path = Path(__file__).parents[3] / "migrations" / "feedback_2026_12_05t18_56_00_000000.py"
+    spec = importlib.util.spec_from_file_location("encrypt_widget_secrets", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    manager = await migration.forwards()
+    for step in manager.raw:
+        await step()
+    row = await WidgetKey.select().where(WidgetKey.key == "wk_legacy").first()
+    assert row["identity_secret"] is None and "legacy-secret" not in row["identity_secret_sealed"]
+    assert row["identity"] == "user_hash"
+    answer = await check(
+        client,
+        "wk_legacy",
+        {
+            "user_id": "u1",
+            "account_id": "a1",
+            "user_hash": identity_hash("legacy-secret-" * 4, "u1"),
+        },
+    )
+    assert answer.status_code == 200, answer.text
