@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
+import jwt
 import pytest
 from playwright.async_api import expect
 
 from feedback.accounts.models import Account
+from feedback.kernel.principal import Role
 from feedback.responses.models import Response
 from feedback.surveys.models import Display
+from feedback.surveys.previews import make_preview_token
 from tests.browser.conftest import HostSite, apply_configuration
+from tests.support.factories import bearer, token
 
 T = TypeVar("T")
 Widget = Callable[..., Awaitable[dict[str, Any]]]
@@ -627,3 +633,86 @@ async def test_show_alone_still_asks_with_force_and_no_preview_token(
         await page.evaluate("NPS('show')")
     body = json.loads((await asked.value).post_data)
     assert body["force"] is True and "preview_token" not in body
+
+
+# -- the same, end to end with the service's own checks ----------------------------------
+
+
+async def signed_key(service: str, origin: str) -> dict[str, Any]:
+    """A production key made as an admin makes one: it requires a signed identity."""
+    async with httpx.AsyncClient(base_url=service, timeout=10) as client:
+        answer = await client.post(
+            "/api/v1/widget-keys",
+            headers=bearer(await token(Role.admin)),
+            json={"name": "web", "environment": "production", "allowed_origins": [origin]},
+        )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+def serving(body: str) -> Callable[[Any], Awaitable[None]]:
+    """A route handler answering with this body."""
+    return lambda route: route.fulfill(body=body)  # type: ignore[no-any-return]
+
+
+def snippet_with(options: dict[str, str]) -> str:
+    """The host's snippet, identifying with these options (an identity token, say)."""
+    return IDENTITY_SNIPPET.replace(
+        "{ identity_token: 'header.claims.signature' }", json.dumps(options)
+    )
+
+
+async def test_a_signed_identity_made_by_the_host_server_is_taken_and_a_missing_one_is_not(
+    browser: Any, service: str, host: HostSite, widget: Widget
+) -> None:
+    await widget()  # the survey and its schedule
+    key = await signed_key(service, host.origin)
+    assert key["identity"] == "signed"
+    url = host.page("/signed", service=service, key=key["key"], user="jwt-user", account="acct-9")
+    now = int(time.time())
+    identity = jwt.encode(
+        {"sub": "jwt-user", "account": "acct-9", "traits": {"plan": "premium"}, "exp": now + 600},
+        key["identity_secret"],
+        algorithm="HS256",
+    )
+    for options, shown in (({}, False), ({"identity_token": identity}, True)):
+        context = await browser.new_context()
+        try:
+            page = await context.new_page()
+            await page.route("**/snippet.js", serving(snippet_with(options)))
+            async with page.expect_response(lambda r: r.url.endswith("/eligibility")) as asked:
+                await page.goto(url)
+            checked = await asked.value
+            if not shown:
+                assert checked.status == 401
+                assert (await checked.json())["detail"][0]["field"] == "identity_token"
+                await expect(page.locator(CARD)).to_have_count(0)
+                continue
+            await expect(page.locator(CARD)).to_be_visible()
+            await answer(page, 8, "Signed and sealed")
+            await page.wait_for_function("!JSON.parse(localStorage['nps:q']).length")
+        finally:
+            await context.close()
+    assert await responses() == [
+        {"score": 8, "comment": "Signed and sealed", "source": "widget", "account": "acct-9"}
+    ]
+
+
+async def test_a_preview_link_shows_the_survey_again_after_an_answer(
+    page: Any, service: str, host: HostSite, widget: Widget
+) -> None:
+    setup = await widget()
+    url = host.page("/", service=service, key=setup["key"], user="previewing-admin")
+    await open_survey(page, url)
+    await answer(page, 10, "First")
+    await eventually(responses)
+    preview, _ = make_preview_token(setup["key"], "admin@example.com")
+    async with page.expect_response(lambda r: r.url.endswith("/eligibility")) as asked:
+        await page.goto(f"{url}?nps_preview={preview}")
+    assert (await (await asked.value).json())["show"] is True
+    await expect(page.locator(CARD)).to_be_visible()
+    # a made-up token is ignored: the cadence rules stand
+    async with page.expect_response(lambda r: r.url.endswith("/eligibility")) as asked:
+        await page.goto(f"{url}?nps_preview=made-up")
+    assert (await (await asked.value).json())["show"] is False
+    await expect(page.locator(CARD)).to_have_count(0)
