@@ -19,6 +19,8 @@ from tests.support.web import PASSWORD, csrf_token, sign_in
 
 
 def browser(app: Any, cookies: httpx.Cookies | None = None) -> httpx.AsyncClient:
+    """Another browser on the same application (tests that use one also take `client`,
+    which starts the sign-in counters afresh)."""
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
         base_url="http://testserver.local",
@@ -26,7 +28,7 @@ def browser(app: Any, cookies: httpx.Cookies | None = None) -> httpx.AsyncClient
     )
 
 
-async def test_a_saved_session_cookie_stops_working_after_sign_out(app: Any) -> None:
+async def test_a_saved_session_cookie_stops_working_after_sign_out(app: Any, client: Any) -> None:
     await create_staff_user("admin@example.com", Role.admin, PASSWORD)
     async with browser(app) as laptop:
         await sign_in(laptop, "admin@example.com")
@@ -39,7 +41,7 @@ async def test_a_saved_session_cookie_stops_working_after_sign_out(app: Any) -> 
         assert answer.status_code == 302 and answer.headers["location"].startswith("/login")
 
 
-async def test_a_csrf_token_from_another_browser_is_refused(app: Any) -> None:
+async def test_a_csrf_token_from_another_browser_is_refused(app: Any, client: Any) -> None:
     await create_staff_user("admin@example.com", Role.admin, PASSWORD)
     async with browser(app) as attacker, browser(app) as victim:
         stolen = await csrf_token(attacker)
@@ -52,7 +54,7 @@ async def test_a_csrf_token_from_another_browser_is_refused(app: Any) -> None:
         assert (await sign_in(victim, "admin@example.com")).status_code == 303
 
 
-async def test_a_token_from_before_sign_in_is_worth_nothing_after(app: Any) -> None:
+async def test_a_token_from_before_sign_in_is_worth_nothing_after(app: Any, client: Any) -> None:
     await create_staff_user("admin@example.com", Role.admin, PASSWORD)
     async with browser(app) as visitor:
         before = await csrf_token(visitor)

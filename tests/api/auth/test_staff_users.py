@@ -206,3 +206,22 @@ async def test_only_admins_manage_staff_users(client: Any, role: Role) -> None:
         answer = await client.request(method, path, json=body, headers=bearer(value))
         assert answer.status_code == 403, path
         assert (await client.request(method, path, json=body)).status_code == 401
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_one_admin() -> None:
+    import asyncio
+
+    from feedback.auth import staff_users
+    from feedback.kernel.errors import Conflict
+
+    await create_staff_user("one@example.com", Role.admin, PASSWORD)
+    await create_staff_user("two@example.com", Role.admin, PASSWORD)
+    one, two = await staff_id("one@example.com"), await staff_id("two@example.com")
+    results = await asyncio.gather(
+        staff_users.set_role(one, Role.analyst, None, "two@example.com", "web"),
+        staff_users.set_role(two, Role.analyst, None, "one@example.com", "web"),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, Conflict) for r in results) == 1, results
+    admins = await StaffUser.count().where(StaffUser.role == "admin")
+    assert admins == 1
