@@ -21,6 +21,7 @@ from feedback.imports.parsing import (
     parse_score,
     parse_text,
 )
+from feedback.settings import get_settings
 
 MAX_COMMENT_CHARS = 5000
 
@@ -257,7 +258,16 @@ def check_header(kind: Kind, header: list[str]) -> tuple[dict[str, str], list[st
 NUL_REFUSED = "contains a NUL character (\\x00), which no text value may hold"
 
 
-def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> ParsedRows:
+def cell_too_long(limit: int) -> str:
+    return f"longer than {limit} characters (FEEDBACK_IMPORT_MAX_CELL_CHARS)"
+
+
+def parse_rows(
+    kind: Kind, header: list[str], rows: Iterable[SourceRow], cell_limit: int | None = None
+) -> ParsedRows:
+    """Every row checked and parsed; a cell longer than `cell_limit`
+    (FEEDBACK_IMPORT_MAX_CELL_CHARS) is an error of its row."""
+    limit = get_settings().import_max_cell_chars if cell_limit is None else cell_limit
     mapping, traits, header_errors = check_header(kind, header)
     parsed = ParsedRows(kind=kind, columns=list(mapping.values()), trait_columns=traits)
     parsed.errors.extend(header_errors)
@@ -270,6 +280,10 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
         for file_name, canonical in mapping.items():
             column = kind.by_name[canonical]
             cell = source.values.get(file_name, "")
+            if len(cell) > limit:
+                parsed.errors.append(RowError(source.line, canonical, cell_too_long(limit)))
+                row_ok = False
+                continue
             if "\x00" in cell:
                 parsed.errors.append(RowError(source.line, canonical, NUL_REFUSED))
                 row_ok = False
@@ -288,7 +302,11 @@ def parse_rows(kind: Kind, header: list[str], rows: Iterable[SourceRow]) -> Pars
                 parsed.errors.append(RowError(source.line, canonical, str(exc)[:200]))
                 row_ok = False
         for name in traits:
-            if "\x00" in source.values.get(name, ""):
+            cell = source.values.get(name, "")
+            if len(cell) > limit:
+                parsed.errors.append(RowError(source.line, name, cell_too_long(limit)))
+                row_ok = False
+            elif "\x00" in cell:
                 parsed.errors.append(RowError(source.line, name, NUL_REFUSED))
                 row_ok = False
         if traits:

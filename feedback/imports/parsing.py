@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from feedback.settings import get_settings
+
 # a single comment may be long, but a cell the size of a file is an attack or a broken quote
 MAX_FIELD_CHARS = 1_000_000
 csv.field_size_limit(MAX_FIELD_CHARS)
@@ -61,8 +63,26 @@ def decode(data: bytes) -> str:
         raise FileError(RowError(line, "", "the file is not UTF-8 text")) from None
 
 
-def read_csv(text: str) -> tuple[list[str], Iterator[SourceRow]]:
-    """The normalised header and the non-empty rows, each with the line it starts on."""
+def max_columns() -> int:
+    return get_settings().import_max_columns
+
+
+def too_many_columns(count: int, limit: int) -> FileError:
+    return FileError(
+        RowError(
+            1,
+            "header",
+            f"{count} columns, more than the {limit} an import takes "
+            "(FEEDBACK_IMPORT_MAX_COLUMNS); nothing was read past the header",
+        )
+    )
+
+
+def read_csv(text: str, column_limit: int | None = None) -> tuple[list[str], Iterator[SourceRow]]:
+    """The normalised header and the non-empty rows, each with the line it starts on. A
+    header with more than `column_limit` columns (FEEDBACK_IMPORT_MAX_COLUMNS) refuses the
+    file before any row is read."""
+    limit = max_columns() if column_limit is None else column_limit
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -71,6 +91,8 @@ def read_csv(text: str) -> tuple[list[str], Iterator[SourceRow]]:
         raise FileError(RowError(1, "", "the file is empty: expected a header row")) from None
     except csv.Error as exc:
         raise FileError(RowError(1, "", f"unreadable header: {exc}")) from None
+    if len(raw_header) > limit:
+        raise too_many_columns(len(raw_header), limit)
     header = [normalise_header(h) for h in raw_header]
     seen: set[str] = set()
     for position, name in enumerate(header, start=1):
@@ -102,8 +124,12 @@ def read_csv(text: str) -> tuple[list[str], Iterator[SourceRow]]:
     return header, rows()
 
 
-def read_json_rows(payload: Any) -> tuple[list[str], Iterator[SourceRow]]:
-    """JSON rows: a list of objects, or `{"rows": [...]}`; "line" is the 1-based row number."""
+def read_json_rows(
+    payload: Any, column_limit: int | None = None
+) -> tuple[list[str], Iterator[SourceRow]]:
+    """JSON rows: a list of objects, or `{"rows": [...]}`; "line" is the 1-based row number.
+    More than `column_limit` distinct fields (FEEDBACK_IMPORT_MAX_COLUMNS) refuse the file."""
+    limit = max_columns() if column_limit is None else column_limit
     if isinstance(payload, dict) and isinstance(payload.get("rows"), list):
         payload = payload["rows"]
     if not isinstance(payload, list):
@@ -114,6 +140,8 @@ def read_json_rows(payload: Any) -> tuple[list[str], Iterator[SourceRow]]:
     for number, item in enumerate(payload, start=1):
         if not isinstance(item, dict):
             raise FileError(RowError(number, "", "each row must be an object"))
+        if len(item) > limit:
+            raise too_many_columns(len(item), limit)
         values: dict[str, str] = {}
         for key, value in item.items():
             name = normalise_header(str(key))
@@ -133,6 +161,8 @@ def read_json_rows(payload: Any) -> tuple[list[str], Iterator[SourceRow]]:
             if name not in seen:
                 seen.add(name)
                 header.append(name)
+                if len(header) > limit:
+                    raise too_many_columns(len(header), limit)
         rows.append(SourceRow(number, values))
     return header, iter(rows)
 

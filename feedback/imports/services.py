@@ -183,13 +183,24 @@ class Importer:
     async def run(
         self, kind_name: str, header: list[str], rows: Iterable[SourceRow]
     ) -> ImportResult:
-        kind = KINDS[kind_name]
-        result = ImportResult(kind=kind_name, dry_run=self.dry_run)
+        """Parse the rows here, then write them (`write`)."""
         try:
-            parsed = parse_rows(kind, header, rows)
+            parsed = parse_rows(KINDS[kind_name], header, rows)
         except FileError as exc:
-            result.errors.append(exc.error)
-            return result
+            return self.refused(kind_name, exc.error)
+        return await self.write(parsed)
+
+    def refused(self, kind_name: str, error: RowError) -> ImportResult:
+        """The result of a file that could not be read at all."""
+        result = ImportResult(kind=kind_name, dry_run=self.dry_run)
+        result.errors.append(error)
+        return result
+
+    async def write(self, parsed: ParsedRows) -> ImportResult:
+        """Rows parsed already (the API parses in a worker thread): all or nothing, or the
+        valid ones with `skip_invalid`."""
+        kind_name = parsed.kind.name
+        result = ImportResult(kind=kind_name, dry_run=self.dry_run)
         result.errors.extend(parsed.errors)
         result.rows = len(parsed.rows) + len(parsed.invalid_lines)
         if parsed.header_failed:
