@@ -21,6 +21,7 @@ from feedback.auth.services import (
     list_tokens,
     revoke_token,
 )
+from feedback.kernel.errors import InputError, NotFound
 from feedback.kernel.principal import Role
 
 
@@ -76,18 +77,19 @@ class AdminController(Controller):
         self, principal: CurrentPrincipal, data: JSONBody[TokenIn]
     ) -> dict[str, Any]:
         csm_id = await csm_id_for_email(data.csm_email, data.role)
-        owner_id = (
-            await staff.find_staff_user(data.owner_email, "owner_email")
-            if data.owner_email
-            else None
-        )
+        owner_id = None
+        if data.owner_email:
+            try:
+                owner_id = await staff.find_staff_user(data.owner_email, "owner_email")
+            except NotFound as exc:
+                raise InputError("owner_email", exc.message) from None
         token, info = await create_token(data.role, data.name, principal.actor, csm_id, owner_id)
         await audit(
             principal.actor,
             principal.source,
             "token.create",
             info["prefix"],
-            {"role": data.role.value, "name": data.name},
+            {"role": data.role.value, "name": data.name, "owner_email": data.owner_email},
         )
         return {**info, "token": token}
 

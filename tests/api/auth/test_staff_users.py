@@ -225,3 +225,15 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin() -> None:
     assert sum(isinstance(r, Conflict) for r in results) == 1, results
     admins = await StaffUser.count().where(StaffUser.role == "admin")
     assert admins == 1
+
+
+async def test_a_token_for_an_unknown_owner_is_refused_naming_the_field(
+    client: Any, admin: dict[str, str]
+) -> None:
+    answer = await client.post(
+        "/api/v1/tokens",
+        json={"role": "analyst", "owner_email": "ghost@example.com"},
+        headers=admin,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "owner_email"
