@@ -71,10 +71,13 @@ async def _audit_failure(email: str, address: str, reason: str) -> None:
 async def sign_in(
     email: str, password: str, client: str, limiter: RateLimiter, limits: SignInLimits
 ) -> SignInResult:
-    """Check a password unless the email or the address has failed too often in the window.
+    """Check a password unless the email has failed too often since its last sign-in, or the
+    address has tried too often, within the window.
 
-    A throttled attempt is refused before the password is looked at, so the right password
-    does not help an attacker who has used up the attempts."""
+    The limiter only counts (it cannot be read without counting), so an email's count starts
+    afresh after each successful sign-in by naming a new bucket, while an address counts
+    every attempt. A throttled attempt is refused before the password is looked at, so the
+    right password does not help an attacker who has used up the attempts."""
     email = email.strip().lower()[:MAX_EMAIL_LENGTH]
     password = password[:MAX_PASSWORD_INPUT]
     address = client[:100]
@@ -110,7 +113,7 @@ async def sign_in(
             reason = (
                 "too many failures for this email"
                 if not by_account.allowed
-                else ("too many failures from this address")
+                else "too many sign-ins from this address"
             )
             await _audit_failure(email, address, reason)
         log.warning("sign-in throttled for an email from %s", address)
