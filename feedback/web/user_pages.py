@@ -105,7 +105,9 @@ class UserPages(Controller):
         form = await request.form()
         try:
             role = parse_role(str(form.get("role") or ""))
+            # the form shows the current CSM: it only counts when the new role is csm
             csm_email = str(form.get("csm_email") or "").strip() or None
+            csm_email = csm_email if role is Role.csm else None
             await staff_users.set_role(user_id, role, csm_email, principal.actor, "web")
         except DomainError as exc:
             return await self._page(principal, error=exc)

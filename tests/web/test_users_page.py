@@ -90,3 +90,28 @@ async def test_notices_come_only_from_a_fixed_set(client: Any) -> None:
     await signed_in_admin(client)
     page = await client.get("/admin/users?done=Call+us+at+555")
     assert "Call us" not in page.text
+
+
+async def test_a_csm_becomes_a_manager_from_the_page(client: Any) -> None:
+    from tests.support.factories import book
+
+    await book()
+    await signed_in_admin(client)
+    made = await post_form(
+        client,
+        "/admin/users",
+        {
+            "email": "bob.user@example.com",
+            "role": "csm",
+            "csm_email": "bob@example.com",
+            "password": "bob's passphrase",
+        },
+    )
+    assert made.status_code == 303
+    bob = await user_id("bob.user@example.com")
+    changed = await post_form(
+        client, f"/admin/users/{bob}/role", {"role": "manager", "csm_email": "bob@example.com"}
+    )
+    assert changed.status_code == 303
+    row = await StaffUser.select(StaffUser.role, StaffUser.csm).where(StaffUser.id == bob).first()
+    assert row == {"role": "manager", "csm": None}
