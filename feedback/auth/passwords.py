@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 
 import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -23,6 +25,19 @@ MAX_PASSWORD_LENGTH = 1000
 COMMON_PASSWORDS_FILE = Path(__file__).with_name("common-passwords.txt.gz")
 
 _hasher = PasswordHasher()  # Argon2id with the library's current memory-hard defaults
+# Each hash takes 64 MiB for tens of milliseconds: a burst of sign-ins queues for a few
+# threads of its own instead of taking the thread pool (and its memory) from everything else.
+PASSWORD_THREADS = 4
+_password_threads: RunVar[CapacityLimiter] = RunVar("password_threads")
+
+
+def _threads() -> CapacityLimiter:
+    try:
+        return _password_threads.get()
+    except LookupError:
+        limiter = CapacityLimiter(PASSWORD_THREADS)
+        _password_threads.set(limiter)
+        return limiter
 
 
 def hash_password_now(password: str) -> str:
@@ -40,11 +55,13 @@ def verify_password_now(password_hash: str, password: str) -> bool:
 
 async def hash_password(password: str) -> str:
     # a worker thread: an Argon2 hash on the event loop stalls every other request
-    return await anyio.to_thread.run_sync(hash_password_now, password)
+    return await anyio.to_thread.run_sync(hash_password_now, password, limiter=_threads())
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
-    return await anyio.to_thread.run_sync(verify_password_now, password_hash, password)
+    return await anyio.to_thread.run_sync(
+        verify_password_now, password_hash, password, limiter=_threads()
+    )
 
 
 @cache
@@ -59,7 +76,7 @@ def _verify_dummy_now(password: str) -> bool:
 async def verify_against_nobody(password: str) -> None:
     """A real check against a throwaway hash when the email is unknown, so the time an
     answer takes does not tell which emails have an account."""
-    await anyio.to_thread.run_sync(_verify_dummy_now, password)
+    await anyio.to_thread.run_sync(_verify_dummy_now, password, limiter=_threads())
 
 
 @cache

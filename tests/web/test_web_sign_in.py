@@ -315,3 +315,34 @@ async def test_an_ordinary_sign_in_form_is_well_under_the_cap(client: Any) -> No
     await create_staff_user("admin@example.com", Role.admin, PASSWORD)
     answer = await sign_in(client, "admin@example.com", next="/" + "x" * 4000)
     assert answer.status_code == 303
+
+
+async def test_a_burst_of_password_checks_uses_a_few_threads_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight checks at once: PASSWORD_THREADS run, the others wait without a thread."""
+    import asyncio
+
+    from tests.support.waiting import eventually
+
+    inside = 0
+    lock = threading.Lock()
+    release = threading.Event()
+
+    def held(password_hash: str, password: str) -> bool:
+        nonlocal inside
+        with lock:
+            inside += 1
+        release.wait(timeout=120)
+        return False
+
+    monkeypatch.setattr(passwords, "verify_password_now", held)
+    checks = [asyncio.ensure_future(passwords.verify_password("x", "y")) for _ in range(8)]
+    try:
+        await eventually(lambda: inside == passwords.PASSWORD_THREADS, what="threads busy")
+        limiter = passwords._threads()
+        await eventually(lambda: limiter.statistics().tasks_waiting == 8 - inside)
+        assert inside == passwords.PASSWORD_THREADS
+    finally:
+        release.set()
+        await asyncio.gather(*checks)
