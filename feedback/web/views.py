@@ -68,7 +68,7 @@ class PageController(Controller):
                     context={
                         **context,
                         "error": (
-                            "Too many failed sign-ins for this email or from this address. "
+                            "Too many sign-in attempts for this email or from this address. "
                             f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
                         ),
                     },

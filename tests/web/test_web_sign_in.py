@@ -170,7 +170,7 @@ async def test_the_sixth_failure_is_refused_unchecked_until_the_window_passes(
         checks = len(counted_checks)
         refused = await sign_in(visitor, "Admin@Example.com", PASSWORD)
         assert refused.status_code == 429
-        assert "Too many failed sign-ins" in refused.text
+        assert "Too many sign-in attempts" in refused.text
         assert 0 < int(refused.headers["retry-after"]) <= 15 * 60 + 1
         assert len(counted_checks) == checks  # the right password was not even looked at
         assert (await visitor.get("/")).status_code == 302
