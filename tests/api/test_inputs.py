@@ -196,3 +196,38 @@ async def test_a_body_over_the_limit_says_what_the_limit_is(
     assert answer.json()["detail"] == [
         {"field": "body", "message": "larger than this endpoint's limit of 4 MiB (4194304 bytes)"}
     ]
+
+
+async def test_a_body_sent_in_chunks_reaches_the_view_whole(
+    client: Any, admin: dict[str, str]
+) -> None:
+    items = [
+        {"account_id": "a1", "metric": "logins", "day": f"2026-11-{day:02d}", "value": day}
+        for day in range(1, 29)
+    ]
+    encoded = json.dumps({"metrics": items}).encode()
+
+    async def chunks() -> Any:
+        for start in range(0, len(encoded), 100):
+            yield encoded[start : start + 100]
+
+    answer = await client.post(
+        "/api/v1/metrics", content=chunks(), headers={**admin, "content-type": "application/json"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["received"] == 28
+
+
+async def test_a_chunked_body_over_the_limit_is_still_413(
+    client: Any, admin: dict[str, str]
+) -> None:
+    async def chunks() -> Any:
+        yield b'{"metrics": ['
+        for _ in range(5):
+            yield b" " * (1024 * 1024)
+
+    answer = await client.post(
+        "/api/v1/metrics", content=chunks(), headers={**admin, "content-type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["detail"][0]["field"] == "body"
