@@ -127,7 +127,7 @@ async def _act(
     if not change.changed:
         # a double click or a stale message: show the user why, and refresh the message
         async with write_transaction():
-            await enqueue_cta_message(cta_id)
+            await enqueue_cta_message(cta_id, refresh=True)
         await _tell(client, body, change.message)
 
 

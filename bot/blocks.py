@@ -49,9 +49,12 @@ def cta_url(public_url: str, cta_id: int) -> str:
     return f"{public_url}/ctas/{cta_id}"
 
 
-def cta_blocks(cta: CtaView, public_url: str, type_label: str) -> tuple[str, list[dict[str, Any]]]:
+def cta_blocks(
+    cta: CtaView, public_url: str, type_label: str, current: bool = True
+) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for one CTA. Buttons carry "id:version" so a click on a
-    message that is no longer current is recognised."""
+    message that is no longer current is recognised. A card that is not the owner's
+    (`current` false: an earlier owner's) says who has the CTA now and has no buttons."""
     trigger = cta.trigger or {}
     status = cta.status
     title = f"{type_label}: {cta.account_name}"
@@ -88,7 +91,20 @@ def cta_blocks(cta: CtaView, public_url: str, type_label: str) -> tuple[str, lis
                 "elements": [mrkdwn(f"Closed: {escape(clip(cta.close_reason, 1000))}")],
             }
         )
-    else:
+    if not current:
+        owner = escape(cta.owner_name or "nobody")
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    mrkdwn(
+                        f"Reassigned to {owner}: this card shows its state without buttons. "
+                        f"<{cta_url(public_url, cta.id)}|Open in browser>"
+                    )
+                ],
+            }
+        )
+    elif status != "closed":
         value = f"{cta.id}:{cta.version}"
         blocks.append(
             {
@@ -228,8 +244,8 @@ class BlockKit:
     """Slack's Block Kit as the outbox's message format (feedback.outbox.render): the one
     place a CTA's message and a digest are laid out."""
 
-    def cta(self, cta: CtaView, type_label: str, public_url: str) -> Rendered:
-        text, blocks = cta_blocks(cta, public_url, type_label)
+    def cta(self, cta: CtaView, type_label: str, public_url: str, current: bool = True) -> Rendered:
+        text, blocks = cta_blocks(cta, public_url, type_label, current)
         return Rendered(text, blocks)
 
     def digest(self, digest: Digest, public_url: str) -> Rendered:

@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from litestar import Request, Response, post
 from slack_bolt.async_app import AsyncApp
@@ -150,14 +150,19 @@ def _json(text: str) -> Any:
 
 
 def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
-    """(field, reason) when a signed body cannot be one of Slack's requests, else None."""
+    """(field, reason) when a signed body cannot be one of Slack's requests, else None.
+    Parses as bolt will (JSON for `application/json` or a body that starts with `{`, else a
+    form, whose `payload`, when the body names one, is JSON), so that bolt never meets a
+    shape it would crash on."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "body", "not UTF-8"
-    if "json" in content_type:
+    if not text:
+        return None
+    if content_type.split(";")[0].strip().lower() == "application/json" or text.startswith("{"):
         try:
-            data = _json(text or "null")
+            data = _json(text)
         except ValueError as exc:
             return "body", f"not JSON ({exc})"
         if not isinstance(data, dict):
@@ -170,11 +175,11 @@ def malformed(body: bytes, content_type: str) -> tuple[str, str] | None:
         ):
             return "event", "expected an object with a type"
         return None
-    form = {k: v[0] for k, v in parse_qs(text).items()}
-    if "payload" not in form:
-        if "command" in form:
-            return None if isinstance(form.get("user_id"), str) else ("user_id", "missing")
-        return None if not form else ("body", "unknown form")
+    form = dict(parse_qsl(text, keep_blank_values=True))
+    if "payload" not in text or "payload" not in form:
+        if "command" in form and not form.get("user_id"):
+            return "user_id", "missing"
+        return None
     try:
         payload = _json(form["payload"])
     except ValueError as exc:

@@ -5,9 +5,16 @@ It listens on a loopback port, answers the Web API methods the service uses
 `views.publish`), records every call, keeps the current text of each message, and enforces
 Slack's per-channel limit of about one message per second by answering 429 with
 `Retry-After` (and counting the violation). Faults can be scripted: a status (429, 500), a
-Slack error (`channel_not_found`), or a delay longer than the client's timeout.
+Slack error (`channel_not_found`), or a delay longer than the client's timeout, for the
+next calls (`fail`) or until told otherwise (`outage`, `restore`).
 
-    python -m bot.standin --port 8099     # then FEEDBACK_SLACK_API_URL=http://127.0.0.1:8099/api/
+As Slack does, a message posted to a user (U...) is a direct message in a D...
+conversation, which the answer names; `chat.update` must name the conversation the message
+is in: the user's id answers `channel_not_found`, another conversation
+`cant_update_message`.
+
+    python -m devtools.slack_standin --port 8099
+    # then FEEDBACK_SLACK_API_URL=http://127.0.0.1:8099/api/
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ class SlackStandIn:
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     violations: list[tuple[str, float]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    down: int | None = None  # while set, every Web API call answers this HTTP status
     _last_send: dict[str, float] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _ts = itertools.count(1)
@@ -101,6 +109,13 @@ class SlackStandIn:
         """The next `times` calls of `method` answer with this fault."""
         self.faults.append(Fault(method, times, status, retry_after, error, delay))
 
+    def outage(self, status: int = 503) -> None:
+        """Every Web API call answers `status` until `restore()`."""
+        self.down = status
+
+    def restore(self) -> None:
+        self.down = None
+
     def calls_to(self, method: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
 
@@ -109,6 +124,7 @@ class SlackStandIn:
         self.messages.clear()
         self.violations.clear()
         self.faults.clear()
+        self.down = None
         self._last_send.clear()
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
@@ -133,6 +149,8 @@ class SlackStandIn:
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         now = time.monotonic()
+        if self.down is not None:
+            return self._answer(method, args, token, now, self.down, None)
         fault = self._take_fault(method)
         if fault is not None:
             if fault.delay:
@@ -166,7 +184,8 @@ class SlackStandIn:
             headers = {}
             if fault is not None and fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
-            body = {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}
+            error = {429: "ratelimited", 503: "service_unavailable"}.get(status, "internal_error")
+            body = {"ok": False, "error": error}
             return web.json_response(body, status=status, headers=headers)
         if fault is not None and fault.error:
             return web.json_response({"ok": False, "error": fault.error})
@@ -178,11 +197,19 @@ class SlackStandIn:
             return {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "t"}
         if method == "chat.postMessage":
             ts = f"{int(time.time())}.{next(self._ts):06d}"
-            self.messages[(channel, ts)] = {"text": args.get("text"), "blocks": args.get("blocks")}
-            return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+            # a message to a user is a direct message, in a conversation of its own
+            where = "D" + channel[1:] if channel.startswith("U") else channel
+            self.messages[(where, ts)] = {"text": args.get("text"), "blocks": args.get("blocks")}
+            return {"ok": True, "channel": where, "ts": ts, "message": {"ts": ts}}
         if method == "chat.update":
             ts = str(args.get("ts", ""))
             if (channel, ts) not in self.messages:
+                if any(t == ts for _, t in self.messages):
+                    # the message exists, in another conversation
+                    wrong = (
+                        "channel_not_found" if channel.startswith("U") else "cant_update_message"
+                    )
+                    return {"ok": False, "error": wrong}
                 return {"ok": False, "error": "message_not_found"}
             self.messages[(channel, ts)] = {"text": args.get("text"), "blocks": args.get("blocks")}
             return {"ok": True, "channel": channel, "ts": ts}

@@ -3,6 +3,7 @@ summary for the admin page and /metrics, and sending a message again."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from feedback.auth.services import audit
@@ -12,7 +13,8 @@ from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import Conflict, InputError, NotFound
 from feedback.outbox import queries
 from feedback.outbox.enqueue import notify_delivery, route
-from feedback.outbox.messages import ListedMessage, OutboxMessage
+from feedback.outbox.messages import Backlog, ListedMessage, OutboxMessage
+from feedback.outbox.metrics import record_backlog
 from feedback.outbox.models import Outbox, OutboxStatus
 from feedback.outbox.render import render
 from feedback.settings import get_settings
@@ -36,6 +38,7 @@ async def list_messages(status: str | None, limit: int = 100) -> list[ListedMess
         Outbox.attempts,
         Outbox.next_attempt_at,
         Outbox.last_error,
+        Outbox.failing_since,
         Outbox.slack_ts,
         Outbox.created_at,
         Outbox.sent_at,
@@ -48,8 +51,23 @@ async def list_messages(status: str | None, limit: int = 100) -> list[ListedMess
     return [ListedMessage.from_row(row, await render(OutboxMessage.from_row(row))) for row in rows]
 
 
+async def outbox_backlog(now: datetime | None = None) -> Backlog:
+    """What waits to be sent, also set on the backlog gauges (feedback.outbox.metrics)."""
+    row = await queries.BACKLOG.first()
+    oldest = as_utc_datetime(row["oldest"]) if row else None
+    backlog = Backlog(
+        waiting=int(row["waiting"] or 0) if row else 0,
+        oldest_seconds=max(((now or utcnow()) - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        retrying=int(row["retrying"] or 0) if row else 0,
+    )
+    record_backlog(backlog)
+    return backlog
+
+
 async def outbox_summary() -> dict[str, Any]:
-    """Per status: how many messages, and when the oldest was queued."""
+    """Per status: how many messages, and when the oldest was queued. (Read for /metrics at
+    every scrape: the backlog gauges are refreshed with it.)"""
+    await outbox_backlog()
     rows = await queries.SUMMARY.fetch()
     return {
         row["status"]: {"count": int(row["n"]), "oldest": as_utc_datetime(row["oldest"])}
@@ -92,6 +110,7 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
                 Outbox.status: OutboxStatus.pending.value,
                 Outbox.channel: channel,
                 Outbox.attempts: 0,
+                Outbox.failing_since: None,
                 Outbox.next_attempt_at: utcnow(),
                 Outbox.claimed_until: None,
                 Outbox.claimed_by: None,

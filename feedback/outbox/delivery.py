@@ -8,11 +8,16 @@
   claiming loses nothing: the lease runs out and another worker (or the restarted one)
   sends it.
 - Failures: a rate limit waits the time the transport was told (for the row and the
-  channel); other failures back off exponentially; after `max_attempts` the row is `dead`
-  and shown to admins with its last error; failures a retry cannot fix are dead at once.
-  Nothing is dropped silently.
-- A CTA's first message is posted; where it was posted is stored on the CTA and later
-  changes edit that message.
+  channel); other failures a retry may fix (Slack down or slow, refused connections) back
+  off exponentially up to `max_backoff_seconds`; a message keeps retrying for
+  `FEEDBACK_SLACK_RETRY_HOURS` after its first failure, then it is `dead` and shown to
+  admins with its last error. Failures a retry cannot fix are dead at once. Nothing is
+  dropped silently, and an outage of hours loses nothing.
+- A CTA's messages are its cards: the first one in a channel is posted, later changes edit
+  it, in the conversation Slack said it is in (a direct message to a user U... lives in a
+  D... conversation). The card in the owner's channel has the buttons; cards elsewhere
+  (an earlier owner's) show the CTA without them. Where the owner's card is is stored on
+  the CTA.
 
 The transport (Slack's Web API: bot/transport.py) plugs in through `Transport`.
 """
@@ -32,7 +37,6 @@ from typing import Any, Protocol
 
 from feedback.ctas.actions import show_in_message
 from feedback.ctas.reads import load_cta
-from feedback.ctas.records import CtaView
 from feedback.db import as_utc_datetime, is_sqlite, write_transaction
 from feedback.db.errors import database_unavailable
 from feedback.kernel.clock import Clock, utcnow
@@ -54,22 +58,26 @@ Sleep = Callable[[float], Awaitable[Any]]
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """What the transport sends: a new message in `channel`, or (with `ts`) an edit of the
-    message `ts` there, falling back to a new message when that one is gone."""
+    """What the transport sends: a new message in `channel` (a channel, or a user for a
+    direct message), or (with `ts`) an edit of the message `ts` in the conversation `at`,
+    falling back to a new message when that one is gone."""
 
     kind: str  # "cta" or "digest"
     channel: str
     text: str
     blocks: list[dict[str, Any]]
     ts: str | None = None
+    at: str | None = None  # the conversation of the message `ts` (default: `channel`)
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The message the transport sent or edited (`ts`), and whether it is a new one."""
+    """The message the transport sent or edited (`ts`), whether it is a new one, and the
+    conversation it is in (`channel`; for a direct message Slack's D... id)."""
 
     ts: str | None
     posted: bool
+    channel: str | None = None
 
 
 class DeliveryFailed(Exception):
@@ -87,7 +95,8 @@ class DeliveryFailed(Exception):
 
 class Transport(Protocol):
     """Where messages go. Raises `DeliveryFailed` for the failures it recognises; any other
-    exception (a time-out, a refused connection) is retried with backoff."""
+    exception (a time-out, a refused connection) is retried with backoff, as a failure a
+    retry may fix."""
 
     async def send(self, message: Outgoing) -> SendResult: ...
 
@@ -192,23 +201,22 @@ class Deliverer:
     async def send(self, message: OutboxMessage, now: datetime) -> str:
         """Send one claimed message and record the outcome: sent, retried or dead."""
         try:
-            ts = await self._paced(message)
+            where = await self._paced(message)
         except DeliveryFailed as failure:
             if failure.retry_after is not None:
-                await self._retry_later(
-                    message, now, failure.retry_after, f"rate limited: {failure.error}", count=False
+                return await self._transient(
+                    message, now, f"rate limited: {failure.error}", failure.retry_after
                 )
-                return "retried"
             if failure.permanent:
                 await self._dead(message, now, failure.error)
                 return "dead"
             return await self._transient(message, now, failure.error)
         except Exception as exc:  # time-outs, refused connections, ...: all retried
             return await self._transient(message, now, f"{type(exc).__name__}: {exc}".strip(": "))
-        await self._sent(message, now, ts)
+        await self._sent(message, now, where)
         return "sent"
 
-    async def _paced(self, message: OutboxMessage) -> str | None:
+    async def _paced(self, message: OutboxMessage) -> SendResult:
         """Send, then move the channel's next slot to an interval after the moment the
         request left: the slot taken at claim time alone would let a slow send and a quick
         one land closer together than the interval."""
@@ -220,38 +228,42 @@ class Deliverer:
                 slot = began + self.interval
                 await self._record(lambda: queries.PACE_AFTER_SEND.run(slot, message.channel, slot))
 
-    async def _deliver(self, message: OutboxMessage) -> str | None:
-        """The message through the transport; a CTA's first post in its owner's channel
-        becomes the CTA's message."""
+    async def _deliver(self, message: OutboxMessage) -> SendResult:
+        """The message through the transport. A CTA's message edits its card in the channel
+        (or posts the first one); the card in the owner's channel, with buttons, is the
+        CTA's message, and cards elsewhere show it without buttons."""
         channel = message.channel
         assert channel is not None  # only routed messages are claimed
         if message.kind != "cta":
             rendered = render_stored(message)
-            sent = await self.transport.send(
+            return await self.transport.send(
                 Outgoing(message.kind, channel, rendered.text, rendered.blocks)
             )
-            return sent.ts
         cta = await load_cta(message.cta) if message.cta is not None else None
         if cta is None:
-            return None  # the account was erased; nothing to show
-        rendered = await render_cta(cta, self.settings.public_url)
-        ts = await self._message_in(cta, channel)
+            return SendResult(None, posted=False)  # the account was erased; nothing to show
+        owners = channel == route(cta.owner_channel, cta.owner_slack_user)
+        rendered = await render_cta(cta, self.settings.public_url, current=owners)
+        card = await queries.CARD.first(cta.id, channel)
         sent = await self.transport.send(
-            Outgoing(message.kind, channel, rendered.text, rendered.blocks, ts)
+            Outgoing(
+                message.kind,
+                channel,
+                rendered.text,
+                rendered.blocks,
+                ts=card["slack_ts"] if card else None,
+                at=card["slack_channel"] if card else None,
+            )
         )
-        if sent.posted and (
-            cta.slack_ts is None or channel == route(cta.owner_channel, cta.owner_slack_user)
+        where = sent.channel or (card["slack_channel"] if card and not sent.posted else channel)
+        sent = SendResult(sent.ts, sent.posted, where)
+        if (owners or cta.slack_ts is None) and (cta.slack_channel, cta.slack_ts) != (
+            where,
+            sent.ts,
         ):
-            # the owner's message is the CTA's message from now on
-            await self._record(lambda: show_in_message(cta.id, channel, sent.ts))
-        return sent.ts
-
-    async def _message_in(self, cta: CtaView, channel: str) -> str | None:
-        """The message this CTA already has in this channel, if any."""
-        if cta.slack_channel == channel:
-            return cta.slack_ts
-        earlier = await queries.LAST_TS.first(cta.id, channel)
-        return earlier["slack_ts"] if earlier else None
+            # the owner's card is the CTA's message from now on
+            await self._record(lambda: show_in_message(cta.id, where, sent.ts))
+        return sent
 
     async def _record(self, write: Callable[[], Awaitable[Any]]) -> Any:
         """A write that records what the transport has already done. While the database is
@@ -267,8 +279,10 @@ class Deliverer:
                     raise
                 await self._sleep(RECORD_RETRY_SECONDS)
 
-    async def _sent(self, message: OutboxMessage, now: datetime, ts: str | None) -> None:
-        await self._record(lambda: queries.MARK_SENT.run(now, ts, message.id, self.worker_id))
+    async def _sent(self, message: OutboxMessage, now: datetime, sent: SendResult) -> None:
+        await self._record(
+            lambda: queries.MARK_SENT.run(now, sent.ts, sent.channel, message.id, self.worker_id)
+        )
 
     async def _retry_later(
         self, message: OutboxMessage, now: datetime, seconds: float, error: str, count: bool = True
@@ -276,15 +290,27 @@ class Deliverer:
         later = now + timedelta(seconds=seconds)
         retry = queries.RETRY_LATER if count else queries.RETRY_LATER_UNCOUNTED
         async with write_transaction():
-            await retry.run(later, error[:2000], message.id, self.worker_id)
+            await retry.run(later, error[:2000], now, message.id, self.worker_id)
             if not count:  # a rate limit holds the whole channel, for every worker
                 await queries.HOLD_CHANNEL.run(later, message.channel)
 
-    async def _transient(self, message: OutboxMessage, now: datetime, error: str) -> str:
-        if message.attempts >= self.settings.slack.max_attempts:
-            await self._dead(message, now, f"after {message.attempts} attempts: {error}")
+    async def _transient(
+        self, message: OutboxMessage, now: datetime, error: str, retry_after: float | None = None
+    ) -> str:
+        """A failure a retry may fix: try again later (after `retry_after` for a rate limit,
+        else with capped exponential backoff), until the retry horizon has passed since the
+        message's first failure."""
+        since = message.failing_since or now
+        horizon = timedelta(hours=self.settings.slack.retry_hours)
+        if now - since >= horizon:
+            hours = self.settings.slack.retry_hours
+            await self._dead(message, now, f"failing for over {hours} h: {error}")
             return "dead"
-        delay = min(self.backoff_seconds * 2 ** (message.attempts - 1), self.max_backoff_seconds)
+        if retry_after is not None:
+            await self._retry_later(message, now, retry_after, error, count=False)
+            return "retried"
+        exponent = min(max(message.attempts - 1, 0), 30)
+        delay = min(self.backoff_seconds * 2**exponent, self.max_backoff_seconds)
         delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
         await self._retry_later(message, now, delay, error)
         log.warning("slack: outbox %s attempt %s failed: %s", message.id, message.attempts, error)

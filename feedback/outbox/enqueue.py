@@ -56,18 +56,23 @@ def unrouted_error() -> str:
     return UNROUTED_ERROR if get_settings().slack.configured else NOT_CONFIGURED_ERROR
 
 
-async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
-    """Queue a post or an update of the CTA's message: in the owner's channel, and in the
-    channel of its current message when that differs (after a reassignment the old message
-    shows the new owner). One pending row per CTA and channel is enough: the worker renders
-    the CTA as it is when it sends."""
+async def enqueue_cta_message(
+    cta_id: int, now: datetime | None = None, *, refresh: bool = False
+) -> None:
+    """Queue a post or an update of the CTA's messages: in the owner's channel, and in every
+    channel where it has a card already (after a reassignment the old owner's card shows the
+    new owner, without buttons, and keeps showing its state). One pending row per CTA and
+    channel is enough: the worker renders the CTA as it is when it sends. A change queues
+    its version's messages once; `refresh` queues them again (a click on a stale card)."""
     now = now or utcnow()
     row = await queries.ROUTE.first(cta_id)
     if row is None:
         return
     target = route(row["owner_channel"], row["owner_slack_user"])
-    current = row["slack_channel"] if get_settings().slack.configured else None
-    channels = [target] + ([current] if current not in (None, target) else [])
+    channels: list[str | None] = [target]
+    if get_settings().slack.configured:
+        cards = await queries.CARD_CHANNELS.fetch(cta_id)
+        channels += sorted({card["channel"] for card in cards} - {target})
     for channel in channels:
         if channel:
             pending = await queries.PENDING_IN_CHANNEL.first(cta_id, channel)
@@ -75,8 +80,9 @@ async def enqueue_cta_message(cta_id: int, now: datetime | None = None) -> None:
             pending = await queries.UNROUTED_OF_CTA.first(cta_id)
         if pending is not None:
             continue
+        key = f"cta:{cta_id}:v{row['version']}:{channel or '-'}"
         await queries.INSERT_CTA_MESSAGE.run(
-            f"cta:{cta_id}:v{row['version']}:{channel or '-'}",
+            f"{key}:refresh:{now.isoformat()}" if refresh else key,
             cta_id,
             channel,
             "{}",
@@ -94,9 +100,9 @@ async def enqueue_cta_messages(cta_ids: Sequence[int], now: datetime) -> None:
     slack = get_settings().slack
     await queries.ENQUEUE_CTA_MESSAGES.run(
         slack.configured,
-        slack.configured,
         slack.default_channel or None,
         list(cta_ids),
+        slack.configured,
         now,
         unrouted_error(),
         now,

@@ -22,6 +22,7 @@ class OutboxMessage:
     channel: str | None
     payload: dict[str, Any]
     attempts: int
+    failing_since: datetime | None = None  # its sends have failed since then (retried)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> OutboxMessage:
@@ -32,6 +33,7 @@ class OutboxMessage:
             channel=row["channel"],
             payload=json_object(row["payload"]),
             attempts=row["attempts"],
+            failing_since=as_utc_datetime(row.get("failing_since")),
         )
 
 
@@ -59,6 +61,7 @@ class ListedMessage:
     attempts: int
     next_attempt_at: datetime | None
     last_error: str
+    failing_since: datetime | None
     slack_ts: str | None
     created_at: datetime | None
     sent_at: datetime | None
@@ -76,6 +79,7 @@ class ListedMessage:
             attempts=row["attempts"],
             next_attempt_at=as_utc_datetime(row["next_attempt_at"]),
             last_error=row["last_error"],
+            failing_since=as_utc_datetime(row.get("failing_since")),
             slack_ts=row["slack_ts"],
             created_at=as_utc_datetime(row["created_at"]),
             sent_at=as_utc_datetime(row["sent_at"]),
@@ -99,6 +103,16 @@ class DigestAnswer:
 class RedAccount:
     account_name: str
     score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits to be sent: how many messages, the oldest one's age, and how many of them
+    are retrying (their sends failed: Slack down, slow or busy)."""
+
+    waiting: int
+    oldest_seconds: float
+    retrying: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ class OutboxStatus(StrEnum):
     pending = "pending"  # waiting to be sent (or re-sent after a failure)
     sending = "sending"  # claimed by a worker until claimed_until; then pending again
     sent = "sent"
-    dead = "dead"  # failed too often: shown to admins with its last error
+    # refused for good, or failing for FEEDBACK_SLACK_RETRY_HOURS: shown to admins with its
+    # last error
+    dead = "dead"
     unrouted = "unrouted"  # Slack not configured, or nowhere to send: shown to admins
 
 
@@ -33,7 +35,14 @@ class Outbox(Table, tablename="outbox"):
     claimed_by = Varchar(length=100, null=True, default=None)
     claimed_until = Timestamptz(null=True, default=None)
     last_error = Text(default="")
+    # when its sends began failing with errors a retry may fix (Slack down, slow or busy);
+    # none while it has not failed. The message is dead FEEDBACK_SLACK_RETRY_HOURS later.
+    failing_since = Timestamptz(null=True, default=None)
+    # the message it sent or edited: its ts, and the conversation Slack says it is in (for a
+    # direct message routed to a user U..., the D... conversation that `chat.update` needs).
+    # A CTA's sent rows are its cards: every change updates the newest one of each channel.
     slack_ts = Varchar(length=40, null=True, default=None)
+    slack_channel = Varchar(length=80, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     sent_at = Timestamptz(null=True, default=None)
 

@@ -41,15 +41,16 @@ ON CONFLICT DO NOTHING""")
 
 # PostgreSQL only: nothing; `enqueue_cta_message` for many CTAs: the routed channel (the
 # owner's channel, else the owner's direct messages, else the default channel; none when
-# Slack is not configured), and the channel of the current message when it differs; nothing
-# where a pending (or, with no channel, an unrouted) message is queued already (outbox_cta).
-# Parameters: whether Slack is configured (twice), the default channel, the CTAs' ids (an
-# array), next_attempt_at, the unrouted error, created_at.
+# Slack is not configured), and every channel where the CTA has a card (a sent message)
+# besides; nothing where a pending (or, with no channel, an unrouted) message is queued
+# already (outbox_cta). Parameters: whether Slack is configured, the default channel, the
+# CTAs' ids (an array), whether Slack is configured, next_attempt_at, the unrouted error,
+# created_at.
 ENQUEUE_CTA_MESSAGES = Statement(
     "-- PostgreSQL only",
     postgres="""
 WITH t AS (
-    SELECT t.id, t.version, CASE WHEN {}::boolean THEN t.slack_channel END AS current,
+    SELECT t.id, t.version,
            CASE WHEN {}::boolean
                 THEN COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {})
            END AS target
@@ -58,9 +59,10 @@ WITH t AS (
 ),
 wanted AS (
     SELECT id, version, target AS channel FROM t
-    UNION ALL
-    SELECT id, version, current FROM t WHERE current IS NOT NULL AND current <> ''
-        AND current IS DISTINCT FROM target
+    UNION
+    SELECT t.id, t.version, o.channel FROM t JOIN outbox o ON o.cta = t.id
+    WHERE {}::boolean AND o.slack_ts IS NOT NULL AND o.channel IS NOT NULL
+      AND o.channel IS DISTINCT FROM t.target
 )
 INSERT INTO outbox (key, kind, cta, channel, payload, status, attempts, next_attempt_at,
                     claimed_by, claimed_until, last_error, slack_ts, created_at, sent_at)
@@ -76,6 +78,12 @@ WHERE NOT EXISTS (
 )
 ON CONFLICT DO NOTHING""",
 )
+
+# The channels (as routed: a channel, or a user for a direct message) where a CTA has a
+# card, i.e. a message it sent: channel (outbox_cta).
+CARD_CHANNELS = Statement("""
+SELECT DISTINCT channel FROM outbox
+WHERE cta = {} AND slack_ts IS NOT NULL AND channel IS NOT NULL""")
 
 # ------------------------------------------------------------------------------ delivery
 
@@ -115,11 +123,11 @@ WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {{}}
               AND ((o.status = 'pending' AND o.next_attempt_at <= {{}})
                    OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}
             ORDER BY o.id LIMIT 1 @lock)
-RETURNING id, kind, cta, channel, payload, attempts"""  # noqa: S608 (constants)
+RETURNING id, kind, cta, channel, payload, attempts, failing_since"""  # noqa: S608 (constants)
 # The oldest ready message of a channel, claimed with a lease: id, kind, cta, channel,
-# payload, attempts (outbox_channel_due). On PostgreSQL locked with SKIP LOCKED, so two
-# workers never claim the same row. Parameters: the worker, the lease's end, channel, now
-# three times.
+# payload, attempts, failing_since (outbox_channel_due). On PostgreSQL locked with SKIP
+# LOCKED, so two workers never claim the same row. Parameters: the worker, the lease's end,
+# channel, now three times.
 CLAIM = Statement(
     _CLAIM.replace("@lock", ""), postgres=_CLAIM.replace("@lock", "FOR UPDATE SKIP LOCKED")
 )
@@ -135,22 +143,24 @@ PACE_AFTER_SEND = Statement(
 HOLD_CHANNEL = Statement("UPDATE slack_channel_pace SET next_send_at = {} WHERE channel = {}")
 
 # Nothing; a message this worker claimed is sent (primary key). Parameters: sent_at,
-# slack_ts, id, the worker.
+# slack_ts, slack_channel (the conversation it is in), id, the worker.
 MARK_SENT = Statement("""
-UPDATE outbox SET status = 'sent', sent_at = {}, slack_ts = {}, claimed_until = NULL,
-                  last_error = '' WHERE id = {} AND claimed_by = {}""")
+UPDATE outbox SET status = 'sent', sent_at = {}, slack_ts = {}, slack_channel = {},
+                  claimed_until = NULL, last_error = '', failing_since = NULL
+WHERE id = {} AND claimed_by = {}""")
 
-# Nothing; a message this worker claimed waits for its next attempt (primary key).
-# Parameters: next_attempt_at, last_error, id, the worker.
+# Nothing; a message this worker claimed waits for its next attempt, failing since its
+# first failure (primary key). Parameters: next_attempt_at, last_error, now, id, the worker.
 RETRY_LATER = Statement("""
 UPDATE outbox SET status = 'pending', next_attempt_at = {}, claimed_until = NULL,
-                  last_error = {}
+                  last_error = {}, failing_since = COALESCE(failing_since, {})
 WHERE id = {} AND claimed_by = {}""")
 
 # Nothing; as RETRY_LATER, and the attempt does not count (a rate limit is not a failure).
 RETRY_LATER_UNCOUNTED = Statement("""
 UPDATE outbox SET status = 'pending', next_attempt_at = {}, claimed_until = NULL,
-                  last_error = {}, attempts = attempts - 1
+                  last_error = {}, failing_since = COALESCE(failing_since, {}),
+                  attempts = attempts - 1
 WHERE id = {} AND claimed_by = {}""")
 
 # Nothing; a message this worker claimed is dead, with its error for admins (primary key).
@@ -159,9 +169,12 @@ MARK_DEAD = Statement("""
 UPDATE outbox SET status = 'dead', claimed_until = NULL, last_error = {}
 WHERE id = {} AND claimed_by = {}""")
 
-# `slack_ts` of the newest message a CTA has in a channel, if any (outbox_cta).
-LAST_TS = Statement("""
-SELECT slack_ts FROM outbox WHERE cta = {} AND channel = {} AND slack_ts IS NOT NULL
+# The CTA's card in a channel (as routed), if any: slack_ts and slack_channel, the
+# conversation it is in (rows sent before that was recorded: the routed channel)
+# (outbox_cta). Parameters: cta, channel.
+CARD = Statement("""
+SELECT slack_ts, COALESCE(slack_channel, channel) AS slack_channel FROM outbox
+WHERE cta = {} AND channel = {} AND slack_ts IS NOT NULL
 ORDER BY id DESC LIMIT 1""")
 
 # `due`: when the next message (or its channel's slot, or a lease) is due; NULL when
@@ -191,6 +204,12 @@ ORDER BY r.answered_at DESC LIMIT 15"""  # noqa: S608 - feedback.kernel.nps's fr
 )
 
 # ---------------------------------------------------------------------------------- admin
+
+# The backlog: waiting (pending or being sent), oldest (the first one's created_at),
+# retrying (those whose sends are failing) (outbox_due).
+BACKLOG = Statement("""
+SELECT COUNT(*) AS waiting, MIN(created_at) AS oldest, COUNT(failing_since) AS retrying
+FROM outbox WHERE status IN ('pending', 'sending')""")
 
 # Per status: status, n (messages), oldest (the first one's created_at); a scan of the
 # outbox.

@@ -20,8 +20,9 @@ from feedback.settings import get_settings
 class MessageFormat(Protocol):
     """How messages look where they are delivered."""
 
-    def cta(self, cta: CtaView, type_label: str, public_url: str) -> Rendered:
-        """A CTA's message, with its buttons."""
+    def cta(self, cta: CtaView, type_label: str, public_url: str, current: bool = True) -> Rendered:
+        """A CTA's message: with its buttons in the owner's channel (`current`), else (an
+        earlier owner's card) its state, who has it now, and no buttons."""
         ...
 
     def digest(self, digest: Digest, public_url: str) -> Rendered:
@@ -47,11 +48,14 @@ def message_format() -> MessageFormat:
     return _format
 
 
-async def render_cta(cta: CtaView, public_url: str | None = None) -> Rendered:
-    """The message that shows the CTA as it is now."""
+async def render_cta(
+    cta: CtaView, public_url: str | None = None, *, current: bool = True
+) -> Rendered:
+    """The message that shows the CTA as it is now (`current`: in its owner's channel, with
+    buttons; else an earlier owner's card, without)."""
     types = await cta_types()
     url = get_settings().public_url if public_url is None else public_url
-    return message_format().cta(cta, types.get(cta.type, "CTA"), url)
+    return message_format().cta(cta, types.get(cta.type, "CTA"), url, current)
 
 
 def render_stored(message: OutboxMessage) -> Rendered:

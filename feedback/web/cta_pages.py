@@ -219,6 +219,7 @@ class CtaAdminPages(Controller):
                 "principal": principal,
                 "messages": messages,
                 "summary": await outbox.outbox_summary(),
+                "backlog": await outbox.outbox_backlog(),
                 "status": status or "",
                 "statuses": outbox.STATUSES,
                 "slack_configured": get_settings().slack.configured,

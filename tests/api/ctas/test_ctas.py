@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -32,8 +33,9 @@ from feedback.kernel.principal import Role
 from feedback.outbox.digests import enqueue_digests
 from feedback.outbox.models import Outbox
 from feedback.responses.models import Response
+from feedback.settings import get_settings
 from tests.support.factories import ORIGIN, bearer, book, import_csv, token, widget_setup
-from tests.support.slack import link_slack_users
+from tests.support.slack import link_slack_users, slack_env
 from tests.support.waiting import eventually
 
 TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
@@ -548,6 +550,16 @@ async def test_a_burst_of_detractors_in_one_account_updates_its_cta_once(
     assert await Outbox.count() == 1
 
 
+@pytest.fixture
+def slack_configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Slack configured (nothing is sent: no deliverer runs), so messages are routed."""
+    for name, value in slack_env("http://127.0.0.1:9/api/").items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 async def _signal_scenario(now: Any) -> list[list[Signal]]:
     """CTAs in every state a batch of signals can meet, and the batch (sorted, as the
     runner sorts it): an open CTA, the same signal again, a snoozed CTA, a closed one, none
@@ -579,10 +591,13 @@ async def _signal_scenario(now: Any) -> list[list[Signal]]:
     ids = {row["reason"]: row["id"] for row in await Cta.select(Cta.id, Cta.reason)}
     await change_cta(ids["closed"], "close", actor="ann", source="web", reason="done", now=before)
     await change_cta(ids["snoozed"], "snooze", actor="ann", source="web", snooze_days=7, now=before)
-    # the "moved" CTA's message is in another channel; the "open" one's message was sent
+    # the "moved" CTA's card is in another channel; the "open" one's message was sent
     await Cta.update({Cta.slack_channel: "C-OLD", Cta.slack_ts: "1.2"}).where(
         Cta.id == ids["moved"]
     )
+    await Outbox.update(
+        {Outbox.channel: "C-OLD", Outbox.status: "sent", Outbox.slack_ts: "1.2"}
+    ).where(Outbox.cta == ids["moved"])
     await Outbox.update({Outbox.status: "sent"}).where(Outbox.cta.is_in([ids["open"]]))
     return [
         [at(a1, "open", "one", 3, 1), at(a1, "open", "two", 2, 2)],
@@ -623,7 +638,9 @@ async def _cta_state() -> dict[str, Any]:
 
 
 @pytest.mark.postgres_only
-async def test_a_batch_of_signals_ends_as_raising_them_one_by_one() -> None:
+async def test_a_batch_of_signals_ends_as_raising_them_one_by_one(
+    slack_configured: None,
+) -> None:
     """The answer rule runner's set-based statements (PostgreSQL) against `raise_signal`
     per group, from the same start: the same CTAs, history and messages."""
     await book()

@@ -316,7 +316,7 @@ async def test_a_rate_limited_message_waits_retry_after(
     assert row["status"] == "sent" and row["attempts"] == 1
 
 
-async def test_repeated_server_errors_back_off_then_die_visibly(
+async def test_repeated_server_errors_back_off_up_to_a_cap_then_die_visibly(
     slack_client: httpx.AsyncClient,
     standin: SlackStandIn,
     settings: Settings,
@@ -325,11 +325,11 @@ async def test_repeated_server_errors_back_off_then_die_visibly(
     await book()
     await link_slack_users()
     await widget_answer(slack_client, 3)
-    standin.fail("chat.postMessage", status=500, times=10)
-    sender = deliverer(settings, backoff_seconds=2.0)
-    now = utcnow()
+    standin.fail("chat.postMessage", status=500, times=10_000)
+    sender = deliverer(settings, backoff_seconds=2.0, max_backoff_seconds=300.0)
+    start = now = utcnow()
     delays = []
-    for _ in range(settings.slack.max_attempts):
+    while now - start < timedelta(hours=settings.slack.retry_hours + 1):
         outcome = await sender.deliver_once(now)
         row = await Outbox.select().first()
         if row["status"] == "dead":
@@ -338,10 +338,14 @@ async def test_repeated_server_errors_back_off_then_die_visibly(
         delays.append((row["next_attempt_at"] - now).total_seconds())
         now = row["next_attempt_at"] + timedelta(milliseconds=1)
     row = await Outbox.select().first()
-    assert row["status"] == "dead" and row["attempts"] == settings.slack.max_attempts
-    assert "internal_error" in row["last_error"]
-    # exponential: each wait about twice the one before (with +-20 % jitter)
-    assert all(later > earlier * 1.3 for earlier, later in itertools.pairwise(delays))
+    # dead only once it kept failing for FEEDBACK_SLACK_RETRY_HOURS, not after 8 attempts
+    assert row["status"] == "dead" and row["attempts"] > 100
+    assert now - start >= timedelta(hours=settings.slack.retry_hours)
+    assert "internal_error" in row["last_error"] and "failing for over 24 h" in row["last_error"]
+    # exponential at first (each wait about twice the one before, with +-20 % jitter), then
+    # capped at five minutes
+    assert all(later > earlier * 1.3 for earlier, later in itertools.pairwise(delays[:6]))
+    assert max(delays) <= 300 * 1.2 and min(delays[-50:]) >= 300 * 0.8
     admin = await token(Role.admin)
     listed = await slack_client.get("/api/v1/outbox?status=dead", headers=bearer(admin))
     assert listed.status_code == 200
@@ -351,7 +355,6 @@ async def test_repeated_server_errors_back_off_then_die_visibly(
     standin.faults.clear()
     retried = await slack_client.post(f"/api/v1/outbox/{dead['id']}/retry", headers=bearer(admin))
     assert retried.status_code == 200, retried.text
-    # (the simulated clock above moved the channel's pacing slot ahead of real time)
     assert (await sender.deliver_once(now + timedelta(seconds=1))).sent == 1
 
 
