@@ -29,6 +29,8 @@ async def enqueue_digests(now: datetime | None = None) -> int:
     rule = (await cta_rules())["daily_digest"]
     if not rule["enabled"] or now.hour < rule["hour_utc"]:
         return 0
+    if not get_settings().slack.configured:
+        return 0  # a digest is for the day: one queued until Slack is configured is stale
     day = now.date().isoformat()
     done = {
         row["key"]

@@ -229,7 +229,9 @@ async def test_renewal_and_going_dark_rules(client: httpx.AsyncClient) -> None:
     assert await Cta.count() == 2
 
 
-async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(client: httpx.AsyncClient) -> None:
+async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await book()
     await link_slack_users()
     await answer(client, 1, "broken")
@@ -241,7 +243,16 @@ async def test_the_daily_digest_is_enqueued_once_per_csm_and_day(client: httpx.A
     )
     at = utcnow() + timedelta(minutes=1)
     await update_cta_rules({"daily_digest": {"hour_utc": at.hour}}, "test", "api")
-    assert await enqueue_digests(at) == 1  # Ann: one CTA and a detractor; Bob: nothing
+    # without Slack no digest waits in the outbox (it would be stale by the time Slack is on)
+    assert await enqueue_digests(at) == 0
+    for name, value in slack_env("http://127.0.0.1:9/api/").items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        assert await enqueue_digests(at) == 1  # Ann: one CTA and a detractor; Bob: nothing
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert await enqueue_digests(at + timedelta(minutes=30)) == 0
     digest = await Outbox.select().where(Outbox.kind == "digest").output(load_json=True).first()
     assert digest["channel"] == "UANN"  # a direct message
