@@ -194,3 +194,14 @@ class CtaController(Controller):
     )
     async def retry(self, principal: CurrentPrincipal, message_id: FromPath[int]) -> dict[str, Any]:
         return await outbox.retry(message_id, principal.actor)
+
+    @post(
+        "/outbox/retry",
+        summary="Send every dead or unrouted message again (e.g. once Slack is configured)",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def retry_all(
+        self, principal: CurrentPrincipal, status: FromQuery[str] = "unrouted"
+    ) -> dict[str, Any]:
+        return await outbox.retry_all(status, principal.actor)

@@ -119,3 +119,22 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         await audit(actor, "api", "outbox.retry", str(message_id), {"channel": channel})
     notify_delivery()
     return {"id": message_id, "status": OutboxStatus.pending.value, "channel": channel}
+
+
+async def retry_all(status: str, actor: str, limit: int = 10_000) -> dict[str, Any]:
+    """Every dead or unrouted message (of one of those statuses) back to the queue, as
+    `retry` does one (after Slack was configured, say); those still with nowhere to go stay
+    as they are. How many were queued again, and how many stayed."""
+    if status not in (OutboxStatus.dead.value, OutboxStatus.unrouted.value):
+        raise InputError("status", "dead or unrouted")
+    if not get_settings().slack.configured:
+        raise Conflict.for_field("status", "Slack is not configured: set FEEDBACK_SLACK_BOT_TOKEN")
+    rows = await Outbox.select(Outbox.id).where(Outbox.status == status).order_by(Outbox.id)
+    queued = stayed = 0
+    for row in rows[:limit]:
+        try:
+            await retry(row["id"], actor)
+            queued += 1
+        except Conflict:
+            stayed += 1
+    return {"status": status, "queued": queued, "stayed": stayed}

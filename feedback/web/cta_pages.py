@@ -18,7 +18,7 @@ from feedback.ctas.actions import SNOOZE_CHOICES, change_cta
 from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
-from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.errors import Conflict, DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
@@ -206,7 +206,11 @@ class CtaAdminPages(Controller):
     async def outbox_page(
         self, principal: CurrentPrincipal, status: FromQuery[str | None] = None
     ) -> Template:
-        error = None
+        return await self._outbox(principal, status)
+
+    async def _outbox(
+        self, principal: Principal, status: str | None, error: DomainError | None = None
+    ) -> Template:
         messages: list[ListedMessage] = []
         try:
             messages = await outbox.list_messages(status or None, limit=200)
@@ -214,7 +218,7 @@ class CtaAdminPages(Controller):
             error = exc
         return Template(
             "ctas/outbox.html",
-            status_code=422 if error else 200,
+            status_code=(409 if isinstance(error, Conflict) else 422) if error else 200,
             context={
                 "principal": principal,
                 "messages": messages,
@@ -228,12 +232,24 @@ class CtaAdminPages(Controller):
             },
         )
 
+    @post("/outbox/retry")
+    async def retry_all(
+        self, principal: CurrentPrincipal, request: FormRequest
+    ) -> Redirect | Template:
+        """Every unrouted (or dead) message again; a refusal is shown on the page."""
+        form = await request.form()
+        try:
+            await outbox.retry_all(str(form.get("status") or ""), principal.actor)
+        except DomainError as exc:
+            return await self._outbox(principal, None, exc)
+        return Redirect(path="/admin/outbox", status_code=303)
+
     @post("/outbox/{message_id:int}/retry")
-    async def retry(self, principal: CurrentPrincipal, message_id: FromPath[int]) -> Redirect:
+    async def retry(
+        self, principal: CurrentPrincipal, message_id: FromPath[int]
+    ) -> Redirect | Template:
         try:
             await outbox.retry(message_id, principal.actor)
         except DomainError as exc:
-            return Redirect(
-                path="/admin/outbox", query_params={"error": exc.message}, status_code=303
-            )
+            return await self._outbox(principal, None, exc)
         return Redirect(path="/admin/outbox", status_code=303)

@@ -153,15 +153,44 @@ async def test_the_page_shows_only_notices_it_knows(client: Any) -> None:
     assert "Acknowledged." in (await client.get(acted.headers["location"])).text
 
 
-async def test_without_slack_the_outbox_shows_messages_as_unrouted(client: Any) -> None:
-    from tests.support.slack import link_slack_users
+async def test_without_slack_the_outbox_shows_messages_as_unrouted(
+    client: Any, monkeypatch: Any
+) -> None:
+    from feedback.outbox.models import Outbox
+    from feedback.settings import get_settings
+    from tests.support.slack import link_slack_users, slack_env
 
     await book()
     await link_slack_users()  # the owners have Slack ids, but Slack is not configured here
     await raise_for("a1", "Detractor answer")
+    await raise_for("b1", "Bob's problem")
     await staff(client, "admin@example.com", Role.admin)
     page = await client.get("/admin/outbox")
     assert page.status_code == 200
     assert "Slack is not configured" in page.text
     assert 'class="status-unrouted"' in page.text and 'class="status-pending"' not in page.text
     assert "<li>pending" not in page.text
+    # sending one again says why it cannot be, on the page
+    token = await csrf_token(client, "/admin/outbox")
+    first = await Outbox.select(Outbox.id).first()
+    refused = await client.post(f"/admin/outbox/{first['id']}/retry", data={"_csrf_token": token})
+    assert refused.status_code == 409 and "set FEEDBACK_SLACK_BOT_TOKEN first" in refused.text
+    # once Slack is configured, every unrouted message goes to its owner's channel at once
+    for name, value in slack_env("http://127.0.0.1:9/api/").items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        page = await client.get("/admin/outbox")
+        assert "Send every unrouted message again (2)" in page.text
+        sent = await client.post(
+            "/admin/outbox/retry", data={"_csrf_token": token, "status": "unrouted"}
+        )
+        assert sent.status_code == 303
+        rows = await Outbox.select(Outbox.status, Outbox.channel).order_by(Outbox.id)
+        assert [(r["status"], r["channel"]) for r in rows] == [
+            ("pending", "C-ANN"),
+            ("pending", "C-BOB"),
+        ]
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

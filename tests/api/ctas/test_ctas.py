@@ -389,6 +389,10 @@ async def test_without_slack_the_outbox_shows_what_would_be_sent(
     # nowhere to send it yet: a retry is refused with the reason
     retry = await client.post(f"/api/v1/outbox/{message['id']}/retry", headers=admin)
     assert retry.status_code == 409
+    every = await client.post("/api/v1/outbox/retry?status=unrouted", headers=admin)
+    assert every.status_code == 409 and "Slack is not configured" in every.text
+    wrong = await client.post("/api/v1/outbox/retry?status=sent", headers=admin)
+    assert wrong.status_code == 422 and wrong.json()["detail"][0]["field"] == "status"
 
 
 async def test_health_alerts_for_red_accounts_and_sharp_drops() -> None:
