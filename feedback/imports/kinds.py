@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,14 @@ def choice(options: Iterable[str]) -> Callable[[str], str]:
     return parse
 
 
+# an id is addressed in paths and query strings, where no control character is accepted
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def identifier(value: str) -> str:
     text_value = parse_text(value, 200)
-    if any(c in text_value for c in "\r\n\t"):
-        raise CellError("ids may not contain tabs or line breaks")
+    if _CONTROL.search(text_value):
+        raise CellError("ids may not contain tabs, line breaks or other control characters")
     return text_value
 
 

@@ -1,11 +1,12 @@
 """One rule for every input a request carries, applied after routing and before any view
 runs, so no view has to repeat it:
 
-- text (query parameters, path segments, JSON strings and keys, page form fields) holds no
+- text (query parameters, JSON strings and keys, page form fields) holds no
   control character; bodies may hold tab, line feed and carriage return (comments keep
   their lines). PostgreSQL cannot store NUL at all, and a control character in an id or a
   filter is never meant: 422 naming the field (`user_id`, `traits.role`, `metrics[1].day`);
-- a path id beyond the database's integers names nothing that can exist: 404;
+- a path id beyond the database's integers, or a path segment holding a control character,
+  names nothing that can exist: 404 naming the segment;
 - an integer query parameter beyond 32 bits, a non-finite number, a date before 1900 or
   after 2200: 422 naming the parameter;
 - a JSON body nested deeper than `MAX_JSON_DEPTH`, or with a number no column can hold:
@@ -99,6 +100,8 @@ def _control_message(character: str) -> str:
 
 
 def check_path(scope: Scope) -> None:
+    """A path names one thing: an id no row can have, or a name holding a control
+    character (which no import or API stores), names nothing: 404 naming the segment."""
     for name, value in (scope.get("path_params") or {}).items():
         if isinstance(value, bool):
             continue
@@ -106,7 +109,7 @@ def check_path(scope: Scope) -> None:
             if not 1 <= value <= MAX_ID:
                 raise NotFound.for_field(name, f"no such id: ids go from 1 to {MAX_ID}")
         elif isinstance(value, str) and (problem := control_problem(value)):
-            raise InputError(name, problem)
+            raise NotFound.for_field(name, f"no such {name}: it {problem}")
 
 
 def check_query(scope: Scope) -> None:

@@ -99,17 +99,19 @@ QUADRANT_LABELS = {
 }
 CSV_ROW_LIMIT = 10_000
 MAX_TEXT = 200
-YEARS = (1900, 2200)
 
 
 def page_error_handler(request: PageRequest, exc: HTTPException | DomainError) -> Response[Any]:
     """Report pages answer errors with a page; signing in still redirects to /login."""
     if isinstance(exc, NotAuthorizedException):
         return http_exception_handler(request, exc)
+    message: str | Markup
     if isinstance(exc, DomainError):
         status, message = status_of(exc), exc.error
         if status == 401:
             return domain_error_handler(request, exc)
+        if exc.field is not None:  # worded as the report forms word a field's problem
+            message = Markup("Please check <strong>{}</strong>: {}").format(exc.field, exc.message)
     else:
         status, message = exc.status_code, exc.detail
     principal = request.state.get("principal")
@@ -178,7 +180,7 @@ def read_form(
     form.date_from = _day(form, "from")
     until = _day(form, "to")
     # a "to" day is inclusive on the page; the services take an exclusive end
-    form.date_to = None if until is None else until + timedelta(days=1)
+    form.date_to = None if until is None or until.date() == date.max else until + timedelta(days=1)
     if form.date_from and form.date_to and form.date_to <= form.date_from:
         raise InputError("to", "must be on or after from")
     form.filters = {k: raw[k] for k in filter_names if raw.get(k)}
@@ -192,12 +194,9 @@ def _day(form: Form, name: str) -> datetime | None:
     if not text:
         return None
     try:
-        day = date.fromisoformat(text)
+        return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
     except ValueError:
         raise InputError(name, f"must be a date like 2026-01-31, got {text!r}") from None
-    if not YEARS[0] <= day.year <= YEARS[1]:
-        raise InputError(name, f"must be a date from {YEARS[0]} to {YEARS[1]}")
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def nps_query(form: Form, **values: Any) -> NPSQuery:

@@ -56,3 +56,9 @@ def test_the_cell_limit_comes_from_the_settings() -> None:
     header, rows = read_csv(f"external_id,name,notes\na1,Acme,{'N' * (limit + 1)}\n")
     parsed = parse_rows(KINDS["accounts"], header, rows)
     assert [(e.line, e.column) for e in parsed.errors] == [(2, "notes")]
+
+
+def test_an_id_with_a_control_character_is_an_error_of_its_row() -> None:
+    header, rows = read_csv("external_id,name\na\x1bb,Acme\na2,Globex\n")
+    parsed = parse_rows(KINDS["accounts"], header, rows)
+    assert [(e.line, e.column) for e in parsed.errors] == [(2, "external_id")]
