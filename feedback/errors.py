@@ -5,6 +5,7 @@ The web layer's side of errors: Litestar's own exceptions and the domains' refus
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -86,7 +87,7 @@ def error_body(error: str, detail: Sequence[Mapping[str, object]] | None = None)
     return {"error": error, "detail": detail or []}
 
 
-def _wants_html(request: Request[Any, Any, Any]) -> bool:
+def wants_html(request: Request[Any, Any, Any]) -> bool:
     return not request.url.path.startswith(("/api/", "/healthz", "/schema", "/widget/"))
 
 
@@ -108,8 +109,43 @@ def body_too_large(request: Request[Any, Any, Any]) -> tuple[str, list[dict[str,
     return "request body too large", [{"field": "body", "message": message}]
 
 
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{status} · Feedback</title>
+  <link rel="stylesheet" href="/static/app.css">
+</head>
+<body>
+  <main>
+    <h1>{title}</h1>
+    <p class="error" role="alert">{message}</p>
+    <p><a href="javascript:history.back()">Go back</a> or <a href="/">start again</a>.</p>
+  </main>
+</body>
+</html>
+"""
+
+
+def page_refusal(exc: DomainError) -> Response[str]:
+    """A refusal on a staff page that has no error page of its own: a page in words, since
+    the API's JSON body means nothing to someone using a browser."""
+    status = status_of(exc)
+    title = "Not found" if status == HTTP_404_NOT_FOUND else "Please check what you sent"
+    if exc.field is not None:
+        message = f"<strong>{html.escape(exc.field)}</strong>: {html.escape(exc.message)}"
+    else:
+        message = html.escape(exc.error)
+    return Response(
+        _PAGE.format(status=status, title=title, message=message),
+        status_code=status,
+        media_type="text/html",
+    )
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+    if isinstance(exc, NotAuthorizedException) and wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
     detail = _detail_items(exc.extra)
     if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and not detail:
@@ -164,7 +200,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     status = status_of(exc)
-    if status == HTTP_401_UNAUTHORIZED and _wants_html(request):
+    if status == HTTP_401_UNAUTHORIZED and wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
     return Response(
         content=error_body(exc.error, exc.detail),

@@ -36,7 +36,7 @@ from litestar.params import ParameterKwarg
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.typing import FieldDefinition
 
-from feedback.errors import domain_error_handler
+from feedback.errors import domain_error_handler, page_refusal, wants_html
 from feedback.kernel.errors import DomainError, InputError, NotFound
 
 # every id column is PostgreSQL's `integer` (Piccolo's Serial), which starts at 1
@@ -376,8 +376,9 @@ def check_form(body: bytes) -> None:
 
 
 async def answer(scope: Scope, receive: Receive, send: Send, refusal: DomainError) -> None:
-    """The refusal as the route answers any domain error (a page for report pages, the
-    error body elsewhere), sent through the outer middleware (request id, headers)."""
+    """The refusal as the route answers any domain error (its own error page for report
+    pages, a plain page for other staff pages, the error body for the API and the widget),
+    sent through the outer middleware (request id, headers)."""
     handler = scope.get("route_handler")
     handlers = handler.resolve_exception_handlers() if handler is not None else {}
     respond = next(
@@ -385,5 +386,10 @@ async def answer(scope: Scope, receive: Receive, send: Send, refusal: DomainErro
         None,
     )
     request: Request[Any, Any, Any] = Request(scope, receive, send)
-    response = (respond or domain_error_handler)(request, refusal)
+    if respond is None or respond is domain_error_handler:
+        response = (
+            page_refusal(refusal) if wants_html(request) else domain_error_handler(request, refusal)
+        )
+    else:
+        response = respond(request, refusal)
     await response.to_asgi_response(app=None, request=request)(scope, receive, send)

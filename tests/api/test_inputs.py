@@ -189,7 +189,8 @@ async def test_a_page_form_with_a_control_character_is_refused(client: Any) -> N
         data={"email": "a\u0000@example.com", "password": "x", "_csrf_token": csrf},
     )
     assert answer.status_code == 422, answer.text
-    assert "email" in answer.text
+    assert "text/html" in answer.headers["content-type"]
+    assert "<strong>email</strong>: contains a control character (U+0000)" in answer.text
 
 
 async def test_a_body_over_the_limit_says_what_the_limit_is(
