@@ -706,7 +706,7 @@ class ReportPages(Controller):
             writer.writerow(["" if v is None else spreadsheet_safe(v) for v in values])
         return Response(
             out.getvalue(),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds the charset
             headers={"content-disposition": 'attachment; filename="responses.csv"'},
         )
 
