@@ -144,20 +144,25 @@ def page_refusal(exc: DomainError) -> Response[str]:
     )
 
 
+def http_error(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> tuple[str, list[dict[str, str]]]:
+    """A Litestar exception's `error` and `detail` in the one error shape (the widget's
+    endpoints answer them with their CORS headers)."""
+    detail = _detail_items(exc.extra)
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and not detail:
+        return body_too_large(request)
+    if isinstance(exc, ValidationException):
+        return "validation failed", detail or [{"field": "body", "message": exc.detail}]
+    if not detail and exc.status_code == 400:
+        detail = [{"field": "body", "message": exc.detail}]
+    return exc.detail, detail
+
+
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, NotAuthorizedException) and wants_html(request):
         return Redirect(path="/login", query_params={"next": request.url.path})
-    detail = _detail_items(exc.extra)
-    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE and not detail:
-        error, detail = body_too_large(request)
-    elif isinstance(exc, ValidationException):
-        error = "validation failed"
-        if not detail:
-            detail = [{"field": "body", "message": exc.detail}]
-    else:
-        error = exc.detail
-        if not detail and exc.status_code == 400:
-            detail = [{"field": "body", "message": exc.detail}]
+    error, detail = http_error(request, exc)
     return Response(
         content=error_body(error, detail),
         status_code=exc.status_code,
