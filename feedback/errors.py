@@ -171,7 +171,52 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     )
 
 
+def refused_by_the_database(exc: BaseException) -> bool:
+    """Whether `exc` (or an exception it was raised from) is PostgreSQL refusing a value a
+    request carried: a number beyond its column, a character it cannot store, a date beyond
+    its range, text longer than its column. The input rule (feedback/web/inputs.py) and the
+    views refuse these first, naming the field; this is the net under them (SQLite stores
+    such values as they are)."""
+    import asyncpg
+
+    refusals = (
+        asyncpg.NumericValueOutOfRangeError,
+        asyncpg.CharacterNotInRepertoireError,
+        asyncpg.UntranslatableCharacterError,
+        asyncpg.DatetimeFieldOverflowError,
+        asyncpg.StringDataRightTruncationError,
+    )
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, refusals):
+            return True
+        # a value the driver could not send as its parameter's type: "invalid input for
+        # query argument $1: ... (value out of int32 range)"
+        if type(cause) is asyncpg.DataError and isinstance(cause.__cause__, OverflowError):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if refused_by_the_database(exc):
+        log.warning(
+            "the database refused a value of %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+            exc,
+        )
+        return Response(
+            content=error_body(
+                "a value is out of the range the database stores",
+                [{"field": "request", "message": "a value is out of range"}],
+            ),
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+            media_type="application/json",
+        )
     if database_unavailable(exc):
         # one line, no traceback: every request logs this while the database is away
         log.warning(

@@ -240,3 +240,39 @@ async def test_a_chunked_body_over_the_limit_is_still_413(
     )
     assert answer.status_code == 413
     assert answer.json()["detail"][0]["field"] == "body"
+
+
+@pytest.mark.postgres_only
+async def test_a_value_postgresql_refuses_is_a_422_not_a_500(
+    client: Any, admin: dict[str, str]
+) -> None:
+    """The net under the rule: schemathesis found a survey id that fits 64 bits but not the
+    column, which PostgreSQL's driver refused."""
+    answer = await client.post(
+        "/api/v1/schedules",
+        json={"survey_id": -1793963015872463104, "name": "quarterly"},
+        headers=admin,
+    )
+    assert answer.status_code in (404, 422), answer.text
+
+
+def test_the_database_refusing_a_value_is_told_from_a_bug() -> None:
+    import asyncpg
+    from litestar import Request
+
+    from feedback.errors import internal_error_handler, refused_by_the_database
+
+    try:
+        try:
+            raise OverflowError("value out of int32 range")
+        except OverflowError as cause:
+            raise asyncpg.DataError("invalid input for query argument $1: ...") from cause
+    except asyncpg.DataError as exc:
+        encoded = exc
+    assert refused_by_the_database(encoded)
+    assert refused_by_the_database(asyncpg.CharacterNotInRepertoireError("0x00"))
+    assert not refused_by_the_database(asyncpg.DivisionByZeroError("division by zero"))
+    assert not refused_by_the_database(ValueError("a bug"))
+    scope: Any = {"type": "http", "method": "POST", "path": "/api/v1/x", "headers": []}
+    answer = internal_error_handler(Request(scope), encoded)
+    assert answer.status_code == 422
