@@ -275,7 +275,7 @@ async def start_preview(key_id: int, actor: str, source: str) -> dict[str, Any]:
     """A preview token for a key: `?nps_preview=<token>` on a page of the host product shows
     the survey there, whatever the cadence rules say, until the token expires."""
     row = await get_widget_key(key_id)
-    token, expires_at = previews.make_preview_token(row["key"], actor)
+    token, expires_at = previews.make_preview_token(row["key"])
     await audit(actor, source, "widget_key.preview", str(key_id))
     return {
         "preview_token": token,

@@ -276,7 +276,7 @@ async def test_an_expired_preview_token_is_ignored(client: Any, admin: dict[str,
     await widget_setup()
     key = await new_key(client, admin, identity="browser")
     info_row = await WidgetKey.select(WidgetKey.key).where(WidgetKey.id == key["id"]).first()
-    stale, _ = previews.make_preview_token(info_row["key"], "tests", now=time.time() - 7200)
+    stale, _ = previews.make_preview_token(info_row["key"], now=time.time() - 7200)
     assert await answer_five_times(client, key["key"], preview_token=stale) == 1
 
 
