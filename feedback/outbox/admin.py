@@ -17,7 +17,6 @@ from feedback.outbox.messages import Backlog, ListedMessage, OutboxMessage
 from feedback.outbox.metrics import record_backlog
 from feedback.outbox.models import Outbox, OutboxStatus
 from feedback.outbox.render import render
-from feedback.settings import get_settings
 
 STATUSES = tuple(s.value for s in OutboxStatus)
 
@@ -94,10 +93,6 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         cta = await load_cta(row["cta"])
         if cta is not None:
             channel = route(cta.owner_channel, cta.owner_slack_user)
-    if not get_settings().slack.configured:
-        raise Conflict.for_field(
-            "message", "Slack is not configured: set FEEDBACK_SLACK_BOT_TOKEN first"
-        )
     if channel is None:
         raise Conflict.for_field(
             "message",
@@ -127,8 +122,6 @@ async def retry_all(status: str, actor: str, limit: int = 10_000) -> dict[str, A
     as they are. How many were queued again, and how many stayed."""
     if status not in (OutboxStatus.dead.value, OutboxStatus.unrouted.value):
         raise InputError("status", "dead or unrouted")
-    if not get_settings().slack.configured:
-        raise Conflict.for_field("status", "Slack is not configured: set FEEDBACK_SLACK_BOT_TOKEN")
     rows = await Outbox.select(Outbox.id).where(Outbox.status == status).order_by(Outbox.id)
     queued = stayed = 0
     for row in rows[:limit]:

@@ -17,7 +17,6 @@ from feedback.outbox.models import OutboxStatus
 from feedback.settings import get_settings
 
 UNROUTED_ERROR = "no Slack channel: owner has none and no default"
-NOT_CONFIGURED_ERROR = "Slack is not configured (FEEDBACK_SLACK_BOT_TOKEN)"
 
 _listeners: list[Callable[[], None]] = []
 
@@ -43,17 +42,10 @@ def notify_delivery() -> None:
 
 def route(owner_channel: str | None, owner_user: str | None) -> str | None:
     """Where a CTA goes: the owner's channel, else a direct message to the owner, else the
-    default channel (None: nowhere, or Slack is not configured; the outbox keeps it as
-    unrouted for admins)."""
-    slack = get_settings().slack
-    if not slack.configured:
-        return None
-    return owner_channel or owner_user or slack.default_channel
-
-
-def unrouted_error() -> str:
-    """Why a message is unrouted, for admins."""
-    return UNROUTED_ERROR if get_settings().slack.configured else NOT_CONFIGURED_ERROR
+    default channel (None: nowhere; the outbox keeps it as unrouted for admins). Routing
+    does not depend on whether this process has Slack configured: any process may queue a
+    message (an import, a rule) and the deliverers that have Slack send it."""
+    return owner_channel or owner_user or get_settings().slack.default_channel
 
 
 async def enqueue_cta_message(
@@ -69,10 +61,8 @@ async def enqueue_cta_message(
     if row is None:
         return
     target = route(row["owner_channel"], row["owner_slack_user"])
-    channels: list[str | None] = [target]
-    if get_settings().slack.configured:
-        cards = await queries.CARD_CHANNELS.fetch(cta_id)
-        channels += sorted({card["channel"] for card in cards} - {target})
+    cards = await queries.CARD_CHANNELS.fetch(cta_id)
+    channels: list[str | None] = [target, *sorted({card["channel"] for card in cards} - {target})]
     for channel in channels:
         if channel:
             pending = await queries.PENDING_IN_CHANNEL.first(cta_id, channel)
@@ -88,7 +78,7 @@ async def enqueue_cta_message(
             "{}",
             OutboxStatus.pending.value if channel else OutboxStatus.unrouted.value,
             now,
-            "" if channel else unrouted_error(),
+            "" if channel else UNROUTED_ERROR,
             now,
         )
     notify_delivery()
@@ -97,14 +87,6 @@ async def enqueue_cta_message(
 async def enqueue_cta_messages(cta_ids: Sequence[int], now: datetime) -> None:
     """`enqueue_cta_message` for many CTAs in one statement (PostgreSQL only: the answer rule
     runner's batches)."""
-    slack = get_settings().slack
-    await queries.ENQUEUE_CTA_MESSAGES.run(
-        slack.configured,
-        slack.default_channel or None,
-        list(cta_ids),
-        slack.configured,
-        now,
-        unrouted_error(),
-        now,
-    )
+    default_channel = get_settings().slack.default_channel or None
+    await queries.ENQUEUE_CTA_MESSAGES.run(default_channel, list(cta_ids), now, UNROUTED_ERROR, now)
     notify_delivery()

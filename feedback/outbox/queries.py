@@ -40,20 +40,17 @@ VALUES ({}, 'cta', {}, {}, {}, {}, 0, {}, NULL, NULL, {}, NULL, {}, NULL)
 ON CONFLICT DO NOTHING""")
 
 # PostgreSQL only: nothing; `enqueue_cta_message` for many CTAs: the routed channel (the
-# owner's channel, else the owner's direct messages, else the default channel; none when
-# Slack is not configured), and every channel where the CTA has a card (a sent message)
-# besides; nothing where a pending (or, with no channel, an unrouted) message is queued
-# already (outbox_cta). Parameters: whether Slack is configured, the default channel, the
-# CTAs' ids (an array), whether Slack is configured, next_attempt_at, the unrouted error,
+# owner's channel, else the owner's direct messages, else the default channel), and every
+# channel where the CTA has a card (a sent message) besides; nothing where a pending (or,
+# with no channel, an unrouted) message is queued already (outbox_cta). Parameters: the
+# default channel, the CTAs' ids (an array), next_attempt_at, the unrouted error,
 # created_at.
 ENQUEUE_CTA_MESSAGES = Statement(
     "-- PostgreSQL only",
     postgres="""
 WITH t AS (
     SELECT t.id, t.version,
-           CASE WHEN {}::boolean
-                THEN COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {})
-           END AS target
+           COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {}) AS target
     FROM cta t LEFT JOIN csm c ON c.id = t.owner
     WHERE t.id = ANY({}::int[])
 ),
@@ -61,7 +58,7 @@ wanted AS (
     SELECT id, version, target AS channel FROM t
     UNION
     SELECT t.id, t.version, o.channel FROM t JOIN outbox o ON o.cta = t.id
-    WHERE {}::boolean AND o.slack_ts IS NOT NULL AND o.channel IS NOT NULL
+    WHERE o.slack_ts IS NOT NULL AND o.channel IS NOT NULL
       AND o.channel IS DISTINCT FROM t.target
 )
 INSERT INTO outbox (key, kind, cta, channel, payload, status, attempts, next_attempt_at,

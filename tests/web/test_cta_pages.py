@@ -164,24 +164,32 @@ async def test_without_slack_the_outbox_shows_messages_as_unrouted(
     await link_slack_users()  # the owners have Slack ids, but Slack is not configured here
     await raise_for("a1", "Detractor answer")
     await raise_for("b1", "Bob's problem")
+    await Account.update({Account.csm: None}).where(Account.external_id == "a2")
+    await raise_for("a2", "Nobody's")  # no owner, no default channel: nowhere to go
     await staff(client, "admin@example.com", Role.admin)
     page = await client.get("/admin/outbox")
     assert page.status_code == 200
     assert "Slack is not configured" in page.text
-    assert 'class="status-unrouted"' in page.text and 'class="status-pending"' not in page.text
-    assert "<li>pending" not in page.text
-    # sending one again says why it cannot be, on the page
+    # as the legend says: without Slack every message is unrouted, none pending
+    assert 'class="status-pending"' not in page.text and "<li>pending" not in page.text
+    assert page.text.count('class="status-unrouted"') == 3
+    assert "<li>unrouted (waiting for Slack to be configured): 2</li>" in page.text
+    # sending one with nowhere to go again says why it cannot be, on the page
     token = await csrf_token(client, "/admin/outbox")
-    first = await Outbox.select(Outbox.id).first()
-    refused = await client.post(f"/admin/outbox/{first['id']}/retry", data={"_csrf_token": token})
-    assert refused.status_code == 409 and "set FEEDBACK_SLACK_BOT_TOKEN first" in refused.text
-    # once Slack is configured, every unrouted message goes to its owner's channel at once
-    for name, value in slack_env("http://127.0.0.1:9/api/").items():
+    nowhere = await Outbox.select(Outbox.id).where(Outbox.status == "unrouted").first()
+    refused = await client.post(f"/admin/outbox/{nowhere['id']}/retry", data={"_csrf_token": token})
+    assert refused.status_code == 409 and "still nowhere to send it" in refused.text
+    # once Slack is configured the waiting ones show as pending, and the unrouted one can be
+    # routed to the default channel
+    for name, value in slack_env(
+        "http://127.0.0.1:9/api/", FEEDBACK_SLACK_DEFAULT_CHANNEL="C-ALL"
+    ).items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     try:
         page = await client.get("/admin/outbox")
-        assert "Send every unrouted message again (2)" in page.text
+        assert page.text.count('class="status-pending"') == 2
+        assert "Send every unrouted message again (1)" in page.text
         sent = await client.post(
             "/admin/outbox/retry", data={"_csrf_token": token, "status": "unrouted"}
         )
@@ -190,6 +198,7 @@ async def test_without_slack_the_outbox_shows_messages_as_unrouted(
         assert [(r["status"], r["channel"]) for r in rows] == [
             ("pending", "C-ANN"),
             ("pending", "C-BOB"),
+            ("pending", "C-ALL"),
         ]
     finally:
         monkeypatch.undo()
