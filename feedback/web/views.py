@@ -18,6 +18,7 @@ from feedback.auth.sign_in import SignInLimits, sign_in, sign_out
 from feedback.ratelimit import client_address
 from feedback.settings import Settings
 from feedback.surveys.keys import DEMO_WIDGET_KEY
+from feedback.surveys.previews import make_preview_token
 from feedback.web.csrf import ANONYMOUS_FORM_LIMIT, CSRF_SESSION_KEY, new_csrf_value
 
 
@@ -99,7 +100,12 @@ class PageController(Controller):
         if get_settings().environment == "production":
             raise NotFoundException("the demo host page is off in production")
         base = f"{request.url.scheme}://{request.url.netloc}"
-        return Template("demo_host.html", context={"key": DEMO_WIDGET_KEY, "base": base})
+        # "Ask again" reloads the page as a preview, the one way a forced survey is honoured
+        # for a visitor whose identity is not signed (the demo key trusts the browser)
+        preview, _ = make_preview_token(DEMO_WIDGET_KEY)
+        return Template(
+            "demo_host.html", context={"key": DEMO_WIDGET_KEY, "base": base, "preview": preview}
+        )
 
     @get("/", dependencies={"principal": Provide(provide_principal)}, **access(*ALL_ROLES))
     async def home(self, principal: CurrentPrincipal) -> Template:

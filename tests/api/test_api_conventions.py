@@ -64,7 +64,7 @@ async def test_a_staff_user_with_a_short_password_is_refused(client: Any) -> Non
     )
     assert answer.status_code == 422
     assert answer.json()["detail"] == [
-        {"field": "password", "message": "must be at least 10 characters"}
+        {"field": "password", "message": "must be at least 12 characters"}
     ]
 
 

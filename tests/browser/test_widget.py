@@ -716,3 +716,24 @@ async def test_a_preview_link_shows_the_survey_again_after_an_answer(
         await page.goto(f"{url}?nps_preview=made-up")
     assert (await (await asked.value).json())["show"] is False
     await expect(page.locator(CARD)).to_have_count(0)
+
+
+async def test_the_demo_host_page_asks_again_as_a_preview(page: Any, service: str) -> None:
+    """ "Show the survey now" reloads the page with the service's preview token: a forced
+    survey for a visitor whose identity is not signed is honoured only that way."""
+    from feedback.demo import load_demo_survey
+
+    await load_demo_survey()
+    await apply_configuration(service)
+    await page.goto(f"{service}/demo/host")
+    card = page.locator(CARD)
+    await expect(card).to_be_visible(timeout=5000)
+    await radio(page, 9).click()
+    await page.get_by_role("button", name="Close").click()
+    await expect(card).to_be_hidden()
+
+    async with page.expect_response(lambda r: r.url.endswith("/eligibility")) as check:
+        await page.locator("#ask-again").click()
+    assert "nps_preview=" in page.url
+    assert (await (await check.value).json())["show"] is True
+    await expect(card).to_be_visible(timeout=5000)

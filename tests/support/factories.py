@@ -8,6 +8,7 @@ from feedback.auth.services import create_token, csm_id_for_email
 from feedback.imports.parsing import read_csv
 from feedback.imports.services import Importer, ImportResult
 from feedback.kernel.principal import Role
+from feedback.surveys.identity_secrets import seal
 
 
 async def import_csv(kind: str, text: str, **options: Any) -> ImportResult:
@@ -69,16 +70,17 @@ async def widget_setup(
     rules = {"first_survey_after_days": 0, **schedule}
     plan = Schedule(survey=survey.id, name="quarterly", **rules)
     await plan.save()
+    secret = "s3cret" * 8
     key = WidgetKey(
         key=f"wk_test_{survey.id}",
         name="test",
         environment=environment,
         allowed_origins=list(origins),
-        identity_secret="s3cret" * 8,
-        require_identity=require_identity,
+        identity_secret_sealed=seal(secret),
+        identity="user_hash" if require_identity else "browser",
     )
     await key.save()
-    return {"survey": survey.id, "schedule": plan.id, "key": key.key, "secret": key.identity_secret}
+    return {"survey": survey.id, "schedule": plan.id, "key": key.key, "secret": secret}
 
 
 ORIGIN = {"origin": "https://app.example.com"}

@@ -32,13 +32,18 @@
   script.src = base + '/widget/v1/nps.js';
   document.head.appendChild(script);
 
-  // the page's buttons: ask again now (a forced survey: the demo key is not production),
-  // and start over as a new visitor
+  // the page's buttons: ask again now (the page again as an admin's preview, the service's
+  // signed token in its address: a forced survey is honoured only then), and start over as a
+  // new visitor
   document.addEventListener('DOMContentLoaded', function () {
     var who = document.getElementById('visitor');
     if (who) who.textContent = id;
     var again = document.getElementById('ask-again');
-    if (again) again.addEventListener('click', function () { NPS('show'); });
+    if (again) again.addEventListener('click', function () {
+      var url = new URL(location.href);
+      url.searchParams.set('nps_preview', me.getAttribute('data-preview'));
+      location.assign(url.toString());
+    });
     var fresh = document.getElementById('new-visitor');
     if (fresh) fresh.addEventListener('click', function () {
       NPS('reset');
