@@ -306,7 +306,7 @@ class SlackSettings:
     api_url: str  # the Web API base; tests point it at a local stand-in
     default_channel: str | None
     channel_interval_ms: int  # at most one message per channel per interval
-    max_attempts: int  # permanent errors: then a message is dead and shown to admins
+    max_attempts: int  # no longer used; kept so FEEDBACK_SLACK_MAX_ATTEMPTS still parses
     retry_hours: int  # transient errors keep a message retrying this long, then it is dead
     lease_seconds: int  # a claimed message not marked sent by then is sent by another worker
     deliver_in_serve: bool  # `feedback serve` also runs the outbox worker
