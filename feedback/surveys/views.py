@@ -280,7 +280,9 @@ class WidgetController(Controller):
 
     @post("/responses", summary="Record a score (idempotent by client_id)", status_code=201)
     async def responses(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
-        """Public, with a widget key. 201 the first time, 200 for a retry."""
+        """Public, with a widget key. 201 the first time, 200 for a retry or for the same
+        client_id changing its score within the follow-up window (the last score stands); 409
+        naming display_token after that window."""
 
         async def act(info: keys.KeyInfo, data: ScoreIn) -> tuple[int, WidgetBody]:
             created, follow_up = await intake.record_score(
@@ -294,7 +296,9 @@ class WidgetController(Controller):
 
     @post("/comments", summary="Add the comment to a recorded score", status_code=200)
     async def comments(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
-        """Public, with a widget key. Repeating it replaces the comment."""
+        """Public, with a widget key. Taken within the follow-up window
+        (FEEDBACK_WIDGET_FOLLOWUP_HOURS) of the display, once; repeating it replaces the comment
+        only within FEEDBACK_WIDGET_COMMENT_EDIT_MINUTES of the first (else 409 naming comment)."""
 
         async def act(info: keys.KeyInfo, data: CommentIn) -> tuple[int, dict[str, Any]]:
             await intake.record_comment(info, data.display_token, data.comment)
@@ -306,7 +310,8 @@ class WidgetController(Controller):
     async def dismissals(
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[Any]:
-        """Public, with a widget key."""
+        """Public, with a widget key. Taken within the follow-up window of the display (else 409
+        naming display_token)."""
 
         async def act(info: keys.KeyInfo, data: DismissIn) -> tuple[int, dict[str, Any]]:
             return 200, {"dismissed": await intake.dismiss(info, data.display_token)}
