@@ -1,4 +1,4 @@
-"""Passwords, API tokens, staff users and the audit log."""
+"""API tokens, creating staff users, roles and the audit log (passwords: `passwords.py`)."""
 
 from __future__ import annotations
 
