@@ -53,8 +53,8 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # text in a body: tab, line feed and carriage return are allowed
 CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-# A control character in valid JSON is an escape (\u0000, \b, \f; raw ones are invalid JSON)
-# or, for C1, raw UTF-8 (C2 80 to C2 9F). A widget body without either and with few
+# A control character in valid JSON is an escape (\u0000, \b, \f; raw ones are invalid JSON),
+# a raw DEL, or for C1 raw UTF-8 (C2 80 to C2 9F). A widget body without either and with few
 # brackets is passed on without being decoded: almost all of them (msgspec, which the
 # widget's views decode with, refuses numbers out of range itself). Other JSON bodies are
 # decoded and walked whole: some views read them with the standard library's parser.
@@ -265,6 +265,7 @@ def _may_break_the_rule(body: bytes) -> bool:
         body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
         or (b"\\" in body and _CONTROL_ESCAPE.search(body) is not None)
         or (b"\xc2" in body and _RAW_C1.search(body) is not None)
+        or b"\x7f" in body  # DEL needs no escape in JSON
     )
 
 

@@ -66,9 +66,10 @@ def test_a_widget_body_is_decoded_only_when_it_could_break_the_rule() -> None:
     assert _may_break_the_rule(json.dumps({"user_id": "a\x00"}).encode())
     assert _may_break_the_rule(json.dumps({"user_id": "a\x85"}, ensure_ascii=False).encode())
     assert _may_break_the_rule(b"[" * 65 + b"]" * 65)
+    assert _may_break_the_rule(json.dumps({"comment": "a\x7f"}).encode())  # DEL stays raw
 
 
-@given(st.text())
+@given(st.text() | st.text(alphabet=st.characters(max_codepoint=0xA0)))
 def test_the_quick_look_never_misses_what_the_walk_refuses(text: str) -> None:
     for ensure_ascii in (True, False):
         body = json.dumps({"comment": text}, ensure_ascii=ensure_ascii).encode()
