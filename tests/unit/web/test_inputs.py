@@ -69,6 +69,16 @@ def test_a_widget_body_is_decoded_only_when_it_could_break_the_rule() -> None:
     assert _may_break_the_rule(json.dumps({"comment": "a\x7f"}).encode())  # DEL stays raw
 
 
+def test_the_quick_look_sees_every_control_character_however_it_is_encoded() -> None:
+    for code in [*range(0xA1), 0x2028, 0xFEFF]:
+        for ensure_ascii in (True, False):
+            body = json.dumps({"comment": f"a{chr(code)}b"}, ensure_ascii=ensure_ascii).encode()
+            try:
+                check_json(body)
+            except InputError:
+                assert _may_break_the_rule(body), (hex(code), ensure_ascii)
+
+
 @given(st.text() | st.text(alphabet=st.characters(max_codepoint=0xA0)))
 def test_the_quick_look_never_misses_what_the_walk_refuses(text: str) -> None:
     for ensure_ascii in (True, False):
