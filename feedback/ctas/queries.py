@@ -191,19 +191,60 @@ ANY_ANSWER_DUE = Statement("SELECT response FROM rules_queue WHERE due <= {} LIM
 
 _ANSWERS_DUE = """
 SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
-       u.external_id AS user_external_id, u.email AS user_email, r.role
+       u.external_id AS user_external_id, u.email AS user_email, r.role, q.due
 FROM rules_queue q
 JOIN response r ON r.id = q.response
 LEFT JOIN end_user u ON u.id = r.end_user
 WHERE q.due <= {} ORDER BY q.due LIMIT {}"""
 # Up to a limit of the answers whose time has come, oldest first, with their user: id,
-# score, comment, answered_at, account, arr_cents, user_external_id, user_email, role
-# (rules_queue_due). On PostgreSQL several runners (processes) split the queue instead of
-# waiting on each other; only the small queue rows are locked, never the answers themselves.
+# score, comment, answered_at, account, arr_cents, user_external_id, user_email, role, due
+# (later than answered_at when queued again: a comment, a changed score) (rules_queue_due).
+# On PostgreSQL several runners (processes) split the queue instead of waiting on each other;
+# only the small queue rows are locked, never the answers themselves.
 ANSWERS_DUE = Statement(_ANSWERS_DUE, postgres=_ANSWERS_DUE + " FOR UPDATE OF q SKIP LOCKED")
 
 # `n` answers waiting for the rules and the `oldest` one's due time (for /metrics).
 ANSWERS_AWAITING = Statement("SELECT count(*) AS n, min(due) AS oldest FROM rules_queue")
+
+# -- changed scores: the CTAs raised for an answer follow its last score
+
+
+def rule_cta_events_sql(accounts: int) -> str:
+    """The history of the risk and advocacy CTAs not closed of `accounts` accounts (their
+    ids are the parameters), each CTA's events in order: cta, type, reason, status,
+    version, detail, priority, trigger (JSON), actor, action, data (JSON). Through it the
+    answer rules know which answers (`data.response_id` of the rule's events) a CTA
+    carries and at what score. Indexes: cta_one_open, cta_event_cta."""
+    marks = ", ".join("{}" for _ in range(accounts))
+    return f"""
+SELECT t.id AS cta, t.type, t.reason, t.status, t.version, t.detail, t.priority, t.trigger,
+       e.actor, e.action, e.data
+FROM cta t
+JOIN cta_event e ON e.cta = t.id
+WHERE t.account IN ({marks}) AND t.status <> 'closed' AND t.type IN ('risk', 'advocacy')
+ORDER BY t.id, e.id"""  # noqa: S608 - placeholders only
+
+
+def answers_by_id_sql(answers: int) -> str:
+    """Answers by id (`answers` of them, their ids are the parameters), as `ANSWERS_DUE`
+    gives them: id, score, comment, answered_at, account, arr_cents, user_external_id,
+    user_email, role (primary key of response)."""
+    marks = ", ".join("{}" for _ in range(answers))
+    return f"""
+SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
+       u.external_id AS user_external_id, u.email AS user_email, r.role
+FROM response r
+LEFT JOIN end_user u ON u.id = r.end_user
+WHERE r.id IN ({marks})"""  # noqa: S608 - placeholders only
+
+
+# `id` of the CTA when it was still open at the version read and is now set to what its
+# answers call for, as a new version; no row when someone changed it since (primary key).
+# Parameters: detail, trigger (JSON text), priority, updated_at, id, version read.
+SET_FROM_ANSWERS = Statement("""
+UPDATE cta SET detail = {}, trigger = {}, priority = {}, version = version + 1, updated_at = {}
+WHERE id = {} AND status = 'open' AND version = {}
+RETURNING id""")
 
 # ------------------------------------------------------------------ the time-driven rules
 

@@ -15,18 +15,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from feedback.ctas import queries
-from feedback.ctas.models import RulesQueue
+from feedback.ctas.actions import change_cta
+from feedback.ctas.history import json_text, record_event
+from feedback.ctas.models import CtaStatus, RulesQueue
 from feedback.ctas.rule_settings import cta_rules
 from feedback.ctas.signals import Signal, raise_signal, raise_signal_groups
-from feedback.db import as_utc_datetime, fetch, write_transaction
+from feedback.db import as_utc_datetime, fetch, json_object, write_transaction
 from feedback.db.errors import database_unavailable
 from feedback.health.reads import ACCOUNTS_PER_QUERY, latest_day, latest_scores, scores_on
 from feedback.kernel.clock import utcnow
 from feedback.kernel.nps import category
+from feedback.outbox.enqueue import enqueue_cta_message
 
 log = logging.getLogger("feedback.ctas")
 
@@ -96,16 +100,232 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
 
 async def act_on_answers(answers: list[dict[str, Any]], now: datetime) -> None:
     """The CTAs of a batch of answers: answers for the same CTA (one account's detractors)
-    update it once, each answer still in its history."""
+    update it once, each answer still in its history. An answer whose score changed since a
+    rule raised a CTA for it first brings that CTA into line (`_follow_changed_scores`)."""
     rules = await cta_rules()
+    signals = {answer["id"]: signal_for(answer, rules, now) for answer in answers}
+    settled = await _follow_changed_scores(answers, signals, rules, now)
     groups: dict[tuple[int, str, str], list[Signal]] = {}
     for answer in answers:
-        signal = signal_for(answer, rules, now)
-        if signal is not None:
+        signal = signals[answer["id"]]
+        if signal is not None and answer["id"] not in settled:
             groups.setdefault((signal.account_id, signal.type, signal.reason), []).append(signal)
     # in one order (account, type, reason), so that two runners lock CTA rows alike and never
     # deadlock on each other (seen under load with the batch's arrival order)
     await raise_signal_groups([signals for _, signals in sorted(groups.items())], now)
+
+
+# -- changed scores: the CTAs raised for an answer follow its last score -----------------------
+#
+# A user may correct a mis-tapped score while the follow-up is open, usually after the runner
+# has acted on the first one. A CTA knows its answers from its history: each created or
+# signal event of the rule holds the answer's trigger (`response_id`, `score`), and a
+# `score_changed` event marked `withdrawn` says the answer no longer calls for it. Only open
+# CTAs are brought into line: once someone acknowledged, snoozed or closed one, it is theirs.
+
+# the CTAs the answer rules raise: (type, reason) -> the rule's actor
+ANSWER_RULE_CTAS = {
+    ("risk", DETRACTOR_REASON): "rule:detractor_risk",
+    ("advocacy", ADVOCACY_REASON): "rule:promoter_advocacy",
+}
+
+
+@dataclass
+class _RuleCta:
+    """A CTA not closed that an answer rule raised, as its history tells it."""
+
+    id: int
+    type: str
+    reason: str
+    status: str
+    version: int
+    detail: str
+    priority: int
+    trigger: dict[str, Any]
+    actor: str
+    # answer id -> (the score the CTA knows it by, the place of its latest event)
+    carried: dict[int, tuple[int, int]]
+
+
+class CtaMoved(RuntimeError):
+    """A CTA changed between the rules reading it and changing it: the batch is tried again
+    one answer at a time, and reads it afresh."""
+
+
+async def _answer_rule_ctas(accounts: list[int]) -> list[_RuleCta]:
+    """The CTAs not closed that the answer rules raised for these accounts."""
+    rows = []
+    for start in range(0, len(accounts), ACCOUNTS_PER_QUERY):
+        chunk = accounts[start : start + ACCOUNTS_PER_QUERY]
+        rows += await fetch(queries.rule_cta_events_sql(len(chunk)), *chunk)
+    found: dict[int, _RuleCta | None] = {}
+    for place, row in enumerate(rows):
+        if row["cta"] not in found:  # its first event says who raised it
+            actor = ANSWER_RULE_CTAS.get((row["type"], row["reason"]))
+            found[row["cta"]] = (
+                None
+                if actor is None or row["action"] != "created" or row["actor"] != actor
+                else _RuleCta(
+                    row["cta"],
+                    row["type"],
+                    row["reason"],
+                    row["status"],
+                    row["version"],
+                    row["detail"],
+                    row["priority"],
+                    json_object(row["trigger"]),
+                    actor,
+                    {},
+                )
+            )
+        cta = found[row["cta"]]
+        data = json_object(row["data"])
+        if cta is None or data.get("kind") != "response" or "response_id" not in data:
+            continue
+        if data.get("withdrawn"):
+            cta.carried.pop(data["response_id"], None)
+        else:
+            cta.carried[data["response_id"]] = (data["score"], place)
+    return [cta for cta in found.values() if cta is not None]
+
+
+async def _follow_changed_scores(
+    answers: list[dict[str, Any]],
+    signals: dict[int, Signal | None],
+    rules: dict[str, Any],
+    now: datetime,
+) -> set[int]:
+    """Bring the open CTAs raised for these answers into line with their scores now. A CTA
+    an answer no longer calls for is closed when it is the CTA's only answer, else the
+    answer leaves it (detail and priority from the answers that remain); a CTA the answer
+    still calls for shows its last score. Returns the answers settled here, which raise
+    nothing more: those that updated their CTA, and those whose CTA someone acted on."""
+    again = [answer for answer in answers if _queued_again(answer)]
+    if not again:  # first answers only, the usual batch: no CTA carries them yet
+        return set()
+    ctas = await _answer_rule_ctas(sorted({answer["account"] for answer in again}))
+    settled: set[int] = set()
+    for answer in again:
+        for cta in ctas:
+            known = cta.carried.get(answer["id"])
+            if cta.status == CtaStatus.closed or known is None or known[0] == answer["score"]:
+                continue  # not this answer's CTA, or not a changed score (a comment, say)
+            signal = signals[answer["id"]]
+            same = signal is not None and (signal.type, signal.reason) == (cta.type, cta.reason)
+            if cta.status != CtaStatus.open:
+                if same:
+                    settled.add(answer["id"])  # someone acted on it: left as they left it
+                continue
+            who = answer["user_external_id"] or "a user"
+            note = f"{who} changed their score from {known[0]} to {answer['score']}"
+            if signal is not None and same:
+                await _rescore(cta, answer, signal, note, rules, now)
+                settled.add(answer["id"])
+            elif len(cta.carried) == 1:
+                change = await change_cta(
+                    cta.id,
+                    "close",
+                    actor=cta.actor,
+                    source="rule",
+                    reason=note,
+                    expected_version=cta.version,
+                    now=now,
+                )
+                if not change.changed:
+                    raise CtaMoved(f"CTA {cta.id} changed while the rules read it")
+                cta.status = CtaStatus.closed
+            else:
+                await _withdraw(cta, answer, note, rules, now)
+    return settled
+
+
+def _queued_again(answer: dict[str, Any]) -> bool:
+    """Whether the answer waits for the rules again (a comment, a changed score, a retry):
+    a first answer waits from the moment it was given."""
+    due, answered_at = as_utc_datetime(answer.get("due")), as_utc_datetime(answer["answered_at"])
+    return due is None or answered_at is None or due > answered_at
+
+
+async def _remaining_signals(
+    cta: _RuleCta, leaving: int, rules: dict[str, Any], now: datetime
+) -> list[Signal]:
+    """What the CTA's other answers call for now, oldest event first (an answer changed
+    since and waiting for the rules in turn is left out: its turn will say)."""
+    others = {answer: place for answer, (_, place) in cta.carried.items() if answer != leaving}
+    ids = sorted(others)
+    rows = []
+    for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
+        chunk = ids[start : start + ACCOUNTS_PER_QUERY]
+        rows += await fetch(queries.answers_by_id_sql(len(chunk)), *chunk)
+    placed = []
+    for row in rows:
+        signal = signal_for(row, rules, now)
+        if signal is not None and (signal.type, signal.reason) == (cta.type, cta.reason):
+            placed.append((others[row["id"]], signal))
+    return [signal for _, signal in sorted(placed, key=lambda each: each[0])]
+
+
+async def _set_cta(
+    cta: _RuleCta, detail: str, trigger: dict[str, Any], priority: int, now: datetime
+) -> None:
+    done = await queries.SET_FROM_ANSWERS.first(
+        detail, json_text(trigger), priority, now, cta.id, cta.version
+    )
+    if done is None:
+        raise CtaMoved(f"CTA {cta.id} changed while the rules read it")
+    cta.version += 1
+    cta.detail, cta.trigger, cta.priority = detail, trigger, priority
+
+
+async def _rescore(
+    cta: _RuleCta,
+    answer: dict[str, Any],
+    signal: Signal,
+    note: str,
+    rules: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The answer still calls for its CTA: the CTA shows its last score, at the most urgent
+    priority of the answers it carries."""
+    remaining = await _remaining_signals(cta, answer["id"], rules, now)
+    priority = min([signal.priority, *(each.priority for each in remaining)])
+    await _set_cta(cta, signal.detail, signal.trigger, priority, now)
+    was = cta.carried[answer["id"]][0]
+    cta.carried[answer["id"]] = (answer["score"], max(p for _, p in cta.carried.values()) + 1)
+    data = {**signal.trigger, "from_score": was}
+    await record_event(
+        cta.id, cta.actor, "rule", "score_changed", CtaStatus.open, CtaStatus.open, now, note, data
+    )
+    await enqueue_cta_message(cta.id, now)
+
+
+async def _withdraw(
+    cta: _RuleCta, answer: dict[str, Any], note: str, rules: dict[str, Any], now: datetime
+) -> None:
+    """The answer no longer calls for its CTA, which carries others: it stays open, showing
+    the latest of the others at the most urgent of their priorities."""
+    remaining = await _remaining_signals(cta, answer["id"], rules, now)
+    if remaining:
+        latest = remaining[-1]
+        priority = min(each.priority for each in remaining)
+        await _set_cta(cta, latest.detail, latest.trigger, priority, now)
+    else:  # the others changed too and wait for their turn: keep what it shows
+        await _set_cta(cta, cta.detail, cta.trigger, cta.priority, now)
+    was = cta.carried.pop(answer["id"])[0]
+    others = len(cta.carried)
+    note += "; 1 other answer keeps" if others == 1 else f"; {others} other answers keep"
+    note += " this CTA open"
+    data = {
+        "kind": "response",
+        "response_id": answer["id"],
+        "score": answer["score"],
+        "from_score": was,
+        "withdrawn": True,
+    }
+    await record_event(
+        cta.id, cta.actor, "rule", "score_changed", CtaStatus.open, CtaStatus.open, now, note, data
+    )
+    await enqueue_cta_message(cta.id, now)
 
 
 # -- the answer rule runner --------------------------------------------------------------------

@@ -171,23 +171,18 @@ async def record_score(
 
 async def _change_score(key: KeyInfo, token: str, answer: int, score: int, now: datetime) -> None:
     """The client that answered changes its score while the follow-up is open: the last
-    score stands and the CTA rules read it (the answer waits for them again)."""
+    score stands and the CTA rules read it (the answer waits for them again, whatever its
+    score: a CTA raised for the earlier one follows the change)."""
     await _open_display(key, token, now, "the score can be changed")
     if is_sqlite():
         async with write_transaction():
             changed = await queries.CHANGE_SCORE.first(score, answer, score)
-            if changed is not None and _rules_act_on(changed):
+            if changed is not None:
                 await queries.QUEUE.fetch(changed["id"], now)
     else:
         changed = await queries.CHANGE_SCORE.first(score, answer, score, now)
-    if changed is not None and _rules_act_on(changed):
+    if changed is not None:
         notify_answer_rules()
-
-
-def _rules_act_on(answer: Row) -> bool:
-    """A detractor at once; a promoter once it has a comment (queries._RULES_ACT_ON)."""
-    kind = category(answer["score"])
-    return kind == "detractor" or (kind == "promoter" and bool(answer["comment"]))
 
 
 async def record_comment(

@@ -124,10 +124,6 @@ WHERE d.token = {} AND d.widget_key = {}""")
 QUEUE = Statement("""
 INSERT INTO rules_queue (response, due) VALUES ({}, {})
 ON CONFLICT (response) DO UPDATE SET due = excluded.due""")
-# the rules act on a detractor at once and on a promoter once it has a comment
-_RULES_ACT_ON = (
-    f"score <= {RULES_ACT_ON_SCORE} OR ({is_promoter_sql()} AND COALESCE(comment, '') <> '')"
-)
 # A comment, taken while the display is recent (shown at or after the first time given) and
 # the answer has no comment yet or got its first one at or after the second time given:
 # `commented_at` keeps the first comment's time, so an edit never extends its own window.
@@ -148,16 +144,18 @@ COMMENT = Statement(
     "SELECT id, score FROM commented",
 )
 # The same client changing its score (a mis-tap corrected while the follow-up is open): the
-# last score stands, and an answer the rules act on waits for them again, so they read the
-# final score. Returns id, score, comment of the changed answer (none: the score was the same).
+# last score stands, and the answer waits for the rules again whatever its new score, so
+# they read the final one and bring a CTA raised for the earlier score into line (close it
+# for a 0 changed to 10). Returns id, score, comment of the changed answer (none: the score
+# was the same).
 _CHANGE_SQL = """
 UPDATE response SET score = {}
 WHERE id = {} AND score <> {}
 RETURNING id, score, comment"""
-_CHANGE_QUEUED = f"""
+_CHANGE_QUEUED = """
 INSERT INTO rules_queue (response, due)
-SELECT id, {{}} FROM changed WHERE {_RULES_ACT_ON}
-ON CONFLICT (response) DO UPDATE SET due = excluded.due"""  # noqa: S608 (constants)
+SELECT id, {} FROM changed
+ON CONFLICT (response) DO UPDATE SET due = excluded.due"""
 CHANGE_SCORE = Statement(
     _CHANGE_SQL,
     postgres=f"WITH changed AS ({_CHANGE_SQL}), queued AS ({_CHANGE_QUEUED}) "  # noqa: S608
