@@ -34,20 +34,25 @@ class SurveyIn(msgspec.Struct, forbid_unknown_fields=True):
     active: bool = True
 
 
+# the database's integer columns hold 32 bits: larger values are refused naming their field
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+Id = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+
+
 class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
-    survey_id: int
+    survey_id: Id
     name: Annotated[str, msgspec.Meta(max_length=200)] = ""
     cadence_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 90
     first_survey_after_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 14
     dismiss_backoff_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 30
     max_asks_per_cycle: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
     sample_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 100.0
-    max_users_per_account: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_users_per_account: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)] | None = None
     targeting: dict[str, Any] = {}
     delay_seconds: Annotated[int, msgspec.Meta(ge=0, le=3600)] = 0
     starts_at: datetime | None = None
     ends_at: datetime | None = None
-    priority: int = 0
+    priority: Int32 = 0
     active: bool = True
 
 

@@ -21,7 +21,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.services import audit
-from feedback.errors import error_body, internal_error_handler, status_of
+from feedback.errors import error_body, http_error, internal_error_handler, status_of
 from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import DomainError, InputError
@@ -124,11 +124,9 @@ async def widget_call(
             status_code=status_of(exc),
             headers=headers,
         )
-    except HTTPException as exc:
-        detail = exc.extra if isinstance(exc.extra, list) else []
-        return Response(
-            error_body(exc.detail, detail), status_code=exc.status_code, headers=headers
-        )
+    except HTTPException as exc:  # e.g. a body over the widget's limit: 413 saying the limit
+        error, detail = http_error(request, exc)
+        return Response(error_body(error, detail), status_code=exc.status_code, headers=headers)
     except Exception as exc:  # 503 while the database is away (500 for a bug), readable by
         # the widget: without CORS headers the browser reports a bare network error
         failed = internal_error_handler(request, exc)

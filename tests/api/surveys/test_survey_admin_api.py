@@ -68,6 +68,9 @@ async def test_an_admin_creates_a_survey_a_schedule_and_a_key(
         ({"starts_at": "2027-01-02T00:00:00Z", "ends_at": "2027-01-01T00:00:00Z"}, "ends_at"),
         ({"starts_at": "2027-01-02T00:00:00"}, "starts_at"),
         ({"survey_id": 999}, "survey_id"),
+        ({"survey_id": 2**40}, "survey_id"),  # fits 64 bits, not the column
+        ({"priority": 2**40}, "priority"),
+        ({"max_users_per_account": 2**40}, "max_users_per_account"),
     ],
 )
 async def test_a_bad_schedule_names_the_field(

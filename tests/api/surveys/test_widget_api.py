@@ -605,3 +605,18 @@ async def test_a_repeat_check_before_the_next_check_time_is_answered_from_memory
     # ... until its configuration is refreshed (at once after a change made here)
     forget_configuration()
     assert (await call(client, setup["key"], "eligibility", check_body())).json()["show"]
+
+
+async def test_a_widget_body_over_its_limit_says_what_the_limit_is(client: Any) -> None:
+    await book()
+    setup = await widget_setup()
+    answer = await client.post(
+        f"/widget/v1/{setup['key']}/eligibility",
+        content=b"x" * (64 * 1024 + 1),
+        headers={"content-type": "text/plain", **ORIGIN},
+    )
+    assert answer.status_code == 413
+    assert answer.headers["access-control-allow-origin"] == ORIGIN["origin"]
+    assert answer.json()["detail"] == [
+        {"field": "body", "message": "larger than this endpoint's limit of 64 KiB (65536 bytes)"}
+    ]
