@@ -13,12 +13,13 @@ ENV PATH="/opt/venv/bin:$PATH"
 WORKDIR /src
 # Only what the wheel needs: the metadata, the packages and the migrations folder
 # that pyproject.toml force-includes.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY feedback ./feedback
 COPY analytics ./analytics
 COPY bot ./bot
 COPY migrations ./migrations
-RUN pip install .
+# the versions the tests ran with (requirements.lock)
+RUN pip install -c requirements.lock .
 
 # ---- runtime ----
 FROM python:3.11-slim
