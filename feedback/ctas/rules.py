@@ -210,6 +210,8 @@ async def _follow_changed_scores(
             known = cta.carried.get(answer["id"])
             if cta.status == CtaStatus.closed or known is None or known[0] == answer["score"]:
                 continue  # not this answer's CTA, or not a changed score (a comment, say)
+            if not rules[cta.actor.removeprefix("rule:")]["enabled"]:
+                continue  # its rule is off: the rule has nothing to say about the new score
             signal = signals[answer["id"]]
             same = signal is not None and (signal.type, signal.reason) == (cta.type, cta.reason)
             if cta.status != CtaStatus.open:

@@ -16,6 +16,7 @@ from feedback.app import create_app
 from feedback.ctas import rules
 from feedback.ctas.actions import change_cta
 from feedback.ctas.models import Cta, CtaEvent
+from feedback.ctas.rule_settings import update_cta_rules
 from feedback.ctas.rules import drain_answer_rules
 from feedback.outbox.models import Outbox
 from feedback.settings import Settings, get_settings
@@ -199,6 +200,17 @@ async def test_a_promoter_who_corrects_10_to_3_turns_advocacy_into_risk(
     )
     (closing,) = [e for e in await history(advocacy["id"]) if e["action"] == "close"]
     assert closing["actor"] == "rule:promoter_advocacy"
+
+
+async def test_a_cta_whose_rule_was_switched_off_is_left_as_it_is(
+    client: httpx.AsyncClient,
+) -> None:
+    await book()
+    answer = await answered(client, 0)
+    before = await ctas()
+    await update_cta_rules({"detractor_risk": {"enabled": False}}, "test", "api")
+    await answer.score(4)
+    assert await ctas() == before
 
 
 async def test_first_answers_cost_no_look_up_of_the_ctas_they_might_have_changed(
