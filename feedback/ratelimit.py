@@ -88,6 +88,12 @@ class Verdict:
 class RateLimiter(Protocol):
     async def hit(self, bucket: str, limit: int, window_seconds: int) -> Verdict: ...
 
+    async def release(self, bucket: str, window_seconds: int) -> None:
+        """Take back one hit of the current window (an attempt that turned out not to count:
+        a sign-in that succeeded). Counting first and giving back after keeps simultaneous
+        attempts from all slipping under the limit."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -111,8 +117,19 @@ class MemoryRateLimiter:
         retry = int((window + 1) * window_seconds - now) + 1
         return Verdict(count <= limit, retry)
 
+    async def release(self, bucket: str, window_seconds: int) -> None:
+        key = (bucket, int(self._clock() // window_seconds))
+        if self._counts.get(key, 0) > 0:
+            self._counts[key] -= 1
+
     async def close(self) -> None:
         self._counts.clear()
+
+
+_RELEASE = """
+if (tonumber(redis.call('GET', KEYS[1]) or '0') > 0) then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 
 class RedisRateLimiter:
@@ -133,6 +150,11 @@ class RedisRateLimiter:
             count, _ = await pipe.execute()
         retry = int((window + 1) * window_seconds - now) + 1
         return Verdict(int(count) <= limit, retry)
+
+    async def release(self, bucket: str, window_seconds: int) -> None:
+        # only where this window's counter exists (a new window starts from nothing anyway)
+        key = f"feedback:rl:{bucket}:{int(time.time() // window_seconds)}"
+        await self._redis.eval(_RELEASE, 1, key)
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -74,10 +74,12 @@ async def sign_in(
     """Check a password unless the email has failed too often since its last sign-in, or the
     address has tried too often, within the window.
 
-    The limiter only counts (it cannot be read without counting), so an email's count starts
-    afresh after each successful sign-in by naming a new bucket, while an address counts
-    every attempt. A throttled attempt is refused before the password is looked at, so the
-    right password does not help an attacker who has used up the attempts."""
+    Every attempt is counted before the password is checked (so simultaneous attempts cannot
+    all slip under a limit); an email's count starts afresh after each successful sign-in by
+    naming a new bucket, and a successful sign-in gives its address's count back, so an
+    office behind one address is never throttled by its colleagues signing in. A throttled
+    attempt is refused before the password is looked at, so the right password does not help
+    an attacker who has used up the attempts."""
     email = email.strip().lower()[:MAX_EMAIL_LENGTH]
     password = password[:MAX_PASSWORD_INPUT]
     address = client[:100]
@@ -113,7 +115,7 @@ async def sign_in(
             reason = (
                 "too many failures for this email"
                 if not by_account.allowed
-                else "too many sign-ins from this address"
+                else "too many failed sign-ins from this address"
             )
             await _audit_failure(email, address, reason)
         log.warning("sign-in throttled for an email from %s", address)
@@ -125,6 +127,7 @@ async def sign_in(
     if not await verify_password(row["password_hash"], password):
         await _audit_failure(email, address, "wrong password")
         return SignInResult()
+    await limiter.release(f"login:address:{bucket}", limits.window_seconds)
     await StaffUser.update({StaffUser.last_login_at: utcnow()}).where(StaffUser.id == row["id"])
     principal = principal_for_staff_row(row)
     await audit(principal.actor, "web", "staff_user.sign_in", detail={"address": address})

@@ -202,6 +202,22 @@ async def test_too_many_failures_from_one_address_are_refused_for_any_email(
         assert (await sign_in(colleague, "admin@example.com")).status_code == 303
 
 
+async def test_an_office_behind_one_address_is_not_throttled_by_its_own_sign_ins(
+    throttled_app: Any,
+) -> None:
+    """Only failures count against an address: twelve colleagues signing in from one office
+    address (limit 8) all get in, and failures still count from there."""
+    for n in range(12):
+        await create_staff_user(f"colleague{n}@example.com", Role.analyst, PASSWORD)
+    for n in range(12):
+        async with browser(throttled_app, "198.51.100.30") as office:
+            assert (await sign_in(office, f"colleague{n}@example.com")).status_code == 303
+    async with browser(throttled_app, "198.51.100.30") as office:
+        for n in range(8):
+            assert (await sign_in(office, f"guess{n}@example.com", WRONG)).status_code == 401
+        assert (await sign_in(office, "colleague0@example.com")).status_code == 429
+
+
 async def test_ipv6_clients_are_counted_per_64(throttled_app: Any) -> None:
     async with browser(throttled_app, "2001:db8:1:2::10") as one:
         for _ in range(8):

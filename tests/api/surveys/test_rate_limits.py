@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from feedback.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from feedback.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from feedback.settings import load_settings
 from tests.support.factories import ORIGIN, widget_setup
 
@@ -56,6 +56,41 @@ async def test_the_redis_limiter_is_shared_between_processes() -> None:
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_released_hit_is_given_back_and_never_below_nothing(kind: str) -> None:
+    """What sign-in uses to count only failures against an address (a day-long window, so
+    the test never straddles two windows)."""
+    day = 86_400
+    limiter: RateLimiter = (
+        MemoryRateLimiter(clock=lambda: MID_WINDOW)
+        if kind == "memory"
+        else RedisRateLimiter(REDIS_URL)
+    )
+    bucket = f"test:{uuid.uuid4()}"
+    try:
+        try:
+            assert (await limiter.hit(bucket, 2, day)).allowed
+        except OSError as exc:
+            if os.environ.get("CI") == "true":
+                raise
+            pytest.skip(f"Redis unreachable at {REDIS_URL}: {exc}")
+        assert (await limiter.hit(bucket, 2, day)).allowed
+        assert not (await limiter.hit(bucket, 2, day)).allowed
+        await limiter.release(bucket, day)
+        await limiter.release(bucket, day)
+        assert (await limiter.hit(bucket, 2, day)).allowed
+        for _ in range(5):
+            await limiter.release(bucket, day)
+        # given back down to nothing, not below: the limit is the limit again
+        assert [(await limiter.hit(bucket, 2, day)).allowed for _ in range(3)] == [
+            True,
+            True,
+            False,
+        ]
+    finally:
+        await limiter.close()
 
 
 async def test_the_widget_answers_429_with_retry_after_past_the_ip_limit() -> None:
