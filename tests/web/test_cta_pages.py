@@ -203,3 +203,20 @@ async def test_without_slack_the_outbox_shows_messages_as_unrouted(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
+
+
+async def test_a_health_alert_shows_the_health_score_out_of_100(client: Any) -> None:
+    """A health alert's trigger holds a health score (0-100), not an NPS answer (0-10)."""
+    await book()
+    account = await Account.select(Account.id).where(Account.external_id == "a1").first()
+    trigger = {"kind": "health", "score": 33, "band": "red", "week_ago": 61.4}
+    async with write_transaction():
+        alert, _ = await raise_signal(
+            Signal(account["id"], "health_alert", "Health alert", "detail", 2, None, trigger)
+        )
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+    page = html.unescape((await client.get(f"/ctas/{alert}")).text)
+    assert "<dt>Health</dt><dd>33 / 100, red band (61 a week before)</dd>" in page
+    assert "33 / 10<" not in page
+    answer = html.unescape((await client.get(f"/ctas/{await raise_for('a1', 'Detractor')}")).text)
+    assert "<dt>Score</dt><dd>3 / 10 by u1</dd>" in answer
