@@ -21,8 +21,9 @@ from feedback.kernel.principal import Role
 LAST_ADMIN = "is the last active admin; make another user admin first"
 
 
-async def list_staff_users() -> list[dict[str, Any]]:
-    return await StaffUser.select(
+def _columns() -> tuple[Any, ...]:
+    """What a staff user is shown as (the page, the API, the CLI)."""
+    return (
         StaffUser.id,
         StaffUser.email,
         StaffUser.name,
@@ -31,24 +32,15 @@ async def list_staff_users() -> list[dict[str, Any]]:
         StaffUser.active,
         StaffUser.created_at,
         StaffUser.last_login_at,
-    ).order_by(StaffUser.email)
+    )
+
+
+async def list_staff_users() -> list[dict[str, Any]]:
+    return await StaffUser.select(*_columns()).order_by(StaffUser.email)
 
 
 async def staff_user_record(user_id: int) -> dict[str, Any]:
-    row = (
-        await StaffUser.select(
-            StaffUser.id,
-            StaffUser.email,
-            StaffUser.name,
-            StaffUser.role,
-            StaffUser.csm.email.as_alias("csm_email"),
-            StaffUser.active,
-            StaffUser.created_at,
-            StaffUser.last_login_at,
-        )
-        .where(StaffUser.id == user_id)
-        .first()
-    )
+    row = await StaffUser.select(*_columns()).where(StaffUser.id == user_id).first()
     if row is None:
         raise NotFound.for_field("user", f"no staff user {user_id}")
     return row

@@ -5,7 +5,6 @@ outbox page. The clock is moved, nothing sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from devtools.slack_standin import SlackStandIn
-from feedback.app import create_app
 from feedback.kernel.clock import utcnow
 from feedback.outbox.admin import outbox_backlog
 from feedback.outbox.delivery import Deliverer
@@ -41,11 +39,7 @@ def settings(standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> Any:
     get_settings.cache_clear()
 
 
-@pytest.fixture
-async def slack_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield c
+# `slack_client` (this folder's conftest.py) is built with the `settings` above
 
 
 async def the_message() -> dict[str, Any]:

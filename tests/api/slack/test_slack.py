@@ -8,7 +8,6 @@ import dataclasses
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ import pytest
 from bot.transport import make_client
 from devtools.slack_standin import SlackStandIn
 from feedback.accounts.models import CSM, Account
-from feedback.app import create_app
 from feedback.ctas.models import Cta, CtaEvent
 from feedback.ctas.rules import drain_answer_rules
 from feedback.kernel.clock import utcnow
@@ -27,14 +25,13 @@ from feedback.outbox import queries
 from feedback.outbox.delivery import Deliverer
 from feedback.outbox.models import Outbox
 from feedback.runtime import slack_deliverer
-from feedback.settings import Settings, get_settings
+from feedback.settings import Settings
 from tests.support.factories import ORIGIN, bearer, book, token, widget_setup
 from tests.support.slack import (
     block_action,
     interaction,
     link_slack_users,
     signed,
-    slack_env,
     slash,
 )
 from tests.support.waiting import eventually
@@ -43,20 +40,7 @@ TEXT = {"content-type": "text/plain;charset=UTF-8", **ORIGIN}
 HOSTILE = "Export is broken <!channel> <@U999> <https://evil.example|click here> & more"
 
 
-@pytest.fixture
-def settings(standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    for name, value in slack_env(standin.api_url).items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield get_settings()
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-async def slack_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
-        yield c
+# `settings` and `slack_client` come from this folder's conftest.py
 
 
 def deliverer(settings: Settings, **options: Any) -> Deliverer:
