@@ -83,7 +83,9 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         reload=reload,
         workers=None if reload else workers,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # who the client is behind a proxy is decided once, by FEEDBACK_TRUSTED_PROXIES
+        # (`ratelimit.client_address`); uvicorn's own rewrite would trust 127.0.0.1 too
+        proxy_headers=False,
     )
 
 

@@ -132,6 +132,10 @@ return 0
 """
 
 
+def _redis_key(bucket: str, window: int) -> str:
+    return f"feedback:rl:{bucket}:{window}"
+
+
 class RedisRateLimiter:
     """INCR with an expiry per window: atomic across any number of processes."""
 
@@ -143,7 +147,7 @@ class RedisRateLimiter:
     async def hit(self, bucket: str, limit: int, window_seconds: int) -> Verdict:
         now = time.time()
         window = int(now // window_seconds)
-        key = f"feedback:rl:{bucket}:{window}"
+        key = _redis_key(bucket, window)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, window_seconds + 1)
@@ -153,7 +157,7 @@ class RedisRateLimiter:
 
     async def release(self, bucket: str, window_seconds: int) -> None:
         # only where this window's counter exists (a new window starts from nothing anyway)
-        key = f"feedback:rl:{bucket}:{int(time.time() // window_seconds)}"
+        key = _redis_key(bucket, int(time.time() // window_seconds))
         await self._redis.eval(_RELEASE, 1, key)
 
     async def close(self) -> None:

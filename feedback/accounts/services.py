@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any
 
 import msgspec
-from piccolo.query.functions.string import Lower
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
 from feedback.kernel.clock import utcnow
@@ -228,20 +227,3 @@ class AccountRef:
     name: str
     arr_cents: int | None
     csm: int | None
-
-
-async def find_accounts(id_or_name_prefix: str) -> list[AccountRef]:
-    """The account with this external id; else the first two (by name) whose name starts
-    with the text, ignoring case (two tell a caller the prefix is ambiguous)."""
-    columns = (Account.id, Account.external_id, Account.name, Account.arr_cents, Account.csm)
-    found = await Account.select(*columns).where(Account.external_id == id_or_name_prefix).first()
-    if found is not None:
-        return [AccountRef(**found)]
-    text = id_or_name_prefix.lower().replace("\\", "").replace("%", "").replace("_", "")
-    matches = (
-        await Account.select(*columns)
-        .where(Lower(Account.name).like(text + "%"))
-        .order_by(Account.name)
-        .limit(2)
-    )
-    return [AccountRef(**row) for row in matches]

@@ -64,9 +64,8 @@ async def outbox_backlog(now: datetime | None = None) -> Backlog:
 
 
 async def outbox_summary() -> dict[str, Any]:
-    """Per status: how many messages, and when the oldest was queued. (Read for /metrics at
-    every scrape: the backlog gauges are refreshed with it.)"""
-    await outbox_backlog()
+    """Per status: how many messages, and when the oldest was queued (read for /metrics at
+    every scrape)."""
     rows = await queries.SUMMARY.fetch()
     return {
         row["status"]: {"count": int(row["n"]), "oldest": as_utc_datetime(row["oldest"])}
@@ -122,9 +121,14 @@ async def retry_all(status: str, actor: str, limit: int = 10_000) -> dict[str, A
     as they are. How many were queued again, and how many stayed."""
     if status not in (OutboxStatus.dead.value, OutboxStatus.unrouted.value):
         raise InputError("status", "dead or unrouted")
-    rows = await Outbox.select(Outbox.id).where(Outbox.status == status).order_by(Outbox.id)
+    rows = (
+        await Outbox.select(Outbox.id)
+        .where(Outbox.status == status)
+        .order_by(Outbox.id)
+        .limit(limit)
+    )
     queued = stayed = 0
-    for row in rows[:limit]:
+    for row in rows:
         try:
             await retry(row["id"], actor)
             queued += 1

@@ -64,7 +64,7 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _content_length(scope: Scope) -> int | None:
+def content_length(scope: Scope) -> int | None:
     raw = _header(scope, b"content-length")
     try:
         return int(raw) if raw is not None else None
@@ -89,7 +89,7 @@ def _recording(receive: Receive, limit: int | None, messages: list[Any]) -> Rece
     return recording_receive
 
 
-def _replaying(messages: list[Any], receive: Receive) -> Receive:
+def replaying(messages: list[Any], receive: Receive) -> Receive:
     pending = deque(messages)
 
     async def replay() -> Any:
@@ -136,7 +136,7 @@ def csrf_middleware(app: ASGIApp, secret: str, exclude: Sequence[str] = ()) -> A
 
         signed_in = SESSION_USER_KEY in session
         limit = None if signed_in and scope["path"] != SIGN_IN_PATH else ANONYMOUS_FORM_LIMIT
-        length = _content_length(scope)
+        length = content_length(scope)
         if limit is not None and length is not None and length > limit:
             await _answer_too_large(send)
             return
@@ -153,7 +153,7 @@ def csrf_middleware(app: ASGIApp, secret: str, exclude: Sequence[str] = ()) -> A
                 await _answer_too_large(send)
                 return
             submitted = form.get(FORM_FIELD)
-            receive = _replaying(messages, receive)
+            receive = replaying(messages, receive)
         if not (
             isinstance(value, str)
             and isinstance(submitted, str)

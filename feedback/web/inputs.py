@@ -23,7 +23,6 @@ import asyncio
 import json
 import math
 import re
-from collections import deque
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
@@ -38,6 +37,7 @@ from litestar.typing import FieldDefinition
 
 from feedback.errors import domain_error_handler, page_refusal, wants_html
 from feedback.kernel.errors import DomainError, InputError, NotFound
+from feedback.web.csrf import content_length, replaying
 
 # every id column is PostgreSQL's `integer` (Piccolo's Serial), which starts at 1
 MAX_ID = 2**31 - 1
@@ -226,7 +226,7 @@ async def check_body(scope: Scope, receive: Receive, kind: str) -> Receive:
     if not isinstance(handler, HTTPRouteHandler):
         return receive
     limit = handler.resolve_request_max_body_size()
-    if limit is None or _announced_length(scope) > limit:
+    if limit is None or (content_length(scope) or 0) > limit:
         return receive
     messages: list[Any] = []
     chunks: list[bytes] = []
@@ -245,7 +245,7 @@ async def check_body(scope: Scope, receive: Receive, kind: str) -> Receive:
         if not message.get("more_body", False):
             complete = True
             break
-    replay = _replaying(messages, receive)
+    replay = replaying(messages, receive)
     if not complete:
         return replay
     body = b"".join(chunks)
@@ -267,27 +267,6 @@ def _may_break_the_rule(body: bytes) -> bool:
         or (b"\xc2" in body and _RAW_C1.search(body) is not None)
         or b"\x7f" in body  # DEL needs no escape in JSON
     )
-
-
-def _announced_length(scope: Scope) -> int:
-    for header, value in scope["headers"]:
-        if header == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
-
-
-def _replaying(messages: list[Any], receive: Receive) -> Receive:
-    pending = deque(messages)
-
-    async def replay() -> Any:
-        if pending:
-            return pending.popleft()
-        return await receive()
-
-    return replay
 
 
 def check_json(body: bytes) -> None:

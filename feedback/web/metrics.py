@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from feedback.ctas.rules import answers_awaiting_rules
 from feedback.errors import error_body
 from feedback.kernel.clock import utcnow
-from feedback.outbox.admin import outbox_summary
+from feedback.outbox.admin import outbox_backlog, outbox_summary
 
 
 class OutboxCollector(Collector):
@@ -61,6 +61,7 @@ REGISTRY.register(OUTBOX)
 
 
 async def refresh_outbox_snapshot() -> None:
+    await outbox_backlog()  # refreshes the backlog gauges
     summary = await outbox_summary()
     pending = summary.get("pending", {}).get("oldest")
     now = utcnow()

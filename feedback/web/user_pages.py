@@ -14,7 +14,8 @@ from litestar.response import Redirect, Template
 from feedback.auth import staff_users
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
 from feedback.auth.services import audit, create_staff_user, csm_id_for_email, parse_role
-from feedback.kernel.errors import Conflict, DomainError, NotFound
+from feedback.errors import status_of
+from feedback.kernel.errors import DomainError
 from feedback.kernel.principal import Principal, Role
 
 FormRequest = Request[Any, Any, State]
@@ -27,12 +28,6 @@ NOTICES = {
     "role": "Role changed: it applies from their next page or call.",
     "password": "Password reset: their sessions ended; they sign in with the new password.",
 }
-
-
-def _status(exc: DomainError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    return 409 if isinstance(exc, Conflict) else 422
 
 
 class UserPages(Controller):
@@ -50,7 +45,7 @@ class UserPages(Controller):
     ) -> Template:
         return Template(
             "admin/users.html",
-            status_code=_status(error) if error else 200,
+            status_code=status_of(error) if error else 200,
             context={
                 "principal": principal,
                 "users": await staff_users.list_staff_users(),
