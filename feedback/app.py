@@ -36,15 +36,20 @@ from feedback.runtime import serve_loops, use_slack_messages
 from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
+from feedback.themes.views import ThemeController
 from feedback.web.admin_views import AdminPages
 from feedback.web.api_docs import docs_router, render_plugins
+from feedback.web.churn_pages import ChurnSegmentPages
 from feedback.web.csrf import csrf_middleware
 from feedback.web.cta_pages import CtaAdminPages, CtaPages
+from feedback.web.formats import register as register_formats
 from feedback.web.health_pages import HealthReportPages
 from feedback.web.inputs import input_guard_middleware
 from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
+from feedback.web.theme_pages import ThemeAdminPages, ThemePages
+from feedback.web.trend_pages import TrendPages
 from feedback.web.user_pages import UserPages
 from feedback.web.views import PageController
 
@@ -149,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportController,
             SurveyAdminController,
             WidgetController,
+            ThemeController,
             widget_asset,
             PageController,
             UserPages,
@@ -157,6 +163,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CtaAdminPages,
             ReportPages,
             HealthReportPages,
+            ChurnSegmentPages,
+            TrendPages,
+            ThemePages,
+            ThemeAdminPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, background_loops],
@@ -176,7 +186,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             input_guard_middleware,
         ],
-        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=WEB_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=register_formats,
+        ),
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         debug=False,

@@ -1,0 +1,1 @@
+"""Comment themes: learned and hand-made themes, their assignments and reports."""
