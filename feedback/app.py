@@ -45,6 +45,7 @@ from feedback.web.cta_pages import CtaAdminPages, CtaPages
 from feedback.web.formats import register as register_formats
 from feedback.web.health_pages import HealthReportPages
 from feedback.web.inputs import input_guard_middleware
+from feedback.web.insight_pages import InsightPages
 from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers_middleware
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ReportPages,
             HealthReportPages,
             ChurnSegmentPages,
+            InsightPages,
             TrendPages,
             ThemePages,
             ThemeAdminPages,

@@ -1,0 +1,101 @@
+"""The Insights landing page's answers, each from the report that explains it in detail.
+
+One look for product teams, managers and executives: NPS this quarter against the last, the
+segments that moved significantly, the themes rising, the accounts to protect (high ARR, low
+NPS) and how NPS relates to churn this year. Every part is scoped like its report (a CSM sees
+own accounts) and links to that report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from analytics.compare import NPSComparison, compare_nps
+from feedback.kernel.clock import utcnow
+from feedback.kernel.principal import Principal
+from feedback.reports.quadrant import QuadrantAccount, quadrant_report
+from feedback.reports.services import NPSGroup, NPSQuery, load_nps_report
+
+PROTECT_SHOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Quarter:
+    label: str  # 2026-Q4
+    start: datetime
+    end: datetime  # exclusive
+
+
+def quarter_of(moment: datetime) -> Quarter:
+    first_month = 3 * ((moment.month - 1) // 3) + 1
+    start = datetime(moment.year, first_month, 1, tzinfo=UTC)
+    end_year, end_month = (
+        (moment.year + 1, 1) if first_month == 10 else (moment.year, first_month + 3)
+    )
+    return Quarter(
+        f"{moment.year}-Q{(first_month - 1) // 3 + 1}",
+        start,
+        datetime(end_year, end_month, 1, tzinfo=UTC),
+    )
+
+
+def previous_quarter(quarter: Quarter) -> Quarter:
+    month = quarter.start.month - 3
+    year = quarter.start.year
+    if month < 1:
+        month, year = month + 12, year - 1
+    return quarter_of(datetime(year, month, 1, tzinfo=UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class QuarterNPS:
+    """NPS this quarter (to date) and its change against the whole previous quarter."""
+
+    quarter: str
+    previous_quarter: str
+    current: NPSGroup | None  # None without answers this quarter
+    previous: NPSGroup | None
+    change: NPSComparison | None  # None unless both quarters have answers
+
+
+def _counts(group: NPSGroup | None) -> tuple[int, int, int] | None:
+    if group is None or not group.responses:
+        return None
+    return (group.promoters, group.passives, group.detractors)
+
+
+async def _overall(principal: Principal, quarter: Quarter, until: datetime) -> NPSGroup | None:
+    report = await load_nps_report(
+        principal, NPSQuery(group_by="none", date_from=quarter.start, date_to=until)
+    )
+    return next((g for g in report.groups if g.responses), None)
+
+
+async def quarter_nps(principal: Principal, now: datetime | None = None) -> QuarterNPS:
+    now = now or utcnow()
+    this = quarter_of(now)
+    last = previous_quarter(this)
+    current = await _overall(principal, this, now)
+    previous = await _overall(principal, last, this.start)
+    a, b = _counts(current), _counts(previous)
+    return QuarterNPS(
+        quarter=this.label,
+        previous_quarter=last.label,
+        current=current,
+        previous=previous,
+        change=compare_nps(a, b) if a and b else None,
+    )
+
+
+async def accounts_to_protect(
+    principal: Principal, now: datetime | None = None, shown: int = PROTECT_SHOWN
+) -> tuple[list[QuadrantAccount], int]:
+    """The largest accounts (by ARR) in the quadrant's protect corner over the last four
+    quarters, and how many there are in all."""
+    now = now or utcnow()
+    since = datetime(now.year - 1, now.month, 1, tzinfo=UTC)
+    report = await quadrant_report(principal, date_from=since, date_to=now)
+    protect = [a for a in report.accounts if a.quadrant == "protect"]
+    protect.sort(key=lambda a: -a.arr)
+    return protect[:shown], len(protect)

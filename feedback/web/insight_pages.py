@@ -1,0 +1,37 @@
+"""/insights: the landing page for product teams, managers and executives.
+
+Each part answers one question in a line or a short list and links to the report that
+explains it. Scoped like the reports: a CSM sees their own accounts.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.response import Template
+
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.kernel.errors import DomainError
+from feedback.reports.insights import accounts_to_protect, quarter_nps
+from feedback.web.report_views import page_error_handler, render
+
+
+class InsightPages(Controller):
+    path = "/insights"
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
+
+    @get("/", **access(*ALL_ROLES))
+    async def insights(self, principal: CurrentPrincipal) -> Template:
+        quarter = await quarter_nps(principal)
+        protect, protect_total = await accounts_to_protect(principal)
+        return render(
+            "insights.html",
+            principal,
+            None,
+            quarter=quarter,
+            protect=protect,
+            protect_total=protect_total,
+        )
