@@ -41,6 +41,8 @@ HELP = (
     "*/nps segment DIM* — NPS over the last 12 months by plan, role, industry, "
     "company_size, csm, manager, quarter (in order), account or user (the 15 with the most "
     "answers), or trait:NAME for a custom trait\n"
+    "*/nps themes* — what comments talk about: the themes with the most answers over the "
+    "last 12 months, their NPS, and the themes rising this week\n"
     "*/nps help* — this help"
 )
 SEGMENTS = (
@@ -87,6 +89,8 @@ async def answer(csm: dict[str, Any], text: str, settings: Settings) -> tuple[st
             "Your open Calls-to-Action", ctas, settings.public_url
         )
     principal = await principal_for(csm)
+    if words[0].lower() == "themes":
+        return await themes_answer(principal)
     if words[0].lower() == "segment":
         dimension = words[1] if len(words) > 1 else ""
         # a trait's name keeps its case: traits are stored as they were sent
@@ -227,4 +231,47 @@ async def _account(principal: Principal, query: str, settings: Settings) -> tupl
         )
         blocks.append({"type": "section", "text": mrkdwn("*Last comments*\n" + quoted)})
     blocks += cta_list_blocks("Open CTAs", ctas, settings.public_url)[1:] if ctas else []
+    return title, blocks
+
+
+# --- comment themes (issue 17) ---------------------------------------------------------------
+
+# at most this many themes in a `/nps themes` answer: those with the most answers
+TOP_THEMES = 8
+
+
+async def themes_answer(principal: Principal, now: Any = None) -> tuple[str, list[dict]]:
+    """The themes with the most commented answers over the last 12 months (the caller's
+    accounts for a CSM), each with its NPS, and the themes rising this week."""
+    from feedback.themes.reports import rising_themes, theme_report
+
+    now = now or utcnow()
+    report = await theme_report(principal, date_from=now - timedelta(days=365))
+    shown = [t for t in report.themes if t.score.responses][:TOP_THEMES]
+    title = "Comment themes, last 12 months"
+    if not shown:
+        text = (
+            "No answers in themes over the last 12 months."
+            if report.themes
+            else "No themes yet: an admin builds them on the Themes admin page."
+        )
+        return title, [{"type": "section", "text": mrkdwn(text)}]
+    lines = []
+    for theme in shown:
+        score = theme.score
+        nps = f"NPS *{score.nps:+.0f}*" if score.nps is not None else "too few for a score"
+        flag = ""
+        if theme.versus_rest is not None and theme.versus_rest.significant:
+            flag = " · lower than the rest" if theme.versus_rest.diff < 0 else " · higher"
+        lines.append(f"• {escape(theme.label)}: {score.responses} answers, {nps}{flag}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(title)},
+        {"type": "section", "text": mrkdwn("\n".join(lines))},
+    ]
+    rising = await rising_themes(principal, now)
+    if rising:
+        text = "*Rising this week:* " + ", ".join(
+            f"{escape(r.label)} ({r.this_week}, usually {r.weekly_before:.0f})" for r in rising
+        )
+        blocks.append({"type": "section", "text": mrkdwn(text)})
     return title, blocks

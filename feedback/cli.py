@@ -548,3 +548,87 @@ def export_data(kind: str, external_id: str, output: str | None) -> None:
         Path(output).write_text(text + "\n", encoding="utf-8")
     else:
         click.echo(text)
+
+
+# --- comment themes (issue 17) ---------------------------------------------------------------
+
+
+@main.group()
+def themes() -> None:
+    """Comment themes, learned on this server from the comments (English and Japanese)."""
+
+
+@themes.command("build")
+@click.option(
+    "--language", type=click.Choice(["en", "ja"]), default=None, help="One language (else both)."
+)
+@click.option("--max-themes", type=click.IntRange(2, 50), default=15, show_default=True)
+def themes_build(language: str | None, max_themes: int) -> None:
+    """Learn the themes again from every comment; themes that are the same keep their id,
+    name, pin and merges. Then theme the comments that came meanwhile."""
+    settings_or_exit()
+    from feedback.auth.services import audit
+    from feedback.themes.assign import assign_new_comments
+    from feedback.themes.build import build_themes
+
+    @with_database
+    async def run() -> list[Any]:
+        builds = await build_themes([language] if language else None, max_themes=max_themes)
+        await assign_new_comments()
+        await audit("cli", "cli", "themes.build", "theme", {"language": language})
+        return builds
+
+    for build in run():
+        click.echo(
+            f"{build.language}: {build.comments} comments, {build.themes} themes "
+            f"({build.kept} kept, {build.new} new, {build.retired} retired) in {build.seconds} s"
+        )
+
+
+@themes.command("assign")
+def themes_assign() -> None:
+    """Place the comments not themed yet in the existing themes (what the worker does daily)."""
+    settings_or_exit()
+    from feedback.themes.assign import assign_new_comments
+
+    @with_database
+    async def run() -> int:
+        return await assign_new_comments()
+
+    click.echo(f"comments themed: {run()}")
+
+
+@themes.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the themes as JSON lines.")
+def themes_list(as_json: bool) -> None:
+    """The themes shown in reports, the most answers first."""
+    settings_or_exit()
+    from feedback.kernel.principal import Principal, Role
+    from feedback.themes.members import all_themes
+    from feedback.themes.reports import answers_per_theme
+
+    @with_database
+    async def run() -> list[tuple[Any, int]]:
+        counts = await answers_per_theme(Principal(role=Role.admin, actor="cli", source="cli"))
+        shown = [t for t in await all_themes() if t.status in ("active", "hidden")]
+        return sorted(((t, counts.get(t.id, 0)) for t in shown), key=lambda p: -p[1])
+
+    for theme, answers in run():
+        if as_json:
+            row = {
+                "id": theme.id,
+                "label": theme.shown_label,
+                "language": theme.language,
+                "source": theme.source,
+                "status": theme.status,
+                "pinned": theme.pinned,
+                "answers": answers,
+                "keyphrases": theme.keyphrases,
+            }
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            pin = " pinned" if theme.pinned else ""
+            click.echo(
+                f"{theme.id}\t{theme.language}\t{answers}\t{theme.shown_label}"
+                f"\t{theme.source}{pin}{'' if theme.status == 'active' else ' hidden'}"
+            )

@@ -10,6 +10,7 @@ from feedback.kernel.app_settings import AppSetting
 from feedback.outbox.models import Outbox, SlackChannelPace
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
+from feedback.themes.models import StoredThemeModel, Theme, ThemedComment, ThemeMember
 
 TABLES = [
     CSM,
@@ -34,6 +35,10 @@ TABLES = [
     SlackEventSeen,
     UsageMetric,
     HealthSnapshot,
+    Theme,
+    StoredThemeModel,
+    ThemeMember,
+    ThemedComment,
 ]
 
 APP_CONFIG = AppConfig(

@@ -49,3 +49,17 @@ async def run_jobs_once(jobs: Mapping[str, Job] = JOBS) -> dict[str, int]:
             log.exception("job %s failed", name)
             done[name] = -1
     return done
+
+
+# --- comment themes (issue 17) ---------------------------------------------------------------
+
+
+async def theme_new_comments() -> int:
+    """Once a day, whichever worker comes first: the comments not themed yet join the
+    existing themes (a full rebuild is on demand: `feedback themes build`, the admin page)."""
+    from feedback.themes.assign import daily_theme_job
+
+    return await daily_theme_job()
+
+
+JOBS["comment_themes"] = theme_new_comments

@@ -25,6 +25,7 @@ from feedback.reports.queries import (
 )
 from feedback.reports.services import filter_condition
 from feedback.surveys.texts import CATEGORIES
+from feedback.themes.queries import IN_THEME
 
 
 class AnsweredResponse(msgspec.Struct, gc=False):
@@ -75,7 +76,9 @@ async def responses_page(
     date_to: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    theme: int | None = None,
 ) -> ResponsesPage:
+    """`theme`: only the answers in that comment theme (feedback.themes)."""
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     if category is not None:
@@ -91,6 +94,9 @@ async def responses_page(
         where.append(HAS_COMMENT)
     elif has_comment is False:
         where.append(NO_COMMENT)
+    if theme is not None:
+        where.append(IN_THEME)
+        args.append(theme)
     for name, value in (filters or {}).items():
         condition, values = filter_condition(name, value)
         where.append(condition)
