@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2 import Environment
 from markupsafe import Markup
 
 from feedback.web.charts import (
+    ASCENT,
+    CHAR_WIDTH,
+    DESCENT,
     Bar,
     Dot,
     Layer,
@@ -17,6 +24,7 @@ from feedback.web.charts import (
     Steps,
     Zone,
     bar_chart,
+    fit_domain,
     line_chart,
     linear,
     nice_ticks,
@@ -90,7 +98,7 @@ def test_a_counts_only_segment_has_a_row_and_no_bar() -> None:
 
 def test_values_outside_the_domain_are_clamped_to_the_plot() -> None:
     svg = bar_chart([Bar("x", 150, 120, 180)], title="t", desc="d", domain=(-100, 100))
-    x = linear((-100, 100), (170, 900 - 320))
+    x = linear((-100, 100), (190, 900 - 300))
     root = parse(svg)
     (high,) = find_all(root, "line", "high")
     assert float(high.get("x1")) == pytest.approx(x(100))
@@ -149,12 +157,20 @@ def test_a_trend_draws_a_band_from_low_to_high_and_breaks_at_gaps() -> None:
         "2025-Q2": Point(20, 10, 30),
         "2025-Q4": Point(30, 20, 40),
     }
-    svg = line_chart(periods, [Series("all", points)], title="t", desc="d", width=720, height=280)
+    svg = line_chart(
+        periods,
+        [Series("all", points)],
+        title="t",
+        desc="d",
+        width=720,
+        height=280,
+        domain=(-100, 100),
+    )
     root = parse(svg)
     lines = find_all(root, "polyline", "line")
     bands = find_all(root, "polygon", "band")
     assert len(lines) == 2 and len(bands) == 2  # Q3 has no answers: two runs
-    y = linear((-100, 100), (280 - 48, 16))
+    y = linear((-100, 100), (280 - 30, 14))
     first_band = [tuple(map(float, p.split(","))) for p in bands[0].get("points").split()]
     assert [p[1] for p in first_band] == pytest.approx([y(20), y(30), y(10), y(0)])
     dots = find_all(root, "circle", "dot")
@@ -174,7 +190,10 @@ def test_several_series_can_go_without_bands() -> None:
     root = parse(svg)
     assert find_all(root, "polygon", "band") == []
     assert len(find_all(root, "polyline", "line")) == 2
-    assert len(find_all(root, "rect", "legend")) == 2
+    legend = find_all(root, "g", "legend")
+    assert [g.find(SVG + "text").text for g in legend] == ["Ann", "Bob"]
+    assert "series-1" in legend[1].get("class").split()  # its colour and dash pattern
+    assert "Ann (solid); Bob (dashed)" in root.find(SVG + "desc").text
 
 
 def test_a_scatter_puts_the_quadrant_lines_at_the_thresholds() -> None:
@@ -188,10 +207,11 @@ def test_a_scatter_puts_the_quadrant_lines_at_the_thresholds() -> None:
         y_threshold=10,
         width=720,
         height=420,
+        y_domain=(-100, 100),
     )
     root = parse(svg)
-    x = linear((0, 100_000 * 1.05), (64, 704))
-    y = linear((-100, 100), (372, 16))
+    x = linear((0, 120_000), (64, 704))  # 0 to 100k and a little room, to a round tick
+    y = linear((-100, 100), (372, 14))  # no quadrant names: no room above the plot
     (vertical,) = find_all(root, "line", "x-threshold")
     (horizontal,) = find_all(root, "line", "y-threshold")
     assert float(vertical.get("x1")) == pytest.approx(x(50_000), abs=0.01)
@@ -234,7 +254,7 @@ def test_zones_shade_the_y_axis_behind_the_line() -> None:
         zones=[Zone(70, 100, "green", "zone-green"), Zone(0, 40, HOSTILE, "zone-red")],
     )
     root = parse(svg)
-    y = linear((0, 100), (280 - 48, 16))
+    y = linear((0, 100), (280 - 30, 14))
     green, red = find_all(root, "rect", "zone")
     assert "zone-green" in green.get("class").split()
     assert float(green.get("y")) == pytest.approx(y(100))
@@ -242,7 +262,8 @@ def test_zones_shade_the_y_axis_behind_the_line() -> None:
     assert float(red.get("y")) + float(red.get("height")) == pytest.approx(y(0))
     assert green.get("aria-label") == "green: 70 to 100"
     label = next(t for t in find_all(root, "text") if t.text == "green")
-    assert float(label.get("x")) > 900 - 40  # in the right margin, clear of the lines
+    plot_right = max(float(g.get("x2")) for g in find_all(root, "line", "grid"))
+    assert float(label.get("x")) > plot_right  # in the right margin, clear of the lines
     assert "<script" not in svg and "&lt;script&gt;" in svg
 
 
@@ -252,7 +273,7 @@ def test_stacked_layers_reach_the_total_and_break_at_gaps() -> None:
     green = Layer("Green", {"d1": 75, "d2": 50, "d4": 90}, {"d1": "3"}, "band-green")
     svg = stacked_area_chart(periods, [red, green], title="t", desc="d", height=260)
     root = parse(svg)
-    y = linear((0, 100), (260 - 48 - 18, 16))
+    y = linear((0, 100), (260 - 30 - 20, 14))
     areas = find_all(root, "polygon", "area")
     assert len(areas) == 4  # two layers, two runs: d3 has no values
     red_run, _, green_run, green_alone = areas
@@ -279,3 +300,247 @@ def test_stacked_labels_are_escaped() -> None:
     )
     assert "<script" not in svg and "&lt;script&gt;" in svg
     parse(svg)
+
+
+# --- axes fit the data --------------------------------------------------------------------
+
+
+def y_ticks(root: ET.Element) -> list[float]:
+    return [
+        float(t.text or "") for t in find_all(root, "text", "tick") if t.get("text-anchor") == "end"
+    ]
+
+
+def test_a_trend_axis_fits_the_values_and_their_intervals_not_minus_100_to_100() -> None:
+    points = {"q1": Point(30, 18, 41), "q2": Point(36, 25, 47)}
+    root = parse(line_chart(["q1", "q2"], [Series("a", points)], title="t", desc="d"))
+    ticks = y_ticks(root)
+    assert min(ticks) <= 18 and max(ticks) >= 47  # the bands fit
+    assert min(ticks) >= 0 and max(ticks) <= 60  # and nothing far beyond them
+    assert find_all(root, "line", "zero") == []  # zero is not in the range: no zero line
+
+
+def test_an_axis_straddling_zero_shows_it_with_a_zero_line() -> None:
+    points = {"q1": Point(-12, -30, 5), "q2": Point(8, -6, 20)}
+    root = parse(line_chart(["q1", "q2"], [Series("a", points)], title="t", desc="d"))
+    assert 0 in y_ticks(root)
+    assert len(find_all(root, "line", "zero")) == 1
+
+
+def test_the_fitted_axis_stays_within_the_nps_scale() -> None:
+    low, high = fit_domain([95, 100], limits=(-100, 100))
+    assert 80 <= low <= 95 and high == 100
+    assert fit_domain([-100, 100], limits=(-100, 100)) == (-100, 100)
+    assert fit_domain([], default=(-100, 100)) == (-100, 100)
+    low, high = fit_domain([0.2, 0.3], include=(0,))
+    assert low == 0 and 0.3 < high <= 0.4
+
+
+def test_bars_fit_their_whiskers_and_zero() -> None:
+    root = parse(bar_chart([Bar("a", 12, 4, 21), Bar("b", 8, 1, 15)], title="t", desc="d"))
+    ticks = [float(t.text or "") for t in find_all(root, "text", "tick")]
+    assert min(ticks) == 0 and 21 <= max(ticks) <= 30
+
+
+# --- no two texts overlap -----------------------------------------------------------------
+
+
+def box_of(element: ET.Element) -> tuple[float, float, float, float]:
+    """A text's box estimated as the charts estimate it: characters x font size."""
+    text = element.text or ""
+    size = float(element.get("font-size") or 0)
+    assert size >= 12  # readable: 12 units or more (15 px in a 1150 px column)
+    width = sum(1.0 if unicodedata.east_asian_width(c) in "WF" else CHAR_WIDTH for c in text)
+    width *= size
+    x, y = float(element.get("x") or 0), float(element.get("y") or 0)
+    anchor = element.get("text-anchor")
+    left = x - width if anchor == "end" else x - width / 2 if anchor == "middle" else x
+    box = (left, y - ASCENT * size, left + width, y + DESCENT * size)
+    rotate = re.fullmatch(r"rotate\(-90 ([\d.]+) ([\d.]+)\)", element.get("transform") or "")
+    if rotate:  # turned a quarter about (cx, cy): x and y swap roles
+        cx, cy = float(rotate[1]), float(rotate[2])
+        x0, y0, x1, y1 = box
+        box = (cx + (y0 - cy), cy - (x1 - cx), cx + (y1 - cy), cy - (x0 - cx))
+    return box
+
+
+def intersect(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def assert_no_text_overlaps(svg: Markup) -> list[tuple[float, float, float, float]]:
+    root = parse(svg)
+    _, _, width, height = map(float, (root.get("viewBox") or "").split())
+    boxes = [(t, box_of(t)) for t in find_all(root, "text") if t.text]
+    for i, (a, box_a) in enumerate(boxes):
+        x0, y0, x1, y1 = box_a
+        assert x0 >= -0.5 and x1 <= width + 0.5 and y0 >= -0.5 and y1 <= height + 0.5, a.text
+        for b, box_b in boxes[i + 1 :]:
+            assert not intersect(box_a, box_b), (a.text, b.text)
+    return [b for _, b in boxes]
+
+
+NAMES = st.text(
+    alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789-_.@東京本社営業"),
+    min_size=1,
+    max_size=40,
+)
+VALUES = st.floats(min_value=-100, max_value=100, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(NAMES, min_size=1, max_size=8),
+    values=st.lists(VALUES, min_size=1, max_size=60),
+    periods=st.integers(min_value=1, max_value=36),
+    end_labels=st.booleans(),
+)
+def test_a_crowded_trend_has_no_overlapping_text(
+    names: list[str], values: list[float], periods: int, end_labels: bool
+) -> None:
+    labels = [f"2026-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 4)][:periods]
+    series = [
+        Series(
+            name,
+            {
+                p: Point(v, v - 10, v + 10)
+                for p, v in zip(labels, values[i % len(values) :], strict=False)
+            },
+        )
+        for i, name in enumerate(names)
+    ]
+    svg = line_chart(labels, series, title="t", desc="d", end_labels=end_labels)
+    assert_no_text_overlaps(svg)
+
+
+def test_lines_ending_at_the_same_value_get_their_names_nudged_apart() -> None:
+    series = [Series(f"segment {i}", {"q1": Point(10), "q2": Point(20)}) for i in range(6)]
+    svg = line_chart(["q1", "q2"], series, title="t", desc="d", end_labels=True)
+    boxes = assert_no_text_overlaps(svg)
+    ends = [t for t in find_all(parse(svg), "text", "end-label")]
+    assert [t.text for t in ends] == [f"segment {i} 20.0" for i in range(6)]
+    assert len(boxes) > 6
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(NAMES, VALUES, st.integers(0, 20)), min_size=1, max_size=25))
+def test_long_bar_labels_are_cut_with_the_full_text_in_a_title(
+    rows: list[tuple[str, float, int]],
+) -> None:
+    bars = [Bar(name * 3, v, v - w, v + w, note="n=12, low precision") for name, v, w in rows]
+    svg = bar_chart(bars, title="t", desc="d")
+    assert_no_text_overlaps(svg)
+    for text in find_all(parse(svg), "text", "label"):
+        tip = text.find(SVG + "title")
+        if text.text and text.text.endswith("…"):
+            assert tip is not None and tip.text and tip.text.startswith(text.text[:-1])
+
+
+DOTS = st.lists(
+    st.tuples(NAMES, st.floats(0, 2e6, allow_nan=False), VALUES), min_size=0, max_size=120
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(DOTS, st.floats(0, 2e6, allow_nan=False), VALUES)
+def test_scatter_labels_overlap_no_other_label_and_no_dot(
+    dots: list[tuple[str, float, float]], x_threshold: float, y_threshold: float
+) -> None:
+    svg = scatter_chart(
+        [Dot(f"{name} (id)", x, y, "fix", short=name) for name, x, y in dots],
+        title="t",
+        desc="d",
+        x_label="ARR",
+        y_label="NPS",
+        x_threshold=x_threshold,
+        y_threshold=y_threshold,
+        corner_labels=("Grow", "Advocate", "Fix", "Protect"),
+    )
+    assert_no_text_overlaps(svg)
+    root = parse(svg)
+    circles = [
+        (float(c.get("cx") or 0), float(c.get("cy") or 0), float(c.get("r") or 0))
+        for c in find_all(root, "circle", "dot")
+    ]
+    assert len(circles) == len(dots)  # every dot is drawn, labelled or not
+    for text in find_all(root, "text"):
+        if "point-label" in (text.get("class") or "") or "corner" in (text.get("class") or ""):
+            box = box_of(text)
+            for cx, cy, r in circles:
+                assert not intersect(box, (cx - r, cy - r, cx + r, cy + r)), text.text
+
+
+def test_a_sparse_scatter_names_its_dots_and_its_quadrants() -> None:
+    dots = [Dot("Acme (a1)", 100_000, 50, "advocate", "Acme"), Dot("Globex (a2)", 10_000, -20)]
+    root = parse(
+        scatter_chart(
+            dots,
+            title="t",
+            desc="d",
+            x_label="ARR",
+            y_label="NPS",
+            x_threshold=50_000,
+            y_threshold=0,
+            corner_labels=("Grow", "Advocate", "Fix", "Protect"),
+        )
+    )
+    labels = {t.text: t for t in find_all(root, "text", "point-label")}
+    assert set(labels) == {"Acme", "Globex (a2)"}
+    assert labels["Acme"].find(SVG + "title").text == "Acme (a1)"
+    assert {t.text for t in find_all(root, "text", "corner")} == {
+        "Grow",
+        "Advocate",
+        "Fix",
+        "Protect",
+    }
+
+
+def test_a_crowded_scatter_labels_some_dots_and_keeps_tooltips_on_all() -> None:
+    dots = [Dot(f"Account number {i}", 1000 + i, (i % 7) - 3) for i in range(200)]
+    svg = scatter_chart(
+        dots, title="t", desc="d", x_label="ARR", y_label="NPS", x_threshold=1100, y_threshold=0
+    )
+    assert_no_text_overlaps(svg)
+    root = parse(svg)
+    assert len(find_all(root, "text", "point-label")) < 200
+    assert all(c.find(SVG + "title") is not None for c in find_all(root, "circle", "dot"))
+
+
+def test_stacks_and_steps_have_legends_without_overlaps() -> None:
+    periods = [f"2026-11-{d:02d}" for d in range(1, 31)]
+    layers = [Layer(f"Layer with a long name {i}", {p: 25 for p in periods}) for i in range(4)]
+    svg = stacked_area_chart(periods, layers, title="t", desc="d")
+    assert_no_text_overlaps(svg)
+    assert len(find_all(parse(svg), "g", "legend")) == 4
+    curves = [Steps(f"curve {i}", [1, 50, 300], [0.97, 0.9, 0.8]) for i in range(5)]
+    svg = step_chart(curves, title="t", desc="d", x_label="days", y_label="share")
+    assert_no_text_overlaps(svg)
+    ticks = [
+        float(t.text or "")
+        for t in find_all(parse(svg), "text", "tick")
+        if t.get("text-anchor") == "end"
+    ]
+    assert min(ticks) >= 0.5  # fitted to the curves, not 0 to 1
+
+
+def test_charts_fill_their_box_by_their_viewbox() -> None:
+    root = parse(bar_chart([Bar("a", 1, 0, 2)], title="t", desc="d"))
+    assert root.get("viewBox", "").startswith("0 0 900 ")
+    assert root.get("preserveAspectRatio") == "xMidYMid meet"
+
+
+def test_hostile_names_in_legends_and_end_labels_are_escaped() -> None:
+    series = [Series(HOSTILE, {"q1": Point(1, 0, 2)}), Series("b", {"q1": Point(3)})]
+    svg = line_chart(["q1"], series, title="t", desc="d", end_labels=True)
+    assert "<script" not in svg and "&lt;script&gt;" in svg
+    parse(svg)
+
+
+def test_the_overlap_check_sees_two_texts_on_top_of_each_other() -> None:
+    crowded = Markup(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 100">'
+        '<text x="10" y="50" font-size="12" text-anchor="start">first label</text>'
+        '<text x="40" y="55" font-size="12" text-anchor="start">second</text></svg>'
+    )
+    with pytest.raises(AssertionError):
+        assert_no_text_overlaps(crowded)
