@@ -16,8 +16,17 @@ from feedback.kernel.clock import utcnow
 from feedback.kernel.principal import Principal
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
 from feedback.reports.services import NPSGroup, NPSQuery, load_nps_report
+from feedback.reports.trends import TrendChange, trend_report
 
 PROTECT_SHOWN = 5
+# the dimensions scanned for segments whose NPS moved this quarter
+MOVER_DIMENSIONS = {
+    "plan": "Plan",
+    "industry": "Industry",
+    "company_size": "Company size",
+    "role": "User role",
+    "csm": "CSM",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +108,34 @@ async def accounts_to_protect(
     protect = [a for a in report.accounts if a.quadrant == "protect"]
     protect.sort(key=lambda a: -a.arr)
     return protect[:shown], len(protect)
+
+
+@dataclass(frozen=True, slots=True)
+class Mover:
+    """A segment whose NPS this quarter differs significantly from the last."""
+
+    dimension: str
+    dimension_label: str
+    segment: str
+    change: TrendChange
+
+
+async def segments_that_moved(principal: Principal, now: datetime | None = None) -> list[Mover]:
+    """Segments of each dimension in MOVER_DIMENSIONS whose NPS this quarter (to date) differs
+    from the last quarter's, significant after Benjamini-Hochberg within the dimension (as the
+    trends page decides it), the largest changes first."""
+    now = now or utcnow()
+    this = quarter_of(now)
+    since = previous_quarter(this).start
+    movers: list[Mover] = []
+    for dimension, label in MOVER_DIMENSIONS.items():
+        report = await trend_report(principal, dimension, "quarter", since, now)
+        for series in report.series:
+            change = series.change
+            if series.kind != "segment" or change is None or not change.significant:
+                continue
+            if change.last_period != this.label or change.diff is None:
+                continue
+            movers.append(Mover(dimension, label, series.label, change))
+    movers.sort(key=lambda m: -abs(m.change.diff or 0.0))
+    return movers

@@ -13,7 +13,8 @@ from litestar.response import Template
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import DomainError
-from feedback.reports.insights import accounts_to_protect, quarter_nps
+from feedback.reports.insights import accounts_to_protect, quarter_nps, segments_that_moved
+from feedback.themes.reports import rising_themes
 from feedback.web.report_views import page_error_handler, render
 
 
@@ -27,6 +28,8 @@ class InsightPages(Controller):
     async def insights(self, principal: CurrentPrincipal) -> Template:
         quarter = await quarter_nps(principal)
         protect, protect_total = await accounts_to_protect(principal)
+        rising = await rising_themes(principal, limit=5)
+        movers = await segments_that_moved(principal)
         return render(
             "insights.html",
             principal,
@@ -34,4 +37,6 @@ class InsightPages(Controller):
             quarter=quarter,
             protect=protect,
             protect_total=protect_total,
+            rising=rising,
+            movers=movers,
         )

@@ -16,6 +16,7 @@ from feedback.reports.insights import (
     previous_quarter,
     quarter_nps,
     quarter_of,
+    segments_that_moved,
 )
 from tests.support.factories import book, import_csv
 from tests.support.web import as_role
@@ -101,3 +102,22 @@ async def test_the_page_renders_for_every_role(client: Any, data: None) -> None:
         page = await client.get("/insights")
         assert page.status_code == 200, page.text
         assert "What changed this quarter" in page.text
+
+
+async def test_segments_that_moved_are_the_significant_changes(data: None) -> None:
+    happy = "".join(f"h{i},a1,u1,10,,2025-02-{i + 1:02d}T10:00:00Z\n" for i in range(20))
+    unhappy = "".join(f"s{i},a1,u2,1,,2025-04-{i + 1:02d}T10:00:00Z\n" for i in range(20))
+    result = await import_csv(
+        "responses", "response_id,account_id,user_id,score,comment,answered_at\n" + happy + unhappy
+    )
+    assert result.ok, result.errors
+    movers = await segments_that_moved(ADMIN, now=NOW)
+    plan = [m for m in movers if m.dimension == "plan"]
+    # premium (Acme): Q1 22 promoters (r1 10, r2 9 and 20 tens); Q2 so far 1 promoter and
+    # 21 detractors (r4 10; r3 6 and 20 ones): the only plan with enough answers to move
+    assert [m.segment for m in plan] == ["premium"]
+    change = plan[0].change
+    expected = compare_nps((1, 0, 21), (22, 0, 0))
+    assert change.diff == pytest.approx(expected.diff, abs=0.01)
+    assert change.last_period == "2025-Q2" and change.significant
+    assert all(m.change.significant for m in movers)
