@@ -257,7 +257,8 @@ def point_biserial(
 
     It is Pearson's ``r`` with churn coded 0/1: ``scipy.stats.pearsonr`` gives ``r`` and its
     two-sided p-value, and the interval is Fisher's z-transform ``tanh(atanh(r) +/- z/sqrt(n-3))``
-    from ``.confidence_interval``.
+    from ``.confidence_interval``; ``None`` bounds when ``n == 3`` or ``|r| == 1``, where the
+    transform is infinite.
     """
     level = check_confidence(confidence)
     x = np.asarray(values, dtype=float)
@@ -275,14 +276,13 @@ def point_biserial(
     from scipy.stats import pearsonr
 
     result = pearsonr(x, y)
-    ci = result.confidence_interval(confidence_level=level)
-    return Correlation(
-        r=float(result.statistic),
-        p=float(result.pvalue),
-        ci_low=_finite_or_none(ci.low),
-        ci_high=_finite_or_none(ci.high),
-        n=n,
-    )
+    r = float(result.statistic)
+    low = high = None
+    # Fisher's z needs n > 3 and |r| < 1 (atanh(+-1) is infinite, and SciPy would warn)
+    if n > 3 and abs(r) < 1.0:
+        ci = result.confidence_interval(confidence_level=level)
+        low, high = _finite_or_none(ci.low), _finite_or_none(ci.high)
+    return Correlation(r=r, p=float(result.pvalue), ci_low=low, ci_high=high, n=n)
 
 
 def _check_events(events: Sequence[bool], name: str = "events") -> np.ndarray:
@@ -409,3 +409,142 @@ def logrank(groups: Mapping[str, tuple[Sequence[float], Sequence[bool]]]) -> flo
     from scipy.stats import chi2
 
     return float(chi2.sf(stat, df))
+
+
+@dataclass(frozen=True, slots=True)
+class LogRankTest:
+    """A log-rank test: the chi-square statistic, its degrees of freedom and the p-value.
+
+    ``groups`` names the non-empty groups compared.  ``chi2``, ``df`` and ``p`` are ``None``
+    when the test is undefined; ``reason`` then says why (otherwise it is ``None``).
+    """
+
+    groups: list[str]
+    chi2: float | None
+    df: int | None
+    p: float | None
+    reason: str | None
+
+
+def logrank_test(groups: Mapping[str, tuple[Sequence[float], Sequence[bool]]]) -> LogRankTest:
+    """The log-rank test of :func:`logrank` with its statistic: ``chi2`` is ``U' V^- U``
+    (see ``_logrank_chi2``) on ``df`` degrees of freedom, and ``p`` is :func:`logrank`'s
+    p-value (for two groups SciPy's two-sided p, which equals ``chi2.sf(z**2, 1)``).
+
+    A report shows the statistic beside p so that a reader can tell a large effect from a
+    large sample.  Empty groups are left out, as in :func:`logrank`.
+    """
+    checked = {name: _check_survival(d, e) for name, (d, e) in groups.items()}
+    present = {name: s for name, s in checked.items() if len(s[0]) > 0}
+    names = list(present)
+    if len(present) < 2:
+        return LogRankTest(names, None, None, None, "fewer than two groups have accounts")
+    samples = list(present.values())
+    if not any(e.any() for _, e in samples):
+        return LogRankTest(names, None, None, None, "no churn in any group")
+    result = _logrank_chi2(samples)
+    if result is None:
+        return LogRankTest(
+            names, None, None, None, "no information: no churn while two groups were at risk"
+        )
+    stat, df = result
+    p = logrank({name: groups[name] for name in names})
+    return LogRankTest(names, stat, df, p, None)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSummary:
+    """A :class:`RiskComparison` fit to show: every number finite or ``None``, and for each
+    ratio a ``reason`` in words whenever the ratio or a bound of its interval is ``None``
+    (e.g. "no churn among promoters").  ``exposed`` and ``reference`` are plural nouns."""
+
+    exposed: str
+    reference: str
+    exposed_accounts: int
+    exposed_churned: int
+    reference_accounts: int
+    reference_churned: int
+    relative_risk: float | None
+    rr_low: float | None
+    rr_high: float | None
+    rr_reason: str | None
+    odds_ratio: float | None
+    or_low: float | None
+    or_high: float | None
+    or_reason: str | None
+    fisher_p: float
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def relative_risk_reason(
+    exposed: tuple[str, int, int], reference: tuple[str, int, int]
+) -> str | None:
+    """Why the relative risk of churn ``(a/n1) / (c/n2)`` is undefined, or why its Katz
+    interval (on ``log RR``, which needs ``a > 0`` and ``c > 0``) is; ``None`` when both
+    are defined.  Each group is ``(plural noun, accounts, churned)``."""
+    (name1, n1, a), (name2, n2, c) = exposed, reference
+    if n1 == 0:
+        return f"no {name1}"
+    if n2 == 0:
+        return f"no {name2}"
+    if a == 0 and c == 0:
+        return f"no churn among {name1} or {name2}"
+    if c == 0:
+        return f"no churn among {name2}"
+    if a == 0:
+        return f"no churn among {name1}: the ratio is 0 and has no upper bound"
+    return None
+
+
+def odds_ratio_reason(exposed: tuple[str, int, int], reference: tuple[str, int, int]) -> str | None:
+    """Why the conditional odds ratio of churn, or a bound of its exact interval, is
+    undefined or infinite; ``None`` when all three are finite."""
+    (name1, n1, a), (name2, n2, c) = exposed, reference
+    if n1 == 0:
+        return f"no {name1}"
+    if n2 == 0:
+        return f"no {name2}"
+    if a + c == 0:
+        return f"no churn among {name1} or {name2}"
+    if a + c == n1 + n2:
+        return f"every one of the {name1} and {name2} churned"
+    if c == 0:
+        return f"no churn among {name2}"
+    if a == n1:
+        return f"every one of the {name1} churned"
+    if a == 0:
+        return f"no churn among {name1}: the ratio is 0 and has no finite upper bound"
+    if c == n2:
+        return f"every one of the {name2} churned: the ratio is 0 and has no finite upper bound"
+    return None
+
+
+def risk_summary(
+    exposed: tuple[str, int, int], reference: tuple[str, int, int], confidence: float = 0.95
+) -> RiskSummary:
+    """:func:`compare_risk` of two groups, each ``(plural noun, accounts, churned)``, with
+    infinities mapped to ``None`` and the reasons of :func:`relative_risk_reason` and
+    :func:`odds_ratio_reason`: a page or a JSON reader never sees "inf" or "nan"."""
+    risk = compare_risk(exposed, reference, confidence)
+    rr = (_finite(risk.relative_risk), _finite(risk.rr_low), _finite(risk.rr_high))
+    or_ = (_finite(risk.odds_ratio), _finite(risk.or_low), _finite(risk.or_high))
+    return RiskSummary(
+        exposed=exposed[0],
+        reference=reference[0],
+        exposed_accounts=exposed[1],
+        exposed_churned=exposed[2],
+        reference_accounts=reference[1],
+        reference_churned=reference[2],
+        relative_risk=rr[0],
+        rr_low=rr[1],
+        rr_high=rr[2],
+        rr_reason=relative_risk_reason(exposed, reference) if None in rr else None,
+        odds_ratio=or_[0],
+        or_low=or_[1],
+        or_high=or_[2],
+        or_reason=odds_ratio_reason(exposed, reference) if None in or_ else None,
+        fisher_p=risk.fisher_p,
+    )

@@ -64,6 +64,10 @@ class Account(Table, tablename="account"):
     renewal_date = Date(null=True, default=None, index=True)
     status = Varchar(length=20, default=AccountStatus.active.value, choices=AccountStatus)
     traits = JSONB(default={})
+    # the end of what the source observed of this account (an export's cut-off, a study's
+    # last month): survival analysis censors a churn-free account here rather than at the
+    # time of the request; None means observed until now
+    observed_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

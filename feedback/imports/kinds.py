@@ -325,3 +325,21 @@ def parse_rows(
         else:
             parsed.invalid_lines.add(source.line)
     return parsed
+
+
+# --- accounts: the end of observation (issue 17) ------------------------------------------
+# appended to the accounts kind above as a new Kind, which rebuilds its index of names
+KINDS["accounts"] = Kind(
+    KINDS["accounts"].name,
+    key=KINDS["accounts"].key,
+    extra_columns_become_traits=KINDS["accounts"].extra_columns_become_traits,
+    columns=(
+        *KINDS["accounts"].columns,
+        Column(
+            "observed_until",
+            parse_datetime,
+            help="ISO 8601 or YYYY-MM-DD: when the source stopped observing the account "
+            "(churn survival censors it there); empty means observed until now",
+        ),
+    ),
+)

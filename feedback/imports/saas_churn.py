@@ -1,8 +1,11 @@
 """Turn shared/data/saas_churn.csv into accounts, one scored response each, and churn events.
 
 Each row is one customer observed for `months_active` months from `observed_from`; its
-`csat_score` (0-10) is taken as the NPS answer given at the start of the observation, and
-`churned == 1` becomes a termination notice effective `months_active` months later.
+`csat_score` (0-10) is taken as the NPS answer given at the start of the observation.
+`months_active` is the customer's tenure in the study: the account's `observed_until` is that
+many months after the start, and `churned == 1` becomes a termination notice noticed and
+effective then. A customer that did not churn is so censored at the end of its months, not
+at the time a report is asked for (docs/churn.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from feedback.imports.parsing import (
 from feedback.imports.services import Importer, ImportResult
 
 DAYS_PER_MONTH = 30.4375
+MAX_MONTHS = 1200  # a hundred years: anything longer is a broken cell
 REQUIRED = ("csat_score", "company_size", "months_active", "churned")
 TRAIT_COLUMNS = (
     "product_data_storage",
@@ -77,7 +81,13 @@ async def import_saas_churn(
         except CellError as exc:
             result.errors.append(RowError(row.line, "months_active/churned", str(exc)))
             continue
+        if not 0 <= months <= MAX_MONTHS:
+            result.errors.append(
+                RowError(row.line, "months_active", f"must be between 0 and {MAX_MONTHS}")
+            )
+            continue
         ident = account_id(number)
+        ended = start + timedelta(days=round(months * DAYS_PER_MONTH))
         traits = {c: row.values[c] for c in TRAIT_COLUMNS if c in row.values}
         accounts.append(
             SourceRow(
@@ -87,6 +97,7 @@ async def import_saas_churn(
                     "name": f"Customer {number:04d}",
                     "company_size": row.values["company_size"],
                     "created_at": start.isoformat(),
+                    "observed_until": ended.isoformat(),
                     **traits,
                 },
             )
@@ -104,7 +115,6 @@ async def import_saas_churn(
             )
         )
         if churned >= 1:
-            ended = start + timedelta(days=round(months * DAYS_PER_MONTH))
             churn.append(
                 SourceRow(
                     row.line,
@@ -126,6 +136,7 @@ async def import_saas_churn(
         "name",
         "company_size",
         "created_at",
+        "observed_until",
         *(c for c in TRAIT_COLUMNS if c in header),
     ]
     for kind, kind_header, kind_rows in (

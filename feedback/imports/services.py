@@ -388,6 +388,8 @@ class Importer:
             }
             if v.get("created_at") is not None:
                 record["created_at"] = v["created_at"]
+            if "observed_until" in present:
+                record["observed_until"] = v.get("observed_until")
             records.append(record)
         column_for = {"arr": "arr_cents", "csm_email": "csm"}
         update = ["name", "updated_at"] + [
