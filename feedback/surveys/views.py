@@ -17,6 +17,7 @@ from litestar import Controller, Request, Response, delete, get, post, put, rout
 from litestar.di import Provide
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
@@ -29,7 +30,7 @@ from feedback.kernel.principal import Role
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.ratelimit import client_address, client_bucket
 from feedback.responses import intake
-from feedback.surveys import configuration, eligibility, keys, previews, schedules
+from feedback.surveys import configuration, eligibility, keys, previews, schedules, widget_openapi
 from feedback.surveys.models import IdentityMode, Schedule, Survey, WidgetKey
 from feedback.surveys.verification import MAX_TRAITS, Identity, TraitValue, verify
 
@@ -235,7 +236,15 @@ class WidgetController(Controller):
             },
         )
 
-    @post("/eligibility", summary="Should this user see a survey now?", status_code=200)
+    @post(
+        "/eligibility",
+        summary="Should this user see a survey now?",
+        status_code=200,
+        operation_class=widget_openapi.with_body(CheckIn, "Who is asking, and where"),
+        responses=widget_openapi.widget_responses(
+            200, widget_openapi.EligibilityAnswer, "A survey to show now, or when to ask again"
+        ),
+    )
     async def eligibility(
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[Any]:
@@ -276,7 +285,18 @@ class WidgetController(Controller):
 
         return await widget_call(request, key, parse_check, act)
 
-    @post("/responses", summary="Record a score (idempotent by client_id)", status_code=201)
+    @post(
+        "/responses",
+        summary="Record a score (idempotent by client_id)",
+        status_code=201,
+        operation_class=widget_openapi.with_body(ScoreIn, "The score the user chose"),
+        responses={
+            **widget_openapi.widget_responses(
+                201, intake.FollowUp, "Recorded; what to show next (the follow-up question)"
+            ),
+            200: ResponseSpec(intake.FollowUp, description="A retry, or a changed score: recorded"),
+        },
+    )
     async def responses(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. 201 the first time, 200 for a retry or for the same
         client_id changing its score within the follow-up window (the last score stands); 409
@@ -292,7 +312,15 @@ class WidgetController(Controller):
 
         return await widget_call(request, key, decoder(ScoreIn), act)
 
-    @post("/comments", summary="Add the comment to a recorded score", status_code=200)
+    @post(
+        "/comments",
+        summary="Add the comment to a recorded score",
+        status_code=200,
+        operation_class=widget_openapi.with_body(CommentIn, "The comment"),
+        responses=widget_openapi.widget_responses(
+            200, widget_openapi.CommentAnswer, "The comment is stored"
+        ),
+    )
     async def comments(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
         """Public, with a widget key. Taken within the follow-up window
         (FEEDBACK_WIDGET_FOLLOWUP_HOURS) of the display, once; repeating it replaces the comment
@@ -304,7 +332,15 @@ class WidgetController(Controller):
 
         return await widget_call(request, key, decoder(CommentIn), act)
 
-    @post("/dismissals", summary="The user closed the survey", status_code=200)
+    @post(
+        "/dismissals",
+        summary="The user closed the survey",
+        status_code=200,
+        operation_class=widget_openapi.with_body(DismissIn, "Which display was closed"),
+        responses=widget_openapi.widget_responses(
+            200, widget_openapi.DismissalAnswer, "The dismissal is noted"
+        ),
+    )
     async def dismissals(
         self, request: Request[Any, Any, Any], key: FromPath[str]
     ) -> Response[Any]:

@@ -4,7 +4,8 @@ Its files come from the `swagger-ui-bundle-v2` package (the Swagger UI release t
 maintainers of Connexion package for Python), so the page works without internet and loads
 no script from another origin. When `FEEDBACK_PUBLIC_API_DOCS` is off, /schema and everything
 under it answer 404 to anyone who is not a signed-in staff user (or an API token's holder),
-so the API's surface is not published.
+so the API's surface is not published. HEAD answers on the page, the document and the files
+(the render plugins answer GET only).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get, head
 from litestar.connection import ASGIConnection
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
@@ -61,8 +62,7 @@ class LocalSwaggerPlugin(OpenAPIRenderPlugin):
         ).encode()
 
 
-@get("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)
-def docs_asset(name: FromPath[str]) -> File:
+def _asset(name: str) -> File:
     if name not in SERVED:
         raise NotFoundException(f"no documentation file {name!r}")
     path, media_type = SERVED[name]
@@ -74,6 +74,31 @@ def docs_asset(name: FromPath[str]) -> File:
     )
 
 
+@get("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)
+def docs_asset(name: FromPath[str]) -> File:
+    return _asset(name)
+
+
+@head("/assets/{name:str}", include_in_schema=False, sync_to_thread=False)
+def docs_asset_head(name: FromPath[str]) -> File:
+    """HEAD of a documentation file: its headers without the body (a link checker's or a
+    cache's question)."""
+    return _asset(name)
+
+
+@head(["/", "/openapi.json"], include_in_schema=False, sync_to_thread=False)
+def docs_page_head(request: Request[Any, Any, Any]) -> Response[None]:
+    """HEAD of the docs page and of the OpenAPI document: the headers a GET would give (the
+    render plugins answer GET only)."""
+    openapi = request.app.openapi_schema.to_schema()
+    if request.url.path.rstrip("/").endswith("/openapi.json"):
+        plugin: OpenAPIRenderPlugin = JsonRenderPlugin()
+    else:
+        plugin = LocalSwaggerPlugin()
+    size = len(plugin.render(request, openapi))
+    return Response(None, media_type=plugin.media_type, headers={"content-length": str(size)})
+
+
 async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A 404, not a 401: with private docs, a stranger learns nothing about the API."""
     if await resolve_principal(connection) is None:
@@ -83,7 +108,7 @@ async def staff_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
 def docs_router(public: bool) -> Router:
     return Router(
         DOCS_PATH,
-        route_handlers=[docs_asset],
+        route_handlers=[docs_asset, docs_asset_head, docs_page_head],
         guards=[] if public else [staff_only],
         include_in_schema=False,
     )

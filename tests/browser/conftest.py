@@ -242,3 +242,13 @@ async def context(browser: Any) -> AsyncIterator[Any]:
 @pytest.fixture
 async def page(context: Any) -> Any:
     return await context.new_page()
+
+
+# an init script is not subject to the page's CSP: it only records what the CSP blocks
+RECORD_CSP_VIOLATIONS = """
+window.cspViolations = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  window.cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') +
+    (e.sourceFile ? ' (' + e.sourceFile + ':' + e.lineNumber + ')' : ''));
+});
+"""
