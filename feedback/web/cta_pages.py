@@ -95,7 +95,7 @@ class CtaPages(Controller):
                 "status": status,
                 "owner": owner or "",
                 "team_of": team_of or "",
-                "csms": await _csms(),
+                "owner_choices": [(str(c["id"]), c["name"]) for c in await _csms()],
                 "types": await cta_types(),
                 "error": error,
             },

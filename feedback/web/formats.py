@@ -1,7 +1,8 @@
 """One way to write each kind of number on every staff page, registered as jinja filters.
 
 `{{ 123456.5 | money("EUR") }}` -> "EUR 123,457"; `{{ 12.3 | nps }}` -> "+12.3";
-`{{ 0.123 | pct }}` -> "12.3%"; `{{ moment | isodate }}` -> "2026-12-05". Missing values
+`{{ 0.123 | pct }}` -> "12.3%"; `{{ moment | isodate }}` -> "2026-12-05";
+`{{ "detractor_share" | health_component }}` -> "Answers that are not detractors". Missing values
 print as an en dash so a table never shows "None".
 """
 
@@ -34,7 +35,7 @@ def money(value: Any, currency: str | None = "USD", digits: int = 0) -> str:
         return MISSING
     code = (currency or "USD").upper()
     text = f"{abs(number):,.{0 if code == 'JPY' else digits}f}"
-    sign = MINUS if number < 0 else ""
+    sign = MINUS if number < 0 and text.strip("0.,") else ""  # never "-$0"
     symbol = CURRENCY_SYMBOLS.get(code)
     return f"{sign}{symbol}{text}" if symbol else f"{sign}{code} {text}"
 
@@ -89,6 +90,27 @@ def isodate(value: Any) -> str:
     return str(value)[:10]
 
 
+# the health score's components in words (analytics/health.py defines them); a pushed usage
+# metric `metric.<name>` reads as "Usage: <name>"
+HEALTH_COMPONENTS = {
+    "nps": "NPS",
+    "detractor_share": "Answers that are not detractors",
+    "coverage": "Users who answered",
+    "trend": "NPS trend (recent against before)",
+}
+
+
+def health_component(name: Any) -> str:
+    """A health score component's name as a person reads it: "detractor_share" ->
+    "Answers that are not detractors", "metric.weekly_logins" -> "Usage: weekly logins"."""
+    text = "" if name is None else str(name)
+    if text in HEALTH_COMPONENTS:
+        return HEALTH_COMPONENTS[text]
+    if text.startswith("metric."):
+        return "Usage: " + text.removeprefix("metric.").replace("_", " ")
+    return text.replace("_", " ").capitalize()
+
+
 FILTERS = {
     "money": money,
     "nps": nps,
@@ -97,6 +119,7 @@ FILTERS = {
     "number": number,
     "pvalue": pvalue,
     "isodate": isodate,
+    "health_component": health_component,
 }
 
 

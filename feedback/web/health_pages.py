@@ -233,6 +233,8 @@ class HealthReportPages(Controller):
         if last is not None:
             week_before = last - timedelta(days=7)
             values["week_before"] = week_before
+            # the "vs 30 days ago" column needs a snapshot that day: none in a younger book
+            values["month_before"] = last - timedelta(days=30)
             values["compared"] = any(d["day"] == week_before for d in values["days"])
         return health_page(
             name,

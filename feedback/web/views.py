@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -15,11 +16,16 @@ from litestar.response import Redirect, Template
 from feedback.accounts.services import list_accounts
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.sign_in import SignInLimits, sign_in, sign_out
+from feedback.kernel.errors import InputError
 from feedback.ratelimit import client_address
 from feedback.settings import Settings
 from feedback.surveys.keys import DEMO_WIDGET_KEY
 from feedback.surveys.previews import make_preview_token
 from feedback.web.csrf import ANONYMOUS_FORM_LIMIT, CSRF_SESSION_KEY, new_csrf_value
+
+HOME_PAGE_SIZE = 50
+MAX_OFFSET = 1_000_000
+ACCOUNT_STATUSES = ("", "active", "churned")
 
 
 class LoginForm(msgspec.Struct):
@@ -108,6 +114,38 @@ class PageController(Controller):
         )
 
     @get("/", dependencies={"principal": Provide(provide_principal)}, **access(*ALL_ROLES))
-    async def home(self, principal: CurrentPrincipal) -> Template:
-        accounts = await list_accounts(principal, limit=200)
-        return Template("home.html", context={"principal": principal, "accounts": accounts})
+    async def home(
+        self,
+        principal: CurrentPrincipal,
+        status: FromQuery[str] = "",
+        offset: FromQuery[int] = 0,
+    ) -> Template:
+        """The accounts the caller may see, a page at a time (by external id)."""
+        status = status.strip().lower()
+        if status not in ACCOUNT_STATUSES:
+            raise InputError("status", "must be active or churned, or empty for every account")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InputError("offset", f"must be from 0 to {MAX_OFFSET}")
+        # one more than a page: whether there is a next page, without counting
+        rows = await list_accounts(
+            principal, status=status or None, limit=HOME_PAGE_SIZE + 1, offset=offset
+        )
+        accounts = rows[:HOME_PAGE_SIZE]
+
+        def page_href(new_offset: int) -> str:
+            query = {"status": status, "offset": str(new_offset) if new_offset else ""}
+            return "/?" + urlencode({k: v for k, v in query.items() if v})
+
+        return Template(
+            "home.html",
+            context={
+                "principal": principal,
+                "accounts": accounts,
+                "status": status,
+                "offset": offset,
+                "previous_href": page_href(max(0, offset - HOME_PAGE_SIZE)) if offset else "",
+                "next_href": page_href(offset + HOME_PAGE_SIZE)
+                if len(rows) > HOME_PAGE_SIZE
+                else "",
+            },
+        )

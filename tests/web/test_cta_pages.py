@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 from feedback.accounts.models import CSM, Account
@@ -108,7 +109,7 @@ async def test_an_admin_switches_a_rule_off_and_sees_the_outbox(client: Any) -> 
     await raise_for("a1", "Detractor answer")
     await staff(client, "admin@example.com", Role.admin)
     page = await client.get("/admin/cta-rules")
-    assert page.status_code == 200 and "going dark" in page.text
+    assert page.status_code == 200 and "Going dark" in page.text
     token = await csrf_token(client, "/admin/cta-rules")
     form = {
         "_csrf_token": token,
@@ -173,7 +174,11 @@ async def test_without_slack_the_outbox_shows_messages_as_unrouted(
     # as the legend says: without Slack every message is unrouted, none pending
     assert 'class="status-pending"' not in page.text and "<li>pending" not in page.text
     assert page.text.count('class="status-unrouted"') == 3
-    assert "<li>unrouted (waiting for Slack to be configured): 2</li>" in page.text
+    assert re.search(
+        r'kpi-label">Unrouted \(waiting for Slack to be configured\)</div>\s*'
+        r'<div class="kpi-value">2</div>',
+        page.text,
+    )
     # sending one with nowhere to go again says why it cannot be, on the page
     token = await csrf_token(client, "/admin/outbox")
     nowhere = await Outbox.select(Outbox.id).where(Outbox.status == "unrouted").first()
@@ -216,7 +221,25 @@ async def test_a_health_alert_shows_the_health_score_out_of_100(client: Any) -> 
         )
     await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
     page = html.unescape((await client.get(f"/ctas/{alert}")).text)
-    assert "<dt>Health</dt><dd>33 / 100, red band (61 a week before)</dd>" in page
-    assert "33 / 10<" not in page
-    answer = html.unescape((await client.get(f"/ctas/{await raise_for('a1', 'Detractor')}")).text)
-    assert "<dt>Score</dt><dd>3 / 10 by u1</dd>" in answer
+    health = re.search(r'<dd class="health-score">(.*?)</dd>', page, re.S)
+    assert health is not None
+    text = re.sub(r"<[^>]+>", "", health.group(1))
+    assert " ".join(text.split()) == "33 / 100 red band (61 a week before)"
+    assert "/ 10<" not in page and "/ 10 " not in page
+
+
+async def test_a_response_cta_shows_the_nps_answer_out_of_10(client: Any) -> None:
+    """A detractor's CTA shows the answer on the NPS scale (0-10) and its category."""
+    await book()
+    account = await Account.select(Account.id).where(Account.external_id == "a1").first()
+    trigger = {"kind": "response", "score": 3, "user": "u1"}
+    async with write_transaction():
+        cta, _ = await raise_signal(
+            Signal(account["id"], "detractor", "Detractor answer", "detail", 2, None, trigger)
+        )
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+    page = html.unescape((await client.get(f"/ctas/{cta}")).text)
+    answer = re.search(r'<dd class="nps-answer">(.*?)</dd>', page, re.S)
+    assert answer is not None
+    assert " ".join(re.sub(r"<[^>]+>", "", answer.group(1)).split()) == "3 / 10 detractor by u1"
+    assert "/ 100" not in page
