@@ -48,7 +48,7 @@ from feedback.web.inputs import input_guard_middleware
 from feedback.web.insight_pages import InsightPages
 from feedback.web.metrics import metrics
 from feedback.web.report_views import ReportPages
-from feedback.web.security import security_headers_middleware
+from feedback.web.security import security_headers
 from feedback.web.theme_pages import ThemeAdminPages, ThemePages
 from feedback.web.trend_pages import TrendPages
 from feedback.web.user_pages import UserPages
@@ -174,9 +174,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[database_pool, background_loops],
         middleware=[
             observability_middleware,
-            DefineMiddleware(
-                security_headers_middleware, hsts=settings.environment == "production"
-            ),
             sessions.middleware,
             # after sessions: the CSRF token is bound to the session; before the input
             # rule, so a stranger's oversized form is refused before anything reads it
@@ -196,5 +193,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=openapi,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         debug=False,
+        before_send=[security_headers(hsts=settings.environment == "production")],
         state=State({"settings": settings, "rate_limiter": rate_limiter, "bolt": bolt}),
     )

@@ -267,9 +267,15 @@ def _y_ticks(domain: tuple[float, float], plot_height: float) -> list[float]:
     return [domain[0], domain[1]]
 
 
+CLOSE = "</svg></div>"
+
+
 def _open(chart_id: str, title: str, desc: str, width: float, height: float, kind: str) -> str:
     cid = _chart_id(chart_id)
     return (
+        # the box scrolls sideways when a narrow screen keeps the chart at a legible size:
+        # focusable, so a keyboard can scroll it too (closed by CLOSE)
+        f'<div class="chart-scroll" role="group" tabindex="0" aria-label="{escape(title)}">'
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {kind}" id="{cid}" '
         f'viewBox="0 0 {_n(width)} {_n(height)}" width="{_n(width)}" height="{_n(height)}" '
         f'preserveAspectRatio="xMidYMid meet" role="img" aria-labelledby="{cid}-title {cid}-desc">'
@@ -434,7 +440,7 @@ def bar_chart(
         mid = y0 + row_height / 2
         summary = f"{bar.label}: {_value_text(bar, empty_text)}"
         cls = "segment flagged" if bar.flagged else "segment"
-        parts.append(f'<g class="{cls}" aria-label="{escape(summary)}">')
+        parts.append(f'<g class="{cls}">')
         parts.append(f"<title>{escape(summary)}</title>")
         shown = fit_text(bar.label, _size("label"), label_room)
         parts.append(_text(left - 8, mid + 4, shown, "label", "end", full=bar.label))
@@ -459,7 +465,7 @@ def bar_chart(
         shown = fit_text(value, _size("value"), value_room)
         parts.append(_text(right + 10, mid + 4, shown, "value", full=value))
         parts.append("</g>")
-    parts.append("</svg>")
+    parts.append(CLOSE)
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
@@ -574,7 +580,7 @@ def line_chart(
     for i in _thin([px(i) for i in range(len(periods))], list(periods), _size("tick")):
         parts.append(_text(px(i), plot_bottom + 18, periods[i], "tick", "middle"))
     for s_index, one in enumerate(series):
-        parts.append(f'<g class="{_series_cls(s_index, one)}" aria-label="{escape(one.name)}">')
+        parts.append(f'<g class="{_series_cls(s_index, one)}">')
         with_band = (lambda p: p.low is not None and p.high is not None) if bands else None
         for run in _runs(periods, one.points, with_band) if with_band else []:
             upper = [f"{_n(px(i))},{_n(y(_clamp(p.high, domain)))}" for i, p in run]  # type: ignore[arg-type]
@@ -599,7 +605,7 @@ def line_chart(
         parts.append("</g>")
     parts += _margin_labels(margin_texts, y, domain, right, width, top, plot_bottom)
     parts += _legend(rows, plot_bottom + bottom - 6)
-    parts.append("</svg>")
+    parts.append(CLOSE)
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
@@ -831,7 +837,7 @@ def scatter_chart(
             f'<circle class="dot {group}" cx="{_n(cx)}" cy="{_n(cy)}" r="{_n(DOT_RADIUS)}" '
             f'aria-label="{escape(text)}"><title>{escape(text)}</title></circle>'
         )
-    parts.append("</svg>")
+    parts.append(CLOSE)
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
@@ -932,11 +938,11 @@ def step_chart(
         cls = f"series series-{index % SERIES_CLASSES}"
         last = curve.values[-1] if curve.values else curve.start
         text = f"{curve.name}: {fmt(last, 3)} at {fmt(curve.times[-1] if curve.times else 0, 0)}"
-        parts.append(f'<g class="{cls}" aria-label="{escape(text)}"><title>{escape(text)}</title>')
+        parts.append(f'<g class="{cls}"><title>{escape(text)}</title>')
         parts.append(f'<path class="step" d="{step_path(curve, x, y, x_max, y_domain)}"/>')
         parts.append("</g>")
     parts += _legend(rows, plot_bottom + bottom - 6)
-    parts.append("</svg>")
+    parts.append(CLOSE)
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 
@@ -1017,7 +1023,7 @@ def stacked_area_chart(
     half = min(step / 2, 4.0)
     for l_index, layer in enumerate(layers):
         cls = _classes(f"layer layer-{l_index % SERIES_CLASSES}", layer.cls)
-        parts.append(f'<g class="{cls}" aria-label="{escape(layer.name)}">')
+        parts.append(f'<g class="{cls}">')
         for run in runs:
             # a lone period: the same values at both sides of a narrow column
             cols = run if len(run) > 1 else [run[0], run[0]]
@@ -1050,7 +1056,7 @@ def stacked_area_chart(
             f"<title>{escape(text)}</title></rect>"
         )
     parts += _legend(rows, plot_bottom + bottom - 6)
-    parts.append("</svg>")
+    parts.append(CLOSE)
     return Markup("".join(parts))  # noqa: S704 - every piece of text above is escaped
 
 

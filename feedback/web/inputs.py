@@ -368,7 +368,9 @@ async def answer(scope: Scope, receive: Receive, send: Send, refusal: DomainErro
     request: Request[Any, Any, Any] = Request(scope, receive, send)
     if respond is None or respond is domain_error_handler:
         response = (
-            page_refusal(refusal) if wants_html(request) else domain_error_handler(request, refusal)
+            page_refusal(refusal, request)
+            if wants_html(request)
+            else domain_error_handler(request, refusal)
         )
     else:
         response = respond(request, refusal)

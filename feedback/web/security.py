@@ -3,8 +3,10 @@ Swagger UI's inline styles), and HSTS in production."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,27 +28,22 @@ COMMON = {
 }
 
 
-def security_headers_middleware(app: ASGIApp, hsts: bool = False) -> ASGIApp:
-    """`hsts`: in production, browsers are told to use HTTPS only, for a year."""
+def security_headers(hsts: bool = False) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A `before_send` hook: Litestar runs it on every response, including the 404 and 405
+    its router answers before any middleware runs. `hsts`: in production, browsers are
+    told to use HTTPS only, for a year."""
     common = {**COMMON, "strict-transport-security": HSTS} if hsts else COMMON
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
             return
         path = scope.get("path", "")
         csp = DOCS_CSP if path == "/schema" or path.startswith("/schema/") else STRICT_CSP
+        headers = MutableScopeHeaders.from_message(message)
+        if "content-security-policy" not in headers:
+            headers["content-security-policy"] = csp
+        for name, value in common.items():
+            if name not in headers:
+                headers[name] = value
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                if "content-security-policy" not in headers:
-                    headers["content-security-policy"] = csp
-                for name, value in common.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+    return add_headers

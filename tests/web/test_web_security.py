@@ -130,3 +130,12 @@ async def test_private_api_docs_are_hidden_from_strangers(client: Any) -> None:
 @pytest.mark.parametrize("path", ["/healthz", "/login"])
 async def test_no_page_names_another_origin_in_its_policy(client: Any, path: str) -> None:
     assert "http" not in (await client.get(path)).headers["content-security-policy"]
+
+
+async def test_pages_no_route_answers_still_carry_the_security_headers(client: Any) -> None:
+    """The router answers an unknown path or method before any middleware runs; the headers
+    are added by a before_send hook, which sees every response."""
+    for answer in (await client.get("/no-such-page"), await client.delete("/login")):
+        assert answer.status_code in (404, 405)
+        assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+        assert answer.headers["x-frame-options"] == "DENY"
