@@ -245,7 +245,8 @@ async def load_demo(today: date | None = None) -> list[str]:
 
 
 async def load_demo_health(today: date, days: int = 31) -> str:
-    """Health snapshots for the last `days` complete days, so trends, and the change against 30 days before, show at once."""
+    """Health snapshots for the last `days` complete days, so trends and the change against
+    30 days before show at once."""
     from feedback.health.snapshot import compute_snapshot
 
     computed = 0
