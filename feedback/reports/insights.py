@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from analytics.churn import RiskSummary
 from analytics.compare import NPSComparison, compare_nps
 from feedback.kernel.clock import utcnow
 from feedback.kernel.principal import Principal
+from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
 from feedback.reports.services import NPSGroup, NPSQuery, load_nps_report
 from feedback.reports.trends import TrendChange, trend_report
@@ -139,3 +141,21 @@ async def segments_that_moved(principal: Principal, now: datetime | None = None)
             movers.append(Mover(dimension, label, series.label, change))
     movers.sort(key=lambda m: -abs(m.change.diff or 0.0))
     return movers
+
+
+@dataclass(frozen=True, slots=True)
+class ChurnLink:
+    """Churn of accounts whose first answer this year made them detractors, against the rest."""
+
+    since: datetime
+    accounts: int
+    risk: RiskSummary
+
+
+async def churn_link(principal: Principal, now: datetime | None = None) -> ChurnLink:
+    """How detractors churn against the other accounts, for the accounts that answered this
+    year (the churn report's detractor vs rest, with its default window)."""
+    now = now or utcnow()
+    since = datetime(now.year, 1, 1, tzinfo=UTC)
+    report = await churn_report(principal, date_from=since, date_to=now)
+    return ChurnLink(since=since, accounts=report.accounts, risk=report.detractor_vs_rest)

@@ -13,7 +13,12 @@ from litestar.response import Template
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import DomainError
-from feedback.reports.insights import accounts_to_protect, quarter_nps, segments_that_moved
+from feedback.reports.insights import (
+    accounts_to_protect,
+    churn_link,
+    quarter_nps,
+    segments_that_moved,
+)
 from feedback.themes.reports import rising_themes
 from feedback.web.report_views import page_error_handler, render
 
@@ -30,6 +35,7 @@ class InsightPages(Controller):
         protect, protect_total = await accounts_to_protect(principal)
         rising = await rising_themes(principal, limit=5)
         movers = await segments_that_moved(principal)
+        churn = await churn_link(principal)
         return render(
             "insights.html",
             principal,
@@ -39,4 +45,5 @@ class InsightPages(Controller):
             protect_total=protect_total,
             rising=rising,
             movers=movers,
+            churn=churn,
         )

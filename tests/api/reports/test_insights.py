@@ -13,6 +13,7 @@ from feedback.auth.services import csm_id_for_email
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.insights import (
     accounts_to_protect,
+    churn_link,
     previous_quarter,
     quarter_nps,
     quarter_of,
@@ -121,3 +122,18 @@ async def test_segments_that_moved_are_the_significant_changes(data: None) -> No
     assert change.diff == pytest.approx(expected.diff, abs=0.01)
     assert change.last_period == "2025-Q2" and change.significant
     assert all(m.change.significant for m in movers)
+
+
+async def test_churn_link_is_detractors_against_the_rest_this_year(data: None) -> None:
+    result = await import_csv(
+        "churn", "event_id,account_id,kind,noticed_at\ne1,a2,termination_notice,2025-05-01\n"
+    )
+    assert result.ok, result.errors
+    link = await churn_link(ADMIN, now=NOW)
+    # by mean score this year: Acme 8.75 (passive), Globex 5 (detractor, churned), Initech
+    # 9.5 (promoter): one detractor account that churned against two others that did not
+    assert link.since == datetime(2025, 1, 1, tzinfo=UTC)
+    risk = link.risk
+    assert (risk.exposed_accounts, risk.exposed_churned) == (1, 1)
+    assert (risk.reference_accounts, risk.reference_churned) == (2, 0)
+    assert risk.relative_risk is None and risk.rr_reason
