@@ -14,7 +14,7 @@ answered_at) and `answered_at` for a period; the others follow the filters).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,19 +56,32 @@ BY_REFERENCE = {
     "manager": ("c.manager", "csm", "email"),
     "user": ("r.end_user", "end_user", "external_id"),
 }
-# filters are whitelisted conditions with one bound value; the manager and the user are found
-# once by a subquery (an index look-up: csm's unique email, end_user's unique external_id)
-# instead of joining their table to every response
-FILTERS = {
-    "plan": "r.plan = {}",
-    "role": "r.role = {}",
-    "industry": "r.industry = {}",
-    "company_size": "r.company_size = {}",
-    "csm": "c.email = {}",
-    "manager": "r.csm IN (SELECT cm.id FROM csm cm JOIN csm mg ON mg.id = cm.manager "
-    "WHERE mg.email = {})",
-    "account": "a.external_id = {}",
-    "user": "r.end_user = (SELECT eu.id FROM end_user eu WHERE eu.external_id = {})",
+
+
+def _csm_filter() -> str:
+    return f"r.csm IN (SELECT cs.id FROM csm cs WHERE {equals_sql('cs.email')})"  # noqa: S608
+
+
+def _manager_filter() -> str:
+    teams = "SELECT cm.id FROM csm cm JOIN csm mg ON mg.id = cm.manager"
+    return f"r.csm IN ({teams} WHERE {equals_sql('mg.email')})"
+
+
+# filters are whitelisted conditions with one bound value (built per engine: see
+# `equals_sql`). Labels (plan, role, industry, company size) and e-mail addresses match
+# whatever the case of their letters (`plan=Free` finds `free`). The CSM and the manager are
+# found once by a subquery over the small csm table instead of joining it to every response
+# (the response side can then use its `csm` index); the account and the user are external
+# ids, matched exactly (an index look-up on account's and end_user's unique external_id)
+FILTERS: dict[str, Callable[[], str]] = {
+    "plan": lambda: equals_sql("r.plan"),
+    "role": lambda: equals_sql("r.role"),
+    "industry": lambda: equals_sql("r.industry"),
+    "company_size": lambda: equals_sql("r.company_size"),
+    "csm": _csm_filter,
+    "manager": _manager_filter,
+    "account": lambda: "a.external_id = {}",
+    "user": lambda: "r.end_user = (SELECT eu.id FROM end_user eu WHERE eu.external_id = {})",
 }
 SegmentKey = tuple[str, tuple[Any, ...]]
 
@@ -84,8 +97,13 @@ def trait_sql(trait: str) -> SegmentKey:
 
 
 def equals_sql(expression: str) -> str:
-    """A condition: `expression` equals one bound value."""
-    return f"{expression} = {{}}"
+    """A condition: `expression` equals one bound value, ignoring the case of ASCII letters
+    on both engines: SQLite's NOCASE collation; on PostgreSQL lower() under the "C"
+    collation, which folds ASCII only and costs about as little as a plain comparison
+    (lower() under the database's own collation doubled the time of a filtered report)."""
+    if is_sqlite():
+        return f"{expression} = {{}} COLLATE NOCASE"
+    return f'lower(({expression}) COLLATE "C") = lower(({{}}) COLLATE "C")'
 
 
 def add_scope(
@@ -361,17 +379,22 @@ def columns_sql(sql: str, columns: Sequence[str]) -> str:
 _CHURN_ACCOUNTS = """
 SELECT a.id,
        a.created_at,
+       a.observed_until,
+       {segment} AS segment,
        COALESCE(t.responses, 0) AS responses,
        t.promoters,
+       t.passives,
        t.detractors,
        t.mean_score,
        t.first_answer,
        ce.churned_at
 FROM account a
+{segment_joins}
 LEFT JOIN (
     SELECT r.account,
            COUNT(*) AS responses,
            {promoters} AS promoters,
+           COUNT(*) - {promoters} - {detractors} AS passives,
            {detractors} AS detractors,
            AVG(r.score) AS mean_score,
            MIN(r.answered_at) AS first_answer
@@ -386,17 +409,29 @@ WHERE {account_filter}
 """
 
 
-def churn_accounts_sql(*, date_from: bool, date_to: bool, csm: bool) -> str:
-    """Every account (a CSM's own with `csm`) with its id, created_at, responses,
-    promoters, detractors, mean_score, first_answer (over the answers in the period) and
-    the first churn notice `churned_at`. Parameters, each when asked for: the period's start
+def churn_accounts_sql(
+    *, date_from: bool, date_to: bool, csm: bool, segment: str | None = None
+) -> str:
+    """Every account (a CSM's own with `csm`) with its id, created_at, observed_until,
+    `segment` (the value of the `segment` expression over account a, csm c (the account's
+    CSM) and csm m (that CSM's manager), one of CHURN_SEGMENTS or `account_trait_sql`;
+    NULL without one), responses, promoters, passives, detractors, mean_score, first_answer
+    (over the answers in the period) and the first churn notice `churned_at`. Parameters,
+    each when asked for: the segment expression's own (a trait's path), the period's start
     and end, the CSM's id."""
     response_filter = ""
     if date_from:
         response_filter += " AND r.answered_at >= {}"
     if date_to:
         response_filter += " AND r.answered_at < {}"
+    joins = []
+    if segment is not None and re.search(r"\b[cm]\.", segment):
+        joins.append("LEFT JOIN csm c ON c.id = a.csm")
+    if segment is not None and re.search(r"\bm\.", segment):
+        joins.append("LEFT JOIN csm m ON m.id = c.manager")
     return _CHURN_ACCOUNTS.format(
+        segment=segment or "NULL",
+        segment_joins="\n".join(joins),
         promoters=_PROMOTERS,
         detractors=_DETRACTORS,
         response_filter=response_filter,
@@ -491,3 +526,126 @@ def responses_page_sql(where: Sequence[str]) -> str:
                    r.role, r.plan, r.industry, r.company_size, c.email AS csm_email
             {_RESPONSES_FROM} WHERE {" AND ".join(where)}
             ORDER BY r.answered_at DESC, r.id DESC LIMIT {{}} OFFSET {{}}"""
+
+
+# ------------------------------------------------------------------- churn by segment
+
+# what churn by segment groups accounts by: the account's own attributes today (churn is
+# an account's outcome), its CSM's email (csm c) and that CSM's manager's (csm m); a custom
+# trait of the account is `account_trait_sql`
+CHURN_SEGMENTS = {
+    "plan": "a.plan",
+    "industry": "a.industry",
+    "company_size": "a.company_size",
+    "csm": "c.email",
+    "manager": "m.email",
+}
+
+
+def account_trait_sql(trait: str) -> SegmentKey:
+    """A custom trait's value in the account's traits `a.traits`, as text: the SQL
+    expression and its one bound parameter. `trait` must already be checked; it is never
+    part of the SQL text."""
+    if is_sqlite():
+        return "CAST(json_extract(a.traits, {}) AS TEXT)", (f'$."{trait}"',)
+    return "a.traits ->> CAST({} AS text)", (trait,)
+
+
+# --------------------------------------------------------------------- filter choices
+
+# the filters whose choices are a column of the response (segment attributes at answer time)
+CHOICE_COLUMNS = {
+    "plan": "r.plan",
+    "role": "r.role",
+    "industry": "r.industry",
+    "company_size": "r.company_size",
+}
+
+
+def value_choices_sql(principal: Principal, expression: str, where: Sequence[str]) -> str:
+    """The values of `expression` (a CHOICE_COLUMNS column or a trait's `trait_sql`) among
+    the answers meeting `where`, spellings that differ only in case as one (`value`, the
+    first spelling in sort order), with their answers `n`, the most answered first.
+    Parameters: the expression's, those of `where`, then the limit. One pass over the
+    answers in scope (on PostgreSQL the answered_at index for a period)."""
+    folded = "lower(t.v)" if is_sqlite() else 'lower(t.v COLLATE "C")'
+    return f"""
+        SELECT MIN(t.v) AS value, COUNT(*) AS n
+        FROM (
+            SELECT {expression} AS v
+            FROM response r {report_joins(principal, expression, *where)}
+            WHERE {" AND ".join(where)}
+        ) t
+        WHERE t.v IS NOT NULL AND t.v <> ''
+        GROUP BY {folded}
+        ORDER BY n DESC, value
+        LIMIT {{}}
+    """  # noqa: S608 - the expression is whitelisted; a trait's name is a parameter
+
+
+def csm_choices_sql(principal: Principal, where: Sequence[str], manager: bool) -> str:
+    """The CSMs (with `manager`: their managers) of the answers meeting `where`: `value`
+    (email), `label` (name) and their answers `n`, the most answered first. Grouped by the
+    response's integer `csm` first, so the small csm table is joined to one row per CSM.
+    Parameters: those of `where`, then the limit."""
+    per_csm = f"""
+        SELECT r.csm AS k, COUNT(*) AS n
+        FROM response r {report_joins(principal, *where)}
+        WHERE {" AND ".join(where)} AND r.csm IS NOT NULL
+        GROUP BY r.csm
+    """  # noqa: S608
+    if manager:
+        return f"""
+            SELECT mg.email AS value, MIN(mg.name) AS label, SUM(t.n) AS n
+            FROM ({per_csm}) t
+            JOIN csm cs ON cs.id = t.k
+            JOIN csm mg ON mg.id = cs.manager
+            GROUP BY mg.email
+            ORDER BY n DESC, value
+            LIMIT {{}}
+        """  # noqa: S608
+    return f"""
+        SELECT cs.email AS value, cs.name AS label, t.n
+        FROM ({per_csm}) t
+        JOIN csm cs ON cs.id = t.k
+        ORDER BY t.n DESC, cs.email
+        LIMIT {{}}
+    """  # noqa: S608
+
+
+# ------------------------------------------------------------ the quadrant's account marks
+
+
+def account_marks_sql(csm: bool) -> str:
+    """The accounts with an ARR (a CSM's own with `csm`): `account_id` (external id), their
+    `currency`, `status` and `churned_at`, the first termination notice or non-renewal
+    (NULL if none). One grouped pass over churn_event (index churn_event_account); the
+    parameter, when asked for: the CSM's id."""
+    return f"""
+        SELECT a.external_id AS account_id, a.currency, a.status, ce.churned_at
+        FROM account a
+        LEFT JOIN (
+            SELECT account, MIN(noticed_at) AS churned_at FROM churn_event GROUP BY account
+        ) ce ON ce.account = a.id
+        WHERE a.arr_cents IS NOT NULL {"AND a.csm = {}" if csm else ""}
+    """  # noqa: S608
+
+
+def choice_counts_sql(principal: Principal, where: Sequence[str]) -> str:
+    """Answers `n` per combination of plan, role, industry, company_size and csm (the id)
+    among the answers meeting `where`: one pass gives every dropdown of a page (a few
+    thousand combinations where one GROUP BY per dimension would scan the answers five
+    times). Parameters: those of `where`."""
+    return f"""
+        SELECT r.plan, r.role, r.industry, r.company_size, r.csm, COUNT(*) AS n
+        FROM response r {report_joins(principal, *where)}
+        WHERE {" AND ".join(where)}
+        GROUP BY r.plan, r.role, r.industry, r.company_size, r.csm
+    """  # noqa: S608
+
+
+# every CSM's id, email and name, with their manager's email and name (the small csm table)
+CSM_PEOPLE = """
+SELECT cs.id, cs.email, cs.name, mg.email AS manager_email, mg.name AS manager_name
+FROM csm cs LEFT JOIN csm mg ON mg.id = cs.manager
+"""

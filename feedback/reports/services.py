@@ -22,9 +22,9 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from analytics.nps import METHODS, NPSResult, Precision, nps_intervals
-from feedback.db import Row, fetch_with_work_mem, is_sqlite, stream
+from feedback.db import Row, as_utc_datetime, fetch, fetch_with_work_mem, is_sqlite, stream
 from feedback.kernel.errors import InputError
-from feedback.kernel.principal import Principal
+from feedback.kernel.principal import Principal, Role
 from feedback.reports import queries
 from feedback.reports.queries import (
     FILTERS,
@@ -71,7 +71,7 @@ def filter_condition(name: str, value: str) -> SegmentKey:
         return equals_sql(expression), (*args, value)
     if name not in FILTERS:
         raise InputError(name, f"not a filter; use one of {', '.join(FILTERS)} or trait:NAME")
-    return FILTERS[name], (value,)
+    return FILTERS[name](), (value,)
 
 
 # Memory for one report query's sorts and hash tables on PostgreSQL. Grouping a million
@@ -405,3 +405,47 @@ def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
     out = io.StringIO()
     csv.writer(out).writerows(rows)
     return out.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMark:
+    """What the quadrant page says beside an account: its currency, and whether it churned
+    (a termination notice or a non-renewal, or the status churned) and when it was noticed."""
+
+    currency: str
+    churned: bool
+    churned_at: datetime | None
+
+
+async def account_marks(principal: Principal) -> dict[str, AccountMark]:
+    """The marks of the principal's accounts with an ARR, by external id: a churned account
+    in the protect list is revenue already lost, not revenue to protect."""
+    csm = principal.role is Role.csm
+    rows = await fetch(queries.account_marks_sql(csm), *([principal.csm_id] if csm else []))
+    return {
+        row["account_id"]: AccountMark(
+            row["currency"] or "USD",
+            row["churned_at"] is not None or row["status"] == "churned",
+            as_utc_datetime(row["churned_at"]),
+        )
+        for row in rows
+    }
+
+
+# `has_comment` as the pages (yes, no, all) and the API (true, false) spell it
+HAS_COMMENT: dict[str, bool | None] = {
+    "yes": True,
+    "true": True,
+    "no": False,
+    "false": False,
+    "all": None,
+}
+
+
+def has_comment_of(text: str | None, default: bool | None) -> bool | None:
+    """A `has_comment` parameter in either spelling (any case); `default` when empty."""
+    if not text:
+        return default
+    if text.lower() not in HAS_COMMENT:
+        raise InputError("has_comment", "must be yes, no or all (true and false work too)")
+    return HAS_COMMENT[text.lower()]

@@ -24,6 +24,7 @@ from litestar.response import Stream
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import InputError
 from feedback.reports.churn import churn_report
+from feedback.reports.churn_segments import churn_segments, churn_segments_csv
 from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import quadrant_report
 from feedback.reports.segments import segment_scan
@@ -206,6 +207,48 @@ class ReportController(Controller):
         return report.as_dict()
 
     @get(
+        "/churn/segments",
+        summary="Churn by segment: each segment's churn rate against the rest, with FDR control",
+        operation_class=JsonOrCsv,
+        **access(*ALL_ROLES),
+    )
+    async def churn_segments(
+        self,
+        principal: CurrentPrincipal,
+        dimension: FromQuery[str] = "plan",
+        window_days: Annotated[int, QueryParameter(ge=1, le=3650)] = 365,
+        confidence: FromQuery[float] = 0.95,
+        q: FromQuery[float] = 0.05,
+        sort: FromQuery[str] = "diff",
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response[Any]:
+        """`dimension`: plan, industry, company_size, csm, manager (the account's today) or
+        `trait:NAME` (an account trait). Accounts, churn and NPS categories follow the churn
+        report (`window_days` after the first answer in the period). Per segment: accounts,
+        churned, churn rate with its Wilson interval; NPS of the segment's answers with its
+        score interval; detractor share of the accounts that answered; detractors' relative
+        risk of churn against the segment's other accounts (null with
+        `detractor_rr_reason` when undefined); the difference in churn rate from the rest
+        with Newcombe's hybrid score interval, Fisher's exact p, Benjamini-Hochberg
+        `q_value` across the segments and `significant` at `q`. `sort`: diff (default),
+        accounts, rate or key. A CSM sees their own accounts. docs/churn.md explains each
+        figure."""
+        check_period(date_from, date_to)
+        check_text("dimension", dimension)
+        scan = await churn_segments(
+            principal, dimension, window_days, confidence, date_from, date_to, q, sort
+        )
+        if format == "csv":
+            return Response(
+                churn_segments_csv(scan),
+                media_type="text/csv",  # Litestar adds the charset
+                headers={"content-disposition": 'attachment; filename="churn-segments.csv"'},
+            )
+        return Response(scan.as_dict())
+
+    @get(
         "/responses",
         summary="Answers with comments: explorer, promoters, per account/user",
         operation_class=JsonOrCsv,
@@ -221,6 +264,7 @@ class ReportController(Controller):
         has_comment: FromQuery[bool | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        theme: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
         format: FromQuery[Literal["json", "csv"]] = "json",
@@ -228,7 +272,8 @@ class ReportController(Controller):
         """Newest first. `category`: promoter (whom to ask for reviews and references),
         passive, detractor; `q` searches comment text; `has_comment`; segment filters
         including `account` and `user` for the per-account and per-user views, `manager`
-        and `trait:NAME=VALUE` as in /reports/nps. A CSM sees their own accounts."""
+        and `trait:NAME=VALUE` as in /reports/nps; `theme` (an id of /api/v1/themes): the
+        answers in that theme. A CSM sees their own accounts."""
         check_period(date_from, date_to)
         check_text("q", q)
         filters = segment_filters(request, **named_filters)
@@ -242,6 +287,7 @@ class ReportController(Controller):
             date_to=date_to,
             limit=limit,
             offset=offset,
+            theme=theme,
         )
         if format == "csv":
             out = io.StringIO()
@@ -301,3 +347,130 @@ class ReportController(Controller):
         check_period(date_from, date_to)
         scan = await segment_scan(principal, dimension, date_from, date_to, confidence, q)
         return record_dict(scan)
+
+    # --- NPS trends by segment (issue 17) ---------------------------------------------------
+
+    @get(
+        "/trends",
+        summary="NPS trend per segment on one chart, with the period-over-period change",
+        operation_class=JsonOrCsv,
+        **access(*ALL_ROLES),
+    )
+    async def trends(
+        self,
+        principal: CurrentPrincipal,
+        dimension: FromQuery[str] = "plan",
+        period: FromQuery[str] = "quarter",
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        top: FromQuery[int] = 5,
+        confidence: FromQuery[float] = 0.95,
+        ci_method: FromQuery[str] = "score",
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response[Any]:
+        """`dimension`: plan, role, industry, company_size, csm, manager or `trait:NAME`;
+        `period`: quarter or month; `top` (1-10, default 5): the segments with the most
+        answers in the range get a line each, the others are summed into one line "Other"
+        (`members` names them) and every answer into "All", so the lines add up to the total.
+        Each line has a point per period from the first to the last period with answers:
+        answers, counts, NPS with its interval (`ci_method` as in /reports/nps) and a
+        precision flag (counts only under 5 answers, low under 30). `change`: the last period
+        against the one before, `diff` = last - previous with its Wald interval and
+        two-sided p (independent samples, `analytics.compare.compare_nps`), `p_adjusted`
+        (Benjamini-Hochberg over the segments and Other) and `significant` (adjusted p at
+        most 1 - confidence; for All its own p); `note` says when a period has too few
+        answers for a comparison. A CSM sees their own accounts. `format=csv`: one row per
+        line and period, the change on each line's last row."""
+        check_period(date_from, date_to)
+        from feedback.reports.trends import trend_csv, trend_report
+
+        report = await trend_report(
+            principal, dimension, period, date_from, date_to, top, confidence, ci_method
+        )
+        if format == "csv":
+            return Response(
+                "".join([chunk async for chunk in trend_csv(report)]),
+                media_type="text/csv",  # Litestar adds the charset
+                headers={"content-disposition": 'attachment; filename="trends.csv"'},
+            )
+        return Response(report)
+
+    # --- filter choices (issue 17) -----------------------------------------------------------
+
+    @get(
+        "/choices",
+        summary="The values a report filter can take, with their answers",
+        **access(*ALL_ROLES),
+    )
+    async def choices(
+        self,
+        principal: CurrentPrincipal,
+        dimension: FromQuery[str | None] = None,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+    ) -> Response[Any]:
+        """`dimension`: plan, role, industry, company_size, csm, manager (emails, with the
+        person's name as `label`) or `trait:NAME`. The distinct values among the answers the
+        caller may see (a CSM: their own accounts'), in the period when `from`/`to` are
+        given, each with its number of answers, sorted by label. Values that differ only in
+        case are one choice (the report filters match them alike). At most `limit` (200)
+        values, the most answered; `truncated` says when there were more. A missing or
+        unknown dimension is a 422 naming `dimension`."""
+        from feedback.reports.choices import filter_choices
+
+        check_period(date_from, date_to)
+        check_text("dimension", dimension)
+        return Response(await filter_choices(principal, dimension, date_from, date_to))
+
+    # --- comment themes (issue 17) -----------------------------------------------------------
+
+    @get(
+        "/themes",
+        summary="Per comment theme: answers, NPS, detractors, against the rest, trend, churn",
+        operation_class=JsonOrCsv,
+        **access(*ALL_ROLES),
+    )
+    async def themes(
+        self,
+        principal: CurrentPrincipal,
+        language: FromQuery[str | None] = None,
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        confidence: FromQuery[float] = 0.95,
+        q: FromQuery[float] = 0.05,
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response[Any]:
+        """Per active theme (learned or keyword; `language` en or ja, default both), over
+        the answers with a comment in the period: `score` (answers, counts, NPS with its
+        score interval), `accounts`, `detractor_share` (of the commenting detractors, the
+        share in this theme), `versus_rest` (the theme's NPS less that of the other
+        commented answers: Wald difference, p, Benjamini-Hochberg `p_adjusted` across the
+        themes, `significant` at `q`; null under 5 answers on either side), `trend` per
+        quarter and `churn` (accounts that mention it with no churn notice before their
+        first mention, those with a notice since, Wilson interval). `commented` and `churn`
+        at the top are the same over every commented answer. A CSM sees their own
+        accounts. `format=csv`: one row per theme (without the trend). docs/themes.md
+        explains each figure."""
+        from feedback.themes.reports import CSV_COLUMNS, csv_rows, theme_report
+
+        check_period(date_from, date_to)
+        report = await theme_report(
+            principal,
+            language=language,
+            date_from=date_from,
+            date_to=date_to,
+            confidence=confidence,
+            q=q,
+        )
+        if format == "csv":
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(CSV_COLUMNS)
+            for row in csv_rows(report):
+                writer.writerow(["" if v is None else spreadsheet_safe(v) for v in row])
+            return Response(
+                out.getvalue(),
+                media_type="text/csv",  # Litestar adds the charset
+                headers={"content-disposition": 'attachment; filename="themes.csv"'},
+            )
+        return Response(report.as_dict())

@@ -33,6 +33,8 @@ from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
+from feedback.reports.choices import DIMENSIONS as CHOICE_FILTERS
+from feedback.reports.choices import page_choices
 from feedback.reports.churn import churn_report
 from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
@@ -43,15 +45,18 @@ from feedback.reports.services import (
     MAX_OFFSET,
     SORTS,
     TRAIT_PREFIX,
+    AccountMark,
     NPSGroup,
     NPSQuery,
+    account_marks,
     default_limit,
     default_sort,
+    has_comment_of,
     load_nps_report,
     spreadsheet_safe,
     trait_key,
 )
-from feedback.reports.teams import csm_directory, managers, nps_by_csm, nps_by_manager
+from feedback.reports.teams import combined, csm_directory, managers, nps_by_csm, nps_by_manager
 from feedback.web.charts import (
     Bar,
     Dot,
@@ -97,6 +102,13 @@ QUADRANT_LABELS = {
     "grow": "Grow: low ARR, high NPS",
     "fix": "Fix: low ARR, low NPS",
 }
+QUADRANT_ACTIONS = {
+    "protect": "Revenue at risk: call them first, find what is wrong and fix it.",
+    "advocate": "Happy and large: ask for references, case studies and expansion.",
+    "grow": "Happy and small: offer the next plan or more seats.",
+    "fix": "Unhappy and small: fix the product experience at scale, low-touch.",
+}
+QUADRANT_LIST = 25  # accounts listed per quadrant, the largest ARR first
 CSV_ROW_LIMIT = 10_000
 MAX_TEXT = 200
 
@@ -345,6 +357,8 @@ def context(principal: Principal, **values: Any) -> dict[str, Any]:
         "num": fmt,
         "pval": pval,
         "day": day,
+        "choices": {},
+        "has_comment_labels": HAS_COMMENT_LABELS,
         **values,
     }
 
@@ -380,7 +394,8 @@ class ReportPages(Controller):
 
     @get("/segments", **access(*ALL_ROLES))
     async def segments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
-        """Segment explorer for product teams."""
+        """Segment explorer for product teams: which segments are happier or unhappier than
+        the rest, first as the scan of each segment against the rest, then the groups."""
         name = "reports/segments.html"
         try:
             form = read_form(request, traits=True)
@@ -402,6 +417,7 @@ class ReportPages(Controller):
                 principal,
                 nps_query(form, group_by=group_by, sort=sort, limit=page_size, offset=offset),
             )
+            overall = await load_nps_report(principal, nps_query(form))
             selection = dict(form.filters)
             if segment is not None:
                 selection[group_by] = segment
@@ -432,16 +448,19 @@ class ReportPages(Controller):
                 date_to=form.date_to,
                 limit=20,
             )
+            choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         return render(
             name,
             principal,
             form,
+            choices=choices,
             dimension=dimension,
             label=label,
             period=period,
             segment=segment,
+            overall=overall.groups[0],
             groups=report.groups,
             sort=sort,
             offset=offset,
@@ -455,6 +474,7 @@ class ReportPages(Controller):
             ),
             trend_groups=trend.groups,
             scan=scan,
+            differing=[s for s in scan.segments if s.significant] if scan else [],
             comments=comments,
             promoters=promoters,
             selection=selection,
@@ -465,8 +485,9 @@ class ReportPages(Controller):
 
     @get("/my-accounts", **access(*ALL_ROLES))
     async def my_accounts(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
-        """The CSM dashboard: NPS per account with interval, trend, recent detractors.
-        A CSM sees their own book; other roles pick a CSM (or see every account)."""
+        """The CSM dashboard: which accounts need attention (NPS below zero or health red),
+        NPS per account with interval, trend, recent detractors. A CSM sees their own book;
+        other roles pick a CSM (or see every account)."""
         name = "reports/my_accounts.html"
         try:
             form = read_form(request, filter_names=("csm",))
@@ -474,6 +495,7 @@ class ReportPages(Controller):
                 form.filters.pop("csm", None)
             query = nps_query(form, group_by="account")
             report = await load_nps_report(principal, query)
+            overall = await load_nps_report(principal, nps_query(form))
             trend = await load_nps_report(principal, nps_query(form, period="quarter"))
             detractors = await responses_page(
                 principal,
@@ -493,13 +515,23 @@ class ReportPages(Controller):
         healths = {h["account_id"]: h for h in health["accounts"]}
         # one row per account of the book, with its latest daily health snapshot
         rows = [BookRow(a, scores.get(a.external_id), healths.get(a.external_id)) for a in book]
-        rows.sort(key=lambda r: (r.nps is None, (r.nps.nps if r.nps else None) or 0))
+        # the accounts needing attention first, then the lowest NPS
+        rows.sort(
+            key=lambda r: (
+                not needs_attention(r),
+                r.nps is None,
+                (r.nps.nps if r.nps else None) or 0,
+            )
+        )
         with_scores = [r.nps for r in rows if r.nps is not None]
         return render(
             name,
             principal,
             form,
             rows=rows,
+            attention=sum(1 for r in rows if needs_attention(r)),
+            needs_attention=needs_attention,
+            overall=overall.groups[0],
             bars=nps_bars(
                 with_scores,
                 "NPS per account",
@@ -512,24 +544,30 @@ class ReportPages(Controller):
             trend_groups=trend.groups,
             health_day=health["day"],
             detractors=detractors,
-            csms=sorted(directory.values(), key=lambda m: m.name),
+            csms=[(m.email, m.name) for m in sorted(directory.values(), key=lambda m: m.name)],
         )
 
     @get("/team", **access(*READ_ALL))
     async def team(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
-        """Manager dashboard: the team by CSM, with intervals and the team's trend."""
+        """Manager dashboard: how each CSM's book feels about us, with intervals, and the
+        team's trend."""
         name = "reports/team.html"
         try:
             form = read_form(request, filter_names=())
             directory = await csm_directory()
             leads = managers(directory)
             lead = form.get("manager") or None
-            if lead is not None and lead not in {m.email for m in leads}:
-                raise InputError("manager", "not a manager of any CSM")
+            if lead is not None:
+                by_email = {m.email.lower(): m.email for m in leads}
+                if lead.lower() not in by_email:
+                    raise InputError("manager", "not a manager of any CSM")
+                lead = by_email[lead.lower()]
             team = None
             if lead is not None:
                 team = {m.email for m in directory.values() if m.manager_email == lead}
-            result = await nps_by_csm(principal, nps_query(form, period="quarter"), team)
+            sort = form.choice("sort", SORT_LABELS, "key")
+            query = nps_query(form, period="quarter", sort=sort)
+            result = await nps_by_csm(principal, query, team)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
 
@@ -543,8 +581,11 @@ class ReportPages(Controller):
             name,
             principal,
             form,
-            leads=leads,
+            leads=[(m.email, m.name) for m in leads],
             lead=lead,
+            lead_name=directory[lead].name if lead in directory else lead,
+            sort=sort,
+            overall=combined("team", result.groups, query) if result.groups else None,
             groups=result.groups,
             csm_name=csm_name,
             bars=nps_bars(result.groups, "NPS per CSM", "team-bars", label=csm_name)
@@ -560,7 +601,8 @@ class ReportPages(Controller):
 
     @get("/executive", **access(*READ_ALL))
     async def executive(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
-        """Executive dashboard: NPS by manager and the overall trend by quarter."""
+        """Executive dashboard: where NPS is going (the overall trend by quarter) and who
+        drives it (NPS by manager), with retention."""
         name = "reports/executive.html"
         try:
             form = read_form(request, filter_names=())
@@ -570,12 +612,15 @@ class ReportPages(Controller):
             retention = await retention_report(principal, "quarter", None, None)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
+        periods = [g for g in trend.groups if g.nps is not None]
         return render(
             name,
             principal,
             form,
             groups=groups,
             overall=overall.groups[0],
+            latest=periods[-1] if periods else None,
+            previous=periods[-2] if len(periods) > 1 else None,
             bars=nps_bars(groups, "NPS by manager", "executive-bars", label=lambda g: g.name)
             if groups
             else None,
@@ -586,6 +631,8 @@ class ReportPages(Controller):
 
     @get("/quadrant", **access(*ALL_ROLES))
     async def quadrant(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """Which accounts to protect, grow or turn into advocates: each quadrant's accounts
+        by ARR, churned accounts marked (their revenue is lost, not at risk)."""
         name = "reports/quadrant.html"
         try:
             form = read_form(request, filter_names=())
@@ -594,6 +641,7 @@ class ReportPages(Controller):
             report = await quadrant_report(
                 principal, nps_threshold, arr_threshold, form.date_from, form.date_to
             )
+            marks = await account_marks(principal)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         dots = [
@@ -611,6 +659,13 @@ class ReportPages(Controller):
             corner_labels=("Grow", "Advocate", "Fix", "Protect"),
             chart_id="quadrant-scatter",
         )
+        by_quadrant: dict[str, list[QuadrantAccount]] = defaultdict(list)
+        for account in report.accounts:
+            by_quadrant[account.quadrant].append(account)
+        currencies = {
+            marks[a.account_id].currency for a in report.accounts if a.account_id in marks
+        }
+        churned = {k: [a for a in v if _churned(a, marks)] for k, v in by_quadrant.items()}
         return render(
             name,
             principal,
@@ -618,6 +673,14 @@ class ReportPages(Controller):
             report=report,
             chart=chart,
             quadrant_labels=QUADRANT_LABELS,
+            quadrant_actions=QUADRANT_ACTIONS,
+            by_quadrant=by_quadrant,
+            churned={k: len(v) for k, v in churned.items()},
+            churned_arr={k: sum(a.arr for a in v) for k, v in churned.items()},
+            marks=marks,
+            # one currency for the totals and thresholds when every account shares it
+            currency=currencies.pop() if len(currencies) == 1 else None,
+            list_size=QUADRANT_LIST,
         )
 
     @get("/churn", **access(*ALL_ROLES))
@@ -641,13 +704,15 @@ class ReportPages(Controller):
             )
             for r in report.rates
         ]
+        # the axis fits the largest upper bound, rounded up to the next 10 %
+        highest = max((r.ci_high or 0.0) for r in report.rates)
         rate_chart = bar_chart(
             rates,
             title=f"Churn within {window} days, by NPS category (%)",
             desc="One bar per category from 0 to its churn rate in percent, a whisker across "
             "its Wilson interval.",
             chart_id="churn-rates",
-            domain=(0.0, 100.0),
+            domain=(0.0, min(100.0, max(10.0, 10.0 * -(-highest * 10 // 1)))),
             empty_text="no accounts",
         )
         curves = [
@@ -672,18 +737,22 @@ class ReportPages(Controller):
 
     @get("/comments", **access(*ALL_ROLES))
     async def comments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
+        """What people are saying: answers with a comment by default, newest first."""
         name = "reports/comments.html"
         try:
             form, options = _comment_options(request)
             page_size = 50
             offset = form.integer("offset", 0, 0, 10_000_000)
             result = await responses_page(principal, **options, limit=page_size, offset=offset)
+            choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         return render(
             name,
             principal,
             form,
+            choices=choices,
+            has_comment=_has_comment_choice(form),
             result=result,
             page_size=page_size,
             offset=offset,
@@ -706,9 +775,19 @@ class ReportPages(Controller):
             writer.writerow(["" if v is None else spreadsheet_safe(v) for v in values])
         return Response(
             out.getvalue(),
-            media_type="text/csv",  # Litestar adds the charset
+            media_type="text/csv",  # Litestar adds the charset (once: text/csv; charset=utf-8)
             headers={"content-disposition": 'attachment; filename="responses.csv"'},
         )
+
+
+HAS_COMMENT_LABELS = {"yes": "with a comment", "no": "without a comment", "all": "with or without"}
+
+
+def _has_comment_choice(form: Form) -> str:
+    """The dropdown's value for the query's `has_comment` (true -> yes, ...); with a
+    comment unless asked otherwise."""
+    wanted = has_comment_of(form.get("has_comment"), True)
+    return {True: "yes", False: "no", None: "all"}[wanted]
 
 
 def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
@@ -716,17 +795,27 @@ def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
     category = form.get("category") or None
     if category is not None:
         form.choice("category", CATEGORY_LABELS, "promoter")
-    has_comment = {"": None, "yes": True, "no": False}.get(form.get("has_comment"))
-    if form.get("has_comment") not in ("", "yes", "no"):
-        raise InputError("has_comment", "must be yes or no")
     return form, {
         "category": category,
         "text": form.get("q") or None,
-        "has_comment": has_comment,
+        "has_comment": has_comment_of(form.get("has_comment"), True),
         "filters": form.filters,
         "date_from": form.date_from,
         "date_to": form.date_to,
     }
+
+
+def needs_attention(row: BookRow) -> bool:
+    """An account of the book to look at first: its NPS is below zero, or its latest
+    health is red."""
+    low_nps = row.nps is not None and row.nps.nps is not None and row.nps.nps < 0
+    red = row.health is not None and row.health.get("band") == "red"
+    return low_nps or red
+
+
+def _churned(account: QuadrantAccount, marks: Mapping[str, AccountMark]) -> bool:
+    mark = marks.get(account.account_id)
+    return mark is not None and mark.churned
 
 
 def _account_label(external_id: str | None, book: list[AccountView]) -> str:
