@@ -23,6 +23,7 @@ from litestar.response import Stream
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.kernel.errors import InputError
+from feedback.reports.choices import filter_choices
 from feedback.reports.churn import churn_report
 from feedback.reports.churn_segments import churn_segments, churn_segments_csv
 from feedback.reports.explorer import COLUMNS, responses_page
@@ -32,11 +33,14 @@ from feedback.reports.services import (
     TRAIT_PREFIX,
     NPSQuery,
     default_limit,
+    has_comment_of,
     load_nps_report,
     nps_report_csv,
     record_dict,
     spreadsheet_safe,
 )
+from feedback.reports.trends import trend_csv, trend_report
+from feedback.themes.reports import CSV_COLUMNS, csv_rows, theme_report
 
 
 def check_period(date_from: datetime | None, date_to: datetime | None) -> None:
@@ -261,7 +265,7 @@ class ReportController(Controller):
         named_filters: NamedFilters,
         category: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
-        has_comment: FromQuery[bool | None] = None,
+        has_comment: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
         theme: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
@@ -281,7 +285,7 @@ class ReportController(Controller):
             principal,
             category=category,
             text=q,
-            has_comment=has_comment,
+            has_comment=has_comment_of(has_comment, None),
             filters=filters,
             date_from=date_from,
             date_to=date_to,
@@ -382,7 +386,6 @@ class ReportController(Controller):
         answers for a comparison. A CSM sees their own accounts. `format=csv`: one row per
         line and period, the change on each line's last row."""
         check_period(date_from, date_to)
-        from feedback.reports.trends import trend_csv, trend_report
 
         report = await trend_report(
             principal, dimension, period, date_from, date_to, top, confidence, ci_method
@@ -416,7 +419,6 @@ class ReportController(Controller):
         case are one choice (the report filters match them alike). At most `limit` (200)
         values, the most answered; `truncated` says when there were more. A missing or
         unknown dimension is a 422 naming `dimension`."""
-        from feedback.reports.choices import filter_choices
 
         check_period(date_from, date_to)
         check_text("dimension", dimension)
@@ -451,7 +453,6 @@ class ReportController(Controller):
         at the top are the same over every commented answer. A CSM sees their own
         accounts. `format=csv`: one row per theme (without the trend). docs/themes.md
         explains each figure."""
-        from feedback.themes.reports import CSV_COLUMNS, csv_rows, theme_report
 
         check_period(date_from, date_to)
         report = await theme_report(

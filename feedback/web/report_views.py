@@ -57,6 +57,8 @@ from feedback.reports.services import (
     trait_key,
 )
 from feedback.reports.teams import combined, csm_directory, managers, nps_by_csm, nps_by_manager
+from feedback.themes.members import all_themes
+from feedback.themes.reports import shown_themes
 from feedback.web.charts import (
     Bar,
     Dot,
@@ -645,7 +647,8 @@ class ReportPages(Controller):
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
         dots = [
-            Dot(f"{a.name} ({a.account_id})", a.arr, a.nps, a.quadrant) for a in report.accounts
+            Dot(f"{a.name} ({a.account_id})", a.arr, a.nps, a.quadrant, short=a.name)
+            for a in report.accounts
         ]
         chart = scatter_chart(
             dots,
@@ -747,11 +750,13 @@ class ReportPages(Controller):
             choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
+        themes = [(t.id, t.shown_label) for t in shown_themes(await all_themes(), None)]
         return render(
             name,
             principal,
             form,
             choices=choices,
+            themes=sorted(themes, key=lambda t: t[1].lower()),
             has_comment=_has_comment_choice(form),
             result=result,
             page_size=page_size,
@@ -799,6 +804,7 @@ def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
         "category": category,
         "text": form.get("q") or None,
         "has_comment": has_comment_of(form.get("has_comment"), True),
+        "theme": form.integer("theme", 1, 1, 2**31 - 1) if form.get("theme") else None,
         "filters": form.filters,
         "date_from": form.date_from,
         "date_to": form.date_to,

@@ -143,15 +143,13 @@ async def test_the_api_takes_true_and_false_for_has_comment(client: Any, data: N
         assert answer.status_code == 200 and answer.json()["total"] == total
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs feedback/reports/views.py's responses route to take `has_comment` as "
-    "text through feedback.reports.services.has_comment_of (not this helper's file)",
-)
 async def test_the_api_takes_the_page_spelling_of_has_comment(client: Any, data: None) -> None:
     headers = bearer(await token(Role.analyst))
     answer = await client.get("/api/v1/reports/responses?has_comment=yes", headers=headers)
     assert answer.status_code == 200 and answer.json()["total"] == 4
+    answer = await client.get("/api/v1/reports/responses?has_comment=maybe", headers=headers)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["field"] == "has_comment"
 
 
 async def test_csv_downloads_name_their_charset_once(client: Any, data: None) -> None:

@@ -108,3 +108,18 @@ async def test_refused_curation_is_the_page_with_the_message(client: Any, themed
     assert no_target.status_code == 422 and "<strong>into</strong>" in no_target.text
     no_token = await client.post("/admin/themes/keyword", data={"label": "x", "keywords": "y"})
     assert no_token.status_code == 403
+
+
+async def test_the_comments_explorer_filters_by_theme(client: Any, themed: None) -> None:
+    """The report's links land on the comments page showing that theme's answers only, with
+    the theme chosen in its dropdown; a theme that is not a number is named."""
+    await as_role(client, Role.analyst)
+    theme = next(t for t in await all_themes() if t.status == "active")
+    page = await client.get(f"/reports/comments?theme={theme.id}&has_comment=yes")
+    assert page.status_code == 200, page.text
+    assert f'<option value="{theme.id}" selected>' in page.text
+    everything = await client.get("/reports/comments?has_comment=yes")
+    shown = page.text.count('class="comment"')
+    assert 0 < shown < everything.text.count('class="comment"')
+    bad = await client.get("/reports/comments?theme=billing")
+    assert bad.status_code == 422 and "theme" in bad.text
