@@ -580,7 +580,7 @@ def line_chart(
     for i in _thin([px(i) for i in range(len(periods))], list(periods), _size("tick")):
         parts.append(_text(px(i), plot_bottom + 18, periods[i], "tick", "middle"))
     for s_index, one in enumerate(series):
-        parts.append(f'<g class="{_series_cls(s_index, one)}">')
+        parts.append(f'<g class="{_series_cls(s_index, one)}" data-series="{escape(one.name)}">')
         with_band = (lambda p: p.low is not None and p.high is not None) if bands else None
         for run in _runs(periods, one.points, with_band) if with_band else []:
             upper = [f"{_n(px(i))},{_n(y(_clamp(p.high, domain)))}" for i, p in run]  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException
 from litestar.response import Template
 from markupsafe import Markup
 from msgspec import UnsetType
@@ -28,7 +28,7 @@ from msgspec import UnsetType
 from feedback.accounts.services import AccountView, list_accounts
 from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, provide_principal
 from feedback.db import as_utc_datetime
-from feedback.errors import domain_error_handler, http_exception_handler, status_of
+from feedback.errors import domain_error_handler, http_exception_handler
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
@@ -116,24 +116,11 @@ MAX_TEXT = 200
 
 
 def page_error_handler(request: PageRequest, exc: HTTPException | DomainError) -> Response[Any]:
-    """Report pages answer errors with a page; signing in still redirects to /login."""
-    if isinstance(exc, NotAuthorizedException):
-        return http_exception_handler(request, exc)
-    message: str | Markup
+    """Report pages answer errors with the staff pages' one error page (feedback/errors.py);
+    signing in still redirects to /login."""
     if isinstance(exc, DomainError):
-        status, message = status_of(exc), exc.error
-        if status == 401:
-            return domain_error_handler(request, exc)
-        if exc.field is not None:  # worded as the report forms word a field's problem
-            message = Markup("Please check <strong>{}</strong>: {}").format(exc.field, exc.message)
-    else:
-        status, message = exc.status_code, exc.detail
-    principal = request.state.get("principal")
-    return Template(
-        "reports/error.html",
-        status_code=status,
-        context={"principal": principal, "status": status, "message": message},
-    )
+        return domain_error_handler(request, exc)
+    return http_exception_handler(request, exc)
 
 
 # --- reading the query string -------------------------------------------------------------

@@ -128,7 +128,7 @@ async def test_a_csm_sees_their_own_accounts_and_not_the_team_pages(
     assert owners and set(owners) == {"alex@example.com"}
     answer = await page.goto(f"{service}/reports/team")
     assert answer is not None and answer.status == 403
-    await expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
+    await expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
     assert await page.evaluate("window.cspViolations") == []
 
 
@@ -166,5 +166,5 @@ async def test_the_health_pages_stack_the_bands_and_link_each_account(
     )
     answer = await page.goto(f"{service}/reports/health/accounts/{other['external_id']}")
     assert answer is not None and answer.status == 403
-    await expect(page.get_by_role("heading", name="Not for your role")).to_be_visible()
+    await expect(page.get_by_role("heading", name="You cannot open this page")).to_be_visible()
     assert await page.evaluate("window.cspViolations") == []

@@ -207,10 +207,10 @@ async def test_a_csm_sees_only_their_own_accounts(client: Any, snapshots: None) 
         assert 'name="csm"' not in page.text
     assert (await client.get("/reports/health/accounts/a1")).status_code == 200
     other = await client.get("/reports/health/accounts/b1")
-    assert other.status_code == 403 and "Not for your role" in other.text
+    assert other.status_code == 403 and "You cannot open this page" in other.text
     assert "Initech" not in other.text
     missing = await client.get("/reports/health/accounts/nope")
-    assert missing.status_code == 404 and "Not found" in missing.text
+    assert missing.status_code == 404 and "Page not found" in missing.text
 
 
 async def test_the_movers_list_puts_moves_into_red_first(client: Any, snapshots: None) -> None:
@@ -290,7 +290,7 @@ async def test_a_manager_who_leads_no_team_sees_every_account(client: Any, snaps
 async def test_an_account_id_with_a_nul_is_not_found(client: Any, snapshots: None) -> None:
     await as_role(client, Role.admin)
     answer = await client.get("/reports/health/accounts/a%00b")
-    assert answer.status_code == 404 and "Not found" in answer.text
+    assert answer.status_code == 404 and "Page not found" in answer.text
 
 
 async def test_an_accounts_history_shows_its_score_and_band_per_day(

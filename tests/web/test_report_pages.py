@@ -138,7 +138,7 @@ async def test_a_csm_cannot_open_the_team_dashboards(client: Any, data: None, pa
     answer = await client.get(path)
     assert answer.status_code == 403
     assert "text/html" in answer.headers["content-type"]
-    assert "Not for your role" in answer.text
+    assert "You cannot open this page" in answer.text
     index = await client.get("/reports/")
     assert 'href="/reports/team"' not in index.text
 
@@ -350,3 +350,14 @@ async def test_the_segment_explorer_groups_by_a_custom_trait(client: Any, data: 
     assert comments.status_code == 200, comments.text
     assert "Love it" in comments.text and "Initech" not in comments.text
     assert 'name="trait:region" value="emea"' in comments.text  # kept in the form
+
+
+@pytest.mark.parametrize("path", ["/reports/team", "/reports/executive"])
+async def test_a_csm_is_refused_the_team_pages_with_the_error_page(
+    client: Any, data: None, path: str
+) -> None:
+    await as_role(client, Role.csm, "ann@example.com")
+    answer = await client.get(path)
+    assert answer.status_code == 403
+    assert "text/html" in answer.headers["content-type"]
+    assert "You cannot open this page" in answer.text

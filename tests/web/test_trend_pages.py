@@ -52,7 +52,7 @@ async def test_the_page_draws_a_line_per_segment_for_roles_that_read_everything(
     assert "How is NPS trending by segment?" in page.text
     chart = chart_of(page.text)
     groups = [g for g in chart.iter(SVG + "g") if "series" in (g.get("class") or "").split()]
-    assert [g.get("aria-label") for g in groups] == ["All", "premium", "free", "paid"]
+    assert [g.get("data-series") for g in groups] == ["All", "premium", "free", "paid"]
     assert len(list(chart.iter(SVG + "polygon"))) >= 2  # interval bands
     assert page.text.count('<li class="series-') == 4  # the HTML legend
     assert "2025-Q2 against 2025-Q1" in page.text
@@ -63,7 +63,7 @@ async def test_a_csm_sees_only_their_accounts_lines(client: Any, data: None) -> 
     page = await client.get("/reports/trends?dimension=plan")
     assert page.status_code == 200
     labels = [
-        g.get("aria-label") for g in chart_of(page.text).iter(SVG + "g") if g.get("aria-label")
+        g.get("data-series") for g in chart_of(page.text).iter(SVG + "g") if g.get("data-series")
     ]
     assert labels == ["All", "premium", "paid"]
     assert "Your accounts only." in page.text
