@@ -17,6 +17,7 @@ ACTION_IDS = ("cta_ack", "cta_snooze", "cta_reassign", "cta_close", "cta_open")
 STATUS_EMOJI = {"open": "🔴", "acknowledged": "🟡", "snoozed": "💤", "closed": "✅"}
 PRIORITY_LABEL = {1: "urgent", 2: "high", 3: "medium", 4: "low"}
 MAX_COMMENT = 2500
+RISING_SHOWN = 3  # rising themes in a digest
 
 
 def escape(text: Any) -> str:
@@ -236,8 +237,25 @@ def digest_blocks(digest: Digest, public_url: str) -> tuple[str, list[dict[str, 
         blocks.append(
             {"type": "section", "text": mrkdwn("*New detractors (24 h)*\n" + "\n".join(lines))}
         )
+    if digest.rising:
+        lines = [
+            f"• {escape(t.label)} ({t.this_week} this week, usually {weekly(t.weekly_before)})"
+            for t in digest.rising[:RISING_SHOWN]
+        ]
+        blocks.append(
+            {"type": "section", "text": mrkdwn("*Themes rising this week*\n" + "\n".join(lines))}
+        )
     text = f"Daily digest: {len(digest.ctas)} open CTAs, {len(digest.detractors)} new detractors"
+    if digest.rising:
+        rising = min(len(digest.rising), RISING_SHOWN)
+        text += f", {rising} {'theme' if rising == 1 else 'themes'} rising"
     return text, blocks
+
+
+def weekly(mean: float) -> str:
+    """A mean per week (a count over four weeks, so quarters) as it is: `2`, `0.25`; a whole
+    number would make 0.25 a week read as never."""
+    return f"{mean:.0f}" if mean >= 10 else f"{mean:.2f}".rstrip("0").rstrip(".")
 
 
 class BlockKit:

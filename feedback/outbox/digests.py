@@ -1,5 +1,6 @@
-"""Each CSM's daily digest: their open CTAs, the last day's detractors and their accounts in
-the red band, queued once a day from the configured hour."""
+"""Each CSM's daily digest: their open CTAs, the last day's detractors, their accounts in
+the red band and the comment themes rising this week in their accounts, queued once a day
+from the configured hour."""
 
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ from feedback.kernel.clock import utcnow
 from feedback.kernel.principal import Principal, Role
 from feedback.outbox import queries
 from feedback.outbox.enqueue import notify_delivery
-from feedback.outbox.messages import Digest, DigestAnswer, RedAccount
+from feedback.outbox.messages import Digest, DigestAnswer, DigestTheme, RedAccount
 from feedback.outbox.models import Outbox, OutboxStatus
 from feedback.outbox.render import message_format
 from feedback.settings import get_settings
+from feedback.themes.reports import rising_themes
 
 # accounts in the red band a digest lists, the lowest scores first
 RED_ACCOUNTS = 15
+# rising themes a digest lists, the largest rise first: a digest is read in a glance
+RISING_THEMES = 3
 
 
 async def enqueue_digests(now: datetime | None = None) -> int:
     """Worker job: once a day (from the configured hour), one digest per CSM who has open
-    CTAs or new detractors. The key `digest:CSM:DAY` makes it once, whichever worker runs."""
+    CTAs, new detractors, accounts in the red band or themes rising in their accounts'
+    comments. The key `digest:CSM:DAY` makes it once, whichever worker runs."""
     now = now or utcnow()
     rule = (await cta_rules())["daily_digest"]
     if not rule["enabled"] or now.hour < rule["hour_utc"]:
@@ -58,8 +63,12 @@ async def enqueue_digests(now: datetime | None = None) -> int:
                 )
             ],
             red=await _red_accounts(csm["id"]),
+            rising=[
+                DigestTheme(theme.label, theme.this_week, theme.weekly_before)
+                for theme in await rising_themes(principal, now, limit=RISING_THEMES)
+            ],
         )
-        if not digest.ctas and not digest.detractors and not digest.red:
+        if digest.empty:
             continue
         rendered = message_format().digest(digest, get_settings().public_url)
         inserted = (

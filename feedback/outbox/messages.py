@@ -106,6 +106,16 @@ class RedAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class DigestTheme:
+    """A comment theme mentioned more this week than in an average week of the four before
+    (feedback.themes.reports.rising_themes), as the digest shows it."""
+
+    label: str
+    this_week: int
+    weekly_before: float
+
+
+@dataclass(frozen=True, slots=True)
 class Backlog:
     """What waits to be sent: how many messages, the oldest one's age, and how many of them
     are retrying (their sends failed: Slack down, slow or busy)."""
@@ -117,10 +127,18 @@ class Backlog:
 
 @dataclass(frozen=True, slots=True)
 class Digest:
-    """A CSM's daily digest: their open CTAs, the last day's detractors, and their accounts
-    in the red band on the latest health snapshot."""
+    """A CSM's daily digest: their open CTAs, the last day's detractors, their accounts in
+    the red band on the latest health snapshot, and the themes rising this week in their
+    accounts' comments."""
 
     csm_name: str
     ctas: list[CtaView]
     detractors: list[DigestAnswer]
     red: list[RedAccount]
+    rising: list[DigestTheme] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to tell: no digest is sent (a daily message saying nothing trains people
+        to ignore it)."""
+        return not (self.ctas or self.detractors or self.red or self.rising)
