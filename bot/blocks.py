@@ -70,7 +70,10 @@ def cta_blocks(
             + (f" until {_day(cta.snoozed_until)}" if status == "snoozed" else "")
         ),
     ]
-    if "score" in trigger:
+    if "score" in trigger and trigger.get("kind") == "health":
+        # a health alert's score is the health score, 0-100 (an answer's is 0-10)
+        fields.append(mrkdwn(f"*Health score*\n{trigger['score']} / 100"))
+    elif "score" in trigger:
         fields.append(mrkdwn(f"*Score*\n{trigger['score']} / 10"))
     if cta.health is not None:
         fields.append(mrkdwn(f"*Health*\n{cta.health}"))
