@@ -1,7 +1,8 @@
 """Benchmark: comment themes, quality on the labelled sets and speed on 100,000 comments.
 
-Quality: per language, `learn_themes` on `tests/data/themes/{en,ja}.csv` (defaults, seed 0)
-against the hand labels: normalised mutual information and adjusted Rand index of each
+Quality: per language, `learn_themes` on `tests/data/themes/{en,ja}.csv` (defaults, seed 0),
+guided by the shipped topic lexicon (the default) and unguided (`guided=False`), against the
+hand labels: normalised mutual information and adjusted Rand index of each
 comment's dominant theme (a comment in no theme is a group of its own), per-theme F1 after
 matching learned themes to labels one-to-one (Hungarian method on the contingency table), the
 share of comments placed and placed in several themes. Beside them, a ceiling for any method
@@ -12,9 +13,9 @@ Speed: 100,000 comments made by recombining fragments of the labelled comments (
 English, 20 % Japanese, fragments drawn across all themes), themed as the worker does it
 (detect the language, `learn_themes` per language: fit on a 20,000-comment sample, place all
 in chunks of 10,000), then placed again with the stored models (`ThemeModel.assign`, the daily
-job). The baseline, in the same run, is scikit-learn's `TfidfVectorizer` on the same texts
-with the same tokeniser. Each part runs in a fresh child process so its peak memory (maxrss)
-is its own.
+job). The same is timed unguided, and the baseline, in the same run, is scikit-learn's
+`TfidfVectorizer` on the same texts with the same tokeniser. Each part runs in a fresh child
+process so its peak memory (maxrss) is its own.
 
     .venv/bin/python bench/themes.py [--comments 100000] [--seed 0] [--skip-speed]
 """
@@ -33,6 +34,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,8 +44,10 @@ sys.path.insert(0, str(ROOT))
 from analytics.themes import (  # noqa: E402
     Language,
     ThemeModel,
+    _term_counts,
     _terms,
     detect_language,
+    is_topic_term,
     learn_themes,
 )
 
@@ -100,7 +104,7 @@ def nearest_neighbour_agreement(texts: list[str], labels: list[str], language: L
     return float(np.mean([labels[j] == labels[i] for i, j in enumerate(nearest)]))
 
 
-def quality(seed: int) -> dict[str, dict[str, object]]:
+def quality(seed: int, guided: bool = True) -> dict[str, dict[str, object]]:
     from sklearn.metrics import (
         adjusted_mutual_info_score,
         adjusted_rand_score,
@@ -110,7 +114,7 @@ def quality(seed: int) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     for language in LANGUAGES:
         texts, labels = labelled(language)
-        model, memberships = learn_themes(texts, language, seed=seed)
+        model, memberships = learn_themes(texts, language, seed=seed, guided=guided)
         themes = dominant(memberships)
         f1 = per_theme_f1(labels, themes)
         out[language] = {
@@ -126,6 +130,15 @@ def quality(seed: int) -> dict[str, dict[str, object]]:
             "several": float(np.mean([len(m) > 1 for m in memberships])),
             "nn_agreement": nearest_neighbour_agreement(texts, labels, language),
             "keyphrases": [t.label for t in model.themes],
+            "topics": len(model.topics),
+            "with_topic": float(
+                np.mean(
+                    [
+                        any(is_topic_term(t) for t in counts)
+                        for counts in _term_counts(texts, language, model._phrases())
+                    ]
+                )
+            ),
         }
     return out
 
@@ -166,21 +179,23 @@ def phase(name: str, n: int, seed: int) -> dict[str, object]:
     for text, language in zip(texts, languages, strict=True):
         groups[language].append(text)
     result: dict[str, object] = {"comments": {k: len(v) for k, v in groups.items()}}
-    if name == "themes":
+    if name in ("themes", "unguided"):
         models: dict[Language, ThemeModel] = {}
         learned_memberships = {}
         for language, group in groups.items():
-            model, memberships = learn_themes(group, language, seed=seed)
+            model, memberships = learn_themes(group, language, seed=seed, guided=name == "themes")
             models[language] = model
             learned_memberships[language] = memberships
         placed = sum(1 for ms in learned_memberships.values() for m in ms if m)
         learned = time.perf_counter()
         result["learn_and_place_cpu_s"] = time.process_time() - cpu_started
+        cpu_learned = time.process_time()
         stored = {
             k: ThemeModel.from_dict(json.loads(json.dumps(m.to_dict()))) for k, m in models.items()
         }
         again = {k: stored[k].assign(group) for k, group in groups.items()}
         assigned = time.perf_counter()
+        result["assign_again_cpu_s"] = time.process_time() - cpu_learned
         result |= {
             "learn_and_place_s": learned - started,
             "assign_again_s": assigned - learned,
@@ -205,7 +220,7 @@ def phase(name: str, n: int, seed: int) -> dict[str, object]:
     return result
 
 
-def child(name: str, n: int, seed: int) -> dict[str, object]:
+def child(name: str, n: int, seed: int) -> dict[str, Any]:
     completed = subprocess.run(  # noqa: S603
         [sys.executable, __file__, "--phase", name, "--comments", str(n), "--seed", str(seed)],
         check=True,
@@ -220,18 +235,28 @@ def main() -> int:
     parser.add_argument("--comments", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--phase", choices=["themes", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase", choices=["themes", "unguided", "baseline"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.phase:
         print(json.dumps(phase(args.phase, args.comments, args.seed)))
         return 0
 
     print("## Quality on the labelled sets (dominant theme; no theme = its own group)")
-    for language, q in quality(args.seed).items():
+    for guided, language, q in [
+        (g, language, q) for g in (True, False) for language, q in quality(args.seed, g).items()
+    ]:
         f1 = q["f1"]
         assert isinstance(f1, dict)
+        how = (
+            f"guided ({q['topics']} lexicon topics, found in {q['with_topic']:.0%} of comments)"
+            if guided
+            else "unguided"
+        )
         print(
-            f"{language}: {q['comments']} comments, {q['labels']} labels -> {q['themes']} themes; "
+            f"{language} {how}: {q['comments']} comments, {q['labels']} labels -> "
+            f"{q['themes']} themes; "
             f"NMI {q['nmi']:.3f}  ARI {q['ari']:.3f}  AMI {q['ami']:.3f}  "
             f"macro F1 {q['macro_f1']:.3f}  "
             f"placed {q['placed']:.0%}  in several {q['several']:.0%}  "
@@ -245,6 +270,7 @@ def main() -> int:
     print(f"\n## Speed on {args.comments:,} comments (each part in its own process)")
     load_before = os.getloadavg()
     themes = child("themes", args.comments, args.seed)
+    unguided = child("unguided", args.comments, args.seed)
     baseline = child("baseline", args.comments, args.seed)
     load_after = os.getloadavg()
     total = float(themes["learn_and_place_s"])
@@ -256,19 +282,30 @@ def main() -> int:
         f"peak RSS {themes['peak_rss_mib']:.0f} MiB (RSS with the texts loaded "
         f"{themes['rss_before_mib']:.0f} MiB); placed {themes['placed']:.0%}"
     )
-    print(f"assign all again with the stored models (daily job): {themes['assign_again_s']:.1f} s")
+    print(
+        f"assign all again with the stored models (daily job): {themes['assign_again_s']:.1f} s "
+        f"({themes['assign_again_cpu_s']:.1f} s of CPU)"
+    )
+    print(
+        f"unguided themes: {float(unguided['learn_and_place_s']):.1f} s "
+        f"({unguided['learn_and_place_cpu_s']:.1f} s of CPU), "
+        f"peak RSS {unguided['peak_rss_mib']:.0f} MiB; assign again "
+        f"{unguided['assign_again_s']:.1f} s ({unguided['assign_again_cpu_s']:.1f} s of CPU); "
+        "guided / unguided CPU "
+        f"{float(themes['learn_and_place_cpu_s']) / float(unguided['learn_and_place_cpu_s']):.2f}"
+    )
     print(f"model JSON size (KiB): {themes['model_json_kib']}")
     print(
         f"baseline TF-IDF only (same tokeniser): {tfidf:.1f} s "
         f"({baseline['tfidf_cpu_s']:.1f} s of CPU), "
         f"peak RSS {baseline['peak_rss_mib']:.0f} MiB"
     )
-    cpu_ratio = float(themes["learn_and_place_cpu_s"]) / float(baseline["tfidf_cpu_s"])  # type: ignore[arg-type]
+    cpu_ratio = float(themes["learn_and_place_cpu_s"]) / float(baseline["tfidf_cpu_s"])
     print(f"ratio themes / TF-IDF: {total / tfidf:.2f} wall clock, {cpu_ratio:.2f} CPU")
     before = " ".join(f"{x:.2f}" for x in load_before)
     after = " ".join(f"{x:.2f}" for x in load_after)
     print(f"load average (1, 5, 15 min) before: {before}; after: {after}")
-    return 0 if themes["same_as_learn"] else 1
+    return 0 if themes["same_as_learn"] and unguided["same_as_learn"] else 1
 
 
 if __name__ == "__main__":
