@@ -12,6 +12,7 @@ from typing import Any
 
 from feedback.ctas.records import CtaView
 from feedback.outbox.messages import Digest, Rendered
+from feedback.web.formats import money as format_money
 
 ACTION_IDS = ("cta_ack", "cta_snooze", "cta_reassign", "cta_close", "cta_open")
 STATUS_EMOJI = {"open": "🔴", "acknowledged": "🟡", "snoozed": "💤", "closed": "✅"}
@@ -28,8 +29,10 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def money(cents: int | None) -> str:
-    return "-" if cents is None else f"${cents / 100:,.0f}"
+def money(cents: int | None, currency: str | None = "USD") -> str:
+    """An amount in cents as the staff pages write it: with its currency, thousands
+    separators."""
+    return "-" if cents is None else format_money(cents / 100, currency)
 
 
 def _day(value: date | datetime | None) -> str:
@@ -61,7 +64,7 @@ def cta_blocks(
     title = f"{type_label}: {cta.account_name}"
     fields = [
         mrkdwn(f"*Account*\n{escape(cta.account_name)} ({escape(cta.account_external_id)})"),
-        mrkdwn(f"*ARR*\n{money(cta.arr_cents)}"),
+        mrkdwn(f"*ARR*\n{money(cta.arr_cents, cta.currency)}"),
         mrkdwn(f"*Priority*\n{PRIORITY_LABEL.get(cta.priority, cta.priority)}"),
         mrkdwn(f"*Due*\n{_day(cta.due_on)}"),
         mrkdwn(f"*Owner*\n{escape(cta.owner_name or 'unassigned')}"),

@@ -141,7 +141,7 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        t.close_reason, t.trigger, t.version, t.slack_channel, t.slack_ts,
        t.created_at, t.updated_at, t.closed_at,
        a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
-       a.plan, a.renewal_date, a.csm AS account_csm,
+       a.currency, a.plan, a.renewal_date, a.csm AS account_csm,
        c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
        c.manager AS owner_manager, c.slack_channel AS owner_channel
 FROM cta t

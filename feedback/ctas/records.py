@@ -40,6 +40,7 @@ class CtaView:
     account_external_id: str
     account_name: str
     arr_cents: int | None
+    currency: str  # of arr_cents: the account's ISO code, e.g. "EUR"
     plan: str | None
     renewal_date: date | None
     account_csm: int | None
@@ -78,6 +79,7 @@ class CtaView:
             account_external_id=row["account_external_id"],
             account_name=row["account_name"],
             arr_cents=row["arr_cents"],
+            currency=row["currency"] or "USD",
             plan=row["plan"],
             renewal_date=_day(row["renewal_date"]),
             account_csm=row["account_csm"],

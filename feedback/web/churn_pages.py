@@ -25,6 +25,7 @@ from feedback.reports.churn_segments import (
     churn_segments,
     churn_segments_csv,
 )
+from feedback.reports.services import TRAIT_PREFIX
 from feedback.web.charts import Bar, bar_chart
 from feedback.web.report_views import (
     Form,
@@ -34,6 +35,7 @@ from feedback.web.report_views import (
     page_error_handler,
     read_form,
     render,
+    trait_names_offered,
 )
 
 DIMENSIONS = {
@@ -56,6 +58,14 @@ async def _scan(principal: CurrentPrincipal, request: PageRequest) -> tuple[Form
         principal, dimension, window, 0.95, form.date_from, form.date_to, sort=sort
     )
     return form, scan
+
+
+async def _options(principal: CurrentPrincipal, form: Form) -> dict[str, Any]:
+    """The filter bar's choices: the segments, then each custom trait of the accounts in
+    scope as `trait:NAME`."""
+    traits = await trait_names_offered(principal, form, accounts=True)
+    dimensions = {**DIMENSIONS, **{TRAIT_PREFIX + name: f"Trait {label}" for name, label in traits}}
+    return {"dimensions": dimensions, "windows": WINDOWS, "sorts": SORTS}
 
 
 def rate_chart(scan: ChurnSegmentScan) -> Markup | None:
@@ -95,15 +105,16 @@ class ChurnSegmentPages(Controller):
 
     @get("/segments", **access(*ALL_ROLES))
     async def segments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
-        options = {"dimensions": DIMENSIONS, "windows": WINDOWS, "sorts": SORTS}
         try:
             form, scan = await _scan(principal, request)
         except InputError as exc:
+            form = Form(_raw(request))
             return Template(
                 TEMPLATE,
                 status_code=422,
-                context=context(principal, form=Form(_raw(request)), error=exc, **options),
+                context=context(principal, form=form, error=exc, **await _options(principal, form)),
             )
+        options = await _options(principal, form)
         return render(
             TEMPLATE,
             principal,

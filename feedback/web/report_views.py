@@ -34,7 +34,7 @@ from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.choices import DIMENSIONS as CHOICE_FILTERS
-from feedback.reports.choices import page_choices
+from feedback.reports.choices import filter_choices, page_choices, trait_names
 from feedback.reports.churn import churn_report
 from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
@@ -52,6 +52,7 @@ from feedback.reports.services import (
     default_limit,
     default_sort,
     has_comment_of,
+    is_trait,
     load_nps_report,
     spreadsheet_safe,
     trait_key,
@@ -347,6 +348,10 @@ def context(principal: Principal, **values: Any) -> dict[str, Any]:
         "pval": pval,
         "day": day,
         "choices": {},
+        "themes": [],
+        "trait_names": [],
+        "trait_filters": [],
+        "trait_values": {},
         "has_comment_labels": HAS_COMMENT_LABELS,
         **values,
     }
@@ -360,7 +365,13 @@ def failed(name: str, principal: Principal, raw: Mapping[str, str], error: Input
     return Template(
         name,
         status_code=422,
-        context=context(principal, form=Form(dict(raw)), error=error),
+        # the trait filters asked for stay in the form, their values typed
+        context=context(
+            principal,
+            form=Form(dict(raw)),
+            error=error,
+            trait_filters=[k for k in raw if is_trait(k)],
+        ),
     )
 
 
@@ -388,6 +399,7 @@ class ReportPages(Controller):
         name = "reports/segments.html"
         try:
             form = read_form(request, traits=True)
+            theme = _theme(form)
             dimension = form.choice("dimension", DIMENSION_LABELS, "plan")
             group_by, label = dimension, DIMENSION_LABELS[dimension]
             if dimension == "trait":
@@ -421,6 +433,7 @@ class ReportPages(Controller):
                     form.date_to,
                     confidence=nps_query(form).confidence,
                 )
+            # a theme narrows the answers listed; the NPS figures above are of every answer
             comments = await responses_page(
                 principal,
                 has_comment=True,
@@ -428,6 +441,7 @@ class ReportPages(Controller):
                 date_from=form.date_from,
                 date_to=form.date_to,
                 limit=20,
+                theme=theme,
             )
             promoters = await responses_page(
                 principal,
@@ -436,15 +450,21 @@ class ReportPages(Controller):
                 date_from=form.date_from,
                 date_to=form.date_to,
                 limit=20,
+                theme=theme,
             )
             choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
+            traits = await trait_fields(principal, form)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
+        themes = await theme_options()
         return render(
             name,
             principal,
             form,
             choices=choices,
+            themes=themes,
+            theme_label=dict(themes).get(str(theme), f"#{theme}") if theme is not None else None,
+            **traits,
             dimension=dimension,
             label=label,
             period=period,
@@ -468,7 +488,12 @@ class ReportPages(Controller):
             promoters=promoters,
             selection=selection,
             selection_query=Form(
-                {**selection, "from": form.get("from"), "to": form.get("to")}
+                {
+                    **selection,
+                    "from": form.get("from"),
+                    "to": form.get("to"),
+                    "theme": form.get("theme"),
+                }
             ).query_string(),
         )
 
@@ -735,15 +760,16 @@ class ReportPages(Controller):
             offset = form.integer("offset", 0, 0, 10_000_000)
             result = await responses_page(principal, **options, limit=page_size, offset=offset)
             choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
+            traits = await trait_fields(principal, form)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
-        themes = [(t.id, t.shown_label) for t in shown_themes(await all_themes(), None)]
         return render(
             name,
             principal,
             form,
             choices=choices,
-            themes=sorted(themes, key=lambda t: t[1].lower()),
+            themes=await theme_options(),
+            **traits,
             has_comment=_has_comment_choice(form),
             result=result,
             page_size=page_size,
@@ -791,10 +817,62 @@ def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
         "category": category,
         "text": form.get("q") or None,
         "has_comment": has_comment_of(form.get("has_comment"), True),
-        "theme": form.integer("theme", 1, 1, 2**31 - 1) if form.get("theme") else None,
+        "theme": _theme(form),
         "filters": form.filters,
         "date_from": form.date_from,
         "date_to": form.date_to,
+    }
+
+
+def _theme(form: Form) -> int | None:
+    """The comment theme chosen (its id), if any."""
+    return form.integer("theme", 1, 1, 2**31 - 1) if form.get("theme") else None
+
+
+async def theme_options() -> list[tuple[str, str]]:
+    """The active comment themes as the Theme dropdown takes them, by label."""
+    themes = [(str(t.id), t.shown_label) for t in shown_themes(await all_themes(), None)]
+    return sorted(themes, key=lambda t: t[1].lower())
+
+
+# the trait filters whose values are offered as a dropdown (one query over the answers each)
+TRAIT_VALUE_DROPDOWNS = 5
+
+
+async def trait_names_offered(
+    principal: Principal, form: Form, accounts: bool = False
+) -> list[tuple[str, str]]:
+    """The custom trait names in the data (of the answers in the period, or with `accounts`
+    of the accounts), as (name, "name (answers)") pairs for a dropdown."""
+    names = await trait_names(principal, form.date_from, form.date_to, accounts=accounts)
+    unit = "account" if accounts else "answer"
+    return [
+        (c.value, f"{c.value} ({c.responses:,} {unit}{'' if c.responses == 1 else 's'})")
+        for c in names
+    ]
+
+
+async def trait_fields(principal: Principal, form: Form) -> dict[str, Any]:
+    """What a page's trait filters show: the trait names in the data (`trait_names`, the
+    "Filter by trait" dropdown, whose choice is `trait_filter`), the filters to show
+    (`trait_filters`: each `trait:NAME` of the query string, and `trait:` + the trait
+    chosen), and the values of each as a dropdown (`trait_values`, for the first
+    TRAIT_VALUE_DROPDOWNS of them; the others keep their value only)."""
+    shown = [k for k in form.raw if is_trait(k)]
+    chosen = form.get("trait_filter")
+    if chosen:
+        trait_key("trait_filter", TRAIT_PREFIX + chosen)
+        if TRAIT_PREFIX + chosen not in shown:
+            shown.append(TRAIT_PREFIX + chosen)
+    values: dict[str, list[tuple[str, str]]] = {}
+    for key in shown[:TRAIT_VALUE_DROPDOWNS]:
+        trait_key(key, key)
+        found = await filter_choices(principal, key, form.date_from, form.date_to)
+        values[key] = [(c.value, f"{c.label} ({c.responses:,})") for c in found.choices]
+    return {
+        "trait_names": await trait_names_offered(principal, form),
+        "trait_filters": shown,
+        "trait_values": values,
     }
 
 

@@ -30,6 +30,7 @@ from feedback.web.report_views import (
     page_error_handler,
     read_form,
     render,
+    trait_names_offered,
 )
 
 DIMENSIONS = {
@@ -106,10 +107,17 @@ class TrendPages(Controller):
         try:
             form, report = await _report(principal, request)
         except InputError as exc:
+            form = Form(_raw(request))
             return Template(
                 TEMPLATE,
                 status_code=422,
-                context=context(principal, form=Form(_raw(request)), error=exc, **_options()),
+                context=context(
+                    principal,
+                    form=form,
+                    error=exc,
+                    trait_names=await trait_names_offered(principal, form),
+                    **_options(),
+                ),
             )
         dimension = form.get("dimension") or "plan"
         label = (
@@ -119,6 +127,7 @@ class TrendPages(Controller):
             TEMPLATE,
             principal,
             form,
+            trait_names=await trait_names_offered(principal, form),
             report=report,
             label=label,
             chart=trend_chart(report, label),

@@ -12,7 +12,7 @@ from feedback.ctas.models import Cta, CtaEvent
 from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
 from feedback.kernel.principal import Role
-from tests.support.factories import book
+from tests.support.factories import bearer, book, token
 from tests.support.web import PASSWORD, csrf_token, sign_in
 
 
@@ -243,3 +243,35 @@ async def test_a_response_cta_shows_the_nps_answer_out_of_10(client: Any) -> Non
     assert answer is not None
     assert " ".join(re.sub(r"<[^>]+>", "", answer.group(1)).split()) == "3 / 10 detractor by u1"
     assert "/ 100" not in page
+
+
+async def test_arr_is_shown_in_the_accounts_currency(client: Any) -> None:
+    """Globex is billed in euros, Acme in dollars: each CTA's ARR carries its account's
+    currency, in the list, on the CTA's page and in the API's JSON."""
+    await book()
+    await Account.update({Account.currency: "EUR"}).where(Account.external_id == "a2")
+    euros = await raise_for("a2", "Globex detractor")
+    dollars = await raise_for("a1", "Acme detractor")
+    await staff(client, "ann.staff@example.com", Role.csm, "ann@example.com")
+    listed = await client.get("/ctas/")
+    assert listed.status_code == 200
+    rows = {
+        reason: row
+        for row in listed.text.split("<tr")[1:]
+        for reason in ("Globex detractor", "Acme detractor")
+        if reason in row
+    }
+    assert '<td class="num nowrap">€9,000</td>' in rows["Globex detractor"]
+    assert '<td class="num nowrap">$120,000</td>' in rows["Acme detractor"]
+    page = await client.get(f"/ctas/{euros}")
+    assert "<dt>ARR</dt><dd>€9,000</dd>" in page.text and "$9,000" not in page.text
+    other = await client.get(f"/ctas/{dollars}")
+    assert "<dt>ARR</dt><dd>$120,000</dd>" in other.text
+    headers = bearer(await token(Role.analyst))
+    body = (await client.get(f"/api/v1/ctas/{euros}", headers=headers)).json()
+    assert (body["arr_cents"], body["currency"]) == (900_000, "EUR")
+    listed_json = (await client.get("/api/v1/ctas", headers=headers)).json()
+    assert {c["account_external_id"]: c["currency"] for c in listed_json} == {
+        "a1": "USD",
+        "a2": "EUR",
+    }

@@ -349,7 +349,9 @@ async def test_the_segment_explorer_groups_by_a_custom_trait(client: Any, data: 
     comments = await client.get("/reports/comments?trait:region=emea")
     assert comments.status_code == 200, comments.text
     assert "Love it" in comments.text and "Initech" not in comments.text
-    assert 'name="trait:region" value="emea"' in comments.text  # kept in the form
+    # kept in the form, as a dropdown of the trait's values
+    assert '<select name="trait:region">' in comments.text
+    assert '<option value="emea" selected>' in comments.text
 
 
 @pytest.mark.parametrize("path", ["/reports/team", "/reports/executive"])

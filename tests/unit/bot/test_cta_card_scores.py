@@ -46,3 +46,16 @@ def test_a_health_alert_shows_the_health_score_out_of_100() -> None:
 def test_an_answer_shows_its_score_out_of_10() -> None:
     text = card_text({"kind": "response", "score": 3})
     assert "*Score*\\n3 / 10" in text and "/ 100" not in text
+
+
+def test_the_card_shows_arr_in_the_accounts_currency() -> None:
+    cta = view({"kind": "response", "score": 3})
+    euro = CtaView(
+        **{
+            **{f.name: getattr(cta, f.name) for f in fields(CtaView)},
+            "arr_cents": 123456700,
+            "currency": "EUR",
+        }
+    )
+    _, blocks = cta_blocks(euro, "https://feedback.example", "Detractor")
+    assert "*ARR*\\n€1,234,567" in json.dumps(blocks, ensure_ascii=False)
