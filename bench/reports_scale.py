@@ -8,7 +8,10 @@ account's region and the user's team in every answer's snapshot), skewed ARR and
 events, with scores that depend on a hidden account health that also drives churn. Then
 starts `feedback serve` (one process) on that database, calls every report over HTTP with an
 analyst token and, for each, runs a hand-written SQL query giving the same counts straight
-from the bench process (asyncpg, no HTTP, no ORM, no statistics) in the same run.
+from the bench process (asyncpg, no HTTP, no ORM, no statistics) in the same run. The
+filters' dropdowns too: the API's choices, the pages' (`page_choices`, called in this process
+on the same database, cold and again), a filter in another case than the data's beside the
+same filter as spelt, and the segments and comments pages over HTTP.
 
 Prints, per report: the median time of the service and of the SQL baseline over `--runs`
 runs, their ratio, whether the goal holds (service <= 1 s and <= 2 x baseline), and checks
@@ -268,19 +271,20 @@ KEYS = {
 QUARTER = KEYS["quarter"][0]
 
 
-def nps_baseline(group_by: str, period: bool = False) -> str:
+def nps_baseline(group_by: str, period: bool = False, where: str = "") -> str:
     key, join = KEYS[group_by]
     grouping = [k for k in (key if group_by != "none" else None, QUARTER if period else None) if k]
     group = "GROUP BY " + ", ".join(grouping) if grouping else ""
     return (
         f"SELECT {key} AS key, {QUARTER if period else 'NULL'} AS period, {COUNTS} "
-        f"FROM response r {join} {group}"
+        f"FROM response r {join} {'WHERE ' + where if where else ''} {group}"
     )
 
 
-def nps_two_step(group_by: str, period: bool = False) -> str:
+def nps_two_step(group_by: str, period: bool = False, where: str = "") -> str:
     """The same counts in two steps: per segment and account, then per segment (no
-    COUNT(DISTINCT)); periods grouped by date_trunc and formatted on the few result rows."""
+    COUNT(DISTINCT)); periods grouped by date_trunc and formatted on the few result rows.
+    `where`: a condition on the answers (response r), e.g. a filter."""
     key, join = KEYS[group_by]
     key_out = "'all'" if group_by == "none" else "k"
     if group_by in ("quarter", "month"):
@@ -323,7 +327,7 @@ def nps_two_step(group_by: str, period: bool = False) -> str:
                      SUM(CASE WHEN r.score >= 9 THEN 1 ELSE 0 END) AS pro,
                      SUM(CASE WHEN r.score BETWEEN 7 AND 8 THEN 1 ELSE 0 END) AS pas,
                      SUM(CASE WHEN r.score <= 6 THEN 1 ELSE 0 END) AS det
-              FROM response r {join}
+              FROM response r {join} {"WHERE " + where if where else ""}
               GROUP BY {", ".join([*inner, "r.account"])}) t
         {"GROUP BY " + ", ".join(outer) if outer else ""}
     """
@@ -422,6 +426,91 @@ RESPONSES_BASELINE = [
 ]
 
 
+# -- filter choices (the dropdowns) ---------------------------------------------------------
+
+# one GROUP BY per dimension, each spelling its own group (the data has one spelling per
+# value, so the counts equal the service's case-folded ones)
+CHOICE_BASELINES = {
+    "plan": "SELECT r.plan AS value, COUNT(*) AS n FROM response r "
+    "WHERE r.plan IS NOT NULL AND r.plan <> '' GROUP BY r.plan",
+    "csm": """SELECT c.email AS value, c.name AS label, t.n
+              FROM (SELECT r.csm, COUNT(*) AS n FROM response r WHERE r.csm IS NOT NULL
+                    GROUP BY r.csm) t
+              JOIN csm c ON c.id = t.csm""",
+    "trait:region": "SELECT r.traits ->> 'region' AS value, COUNT(*) AS n FROM response r "
+    "WHERE r.traits ->> 'region' <> '' GROUP BY r.traits ->> 'region'",
+}
+
+# every dropdown of a page from one scan: (dimension, value, label, n) rows, by GROUPING SETS
+# (one hash table per dimension) or in two steps, per combination of the five columns (the
+# service's own first step) then per dimension; CSMs and managers named after grouping
+COLUMNS = ("plan", "role", "industry", "company_size")
+# GROUPING(plan, role, industry, company_size, csm) of each set: a bit per column not grouped
+GROUPING_SET = {"plan": 15, "role": 23, "industry": 27, "company_size": 29, "csm": 30}
+
+
+def per_dimension(grouping_sets: bool) -> str:
+    """The dropdowns' rows from `k` (per grouping set, or per combination of the columns)."""
+    parts = []
+    for column in COLUMNS:
+        if grouping_sets:
+            parts.append(
+                f"SELECT '{column}' AS dimension, {column} AS value, {column} AS label, n "
+                f"FROM k WHERE gs = {GROUPING_SET[column]} AND {column} <> ''"
+            )
+        else:
+            parts.append(
+                f"SELECT '{column}' AS dimension, {column} AS value, {column} AS label, "
+                f"SUM(n) AS n FROM k "
+                f"WHERE {column} <> '' GROUP BY {column}"
+            )
+    csm = f"gs = {GROUPING_SET['csm']}" if grouping_sets else "k.csm IS NOT NULL"
+    parts.append(
+        "SELECT 'csm', c.email, MIN(c.name), SUM(k.n) FROM k JOIN csm c ON c.id = k.csm "
+        f"WHERE {csm} GROUP BY c.email"
+    )
+    parts.append(
+        "SELECT 'manager', m.email, MIN(m.name), SUM(k.n) FROM k JOIN csm c ON c.id = k.csm "
+        f"JOIN csm m ON m.id = c.manager WHERE {csm} GROUP BY m.email"
+    )
+    return "\nUNION ALL ".join(parts)
+
+
+PAGE_CHOICES_GROUPING_SETS = f"""
+    WITH k AS MATERIALIZED (
+        SELECT r.plan, r.role, r.industry, r.company_size, r.csm, COUNT(*) AS n,
+               GROUPING(r.plan, r.role, r.industry, r.company_size, r.csm) AS gs
+        FROM response r
+        GROUP BY GROUPING SETS ((r.plan), (r.role), (r.industry), (r.company_size), (r.csm))
+    )
+    {per_dimension(grouping_sets=True)}
+"""
+PAGE_CHOICES_TWO_STEP = f"""
+    WITH k AS MATERIALIZED (
+        SELECT r.plan, r.role, r.industry, r.company_size, r.csm, COUNT(*) AS n
+        FROM response r GROUP BY r.plan, r.role, r.industry, r.company_size, r.csm
+    )
+    {per_dimension(grouping_sets=False)}
+"""
+
+
+def check_choices(body: dict[str, Any], rows: list[Any]) -> str:
+    """The API's choices: the same values (and labels) with the same answers, none cut."""
+    got = {(c["value"], c["label"], c["responses"]) for c in body["choices"]}
+    want = {(r["value"], r.get("label") or r["value"], int(r["n"])) for r in rows}
+    if body["truncated"]:
+        return "truncated"
+    return "" if got == want else f"{len(got)} choices vs {len(want)}"
+
+
+def check_page_choices(body: dict[str, Any], rows: list[Any]) -> str:
+    """page_choices' dropdowns ({dimension: [(value, 'label (answers)')]}) against the
+    (dimension, value, label, n) rows."""
+    got = {(d, v, text) for d, pairs in body.items() for v, text in pairs}
+    want = {(r["dimension"], r["value"], f"{r['label']} ({int(r['n']):,})") for r in rows}
+    return "" if got == want else f"{len(got)} choices vs {len(want)}"
+
+
 @dataclass
 class Report:
     name: str
@@ -435,6 +524,10 @@ class Report:
     two_step: list[str] | None = None
     # an export, not a report a person waits for: measured, not held to the goal
     goal: bool = True
+    # measured in the bench process instead of over HTTP: "page_choices" (the pages'
+    # dropdowns, their cache forgotten before each call) or "page_choices_repeat" (called
+    # again within the cache's lifetime)
+    local: str = ""
 
 
 def _nps_counts(body: dict[str, Any]) -> dict[tuple[Any, Any], tuple[int, ...]]:
@@ -618,7 +711,61 @@ def reports() -> list[Report]:
             check_responses,
         )
     )
+    # the filters' dropdowns: the API's, one dimension a call; the pages' (segments,
+    # comments), every dimension from one pass, called in the bench process
+    for dimension, baseline in CHOICE_BASELINES.items():
+        out.append(
+            Report(
+                f"choices: {dimension}",
+                "/api/v1/reports/choices",
+                {"dimension": dimension},
+                [baseline],
+                check_choices,
+            )
+        )
+    for local, name in (
+        ("page_choices", "page choices"),
+        ("page_choices_repeat", "page choices again"),
+    ):
+        out.append(
+            Report(
+                f"{name} (in-process)",
+                "",
+                {},
+                [PAGE_CHOICES_GROUPING_SETS],
+                check_page_choices,
+                [PAGE_CHOICES_TWO_STEP],
+                local=local,
+            )
+        )
+    # a filter in another case than the data's, the same filter as spelt in the data, and
+    # the hand-written SQL with a plain equality
+    for value in ("FREE", "free"):
+        out.append(
+            Report(
+                f"nps by csm, plan={value}",
+                "/api/v1/reports/nps",
+                {"group_by": "csm", "plan": value},
+                [nps_baseline("csm", where="r.plan = 'free'")],
+                check_nps,
+                [nps_two_step("csm", where="r.plan = 'free'")],
+            )
+        )
     return out
+
+
+# the pages with the dropdowns, over HTTP: `from` a day before every answer, another day
+# for each view of each page, so every view is a new period (no dropdowns cached by an
+# earlier view) over the same answers; then the same address again (the dropdowns of the
+# view before, if kept)
+PAGES = ("/reports/segments", "/reports/comments")
+
+
+def before_answers(days: int) -> str:
+    """A `from` day `days` days before the first answer."""
+    from datetime import date, timedelta
+
+    return (date.fromisoformat(FIRST_DAY) - timedelta(days=days)).isoformat()
 
 
 # -- server, HTTP ---------------------------------------------------------------------------
@@ -711,7 +858,9 @@ async def time_baseline(connection: Any, queries: list[str]) -> tuple[float, lis
 
 def size_of(body: dict[str, Any]) -> str:
     """How many rows the answer has (a page: 'rows of all')."""
-    for key in ("groups", "segments", "accounts", "responses"):
+    if body and all(isinstance(v, list) for v in body.values()):  # the pages' dropdowns
+        return f"{sum(len(v) for v in body.values())} in {len(body)}"
+    for key in ("groups", "segments", "accounts", "responses", "choices"):
         if isinstance(body.get(key), list):
             total = body.get("total_groups")
             if total is not None and total > len(body[key]):
@@ -720,8 +869,24 @@ def size_of(body: dict[str, Any]) -> str:
     return str(len(body.get("survival_days", [])))
 
 
+async def call_local(local: str) -> tuple[float, dict[str, Any]]:
+    """A service function called in the bench process (its database opened by `measure`):
+    the pages' dropdowns for an analyst, every dimension, no period."""
+    from feedback.kernel.cache import forget_configuration
+    from feedback.kernel.principal import Principal, Role
+    from feedback.reports.choices import DIMENSIONS, page_choices
+
+    if local == "page_choices":
+        forget_configuration()  # a cold call: whatever the process remembered is gone
+    started = time.perf_counter()
+    body = await page_choices(Principal(Role.analyst, "bench", "api"), DIMENSIONS)
+    return time.perf_counter() - started, body
+
+
 async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) -> list[Row]:
     import asyncpg
+
+    from feedback.db import close_database, open_database
 
     # the baselines get the memory the service gives its report queries (REPORT_WORK_MEM)
     from feedback.reports.services import REPORT_WORK_MEM
@@ -729,23 +894,29 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
     connection = await asyncpg.connect(
         dsn, timeout=30, server_settings={"work_mem": REPORT_WORK_MEM}
     )
+    selected = [r for r in reports() if not only or only in r.name]
+    local = any(r.local for r in selected)
+    if local:  # the environment is the server's (main)
+        await open_database(pool_size=2)
     rows = []
     try:
-        for report in reports():
-            if only and only not in report.name:
-                continue
+        for report in selected:
             path = report.path + ("?" + urlencode(report.params) if report.params else "")
             service_times, naive_times, two_step_times = [], [], []
             body: dict[str, Any] = {}
             baseline_rows: list[Any] = []
             two_step_rows: list[Any] = []
+            raw: Any  # the answer's bytes, or what a local call returned
             # one warm-up of each (caches, lazy imports), then alternate them
             for run in range(runs + 1):
-                started = time.perf_counter()
-                status, raw = await asyncio.to_thread(get, port, path, token)
-                elapsed = time.perf_counter() - started
-                if status != 200:
-                    raise SystemExit(f"{path}: HTTP {status}: {raw[:500]!r}")
+                if report.local:
+                    elapsed, raw = await call_local(report.local)
+                else:
+                    started = time.perf_counter()
+                    status, raw = await asyncio.to_thread(get, port, path, token)
+                    elapsed = time.perf_counter() - started
+                    if status != 200:
+                        raise SystemExit(f"{path}: HTTP {status}: {raw[:500]!r}")
                 naive, baseline_rows = await time_baseline(connection, report.baseline)
                 if report.two_step:
                     two_step, two_step_rows = await time_baseline(connection, report.two_step)
@@ -754,6 +925,8 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
                     naive_times.append(naive)
                     if report.two_step:
                         two_step_times.append(two_step)
+                elif report.local:
+                    body = raw
                 else:
                     body = (
                         csv_body(raw) if report.params.get("format") == "csv" else json.loads(raw)
@@ -775,14 +948,46 @@ async def measure(dsn: str, port: int, token: str, runs: int, only: str | None) 
             print(f"  measured {report.name}", file=sys.stderr, flush=True)
     finally:
         await connection.close()
+        if local:
+            await close_database()
     return rows
+
+
+@dataclass
+class PageRow:
+    path: str
+    new_period: float  # median of views with a period not seen before
+    repeat: float  # median of views of the same address again
+
+
+def measure_pages(port: int, token: str, runs: int, only: str | None) -> list[PageRow]:
+    """The pages that show the dropdowns, over HTTP (a bearer token works on pages too)."""
+    out = []
+    for index, path in enumerate(PAGES):
+        if only and only not in f"page: {path}":
+            continue
+        fresh: list[float] = []
+        again: list[float] = []
+        days = 1 + index * (runs + 1)
+        get(port, f"{path}?from={before_answers(days)}", token)  # warm-up
+        for run in range(1, runs + 1):
+            address = f"{path}?from={before_answers(days + run)}"
+            for times in (fresh, again):
+                started = time.perf_counter()
+                status, raw = get(port, address, token)
+                times.append(time.perf_counter() - started)
+                if status != 200:
+                    raise SystemExit(f"{address}: HTTP {status}: {raw[:300]!r}")
+        out.append(PageRow(path, statistics.median(fresh), statistics.median(again)))
+        print(f"  measured page {path}", file=sys.stderr, flush=True)
+    return out
 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        f"{'report':<26} {'rows':>16} {'service s':>9} {'SQL 1-step':>10} {'SQL 2-step':>10}"
+        f"{'report':<32} {'rows':>16} {'service s':>9} {'SQL 1-step':>10} {'SQL 2-step':>10}"
         f" {'ratio':>6}  goal  counts",
-        "-" * 98,
+        "-" * 104,
     ]
     for r in rows:
         ratio = r.service / r.baseline if r.baseline else float("inf")
@@ -790,7 +995,7 @@ def table(rows: list[Row]) -> str:
         goal = goal if r.goal else "-"
         two = f"{r.two_step:>10.3f}" if r.two_step is not None else f"{'-':>10}"
         lines.append(
-            f"{r.name:<26} {r.groups:>16} {r.service:>9.3f} {r.naive:>10.3f} {two}"
+            f"{r.name:<32} {r.groups:>16} {r.service:>9.3f} {r.naive:>10.3f} {two}"
             f" {ratio:>6.2f}  {goal:<4}  {'same' if not r.mismatch else 'DIFFER: ' + r.mismatch}"
         )
     lines.append(
@@ -798,8 +1003,36 @@ def table(rows: list[Row]) -> str:
         "COUNT(DISTINCT account), 2-step = per segment and account, then per segment; "
         "both with the service's work_mem; by account and user a page of 100 groups and the "
         "total, by hand with ORDER BY ... LIMIT and COUNT(*) OVER (); goal '-': an export, "
-        "not held to the goal"
+        "not held to the goal; the pages' dropdowns (page choices): 1-step = GROUPING SETS, "
+        "2-step = per combination of plan, role, industry, size and CSM, then per dimension"
     )
+    return "\n".join(lines)
+
+
+def extras(rows: list[Row], pages: list[PageRow]) -> str:
+    """What the rows mean together: the cost of matching a filter whatever its case, and
+    what a page's dropdowns cost of the page."""
+    by_name = {r.name: r for r in rows}
+    lines = []
+    folded, exact = by_name.get("nps by csm, plan=FREE"), by_name.get("nps by csm, plan=free")
+    if folded and exact:
+        lines.append(
+            f"case-insensitive filter: plan=FREE {folded.service:.3f} s, plan=free "
+            f"{exact.service:.3f} s (x{folded.service / exact.service:.2f}), hand-written "
+            f"SQL with plan = 'free' {exact.baseline:.3f} s"
+        )
+    cold = by_name.get("page choices (in-process)")
+    for page in pages:
+        share = ""
+        if cold:
+            share = (
+                f"; the dropdowns alone (page choices, cold, in-process) {cold.service:.3f} s"
+                f" = {cold.service / page.new_period:.0%} of it"
+            )
+        lines.append(
+            f"page {page.path}: a new period {page.new_period:.3f} s{share}; "
+            f"the same address again {page.repeat:.3f} s"
+        )
     return "\n".join(lines)
 
 
@@ -875,9 +1108,12 @@ def main() -> None:
         port = free_port()
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "server.log"
+            # the dropdowns measured in this process open the same database as the server
+            os.environ.update({k: v for k, v in env.items() if k.startswith("FEEDBACK_")})
             with server(env, port, 1, log) as pid:
                 started = memory_kib(pid)
                 rows = asyncio.run(measure(dsn, port, token, args.runs, args.only))
+                pages = measure_pages(port, token, args.runs, args.only)
                 memory = memory_kib(pid)
         print(f"machine: {machine()}")
         print(f"database: PostgreSQL {database} on {HOST}; server: feedback serve, 1 process")
@@ -892,6 +1128,7 @@ def main() -> None:
             print("data: reused a kept database (generation not timed in this run)")
         print(f"timing: median of {args.runs} runs per report, service over HTTP vs SQL baseline")
         print(table(rows))
+        print(extras(rows, pages))
         print(
             f"service memory: {started['VmRSS'] / 1024:.0f} MiB resident after start-up, "
             f"peak {memory['VmHWM'] / 1024:.0f} MiB (VmHWM)"

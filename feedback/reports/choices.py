@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from feedback.db import fetch
+from feedback.kernel.cache import TTLCache
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports import queries
@@ -23,6 +24,19 @@ from feedback.reports.services import TRAIT_PREFIX, is_trait, report_rows, trait
 
 DIMENSIONS = (*CHOICE_COLUMNS, "csm", "manager")
 MAX_CHOICES = 200
+
+# How long a process shows the pages' dropdowns it counted: a new value, or new answers in
+# the counts, appear within this time. Counting them reads every answer in scope (0.5-0.6 s
+# at 1,000,000 answers, more than the page's own report), and a person exploring segments
+# reloads the page with every choice. The API's choices are always counted afresh.
+PAGE_CHOICES_TTL_SECONDS = 60
+PageChoices = dict[str, list[tuple[str, str]]]
+# per scope (a CSM's own, or everything), dimensions and period: the pages' dropdowns
+# (`page_choices`) and a trait's values (`page_filter_choices`); admin changes and tests
+# clear it (`forget_configuration`); bounded, as periods come from the viewers
+page_choices_cache: TTLCache[PageChoices | Choices] = TTLCache(
+    PAGE_CHOICES_TTL_SECONDS, max_entries=256
+)
 
 
 class Choice(msgspec.Struct, gc=False):
@@ -98,11 +112,48 @@ async def page_choices(
     dimensions: Iterable[str],
     date_from: datetime | None = None,
     date_to: datetime | None = None,
-) -> dict[str, list[tuple[str, str]]]:
+) -> PageChoices:
     """Each of `dimensions` (of DIMENSIONS) as the pages' dropdowns take it: (value, label)
     pairs, the label with its answers. One pass over the answers for all of them
-    (`choice_counts_sql`), then summed here per dimension, as `filter_choices` would."""
-    wanted = [d for d in dimensions if not (d == "csm" and principal.role is Role.csm)]
+    (`choice_counts_sql`), then summed here per dimension, as `filter_choices` would; kept
+    for PAGE_CHOICES_TTL_SECONDS per scope and period (`page_choices_cache`)."""
+    wanted = tuple(d for d in dimensions if not (d == "csm" and principal.role is Role.csm))
+    found = await page_choices_cache.get(
+        (_scope(principal), wanted, date_from, date_to),
+        lambda: _count_page_choices(principal, wanted, date_from, date_to),
+    )
+    assert isinstance(found, dict)
+    return {dimension: list(pairs) for dimension, pairs in found.items()}
+
+
+async def page_filter_choices(
+    principal: Principal,
+    dimension: str,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+) -> Choices:
+    """`filter_choices` for a page's dropdown (e.g. a trait's values): kept as
+    `page_choices` are, for PAGE_CHOICES_TTL_SECONDS per scope, dimension and period."""
+    found = await page_choices_cache.get(
+        (_scope(principal), dimension, date_from, date_to),
+        lambda: filter_choices(principal, dimension, date_from, date_to),
+    )
+    assert isinstance(found, Choices)
+    return found
+
+
+def _scope(principal: Principal) -> tuple[bool, int | None]:
+    """What add_scope restricts the answers by: a CSM's own accounts, or none."""
+    csm = principal.role is Role.csm
+    return csm, principal.csm_id if csm else None
+
+
+async def _count_page_choices(
+    principal: Principal,
+    wanted: tuple[str, ...],
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> PageChoices:
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     add_scope(where, args, principal, date_from, date_to)
@@ -128,9 +179,51 @@ async def page_choices(
             if dimension in CHOICE_COLUMNS and value < tally[0]:
                 tally[0] = tally[1] = value  # the first spelling in sort order, as SQL's MIN
             tally[2] += int(row["n"])
-    out: dict[str, list[tuple[str, str]]] = {}
+    out: PageChoices = {}
     for dimension, values in tallies.items():
         kept = sorted(values.values(), key=lambda t: (-t[2], t[0]))[:MAX_CHOICES]
         kept.sort(key=lambda t: (str(t[1]).casefold(), t[0]))
         out[dimension] = [(value, f"{label} ({n:,})") for value, label, n in kept]
     return out
+
+
+# the newest answers whose traits are read for their names, and the names kept
+TRAIT_SAMPLE = 20_000
+MAX_TRAIT_NAMES = 100
+
+
+async def trait_names(
+    principal: Principal,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    *,
+    accounts: bool = False,
+    limit: int = MAX_TRAIT_NAMES,
+) -> list[Choice]:
+    """The custom trait names a page can offer (`trait:NAME`), sorted by name, each with the
+    answers carrying it: those of the answers' snapshots the principal may see in the period
+    (what segments, trends and filters read), or with `accounts` those of the accounts'
+    own traits (what churn by segment reads), counted in accounts. Only the newest
+    TRAIT_SAMPLE answers are read, so a name seen only long ago may be missing: the pages
+    still take any name typed or linked. Names a filter cannot take are left out."""
+    if accounts:
+        csm = principal.role is Role.csm
+        args: list[Any] = [principal.csm_id] if csm else []
+        rows = await fetch(queries.account_trait_names_sql(csm), *args, limit)
+    else:
+        where: list[str] = ["1 = 1"]
+        args = []
+        add_scope(where, args, principal, date_from, date_to)
+        sql = queries.trait_names_sql(principal, where)
+        rows = await report_rows(sql, *args, TRAIT_SAMPLE, limit)
+    names = [_choice(row) for row in rows if _usable_trait(str(row["value"]))]
+    names.sort(key=lambda c: (c.label.casefold(), c.value))
+    return names
+
+
+def _usable_trait(name: str) -> bool:
+    try:
+        trait_key("trait", TRAIT_PREFIX + name)
+    except InputError:
+        return False
+    return True

@@ -649,3 +649,58 @@ CSM_PEOPLE = """
 SELECT cs.id, cs.email, cs.name, mg.email AS manager_email, mg.name AS manager_name
 FROM csm cs LEFT JOIN csm mg ON mg.id = cs.manager
 """
+
+
+# ---------------------------------------------------------------------- trait names
+
+
+def _trait_keys(column: str) -> tuple[str, str]:
+    """The keys of the JSON object in `column`, as a table-valued function to join and the
+    expression of one key; none for a value that is not an object (the functions would
+    fail on it or invent keys)."""
+    if is_sqlite():
+        only_objects = (
+            f"CASE WHEN json_valid({column}) THEN "
+            f"CASE WHEN json_type({column}) = 'object' THEN {column} END END"
+        )
+        return f"json_each({only_objects}) k", "k.key"
+    only_objects = f"CASE WHEN jsonb_typeof({column}) = 'object' THEN {column} END"
+    return f"jsonb_object_keys({only_objects}) k(name)", "k.name"
+
+
+def trait_names_sql(principal: Principal, where: Sequence[str]) -> str:
+    """The custom trait names (`value`) in the snapshots `r.traits` of the newest answers
+    meeting `where`, with the answers `n` carrying each, the most carried first. Sampling the
+    newest answers (index `answered_at`) bounds the cost on a large table; a trait no recent
+    answer carries is still reachable by naming it. Parameters: those of `where`, the sample
+    size, then the limit."""
+    keys, name = _trait_keys("s.traits")
+    return f"""
+        SELECT {name} AS value, COUNT(*) AS n
+        FROM (
+            SELECT r.traits
+            FROM response r {report_joins(principal, *where)}
+            WHERE {" AND ".join(where)}
+            ORDER BY r.answered_at DESC
+            LIMIT {{}}
+        ) s, {keys}
+        GROUP BY {name}
+        ORDER BY n DESC, value
+        LIMIT {{}}
+    """  # noqa: S608 - every piece is fixed here; the values are parameters
+
+
+def account_trait_names_sql(csm: bool) -> str:
+    """The custom trait names (`value`) in the accounts' traits `a.traits` (a CSM's own
+    accounts with `csm`), with the accounts `n` carrying each, the most carried first: what
+    churn by segment can group by (`account_trait_sql`). Parameters: the CSM's id when asked
+    for, then the limit. One pass over the account table."""
+    keys, name = _trait_keys("a.traits")
+    return f"""
+        SELECT {name} AS value, COUNT(*) AS n
+        FROM account a, {keys}
+        {"WHERE a.csm = {}" if csm else ""}
+        GROUP BY {name}
+        ORDER BY n DESC, value
+        LIMIT {{}}
+    """  # noqa: S608 - every piece is fixed here; the values are parameters

@@ -34,7 +34,7 @@ from feedback.health.services import health_on_day
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.choices import DIMENSIONS as CHOICE_FILTERS
-from feedback.reports.choices import filter_choices, page_choices, trait_names
+from feedback.reports.choices import page_choices, page_filter_choices, trait_names
 from feedback.reports.churn import churn_report
 from feedback.reports.explorer import COLUMNS, responses_page
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
@@ -867,7 +867,7 @@ async def trait_fields(principal: Principal, form: Form) -> dict[str, Any]:
     values: dict[str, list[tuple[str, str]]] = {}
     for key in shown[:TRAIT_VALUE_DROPDOWNS]:
         trait_key(key, key)
-        found = await filter_choices(principal, key, form.date_from, form.date_to)
+        found = await page_filter_choices(principal, key, form.date_from, form.date_to)
         values[key] = [(c.value, f"{c.label} ({c.responses:,})") for c in found.choices]
     return {
         "trait_names": await trait_names_offered(principal, form),

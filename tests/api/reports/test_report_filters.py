@@ -215,3 +215,77 @@ async def csm_id(email: str) -> int:
     found = await csm_id_for_email(email, Role.csm)
     assert found is not None
     return found
+
+
+# --- the pages' dropdowns are kept a minute --------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The pages' dropdown cache on a clock the test moves (`clock[0]`, in seconds)."""
+    from feedback.kernel.cache import TTLCache
+    from feedback.reports import choices as choices_module
+
+    now = [0.0]
+    cache: TTLCache[Any] = TTLCache(
+        choices_module.PAGE_CHOICES_TTL_SECONDS, forgettable=False, clock=lambda: now[0]
+    )
+    monkeypatch.setattr(choices_module, "page_choices_cache", cache)
+    return now
+
+
+async def test_the_pages_dropdowns_are_kept_a_minute_and_the_apis_are_not(
+    data: None, clock: list[float]
+) -> None:
+    from feedback.kernel.principal import Principal
+    from feedback.reports.choices import DIMENSIONS, page_choices
+
+    analyst = Principal(Role.analyst, "test", "api")
+    first = await page_choices(analyst, DIMENSIONS)
+    assert first["plan"] == [("free", "free (2)"), ("paid", "paid (1)"), ("premium", "premium (3)")]
+    later_answer = RESPONSES.splitlines()[0] + "\nr7,b1,u4,8,,2025-08-01T10:00:00Z\n"
+    assert (await import_csv("responses", later_answer)).ok
+    clock[0] = 59.0
+    assert await page_choices(analyst, DIMENSIONS) == first  # the counts of a minute ago
+    fresh = await filter_choices(analyst, "plan")
+    assert (fresh.choices[0].value, fresh.choices[0].responses) == ("free", 3)
+    clock[0] = 60.5
+    later = await page_choices(analyst, DIMENSIONS)
+    assert later["plan"][0] == ("free", "free (3)")
+    assert later["csm"][1] == ("bob@example.com", "Bob (3)")
+
+
+async def test_the_kept_dropdowns_are_per_scope_and_period(data: None, clock: list[float]) -> None:
+    from datetime import UTC, datetime
+
+    from feedback.kernel.principal import Principal
+    from feedback.reports.choices import DIMENSIONS, page_choices
+
+    analyst = Principal(Role.analyst, "test", "api")
+    everything = await page_choices(analyst, DIMENSIONS)
+    bob = Principal(Role.csm, "test", "api", csm_id=await csm_id("bob@example.com"))
+    own = await page_choices(bob, DIMENSIONS)
+    assert own["plan"] == [("free", "free (2)")] and "csm" not in own
+    since = await page_choices(analyst, DIMENSIONS, date_from=datetime(2025, 4, 1, tzinfo=UTC))
+    assert since["plan"] == [("free", "free (2)"), ("premium", "premium (1)")]
+    # a manager sees every answer, as an analyst does: the same dropdowns
+    boss = Principal(Role.manager, "test", "api", csm_id=await csm_id("boss@example.com"))
+    assert await page_choices(boss, DIMENSIONS) == everything
+
+
+async def test_a_pages_trait_values_are_kept_a_minute(data: None, clock: list[float]) -> None:
+    from feedback.kernel.principal import Principal
+    from feedback.reports.choices import page_filter_choices
+
+    analyst = Principal(Role.analyst, "test", "api")
+    first = await page_filter_choices(analyst, "trait:region")
+    assert [(c.value, c.responses) for c in first.choices] == [("amer", 2), ("EMEA", 4)]
+    later_answer = RESPONSES.splitlines()[0] + "\nr7,b1,u4,8,,2025-08-01T10:00:00Z\n"
+    assert (await import_csv("responses", later_answer)).ok
+    assert await page_filter_choices(analyst, "trait:region") == first
+    bob = Principal(Role.csm, "test", "api", csm_id=await csm_id("bob@example.com"))
+    own = await page_filter_choices(bob, "trait:region")
+    assert [(c.value, c.responses) for c in own.choices] == [("amer", 3)]
+    clock[0] = 61.0
+    fresh = await page_filter_choices(analyst, "trait:region")
+    assert [(c.value, c.responses) for c in fresh.choices] == [("amer", 3), ("EMEA", 4)]
