@@ -142,7 +142,7 @@ async def test_the_health_pages_stack_the_bands_and_link_each_account(
     # the bands of a day stack to the full height of the plot
     slices = page.locator("svg#health-bands rect.slice")
     days = await slices.count()
-    assert days == 30  # the demo's 30 days of snapshots
+    assert days == 31  # the demo's 31 days of snapshots (the change against 30 days before)
     label = await slices.last.get_attribute("aria-label")
     assert label is not None and label.count("%") == 4
     areas = page.locator("svg#health-bands polygon.area")
