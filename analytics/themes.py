@@ -2,11 +2,15 @@
 
 Comments are turned into TF-IDF vectors over words and word bigrams (English: lowercased words
 with stop words out and plurals folded; Japanese: words from janome, which ships its IPADIC
-dictionary, in their dictionary form, with bigrams only of words that touch in the text, i.e.
-compound nouns such as 画面表示).  Non-negative matrix factorisation (Lee and Seung 1999, as
-fitted by scikit-learn's coordinate-descent solver with NNDSVDa initialisation) of that matrix
-gives the themes; their number grows with the number of comments up to ``max_themes`` (see
-:func:`_number_of_themes`).
+dictionary, in their dictionary form), bigrams only of words that touch in the text (English:
+nothing but a space or a hyphen between them, so no bigram spans a dropped word or a comma;
+Japanese: compound nouns such as 画面表示).  Non-negative matrix factorisation (Lee and Seung
+1999, as fitted by scikit-learn's coordinate-descent solver with NNDSVDa initialisation) of
+that matrix gives the themes; their number grows with the number of comments up to
+``max_themes`` (see :func:`_number_of_themes`) and never exceeds the number of different
+comments (identical ones are fitted once, weighted by their count).  A theme whose words'
+signature nearly repeats a stronger one's is dropped, and so is a theme no comment belongs
+to, so every theme returned holds comments and says something of its own.
 
 Learning is guided by a topic lexicon shipped in :mod:`analytics.theme_lexicon` (the words
 customers use for common topics of SaaS feedback, in both languages): a comment that uses a
@@ -69,6 +73,8 @@ MODEL_VERSION = 1
 TOPIC_WEIGHT = 2.0
 #: A lexicon topic guides learning only when at least this many comments mention it.
 MIN_TOPIC_COMMENTS = 3
+#: Two learned themes whose signatures' words have at least this cosine are one theme.
+DUPLICATE_SIMILARITY = 0.8
 
 Membership: TypeAlias = list[tuple[int, float]]
 
@@ -107,6 +113,7 @@ _EXTRA_EN_STOP_WORDS = """
     get gets got getting use used using also still even much many lot lots bit thing things
     way make makes made want wanted need needs needed know try tried trying seems seem able
     actually always sometimes since us one two day days week weeks guys hi hello thanks thank
+    does did doing goes going having
 """
 _EXTRA_EN_STOP = frozenset(_EXTRA_EN_STOP_WORDS.split())
 
@@ -120,11 +127,27 @@ def _english_stop_words() -> frozenset[str]:
 
 _EN_WORD = re.compile(r"[a-z0-9]+")
 _EN_KEEP_S = ("ss", "us", "is", "ous", "ics")
+#: Words ending in "s" that are not plurals (or whose "singular" is another word): verbs,
+#: adverbs, acronyms and singular nouns that the suffix rules of :func:`_singular` would cut.
+_EN_NOT_PLURAL_WORDS = """
+    does goes has was this his its yes plus thus gas alias bias atlas canvas whereas overseas
+    saas paas iaas sms mms aws dns gps ios macos https cors news series species means lens
+    always perhaps towards afterwards besides sometimes nowadays kudos chaos ethos
+"""
+_EN_NOT_PLURAL = frozenset(_EN_NOT_PLURAL_WORDS.split())
 
 
 def _singular(word: str) -> str:
-    """Fold a regular English plural into its singular (light: no dictionary, no stemming)."""
-    if len(word) <= 3 or not word.endswith("s") or word.endswith(_EN_KEEP_S):
+    """Fold a regular English plural into its singular (light: no dictionary, no stemming).
+
+    Words that only look plural (does, has, this, analysis, status, business, saas) are kept.
+    """
+    if (
+        len(word) <= 3
+        or not word.endswith("s")
+        or word.endswith(_EN_KEEP_S)
+        or word in _EN_NOT_PLURAL
+    ):
         return word
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
@@ -133,30 +156,51 @@ def _singular(word: str) -> str:
     return word[:-1]
 
 
+def _en_normal(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
+
+
 def _en_words(text: str) -> list[str]:
     """Lowercased, NFKC-normalised words with plurals folded; stop words kept."""
-    normal = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    return [_singular(w) for w in _EN_WORD.findall(normal)]
+    return [_singular(w) for w in _EN_WORD.findall(_en_normal(text))]
 
 
 def _en_tokens(text: str) -> list[str]:
     return _en_analyse(text)[0]
 
 
-def _en_analyse(text: str) -> tuple[list[str], list[str]]:
-    """English tokens (stop words out) and every word in order (stop words kept), both folded."""
+def _en_analyse(text: str) -> tuple[list[str], list[bool], list[str]]:
+    """English words (stop words out), whether each touches the previous one, every word.
+
+    A stop word is recognised before folding, so "does" is dropped rather than read as the
+    plural of "doe".  ``touches[i]`` is true when word ``i`` directly follows word ``i - 1``
+    in the text: only spaces or a hyphen between them, no dropped word, number or
+    punctuation ("Support answered within minutes, great" has no bigram "minute great").
+    The third list holds every word in order, stop words kept, for matching lexicon phrases.
+    """
     stop = _english_stop_words()
-    normal = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    out = []
-    sequence = []
-    for raw in _EN_WORD.findall(normal):
+    normal = _en_normal(text)
+    words: list[str] = []
+    touches: list[bool] = []
+    sequence: list[str] = []
+    last_end = -1  # index in the text just after the last kept word; -1: none (or not kept)
+    for match in _EN_WORD.finditer(normal):
+        raw = match.group()
         word = _singular(raw)
         sequence.append(word)
-        if raw in stop or raw.isdigit():
+        if raw in stop or raw.isdigit() or len(word) < 2 or word in stop:
+            last_end = -1
             continue
-        if len(word) > 1 and word not in stop:
-            out.append(word)
-    return out, sequence
+        start = match.start()
+        touches.append(last_end >= 0 and _joins(normal[last_end:start]))
+        words.append(word)
+        last_end = match.end()
+    return words, touches, sequence
+
+
+def _joins(gap: str) -> bool:
+    """Whether the text between two words keeps them one phrase: spaces, or one hyphen."""
+    return gap == "-" or gap.isspace()
 
 
 _JA_STOP_WORDS = """
@@ -236,7 +280,7 @@ def tokens(text: str, language: Language) -> list[str]:
 
 
 def _terms(text: str, language: Language) -> list[str]:
-    """Unigrams and bigrams ("a b") of a comment; Japanese bigrams only of touching words."""
+    """Unigrams and bigrams ("a b") of a comment, bigrams only of words that touch in the text."""
     return _analyse(text, language)[0]
 
 
@@ -244,12 +288,11 @@ def _analyse(text: str, language: Language) -> tuple[list[str], list[str]]:
     """A comment's terms (see :func:`_terms`) and its full word sequence (for the lexicon)."""
     if language == "ja":
         words, touches, sequence = _ja_analyse(text)
-        bigrams = [f"{words[i - 1]} {words[i]}" for i in range(1, len(words)) if touches[i]]
     elif language == "en":
-        words, sequence = _en_analyse(text)
-        bigrams = [f"{words[i - 1]} {words[i]}" for i in range(1, len(words))]
+        words, touches, sequence = _en_analyse(text)
     else:
         raise ValueError(f"language must be one of {LANGUAGES}, not {language!r}")
+    bigrams = [f"{words[i - 1]} {words[i]}" for i in range(1, len(words)) if touches[i]]
     return words + bigrams, sequence
 
 
@@ -601,18 +644,20 @@ def _vocabulary(docs: Sequence[Counter[str]]) -> dict[str, float]:
     return idf
 
 
-def _fit_nmf(x: Any, k: int, seed: int, max_iter: int = 400) -> Floats:
-    """The NMF components (k x terms) of ``x``; deterministic for a seed."""
+def _fit_nmf(x: Any, k: int, seed: int, max_iter: int = 400) -> tuple[Floats, Floats]:
+    """The NMF weights (rows x k) and components (k x terms) of ``x``; deterministic."""
     import warnings
 
     from sklearn.decomposition import NMF
     from sklearn.exceptions import ConvergenceWarning
 
     model = NMF(n_components=k, init="nndsvda", solver="cd", max_iter=max_iter, random_state=seed)
-    with warnings.catch_warnings():
+    # An exact fit (as many themes as different comments) can leave scikit-learn's error a
+    # hair below zero, and its square root then warns; the factors are fine.
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(x)
-    return np.asarray(model.components_, dtype=np.float64)
+        w = model.fit_transform(x)
+    return np.asarray(w, dtype=np.float64), np.asarray(model.components_, dtype=np.float64)
 
 
 def _signature(component: Floats, vocabulary: Sequence[str]) -> dict[str, float]:
@@ -624,24 +669,76 @@ def _signature(component: Floats, vocabulary: Sequence[str]) -> dict[str, float]
     return {vocabulary[i]: round(float(component[i]) / length, 6) for i in top}
 
 
-def keyphrases_of(terms: Mapping[str, float], language: Language, limit: int = 5) -> list[str]:
-    """The theme's heaviest terms as shown, without a word repeated inside a chosen bigram.
+#: Words that make poor keyphrases on their own and cannot end an English noun phrase:
+#: adverbs, bare praise or complaint, irregular past tenses ("fine overall", "team took",
+#: "took forever").  They still count in the vectors; only keyphrases rank them lower.
+_EN_WEAK_WORDS = """
+    exactly overall forever anymore totally completely definitely super pretty literally
+    basically honestly simply especially finally usually constantly soon later ago instead
+    lately recently currently generally great good love loved nice awesome amazing bad
+    terrible horrible fine took went came gave felt kept
+"""
+_EN_WEAK = frozenset(_EN_WEAK_WORDS.split())
+#: In English keyphrases a bigram ranks as if this much heavier (a phrase reads better than
+#: a word), a weak word or past tense as if this much lighter.
+BIGRAM_PREFERENCE = 1.25
+WEAK_WORD_PENALTY = 0.5
 
-    A bigram replaces the unigrams it contains (taking the place of the first), and a unigram
-    already inside a chosen bigram is skipped.
+
+def _is_weak(word: str) -> bool:
+    """A weak English word (``_EN_WEAK``) or a past tense ("answered"; "speed" is a noun)."""
+    past = len(word) > 4 and word.endswith("ed") and not word.endswith("eed")
+    return past or word in _EN_WEAK
+
+
+def _reads_as_phrase(term: str, language: Language) -> bool:
+    """Whether a term can be shown as a keyphrase.
+
+    Bigrams are only of words that touch in the text; an English one must also end on a
+    word that can end a noun phrase, not a weak one ("support answered", "fine overall").
     """
+    if language != "en" or " " not in term:
+        return True
+    return not _is_weak(term.rsplit(" ", 1)[1])
+
+
+def _keyphrase_rank(term: str, weight: float, language: Language) -> tuple[float, int, str]:
+    """Sort key: heaviest first (English: bigrams up, weak words down), then longest, which
+    breaks the ties of a theme made of one repeated comment, where every word weighs the same.
+    """
+    if language == "en":
+        if " " in term:
+            weight *= BIGRAM_PREFERENCE
+        elif _is_weak(term):
+            weight *= WEAK_WORD_PENALTY
+    return (-round(weight, 6), -len(term), term)
+
+
+def keyphrases_of(terms: Mapping[str, float], language: Language, limit: int = 5) -> list[str]:
+    """The theme's heaviest terms as shown, each word in at most one keyphrase.
+
+    A bigram replaces the unigrams it contains (taking the place of the first); a bigram
+    sharing a word with a chosen one is skipped, and so is a unigram inside either; a
+    bigram that does not read as a phrase (:func:`_reads_as_phrase`) is never chosen.  In
+    English, bigrams rank a little higher and weak words lower than their weights.
+    """
+    ranked = sorted(
+        (t for t in terms if not is_topic_term(t) and _reads_as_phrase(t, language)),
+        key=lambda t: _keyphrase_rank(t, terms[t], language),
+    )
     chosen: list[str] = []
-    for term in sorted(terms, key=lambda t: (-terms[t], t)):
-        if is_topic_term(term):
-            continue
+    covered: set[str] = set()  # words of the chosen bigrams and of bigrams overlapping them
+    for term in ranked:
         parts = term.split(" ")
         if len(parts) == 1:
-            if any(term in c.split(" ") for c in chosen if " " in c):
+            if term in covered:
                 continue
             chosen.append(term)
         else:
-            if term in chosen:
+            if covered.intersection(parts):
+                covered.update(parts)  # "new pipeline" after "pipeline view": no lone "new"
                 continue
+            covered.update(parts)
             contained = [c for c in chosen if c in parts]
             if contained:
                 at = chosen.index(contained[0])
@@ -721,39 +818,78 @@ def learn_themes(
     topics = {key: lexicon[key] for key in sorted(keys)}
     vocabulary = list(idf)
     columns = {term: i for i, term in enumerate(vocabulary)}
-    x = _vectorise(sample, columns, idf, _oov_idf(idf))
-    x = x[np.flatnonzero(x.getnnz(axis=1))]
-    if x.shape[0] < MIN_COMMENTS:
-        return empty, [[] for _ in texts]
-    h = _fit_nmf(x, _number_of_themes(x.shape[0], max_themes), seed)
-    del x
-    themes = []
-    for component in h:
-        terms = _signature(component, vocabulary)
-        if sum(1 for t in terms if not is_topic_term(t)) < 2:
+
+    # Identical comments (after analysis) are fitted once, weighted by how often they occur:
+    # scaling a row by sqrt(count) makes NMF's squared error count it that many times, so the
+    # fit is the same as on the repeated rows, only cheaper, and a few templates repeated
+    # many times cannot ask for more themes than there are different comments.
+    row_of: dict[frozenset[tuple[str, int]], int] = {}
+    row_of_text: dict[str, int] = {}
+    rows: list[Counter[str]] = []
+    counts_of_rows: list[int] = []
+    for i, counts in picked_docs.items():
+        if not counts:
             continue
+        key = frozenset(counts.items())
+        row = row_of.get(key)
+        if row is None:
+            row = row_of[key] = len(rows)
+            rows.append(counts)
+            counts_of_rows.append(0)
+        counts_of_rows[row] += 1
+        row_of_text[texts[i]] = row
+    x = _vectorise(rows, columns, idf, _oov_idf(idf))
+    weight = np.asarray(counts_of_rows, dtype=np.float64)
+    worded = np.flatnonzero(x.getnnz(axis=1))
+    if weight[worded].sum() < MIN_COMMENTS:
+        return empty, [[] for _ in texts]
+    k = min(_number_of_themes(int(weight[worded].sum()), max_themes), len(worded))
+    root = np.sqrt(weight[worded])
+    w, h = _fit_nmf(x[worded].multiply(root[:, None]).tocsr(), k, seed)
+    del x
+    # How much of the comments each component explains (repeats counted), strongest first.
+    usage = (root[:, None] * w).sum(axis=0) * np.linalg.norm(h, axis=1)
+    signatures = []
+    for j in np.argsort(-usage, kind="stable"):
+        terms = _signature(h[j], vocabulary)
+        if sum(1 for t in terms if not is_topic_term(t)) >= 2:
+            signatures.append(terms)
+    themes = []
+    for terms in _distinct(signatures):
         phrases = keyphrases_of(terms, language)
         themes.append(LearnedTheme(terms=terms, keyphrases=phrases, label=_label(phrases)))
-    model = ThemeModel(
-        language=language,
-        idf=idf,
-        themes=themes,
-        threshold=DEFAULT_THRESHOLD,
-        lexicon=topics or None,
-    )
+
+    # A theme no comment belongs to is dropped and the rest placed again (placing shifts when
+    # a theme goes), until every theme has comments; the sample's comments are among the
+    # texts, so a theme with members in the sample has members in the texts.
+    while True:
+        model = ThemeModel(
+            language=language,
+            idf=idf,
+            themes=themes,
+            threshold=DEFAULT_THRESHOLD,
+            lexicon=topics or None,
+        )
+        known = model._strengths(rows)
+        populated = np.count_nonzero(known >= model.threshold, axis=0) > 0
+        if bool(np.all(populated)):
+            break
+        themes = [themes[int(j)] for j in np.flatnonzero(populated)]
     index = model._phrases()
 
-    # Place every comment, a chunk at a time so memory does not grow with the number of texts.
+    # Place every comment, a chunk at a time so memory does not grow with the number of texts;
+    # the sample's comments are placed already, and each other distinct text once.
     memberships: list[Membership] = []
     sizes = np.zeros(len(themes), dtype=np.int64)
     for start in range(0, len(texts), ASSIGN_CHUNK):
-        chunk = range(start, min(start + ASSIGN_CHUNK, len(texts)))
-        missing = [i for i in chunk if i not in picked_docs]
-        computed = dict(
-            zip(missing, _term_counts([texts[i] for i in missing], language, index), strict=True)
-        )
-        docs = [picked_docs[i] if i in picked_docs else computed[i] for i in chunk]
-        strengths = model._strengths(docs)
+        chunk = texts[start : start + ASSIGN_CHUNK]
+        missing = list(dict.fromkeys(t for t in chunk if t not in row_of_text))
+        computed = model._strengths(_term_counts(missing, language, index))
+        row_of_missing = {text: row for row, text in enumerate(missing)}
+        strengths = np.zeros((len(chunk), len(themes)))
+        for n, text in enumerate(chunk):
+            row = row_of_text.get(text)
+            strengths[n] = known[row] if row is not None else computed[row_of_missing[text]]
         sizes += (strengths >= model.threshold).sum(axis=0)
         memberships.extend(_memberships(strengths, model.threshold))
 
@@ -770,6 +906,40 @@ def learn_themes(
     for members in memberships:
         members[:] = sorted(((new_index[j], v) for j, v in members), key=lambda m: (-m[1], m[0]))
     return model, memberships
+
+
+def _distinct(signatures: Sequence[dict[str, float]]) -> list[dict[str, float]]:
+    """The signatures without near-duplicates, strongest first: a signature whose words'
+    cosine with a stronger one's reaches ``DUPLICATE_SIMILARITY`` is dropped (its comments
+    go to the stronger theme when placed)."""
+    if not signatures:
+        return []
+    vectors = _word_vectors(signatures)
+    similarity = vectors @ vectors.T
+    kept: list[int] = []
+    for j in range(len(signatures)):
+        if all(similarity[j, i] < DUPLICATE_SIMILARITY for i in kept):
+            kept.append(j)
+    return [signatures[j] for j in kept]
+
+
+def _word_vectors(*groups: Sequence[Mapping[str, float]]) -> Floats:
+    """Unit vectors of signatures over their words (lexicon topics left out), one row each,
+    all groups in one shared column space, stacked in order."""
+    columns: dict[str, int] = {}
+    signatures = [s for group in groups for s in group]
+    for signature in signatures:
+        for term in signature:
+            if not is_topic_term(term):
+                columns.setdefault(term, len(columns))
+    m = np.zeros((len(signatures), len(columns)))
+    for row, signature in enumerate(signatures):
+        for term, weight in signature.items():
+            if not is_topic_term(term):
+                m[row, columns[term]] = weight
+    lengths = np.linalg.norm(m, axis=1)
+    lengths[lengths == 0] = 1.0
+    return m / lengths[:, None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -794,23 +964,8 @@ def match_themes(
         return {}
     from scipy.optimize import linear_sum_assignment
 
-    columns: dict[str, int] = {}
-    for signature in (*previous, *current):
-        for term in signature:
-            if not is_topic_term(term):
-                columns.setdefault(term, len(columns))
-
-    def matrix(signatures: Sequence[Mapping[str, float]]) -> Floats:
-        m = np.zeros((len(signatures), len(columns)))
-        for row, signature in enumerate(signatures):
-            for term, weight in signature.items():
-                if not is_topic_term(term):
-                    m[row, columns[term]] = weight
-        lengths = np.linalg.norm(m, axis=1)
-        lengths[lengths == 0] = 1.0
-        return m / lengths[:, None]
-
-    similarity = matrix(current) @ matrix(previous).T
+    vectors = _word_vectors(current, previous)
+    similarity = vectors[: len(current)] @ vectors[len(current) :].T
     rows, cols = linear_sum_assignment(similarity, maximize=True)
     return {
         int(r): int(c)

@@ -25,6 +25,7 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from analytics.theme_lexicon import LEXICON
 from analytics.themes import (
+    DUPLICATE_SIMILARITY,
     SIGNATURE_TERMS,
     LearnedTheme,
     ThemeModel,
@@ -36,6 +37,7 @@ from analytics.themes import (
     shipped_lexicon,
     tokens,
 )
+from analytics.themes import _terms as terms_of
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "themes"
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
@@ -90,6 +92,48 @@ def test_english_tokens_drop_stop_words_and_fold_plurals() -> None:
     assert tokens("Crashes with batches of classes", "en") == ["crash", "batch", "class"]
 
 
+def test_english_stop_words_go_before_plurals_are_folded() -> None:
+    # "does" is a stop word, not the plural of "doe"
+    assert tokens("Does the job. Pricing is a bit high.", "en") == ["job", "pricing", "high"]
+    assert tokens("Goes down every Monday", "en") == ["monday"]
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["analysis", "status", "business", "access", "saas", "news", "series", "canvas", "ios"],
+)
+def test_english_words_that_only_look_plural_are_not_folded(word: str) -> None:
+    assert tokens(f"the {word} page", "en") == [word, "page"]
+    assert keyword_theme_hits([f"the {word[:-1]} page"], [word], "en") == [False]
+
+
+@pytest.mark.parametrize("word", ["does", "goes", "has", "was", "this"])
+def test_english_verbs_and_pronouns_ending_in_s_are_not_folded(word: str) -> None:
+    # keyword matching keeps stop words, so folding shows there: "does" must not find "doe"
+    assert keyword_theme_hits([f"a {word[:-1]} here", f"it {word} here"], [word], "en") == [
+        False,
+        True,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "bigrams"),
+    [
+        ("Support answered within minutes, great!", ["support answered"]),
+        ("Love the new pipeline view.", ["new pipeline", "pipeline view"]),
+        ("Fine overall; exports are clunky.", ["fine overall"]),
+        ("Onboarding our team took forever", ["team took", "took forever"]),
+        ("Time-tracking app: 3 crashes today", ["time tracking", "tracking app", "crash today"]),
+        ("Saves our team 10 hours", []),
+    ],
+)
+def test_english_bigrams_are_only_of_words_that_touch_in_the_text(
+    text: str, bigrams: list[str]
+) -> None:
+    # no stop word, number or punctuation between the two words; a hyphen joins them
+    assert [t for t in terms_of(text, "en") if " " in t] == bigrams
+
+
 def test_japanese_comments_are_tokenised_into_words_not_characters() -> None:
     words = tokens("請求書の金額が毎月違っていて困っています", "ja")
     assert words == ["請求書", "金額", "違う", "困る"]
@@ -114,13 +158,15 @@ def test_tokens_reject_an_unknown_language() -> None:
 
 @pytest.mark.parametrize(
     ("language", "guided", "floor"),
-    [("en", True, 0.60), ("ja", True, 0.66), ("en", False, 0.25), ("ja", False, 0.25)],
+    [("en", True, 0.60), ("ja", True, 0.66), ("en", False, 0.23), ("ja", False, 0.25)],
 )
 def test_learned_themes_agree_with_the_hand_labels_beyond_chance(
     language: str, guided: bool, floor: float
 ) -> None:
-    # measured (bench/themes.py, seed 0): guided by the lexicon en 0.621, ja 0.681; unguided
-    # en 0.273, ja 0.275. NMI on a few hundred comments is biased upwards by chance, so the
+    # measured (bench/themes.py, seed 0): guided by the lexicon en 0.625, ja 0.681; unguided
+    # en 0.238, ja 0.275 (en unguided was 0.273 while English bigrams could span dropped
+    # words and punctuation, which linked comments by chance pairs such as "love new").
+    # NMI on a few hundred comments is biased upwards by chance, so the
     # themes must also beat every one of 20 shuffles of the labels (a permutation test at
     # p < 0.05).
     _, labels = labelled(language)
@@ -169,6 +215,31 @@ def test_keyphrases_keep_a_bigram_and_drop_the_words_inside_it() -> None:
     assert keyphrases_of({"画面 表示": 0.7, "画面": 0.5, "遅い": 0.3}, "ja") == ["画面表示", "遅い"]
 
 
+def test_keyphrases_are_phrases_that_read_as_such() -> None:
+    # a bigram ending on an adverb, a bare verdict or a past tense is no keyphrase; its
+    # words may still be
+    terms = {
+        "fine overall": 0.9,
+        "support answered": 0.85,
+        "team took": 0.8,
+        "took forever": 0.8,
+        "export": 0.5,
+        "clunky": 0.4,
+        "speed issue": 0.3,
+    }
+    assert keyphrases_of(terms, "en") == ["export", "clunky", "speed issue"]
+
+
+def test_keyphrases_rank_weak_words_last_and_do_not_repeat_a_word() -> None:
+    assert keyphrases_of({"exactly": 0.6, "report": 0.5}, "en") == ["report", "exactly"]
+    # overlapping bigrams of one phrase: the first stands for it, no lone word of the other
+    terms = dict.fromkeys(["pipeline view", "new pipeline", "new", "pipeline", "view"], 0.5)
+    assert keyphrases_of(terms | {"calendar": 0.4}, "en") == ["pipeline view", "calendar"]
+    # words weighing the same (one comment repeated): bigrams first, then the longer word
+    terms = dict.fromkeys(["job", "pricing", "high"], 0.5)
+    assert keyphrases_of(terms, "en") == ["pricing", "high", "job"]
+
+
 def test_memberships_from_learning_equal_assigning_the_same_texts() -> None:
     texts, _ = labelled("en")
     model, memberships = learned("en")
@@ -207,6 +278,95 @@ def test_learning_rejects_bad_arguments() -> None:
         learn_themes(["a"] * 30, "de")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="max_themes"):
         learn_themes(["a"] * 30, "en", max_themes=0)
+
+
+# -- no empty and no duplicate themes ---------------------------------------------------------
+
+# A dozen comments repeated many times each, as a small product's demo data or a survey
+# with canned answers gives them.
+TEMPLATES = {
+    "Does the job, but the pricing is a bit high.": 80,
+    "Support replied within minutes, great!": 83,
+    "Love the new calendar view.": 89,
+    "Missing SAML is a blocker for us.": 81,
+    "Search is slow on large workspaces.": 73,
+    "Too many crashes since the last update.": 71,
+    "Fine overall; reports are clunky.": 71,
+    "Saves our team hours every month.": 70,
+    "We lost data in an import again.": 69,
+    "Onboarding our staff took forever.": 68,
+    "The dashboards are exactly what we needed.": 93,
+    "Goes down every Monday morning.": 52,
+}
+
+
+@cache
+def repeated() -> tuple[list[str], ThemeModel, list[list[tuple[int, float]]]]:
+    texts = [t for t, n in TEMPLATES.items() for _ in range(n)]
+    random.Random(0).shuffle(texts)
+    model, memberships = learn_themes(texts, "en")
+    return texts, model, memberships
+
+
+def word_cosines(model: ThemeModel) -> np.ndarray:
+    """Cosine similarity of the themes' signatures over their words (topics left out)."""
+    columns = sorted({t for theme in model.themes for t in theme.terms if ":" not in t})
+    m = np.array([[theme.terms.get(c, 0.0) for c in columns] for theme in model.themes])
+    m /= np.linalg.norm(m, axis=1, keepdims=True)
+    return m @ m.T
+
+
+def test_comments_repeated_many_times_give_one_theme_per_distinct_comment() -> None:
+    texts, model, memberships = repeated()
+    assert len(model.themes) == len(TEMPLATES)
+    dominant_of: dict[str, set[int]] = {}
+    for text, members in zip(texts, memberships, strict=True):
+        dominant_of.setdefault(text, set()).add(members[0][0] if members else -1)
+    assert all(len(themes) == 1 for themes in dominant_of.values())
+    assert sorted(next(iter(t)) for t in dominant_of.values()) == list(range(len(TEMPLATES)))
+    assert model.assign(texts) == memberships
+
+
+def test_repeated_comments_give_labels_that_read_as_phrases() -> None:
+    _, model, _ = repeated()
+    labels = [theme.label for theme in model.themes]
+    assert len(set(labels)) == len(labels)
+    phrases = {p for theme in model.themes for p in theme.keyphrases}
+    # across a dropped word or punctuation, ending on a verb or adverb, or a folded "does"
+    wrong = {"love new", "minute great", "replied minute", "support replied", "fine overall"}
+    wrong |= {"staff took", "took forever", "onboarding staff", "doe", "goe", "pricing high"}
+    assert not phrases & wrong
+    assert {"calendar view", "lost data", "missing saml"} <= phrases
+
+
+@pytest.mark.parametrize("corpus", ["en", "ja", "repeated", "variants", "en-recombined"])
+def test_every_learned_theme_has_comments_and_no_two_are_near_duplicates(corpus: str) -> None:
+    if corpus == "repeated":
+        _, model, memberships = repeated()
+    elif corpus == "variants":
+        # two complaints, each signed by 30 different people: only two different comments
+        names = [f"customer{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(60)]
+        texts = [f"The invoice total is wrong again, {n}" for n in names[:30]]
+        texts += [f"SSO login keeps failing for {n}" for n in names[30:]]
+        model, memberships = learn_themes(texts, "en")
+        assert len(model.themes) == 2
+    elif corpus == "en-recombined":
+        model, memberships = learn_themes(recombined("en", 600, seed=2), "en")
+    else:
+        model, memberships = learned(corpus)
+    sizes = [sum(any(j == k for j, _ in m) for m in memberships) for k in range(len(model.themes))]
+    assert model.themes and min(sizes) > 0
+    similarity = word_cosines(model)
+    np.fill_diagonal(similarity, 0.0)
+    assert similarity.max() < DUPLICATE_SIMILARITY
+
+
+def test_the_number_of_themes_is_at_most_the_number_of_different_comments() -> None:
+    texts = ["Invoices are wrong every month"] * 40 + ["The mobile app crashes on login"] * 40
+    texts += ["Exports to CSV time out"] * 40
+    model, memberships = learn_themes(texts, "en")
+    assert 2 <= len(model.themes) <= 3
+    assert all(memberships) and model.assign(texts) == memberships
 
 
 # -- placing comments: arithmetic and the stored form -----------------------------------------
