@@ -11,14 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from litestar import Controller, Response, get
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import Response, get
 from litestar.response import Template
 from markupsafe import Markup
 
-from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.kernel.errors import DomainError, InputError
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access
+from feedback.kernel.errors import InputError
 from feedback.reports.churn_segments import (
     SORTS,
     ChurnSegmentScan,
@@ -30,9 +28,9 @@ from feedback.web.charts import Bar, bar_chart
 from feedback.web.report_views import (
     Form,
     PageRequest,
+    StaffPages,
     _raw,
     context,
-    page_error_handler,
     read_form,
     render,
     trait_names_offered,
@@ -97,11 +95,8 @@ def rate_chart(scan: ChurnSegmentScan) -> Markup | None:
     )
 
 
-class ChurnSegmentPages(Controller):
+class ChurnSegmentPages(StaffPages):
     path = "/reports/churn"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/segments", **access(*ALL_ROLES))
     async def segments(self, principal: CurrentPrincipal, request: PageRequest) -> Template:

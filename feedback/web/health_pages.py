@@ -12,15 +12,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from litestar import Controller, get
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import get
 from litestar.params import FromPath
 from litestar.response import Template
 from markupsafe import Markup
 
 from analytics.health import BANDS
-from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access
 from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.health.services import (
     account_history,
@@ -29,7 +27,7 @@ from feedback.health.services import (
     health_trend,
     latest_day,
 )
-from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.teams import Member, csm_directory, managers
 from feedback.web.charts import (
@@ -46,8 +44,8 @@ from feedback.web.report_views import (
     MAX_TEXT,
     Form,
     PageRequest,
+    StaffPages,
     failed,
-    page_error_handler,
     read_form,
     render,
 )
@@ -174,11 +172,8 @@ def _whose(principal: Principal, lead: Member | None, chosen: Member | None) -> 
     return "every account"
 
 
-class HealthReportPages(Controller):
+class HealthReportPages(StaffPages):
     path = "/reports/health"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def trend(self, principal: CurrentPrincipal, request: PageRequest) -> Template:

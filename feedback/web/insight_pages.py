@@ -6,13 +6,10 @@ explains it. Scoped like the reports: a CSM sees their own accounts.
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import get
 from litestar.response import Template
 
-from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.kernel.errors import DomainError
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access
 from feedback.reports.insights import (
     accounts_to_protect,
     churn_link,
@@ -20,14 +17,11 @@ from feedback.reports.insights import (
     segments_that_moved,
 )
 from feedback.themes.reports import rising_themes
-from feedback.web.report_views import page_error_handler, render
+from feedback.web.report_views import StaffPages, render
 
 
-class InsightPages(Controller):
+class InsightPages(StaffPages):
     path = "/insights"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def insights(self, principal: CurrentPrincipal) -> Template:

@@ -124,6 +124,15 @@ def page_error_handler(request: PageRequest, exc: HTTPException | DomainError) -
     return http_exception_handler(request, exc)
 
 
+class StaffPages(Controller):
+    """What the report-like page controllers share: the signed-in principal, and errors as
+    the staff pages' error page. Subclasses set `path`."""
+
+    include_in_schema = False
+    dependencies = {"principal": Provide(provide_principal)}
+    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
+
+
 # --- reading the query string -------------------------------------------------------------
 
 
@@ -382,11 +391,8 @@ def _raw(request: PageRequest) -> dict[str, str]:
 # --- the pages ----------------------------------------------------------------------------
 
 
-class ReportPages(Controller):
+class ReportPages(StaffPages):
     path = "/reports"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def index(self, principal: CurrentPrincipal) -> Template:

@@ -15,7 +15,6 @@ from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
@@ -32,9 +31,9 @@ from feedback.themes.reports import CSV_COLUMNS, answers_per_theme, csv_rows, th
 from feedback.web.report_views import (
     Form,
     PageRequest,
+    StaffPages,
     _raw,
     context,
-    page_error_handler,
     read_form,
     render,
 )
@@ -61,11 +60,8 @@ async def _report(principal: Principal, request: PageRequest) -> tuple[Form, Any
     return form, report
 
 
-class ThemePages(Controller):
+class ThemePages(StaffPages):
     path = "/reports/themes"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/", **access(*ALL_ROLES))
     async def page(self, principal: CurrentPrincipal, request: PageRequest) -> Template:

@@ -11,23 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get
-from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar import Response, get
 from litestar.response import Template
 from markupsafe import Markup
 
-from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
-from feedback.kernel.errors import DomainError, InputError
+from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access
+from feedback.kernel.errors import InputError
 from feedback.reports.services import TRAIT_PREFIX
 from feedback.reports.trends import DEFAULT_TOP, MAX_TOP, TrendReport, trend_csv, trend_report
 from feedback.web.charts import Point, Series, line_chart
 from feedback.web.report_views import (
     Form,
     PageRequest,
+    StaffPages,
     _raw,
     context,
-    page_error_handler,
     read_form,
     render,
     trait_names_offered,
@@ -95,11 +93,8 @@ def _options() -> dict[str, Any]:
     return {"dimensions": DIMENSIONS, "periods": PERIODS, "tops": TOPS}
 
 
-class TrendPages(Controller):
+class TrendPages(StaffPages):
     path = "/reports"
-    include_in_schema = False
-    dependencies = {"principal": Provide(provide_principal)}
-    exception_handlers = {HTTPException: page_error_handler, DomainError: page_error_handler}
 
     @get("/trends", **access(*ALL_ROLES))
     async def trends(self, principal: CurrentPrincipal, request: PageRequest) -> Template:
