@@ -25,6 +25,7 @@ from feedback.reports.queries import (
 )
 from feedback.reports.services import filter_condition
 from feedback.surveys.texts import CATEGORIES
+from feedback.themes.members import all_themes, resolve
 from feedback.themes.queries import IN_THEME
 
 
@@ -95,6 +96,8 @@ async def responses_page(
     elif has_comment is False:
         where.append(NO_COMMENT)
     if theme is not None:
+        # a merged theme's old id (a saved link) shows the theme it was merged into
+        theme = resolve(theme, {t.id: t for t in await all_themes()}) or theme
         where.append(IN_THEME)
         args.append(theme)
     for name, value in (filters or {}).items():

@@ -123,3 +123,18 @@ async def test_the_comments_explorer_filters_by_theme(client: Any, themed: None)
     assert 0 < shown < everything.text.count('class="comment"')
     bad = await client.get("/reports/comments?theme=billing")
     assert bad.status_code == 422 and "theme" in bad.text
+
+
+async def test_a_merged_themes_old_link_shows_the_theme_it_went_into(
+    client: Any, themed: None
+) -> None:
+    from feedback.themes.curate import merge_themes
+
+    await as_role(client, Role.analyst)
+    first, second = [t for t in await all_themes() if t.status == "active"][:2]
+    await merge_themes(second.id, [first.id])
+    old = await client.get(f"/reports/comments?theme={first.id}&has_comment=yes")
+    new = await client.get(f"/reports/comments?theme={second.id}&has_comment=yes")
+    assert old.status_code == new.status_code == 200
+    shown = old.text.count('class="comment"')
+    assert shown > 0 and shown == new.text.count('class="comment"')
