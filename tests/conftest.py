@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.databases import PG_ADMIN_URL, _pg_admin, _with_database
+from tests.support.databases import PG_ADMIN_URL, _pg_admin, _with_database, empty_tables
 from tests.support.slack import standin  # noqa: F401 (a fixture for every Slack test)
 
 ENGINE = os.environ.get("TEST_DATABASE_ENGINE", "sqlite")
@@ -60,8 +60,7 @@ os.environ["FEEDBACK_SECRET_KEY"] = "test-secret-key-0123456789"
 os.environ["FEEDBACK_ENV"] = "test"
 os.environ["PICCOLO_CONF"] = "feedback.piccolo_conf"
 
-from feedback.db import current_engine, migrate  # noqa: E402
-from feedback.piccolo_app import TABLES  # noqa: E402
+from feedback.db import migrate  # noqa: E402
 
 
 def pytest_report_header() -> str:
@@ -111,15 +110,7 @@ async def clean_tables(schema: None) -> AsyncIterator[None]:
     forget_configuration()
     forget_cta_rules()
     yield
-    forget_configuration()
-    forget_cta_rules()
-    engine = current_engine()
-    names = [t._meta.tablename for t in reversed(TABLES)]
-    if engine.engine_type == "postgres":
-        await engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
-    else:
-        for name in names:
-            await engine.run_ddl(f"DELETE FROM {name}")
+    await empty_tables()
 
 
 @pytest.fixture

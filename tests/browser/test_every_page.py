@@ -26,12 +26,11 @@ from playwright.async_api import expect
 
 from feedback.accounts.models import CSM, Account
 from feedback.ctas.signals import Signal, raise_signal
-from feedback.db import current_engine, write_transaction
+from feedback.db import write_transaction
 from feedback.demo import DEFAULT_DEMO_PASSWORD, load_demo
-from feedback.kernel.cache import forget_configuration
-from feedback.piccolo_app import TABLES
 from feedback.surveys.models import Schedule, Survey
 from tests.browser.conftest import RECORD_CSP_VIOLATIONS, apply_configuration
+from tests.support.databases import empty_tables
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -163,18 +162,6 @@ async () => {
     }));
 }
 """
-
-
-async def empty_tables() -> None:
-    """What tests/conftest.py's `clean_tables` does after each test, here once per module."""
-    forget_configuration()
-    engine = current_engine()
-    names = [t._meta.tablename for t in reversed(TABLES)]
-    if engine.engine_type == "postgres":
-        await engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
-    else:
-        for name in names:
-            await engine.run_ddl(f"DELETE FROM {name}")
 
 
 @pytest.fixture

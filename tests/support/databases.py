@@ -35,3 +35,23 @@ def fresh_postgres_database() -> tuple[str, str]:
 
 def drop_postgres_database(name: str) -> None:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def empty_tables() -> None:
+    """Every table emptied and the configuration caches forgotten: what each test outside
+    `unit/` gets afterwards (tests/conftest.py's `clean_tables`), and what a module that loads
+    its data once does when it is done."""
+    from feedback.ctas.rule_settings import forget_cta_rules
+    from feedback.db import current_engine
+    from feedback.kernel.cache import forget_configuration
+    from feedback.piccolo_app import TABLES
+
+    forget_configuration()
+    forget_cta_rules()
+    engine = current_engine()
+    names = [t._meta.tablename for t in reversed(TABLES)]
+    if engine.engine_type == "postgres":
+        await engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+    else:
+        for name in names:
+            await engine.run_ddl(f"DELETE FROM {name}")
