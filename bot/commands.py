@@ -33,6 +33,7 @@ from feedback.reports.services import (
     load_nps_report,
 )
 from feedback.settings import Settings
+from feedback.themes.reports import rising_themes, theme_report
 
 HELP = (
     "*/nps ACCOUNT* — an account: NPS with its interval, trend by quarter, last comments, "
@@ -243,7 +244,6 @@ TOP_THEMES = 8
 async def themes_answer(principal: Principal, now: Any = None) -> tuple[str, list[dict]]:
     """The themes with the most commented answers over the last 12 months (the caller's
     accounts for a CSM), each with its NPS, and the themes rising this week."""
-    from feedback.themes.reports import rising_themes, theme_report
 
     now = now or utcnow()
     report = await theme_report(principal, date_from=now - timedelta(days=365))
