@@ -27,7 +27,6 @@ from msgspec import UnsetType
 
 from feedback.accounts.services import AccountView, list_accounts
 from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, provide_principal
-from feedback.db import as_utc_datetime
 from feedback.errors import domain_error_handler, http_exception_handler
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
@@ -333,17 +332,6 @@ def nps_bars(
     )
 
 
-def pval(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
-def day(value: Any) -> str:
-    moment = as_utc_datetime(value)
-    return "" if moment is None else moment.strftime("%Y-%m-%d")
-
-
 def context(principal: Principal, **values: Any) -> dict[str, Any]:
     return {
         "principal": principal,
@@ -354,8 +342,6 @@ def context(principal: Principal, **values: Any) -> dict[str, Any]:
         "sort_labels": SORT_LABELS,
         "flag": flag,
         "num": fmt,
-        "pval": pval,
-        "day": day,
         "choices": {},
         "themes": [],
         "trait_names": [],
