@@ -29,7 +29,10 @@ from feedback.errors import EXCEPTION_HANDLERS
 from feedback.health.views import HealthAdminPages, HealthController
 from feedback.imports.views import import_rows
 from feedback.lifecycle.views import LifecycleController
+from feedback.mail.views import UnsubscribeController
 from feedback.observability import configure_logging, observability_middleware
+from feedback.pools.views import PoolController
+from feedback.programs.views import ProgramController
 from feedback.ratelimit import limiter_for
 from feedback.reports.views import ReportController
 from feedback.runtime import serve_loops, use_slack_messages
@@ -37,6 +40,8 @@ from feedback.settings import Settings, get_settings
 from feedback.surveys.assets import widget_asset
 from feedback.surveys.views import SurveyAdminController, WidgetController
 from feedback.themes.views import ThemeController
+from feedback.today.views import TodayController
+from feedback.web.account_pages import AccountPages
 from feedback.web.admin_views import AdminPages
 from feedback.web.api_docs import docs_router, render_plugins
 from feedback.web.churn_pages import ChurnSegmentPages
@@ -46,10 +51,15 @@ from feedback.web.formats import register as register_formats
 from feedback.web.health_pages import HealthReportPages
 from feedback.web.inputs import input_guard_middleware
 from feedback.web.insight_pages import InsightPages
+from feedback.web.loop_pages import LoopPages
+from feedback.web.mail_pages import MailPages
 from feedback.web.metrics import metrics
+from feedback.web.pool_pages import PoolPages
+from feedback.web.program_pages import ProgramPages
 from feedback.web.report_views import ReportPages
 from feedback.web.security import security_headers
 from feedback.web.theme_pages import ThemeAdminPages, ThemePages
+from feedback.web.today_pages import TodayPages
 from feedback.web.trend_pages import TrendPages
 from feedback.web.user_pages import UserPages
 from feedback.web.views import PageController
@@ -169,6 +179,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TrendPages,
             ThemePages,
             ThemeAdminPages,
+            # issue 18: the CSM's day
+            TodayController,
+            PoolController,
+            ProgramController,
+            UnsubscribeController,
+            TodayPages,
+            AccountPages,
+            PoolPages,
+            ProgramPages,
+            LoopPages,
+            MailPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, background_loops],
@@ -181,7 +202,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 csrf_middleware,
                 secret=settings.csrf_secret,
-                exclude=["^/api/", "^/widget/", "^/healthz", "^/livez", "^/slack/", "^/schema"],
+                # /unsubscribe/: RFC 8058 one-click POSTs come from mail providers, unsigned
+                exclude=[
+                    "^/api/",
+                    "^/widget/",
+                    "^/healthz",
+                    "^/livez",
+                    "^/slack/",
+                    "^/schema",
+                    "^/unsubscribe/",
+                ],
             ),
             input_guard_middleware,
         ],

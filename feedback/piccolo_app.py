@@ -8,6 +8,7 @@ from feedback.ctas.models import Cta, CtaEvent, CtaType, RulesQueue, SlackEventS
 from feedback.health.models import HealthSnapshot, UsageMetric
 from feedback.kernel.app_settings import AppSetting
 from feedback.outbox.models import Outbox, SlackChannelPace
+from feedback.pools.models import Pool, PoolMember
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
 from feedback.themes.models import StoredThemeModel, Theme, ThemedComment, ThemeMember
@@ -28,6 +29,8 @@ TABLES = [
     AuditEntry,
     AppSetting,
     CtaType,
+    Pool,
+    PoolMember,
     Cta,
     CtaEvent,
     Outbox,

@@ -4,6 +4,8 @@ where the Slack bot lends the outbox its message format and its transport.
 - `feedback serve` (the app's lifespan, `serve_loops`): the answer rule runner unless
   FEEDBACK_ANSWER_RULES=worker; the outbox deliverer when Slack is configured, unless
   FEEDBACK_SLACK_DELIVERY=worker.
+- `feedback serve` with FEEDBACK_JOBS_IN_SERVE=true (scripts/start): also the worker's
+  periodic jobs (`periodic_jobs`), so one process is enough on a laptop.
 - `feedback worker` (`run_worker`): the periodic jobs every FEEDBACK_WORKER_INTERVAL_SECONDS;
   beside them, continuously, the answer rule runner and, when Slack is configured, the
   deliverer (whatever those two settings say: they only move the loops out of serve).
@@ -78,7 +80,25 @@ async def serve_loops(settings: Settings) -> AsyncIterator[None]:
             await loops.enter_async_context(in_background(run_answer_rules))
         if settings.slack.configured and settings.slack.deliver_in_serve:
             await loops.enter_async_context(in_background(slack_deliverer(settings).run))
+        if settings.jobs_in_serve:
+            await loops.enter_async_context(in_background(periodic_jobs(settings)))
         yield
+
+
+def periodic_jobs(settings: Settings) -> Loop:
+    """The worker's periodic jobs as a loop of `feedback serve` (FEEDBACK_JOBS_IN_SERVE):
+    one process runs everything on a laptop or for the demo. Every job is safe to run in
+    several processes at once, so a worker beside it changes nothing."""
+
+    async def loop(stop: asyncio.Event) -> None:
+        jobs = worker_jobs()
+        while not stop.is_set():
+            results = await run_jobs_once(jobs)
+            log.info("jobs ran: %s", results)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.worker_interval_seconds)
+
+    return loop
 
 
 def worker_jobs() -> dict[str, Job]:

@@ -10,11 +10,11 @@ import hashlib
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 PREFIX = "FEEDBACK_"
 ENVIRONMENTS = ("development", "production", "test")
@@ -161,6 +161,10 @@ class Settings:
     login_window_minutes: int
     import_max_columns: int  # an uploaded CSV with more columns is refused
     import_max_cell_chars: int  # a cell longer than this is a row error
+    mail: MailSettings = field(default_factory=lambda: MailSettings())
+    # `feedback serve` also runs the worker's periodic jobs (one process is enough for a
+    # laptop or the demo; scripts/start turns it on)
+    jobs_in_serve: bool = False
 
     @property
     def session_key(self) -> bytes:
@@ -218,6 +222,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "SLACK_LEASE_SECONDS",
         "SLACK_DELIVERY",
         "ANSWER_RULES",
+        # mail to customers (programs; issue 18)
+        "SMTP_URL",
+        "SMTP_URL_FILE",
+        "MAIL_FROM",
+        "MAIL_MIN_DAYS_BETWEEN",
+        "MAIL_RETRY_HOURS",
+        "MAIL_LEASE_SECONDS",
+        "MAIL_DELIVERY",
+        # the worker's periodic jobs inside `feedback serve` (scripts/start turns it on)
+        "JOBS_IN_SERVE",
         # read by the tools that create the first users and tokens
         "ADMIN_PASSWORD",
         "PASSWORD",
@@ -270,6 +284,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_window_minutes=env_int(env, "LOGIN_WINDOW_MINUTES", 15, minimum=1),
         import_max_columns=env_int(env, "IMPORT_MAX_COLUMNS", 1000, minimum=10),
         import_max_cell_chars=env_int(env, "IMPORT_MAX_CELL_CHARS", 10_000, minimum=100),
+        mail=_mail(env),
+        jobs_in_serve=env_bool(env, "JOBS_IN_SERVE", False),
     )
 
 
@@ -339,6 +355,80 @@ def _slack(env: Mapping[str, str]) -> SlackSettings:
         retry_hours=env_int(env, "SLACK_RETRY_HOURS", 24, minimum=1),
         lease_seconds=env_int(env, "SLACK_LEASE_SECONDS", 60, minimum=1),
         deliver_in_serve=env_choice(env, "SLACK_DELIVERY", "serve", ("serve", "worker")) == "serve",
+    )
+
+
+@dataclass(frozen=True)
+class SmtpURL:
+    """Where mail goes: `smtp://[user:pass@]host[:port]` (STARTTLS when the server offers
+    it; port 25 by default) or `smtps://...` (TLS from the first byte; port 465)."""
+
+    scheme: str  # smtp or smtps
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+    @property
+    def use_tls(self) -> bool:
+        return self.scheme == "smtps"
+
+    def display(self) -> str:
+        """The URL without its password, for logs and pages."""
+        user = f"{self.username}@" if self.username else ""
+        return f"{self.scheme}://{user}{self.host}:{self.port}"
+
+
+def parse_smtp_url(value: str, variable: str = PREFIX + "SMTP_URL") -> SmtpURL:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SettingsError(variable, "expected smtp://[user:pass@]host[:port] or smtps://...")
+    try:
+        port = parts.port
+    except ValueError:
+        raise SettingsError(variable, "the port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise SettingsError(variable, "the host is missing: smtp://host[:port]")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise SettingsError(variable, "expected no path or query after host[:port]")
+    return SmtpURL(
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port or (465 if parts.scheme == "smtps" else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Mail to customers (programs). Without `smtp`, mails wait on the outbox page."""
+
+    smtp: SmtpURL | None = None
+    # the address mail is sent from; the From name and Reply-To are the CSM's
+    from_address: str = "feedback@localhost"
+    min_days_between: int = 7  # at most one program mail per person per this many days
+    retry_hours: int = 24  # a mail failing with 4xx or a dropped connection retries this long
+    lease_seconds: int = 60  # a claimed mail not marked sent by then is sent by another worker
+    deliver_in_serve: bool = True  # `feedback serve` also sends mail
+
+    @property
+    def configured(self) -> bool:
+        return self.smtp is not None
+
+
+def _mail(env: Mapping[str, str]) -> MailSettings:
+    url = env_secret(env, "SMTP_URL")
+    from_address = env_str(env, "MAIL_FROM", "feedback@localhost").strip()
+    if "@" not in from_address or any(c in from_address for c in " <>,\r\n"):
+        raise SettingsError(PREFIX + "MAIL_FROM", "expected one address, e.g. nps@example.com")
+    return MailSettings(
+        smtp=None if url is None else parse_smtp_url(url),
+        from_address=from_address,
+        min_days_between=env_int(env, "MAIL_MIN_DAYS_BETWEEN", 7),
+        retry_hours=env_int(env, "MAIL_RETRY_HOURS", 24, minimum=1),
+        lease_seconds=env_int(env, "MAIL_LEASE_SECONDS", 60, minimum=1),
+        deliver_in_serve=env_choice(env, "MAIL_DELIVERY", "serve", ("serve", "worker")) == "serve",
     )
 
 

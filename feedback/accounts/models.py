@@ -34,6 +34,11 @@ class ChurnKind(StrEnum):
     non_renewal = "non_renewal"
 
 
+class CsmKind(StrEnum):
+    dedicated = "dedicated"  # owns a book of accounts
+    pooled = "pooled"  # a specialist in one or more pools (feedback/pools)
+
+
 class CSM(Table, tablename="csm"):
     """A customer success manager; `manager` builds the team and executive roll-ups."""
 
@@ -46,6 +51,10 @@ class CSM(Table, tablename="csm"):
         references="self", null=True, on_delete=OnDelete.set_null
     )
     active = Boolean(default=True)
+    kind = Varchar(length=20, default=CsmKind.dedicated.value, choices=CsmKind)
+    # where customers book a meeting with this person (e.g. their Calendly page): program
+    # mails and the widget's "Talk to ..." link use it
+    meeting_url = Varchar(length=500, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 

@@ -23,6 +23,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account
+from feedback.pools.models import Pool
 from feedback.responses.models import Response
 
 
@@ -31,6 +32,16 @@ class CtaStatus(StrEnum):
     acknowledged = "acknowledged"
     snoozed = "snoozed"
     closed = "closed"
+
+
+class CtaOutcome(StrEnum):
+    """How a CTA raised by an answer ended (closing one requires it: the closed loop)."""
+
+    contacted = "contacted"
+    resolved = "resolved"
+    no_response = "no_response"
+    not_actionable = "not_actionable"
+    churned = "churned"
 
 
 class CtaType(Table, tablename="cta_type"):
@@ -52,11 +63,17 @@ class Cta(Table, tablename="cta"):
     priority = Integer(default=3)
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade, index=True)
     owner = ForeignKey(references=CSM, null=True, on_delete=OnDelete.set_null, index=True)
+    # the pool of specialists serving the account (no dedicated CSM): unowned until a member
+    # claims it or the pool's rule assigns it (feedback/pools)
+    pool = ForeignKey(references=Pool, null=True, on_delete=OnDelete.set_null, index=True)
+    claimed_at = Timestamptz(null=True, default=None)
+    escalated_at = Timestamptz(null=True, default=None)
     due_on = Date(null=True, default=None)
     status = Varchar(length=20, default=CtaStatus.open.value, choices=CtaStatus, index=True)
     snoozed_until = Timestamptz(null=True, default=None)
     snooze_reason = Text(default="")
     close_reason = Text(default="")
+    outcome = Varchar(length=20, null=True, default=None, choices=CtaOutcome)
     # what raised it, e.g. {"kind": "response", "response_id": 7, "score": 2}
     trigger = JSONB(default={})
     # bumped on every change: Slack buttons and web forms compare-and-set against it

@@ -140,6 +140,8 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        t.owner AS owner_id, t.due_on, t.status, t.snoozed_until, t.snooze_reason,
        t.close_reason, t.trigger, t.version, t.slack_channel, t.slack_ts,
        t.created_at, t.updated_at, t.closed_at,
+       t.pool AS pool_id, p.name AS pool_name, p.slack_channel AS pool_channel,
+       t.claimed_at, t.escalated_at, t.outcome, c.meeting_url AS owner_meeting_url,
        a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
        a.currency, a.plan, a.renewal_date, a.csm AS account_csm,
        c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
@@ -147,6 +149,7 @@ SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
 FROM cta t
 JOIN account a ON a.id = t.account
 LEFT JOIN csm c ON c.id = t.owner
+LEFT JOIN pool p ON p.id = t.pool
 """
 
 # One CTA as shown (primary key).

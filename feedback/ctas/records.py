@@ -51,6 +51,15 @@ class CtaView:
     owner_channel: str | None
     priority_label: str
     health: str | None  # the account's newest health, "62 (yellow)"
+    # the pool of specialists serving the account (feedback/pools); unowned until claimed
+    pool_id: int | None = None
+    pool_name: str | None = None
+    pool_channel: str | None = None
+    claimed_at: datetime | None = None
+    escalated_at: datetime | None = None
+    # how a closed CTA ended (CtaOutcome), required when closing one raised by an answer
+    outcome: str | None = None
+    owner_meeting_url: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CtaView:
@@ -90,6 +99,13 @@ class CtaView:
             owner_channel=row["owner_channel"],
             priority_label=PRIORITIES.get(row["priority"], str(row["priority"])),
             health=None if score is None else f"{float(score):.0f} ({band})",
+            pool_id=row.get("pool_id"),
+            pool_name=row.get("pool_name"),
+            pool_channel=row.get("pool_channel"),
+            claimed_at=as_utc_datetime(row.get("claimed_at")),
+            escalated_at=as_utc_datetime(row.get("escalated_at")),
+            outcome=row.get("outcome"),
+            owner_meeting_url=row.get("owner_meeting_url"),
         )
 
     def as_dict(self) -> dict[str, Any]:
