@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from feedback.accounts.models import AccountStatus, ChurnKind
+from feedback.accounts.models import AccountStatus, ChurnKind, CsmKind
 from feedback.imports.parsing import (
     CellError,
     RowError,
@@ -54,6 +55,15 @@ def identifier(value: str) -> str:
     return text_value
 
 
+def meeting_url(value: str) -> str:
+    """A booking page's address: http(s) only (it is put in mails and the widget as a link)."""
+    url = parse_text(value, 500)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or _CONTROL.search(url):
+        raise CellError(f"expected an http(s) address, e.g. https://cal.example.com/alex: {url!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -98,6 +108,17 @@ KINDS: dict[str, Kind] = {
                     help="another CSM (in the database or in this file)",
                 ),
                 Column("active", parse_bool, help="true/false, default true"),
+                Column(
+                    "kind",
+                    choice(k.value for k in CsmKind),
+                    help="dedicated (owns accounts, the default) or pooled (a pool's specialist)",
+                ),
+                Column(
+                    "meeting_url",
+                    meeting_url,
+                    aliases=("calendar_url", "booking_url"),
+                    help="where customers book a meeting, e.g. https://calendly.com/alex",
+                ),
             ),
         ),
         Kind(

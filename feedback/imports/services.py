@@ -332,12 +332,16 @@ class Importer:
                 "slack_user_id": v.get("slack_user_id"),
                 "slack_channel": v.get("slack_channel"),
                 "active": True if v.get("active") is None else v["active"],
+                "kind": v.get("kind") or "dedicated",
+                "meeting_url": v.get("meeting_url"),
                 "updated_at": now,
             }
             for _, v in rows
         ]
         update = ["name", "updated_at"] + [
-            c for c in ("slack_user_id", "slack_channel", "active") if c in present
+            c
+            for c in ("slack_user_id", "slack_channel", "active", "kind", "meeting_url")
+            if c in present
         ]
         records = await self._drop_unchanged(CSM.email, records, update, result)
         await upsert(CSM, records, CSM.email, update)
