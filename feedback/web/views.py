@@ -17,6 +17,7 @@ from feedback.accounts.services import list_accounts
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.auth.sign_in import SignInLimits, sign_in, sign_out
 from feedback.kernel.errors import InputError
+from feedback.kernel.principal import Principal, Role
 from feedback.ratelimit import client_address
 from feedback.settings import Settings
 from feedback.surveys.keys import DEMO_WIDGET_KEY
@@ -119,33 +120,41 @@ class PageController(Controller):
         principal: CurrentPrincipal,
         status: FromQuery[str] = "",
         offset: FromQuery[int] = 0,
-    ) -> Template:
-        """The accounts the caller may see, a page at a time (by external id)."""
-        status = status.strip().lower()
-        if status not in ACCOUNT_STATUSES:
-            raise InputError("status", "must be active or churned, or empty for every account")
-        if not 0 <= offset <= MAX_OFFSET:
-            raise InputError("offset", f"must be from 0 to {MAX_OFFSET}")
-        # one more than a page: whether there is a next page, without counting
-        rows = await list_accounts(
-            principal, status=status or None, limit=HOME_PAGE_SIZE + 1, offset=offset
-        )
-        accounts = rows[:HOME_PAGE_SIZE]
+    ) -> Template | Redirect:
+        """CSMs and managers start their day on /today; admins and analysts see the
+        accounts they may see, a page at a time (by external id)."""
+        if principal.role in (Role.csm, Role.manager):
+            return Redirect(path="/today", status_code=303)
+        return await accounts_page(principal, status, offset, "/")
 
-        def page_href(new_offset: int) -> str:
-            query = {"status": status, "offset": str(new_offset) if new_offset else ""}
-            return "/?" + urlencode({k: v for k, v in query.items() if v})
 
-        return Template(
-            "home.html",
-            context={
-                "principal": principal,
-                "accounts": accounts,
-                "status": status,
-                "offset": offset,
-                "previous_href": page_href(max(0, offset - HOME_PAGE_SIZE)) if offset else "",
-                "next_href": page_href(offset + HOME_PAGE_SIZE)
-                if len(rows) > HOME_PAGE_SIZE
-                else "",
-            },
-        )
+async def accounts_page(principal: Principal, status: str, offset: int, path: str) -> Template:
+    """The accounts the principal may see, a page at a time (by external id), at `path` (the
+    home page, or /accounts/ for those whose home is Today)."""
+    status = status.strip().lower()
+    if status not in ACCOUNT_STATUSES:
+        raise InputError("status", "must be active or churned, or empty for every account")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise InputError("offset", f"must be from 0 to {MAX_OFFSET}")
+    # one more than a page: whether there is a next page, without counting
+    rows = await list_accounts(
+        principal, status=status or None, limit=HOME_PAGE_SIZE + 1, offset=offset
+    )
+    accounts = rows[:HOME_PAGE_SIZE]
+
+    def page_href(new_offset: int) -> str:
+        query = {"status": status, "offset": str(new_offset) if new_offset else ""}
+        return path + "?" + urlencode({k: v for k, v in query.items() if v})
+
+    return Template(
+        "home.html",
+        context={
+            "principal": principal,
+            "path": path,
+            "accounts": accounts,
+            "status": status,
+            "offset": offset,
+            "previous_href": page_href(max(0, offset - HOME_PAGE_SIZE)) if offset else "",
+            "next_href": page_href(offset + HOME_PAGE_SIZE) if len(rows) > HOME_PAGE_SIZE else "",
+        },
+    )

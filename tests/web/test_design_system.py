@@ -56,7 +56,7 @@ async def test_each_role_sees_the_sections_and_only_admins_the_admin_group(
 ) -> None:
     await book()
     await as_role(client, role, "ann@example.com" if role is Role.csm else None)
-    page = (await client.get("/")).text
+    page = (await client.get("/", follow_redirects=True)).text
     nav = main_nav(page)
     for href, label in SECTIONS.items():
         assert f'<a href="{href}">{label}</a>' in nav
@@ -185,7 +185,7 @@ async def test_the_home_page_writes_money_in_the_accounts_currency(client: Any) 
     await Account.update({Account.currency: "EUR"}).where(Account.external_id == "a2")
     await as_role(client, Role.admin)
     page = (await client.get("/")).text
-    row = re.compile(r'<tr>\s*<td>[^<]*<span class="muted">(\w+)</span>.*?</tr>', re.S)
+    row = re.compile(r'<tr>\s*<td>.*?<span class="muted">(\w+)</span>.*?</tr>', re.S)
     rows = {m.group(1): text_of(m.group(0)) for m in row.finditer(page)}
     assert "$120,000" in rows["a1"]
     assert "€9,000" in rows["a2"]

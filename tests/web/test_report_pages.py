@@ -68,7 +68,7 @@ async def test_every_page_renders_with_charts_for_roles_that_read_everything(
         answer = await client.get(path)
         assert answer.status_code == 200, (path, answer.text)
         assert "text/html" in answer.headers["content-type"]
-    home = await client.get("/")
+    home = await client.get("/", follow_redirects=True)
     assert 'href="/reports/"' in home.text
 
 

@@ -100,7 +100,7 @@ async def test_a_csm_sees_only_their_accounts_on_the_page(client: Any) -> None:
     csm_id = await csm_id_for_email("bob@example.com", Role.csm)
     await create_staff_user("bob.user@example.com", Role.csm, PASSWORD, csm_id=csm_id)
     await sign_in(client, "bob.user@example.com")
-    home = await client.get("/")
+    home = await client.get("/accounts/")
     assert "Initech" in home.text and "Acme" not in home.text
 
 
