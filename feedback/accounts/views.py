@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, delete, get
+from litestar import Controller, delete, get, patch
 from litestar.di import Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec.structs import asdict
 
 from feedback.accounts import services
 from feedback.accounts.models import AccountStatus
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.kernel.errors import Forbidden
 from feedback.kernel.principal import Role
 from feedback.lifecycle import services as lifecycle
+from feedback.pools.services import update_csm_profile
 
 EraseMode = Literal["anonymise", "delete"]
 
@@ -66,6 +68,22 @@ class AccountController(Controller):
     @get("/csms", summary="CSMs and their managers", **access(*ALL_ROLES))
     async def list_csms(self) -> list[dict[str, Any]]:
         return [asdict(csm) for csm in await services.list_csms()]
+
+    @patch(
+        "/csms/{csm_id:int}",
+        summary="A CSM's kind (dedicated or pooled) and meeting link; anyone their own link",
+        **access(*ALL_ROLES),
+    )
+    async def update_csm(
+        self, principal: CurrentPrincipal, csm_id: FromPath[int], data: JSONBody[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Body: `{"kind": "pooled", "meeting_url": "https://cal.example/sam"}` (either).
+        Admins change any CSM; others only their own meeting link."""
+        if principal.role is not Role.admin and (csm_id != principal.csm_id or "kind" in data):
+            raise Forbidden("only an admin changes another CSM, or a CSM's kind")
+        return await update_csm_profile(
+            csm_id, dict(data), actor=principal.actor, source=principal.source
+        )
 
     @delete(
         "/users/{external_id:str}",

@@ -19,6 +19,7 @@ from feedback.ctas.rule_settings import cta_rules
 from feedback.db import as_utc_datetime, is_sqlite
 from feedback.kernel.clock import utcnow
 from feedback.outbox.enqueue import enqueue_cta_message, enqueue_cta_messages
+from feedback.pools.audience import pool_for_account, pools_for_accounts
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,17 @@ class Signal:
     actor: str = "rule"
 
 
-async def _owner_for(account_id: int) -> int | None:
-    """The account's CSM while active, else the rules' default owner."""
+async def _owner_for(account_id: int) -> tuple[int | None, int | None]:
+    """(owner, pool) of a new CTA: a pooled account's CTA is its pool's and unowned until a
+    member claims it; otherwise the account's CSM while active, else the rules' default
+    owner."""
+    pool = await pool_for_account(account_id)
+    if pool is not None:
+        return None, pool.id
     row = await queries.ACCOUNT_OWNER.first(account_id)
     if row is not None and row["owner"] is not None and row["active"] in (True, 1):
-        return row["owner"]
-    return (await cta_rules()).get("default_owner")
+        return row["owner"], None
+    return (await cta_rules()).get("default_owner"), None
 
 
 async def raise_signal(
@@ -54,7 +60,7 @@ async def raise_signal(
     now = now or utcnow()
     priority = min([signal.priority, *(e.priority for e in earlier)])
     signal = replace(signal, priority=priority)
-    owner = await _owner_for(signal.account_id)
+    owner, pool = await _owner_for(signal.account_id)
     inserted = await queries.INSERT_CTA.fetch(
         signal.type,
         signal.reason[:300],
@@ -69,6 +75,8 @@ async def raise_signal(
     )
     if inserted:
         cta_id = inserted[0]["id"]
+        if pool is not None:
+            await queries.SET_POOL.run(pool, cta_id)
         first, *rest = [*earlier, signal]
         await _record_signal(cta_id, first, "created", None, now)
         for each in rest:
@@ -146,7 +154,9 @@ async def raise_signal_groups(
     events: list[tuple[int, Signal, str, str | None, str]] = []
     notify: list[int] = []
     placed: set[int] = set()
-    for row in await queries.CREATE_CTAS.fetch(default_owner, now, now, *arrays):
+    pooled = await pools_for_accounts(s.account_id for s in (g[-1] for g in groups))
+    pool_arrays = [list(pooled), [pool.id for pool in pooled.values()]]
+    for row in await queries.CREATE_CTAS.fetch(default_owner, now, now, *arrays, *pool_arrays):
         n = index[(row["account"], row["type"], row["reason"])]
         placed.add(n)
         first, *rest = groups[n]

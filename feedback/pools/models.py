@@ -40,7 +40,12 @@ class Pool(Table, tablename="pool"):
     # before it escalates to the manager
     claim_sla_minutes = Integer(default=240)
     escalate_sla_minutes = Integer(default=480)
-    # round robin's cursor: the position of the member who got the last assignment
+    # the working hours the SLAs count in: Monday to Friday, from the start hour to the end
+    # hour in the pool's IANA time zone
+    timezone = Varchar(length=64, default="UTC")
+    workday_start_hour = Integer(default=9)
+    workday_end_hour = Integer(default=17)
+    # round robin's cursor: the position (modulo the members) of the member next in turn
     next_member = Integer(default=0)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -48,6 +53,8 @@ class Pool(Table, tablename="pool"):
 
 
 class PoolMember(Table, tablename="pool_member"):
+    """A specialist in a pool; one row per pool and CSM (unique index pool_member_once)."""
+
     id: Serial  # the primary key Piccolo adds, declared for type checkers
     pool = ForeignKey(references=Pool, null=False, on_delete=OnDelete.cascade, index=True)
     csm = ForeignKey(references=CSM, null=False, on_delete=OnDelete.cascade, index=True)
