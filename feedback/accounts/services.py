@@ -74,6 +74,8 @@ class CsmView(msgspec.Struct, kw_only=True):
     slack_channel: str | None
     manager_email: str | None
     active: bool
+    kind: str = "dedicated"  # or "pooled": a specialist of a pool
+    meeting_url: str | None = None  # where customers book a meeting with them
 
 
 ACCOUNT_FIELDS = (
@@ -214,6 +216,8 @@ async def list_csms() -> list[CsmView]:
         CSM.slack_channel,
         CSM.manager.email.as_alias("manager_email"),
         CSM.active,
+        CSM.kind,
+        CSM.meeting_url,
     ).order_by(CSM.email)
     return [CsmView(**row) for row in rows]
 

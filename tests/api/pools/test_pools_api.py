@@ -230,6 +230,9 @@ async def test_a_csms_kind_and_meeting_link_are_editable(client: Any) -> None:
         f"/api/v1/csms/{ann}", json={"meeting_url": "https://cal.example/ann2"}, headers=own
     )
     assert mine.status_code == 200 and mine.json()["meeting_url"] == "https://cal.example/ann2"
+    listed = {c["email"]: c for c in (await client.get("/api/v1/csms", headers=headers)).json()}
+    assert listed["ann@example.com"]["kind"] == "pooled"
+    assert listed["ann@example.com"]["meeting_url"] == "https://cal.example/ann2"
     bob = await csm_id("bob@example.com")
     other = await client.patch(f"/api/v1/csms/{bob}", json={"meeting_url": None}, headers=own)
     assert other.status_code == 403
