@@ -1,7 +1,10 @@
-"""Demo data: a small SaaS customer book with a year of NPS answers and some churn.
+"""Demo data: a small SaaS customer book with a year of NPS answers up to yesterday, product
+activity, some churn, a pool of specialists serving the free plan, and the CTAs of it all.
 
-Generated from a fixed seed and anchored on the start of the current quarter, then loaded
-through the same importer a real CRM sync uses, so loading it twice changes nothing.
+Deterministic for a given day and loaded through the same importer a real CRM sync uses:
+loading it twice on one day changes nothing, and loading it on a later day adds the answers
+given since (each answer has a fixed place on a calendar that does not move, so its id and
+content never change).
 """
 
 from __future__ import annotations
@@ -10,7 +13,8 @@ import math
 import os
 import random
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from feedback.auth.models import StaffUser
 from feedback.auth.services import create_staff_user, csm_id_for_email
@@ -22,20 +26,51 @@ from feedback.surveys.keys import DEMO_WIDGET_KEY
 
 SEED = 20261122
 ACCOUNTS = 150
+# accounts that started in the last month (onboarding), after the others
+NEW_ACCOUNT_AGES = (3, 9, 17, 26)
 DEFAULT_DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - printed, demo only
+# the account the demo host page (/demo/host, feedback/web/static/demo-host.js) answers for;
+# the demo CSM sign-in (csm@example.com, working as Alex) owns it
+DEMO_HOST_ACCOUNT = "acct-0001"
+DEMO_HOST_ACCOUNT_NAME = "Acme demo"
+DEMO_CSM = "alex@example.com"
+# the answers' calendar: every user is asked every CADENCE_DAYS from their own day of it
+CALENDAR_START = date(2024, 1, 1)
+CADENCE_DAYS = 90
+RESPONSE_RATE = 0.45
+HISTORY_DAYS = 365
+# the accounts' start dates count back from this fixed day, so they never move
+BOOK_DAY = date(2026, 11, 1)
+# the demo's own answers of the last days go through the answer rules once, as they would
+# have when given in the widget
+RECENT_ANSWER_DAYS = 14
+MEETING_BASE = "https://cal.example.com/"
 
 CSMS = [
-    # email, name, manager
-    ("dana.vp@example.com", "Dana Okafor (VP Customer Success)", ""),
-    ("maria.lead@example.com", "Maria Rossi (team lead)", "dana.vp@example.com"),
-    ("kenji.lead@example.com", "Kenji Watanabe (team lead)", "dana.vp@example.com"),
-    ("alex@example.com", "Alex Kim", "maria.lead@example.com"),
-    ("sam@example.com", "Sam Patel", "maria.lead@example.com"),
-    ("jo@example.com", "Jo Müller", "maria.lead@example.com"),
-    ("yuki@example.com", "Yuki Tanaka", "kenji.lead@example.com"),
-    ("lee@example.com", "Lee Chen", "kenji.lead@example.com"),
+    # email, name, manager, kind
+    ("dana.vp@example.com", "Dana Okafor (VP Customer Success)", "", "dedicated"),
+    ("maria.lead@example.com", "Maria Rossi (team lead)", "dana.vp@example.com", "dedicated"),
+    ("kenji.lead@example.com", "Kenji Watanabe (team lead)", "dana.vp@example.com", "dedicated"),
+    ("alex@example.com", "Alex Kim", "maria.lead@example.com", "dedicated"),
+    ("sam@example.com", "Sam Patel", "maria.lead@example.com", "dedicated"),
+    ("jo@example.com", "Jo Müller", "maria.lead@example.com", "dedicated"),
+    ("yuki@example.com", "Yuki Tanaka", "kenji.lead@example.com", "dedicated"),
+    ("lee@example.com", "Lee Chen", "kenji.lead@example.com", "dedicated"),
+    # the SMB pool's specialists
+    ("robin@example.com", "Robin Avery", "kenji.lead@example.com", "pooled"),
+    ("casey@example.com", "Casey Moreau", "kenji.lead@example.com", "pooled"),
 ]
-OWNERS = [c[0] for c in CSMS[3:]]
+OWNERS = [c[0] for c in CSMS if c[3] == "dedicated"][3:]
+POOL = {
+    "name": "SMB pool",
+    "slack_channel": "#smb-pool",
+    "rule": "round_robin",
+    # free-plan accounts have no dedicated CSM: the pool serves them
+    "audience": {"plan": ["free"]},
+    "manager_email": "kenji.lead@example.com",
+    "meeting_url": MEETING_BASE + "smb-pool",
+    "members": ["robin@example.com", "casey@example.com"],
+}
 PLANS = [("free", 0.35), ("paid", 0.45), ("premium", 0.20)]
 INDUSTRIES = [
     "Software",
@@ -70,13 +105,11 @@ COMMENTS = {
 STAFF = [
     ("admin@example.com", Role.admin, None),
     ("manager@example.com", Role.manager, None),
-    ("csm@example.com", Role.csm, "alex@example.com"),
+    ("csm@example.com", Role.csm, DEMO_CSM),
     ("analyst@example.com", Role.analyst, None),
+    # the SMB pool's sign-in, working as one of its specialists
+    ("pool@example.com", Role.csm, "robin@example.com"),
 ]
-
-
-def quarter_start(today: date) -> date:
-    return date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
 
 
 def pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
@@ -91,93 +124,193 @@ def rows(values: Iterable[dict[str, str]]) -> tuple[list[str], list[SourceRow]]:
     return header, out
 
 
-def generate(today: date) -> dict[str, tuple[list[str], list[SourceRow]]]:
-    rng = random.Random(SEED)
-    anchor = datetime.combine(quarter_start(today), datetime.min.time(), tzinfo=UTC)
-    accounts, users, responses, churn = [], [], [], []
-    for n in range(1, ACCOUNTS + 1):
-        plan = pick(rng, PLANS)
-        health = rng.gauss({"free": -0.3, "paid": 0.1, "premium": 0.4}[plan], 1.0)
-        employees = int(math.exp(rng.uniform(math.log(5), math.log(5000))))
-        arr = {
-            "free": 0,
-            "paid": rng.randint(5, 40) * 1000,
-            "premium": rng.randint(40, 250) * 1000,
-        }[plan]
-        account_id = f"acct-{n:04d}"
-        accounts.append(
-            {
-                "external_id": account_id,
-                "name": f"{rng.choice(NAMES)} {rng.choice(SUFFIXES)}",
-                "plan": plan,
-                "industry": rng.choice(INDUSTRIES),
-                "employee_count": str(employees),
-                "arr": str(arr),
-                "csm_email": OWNERS[n % len(OWNERS)],
-                "renewal_date": (anchor.date() + timedelta(days=rng.randint(5, 360))).isoformat(),
-                "created_at": (anchor - timedelta(days=rng.randint(400, 1500))).isoformat(),
-                "region": rng.choice(["EMEA", "AMER", "APAC"]),
+def anniversary_on_or_after(start: date, day: date) -> date:
+    """The first anniversary of `start` on or after `day` (29 February: the 28th)."""
+    for year in (day.year, day.year + 1):
+        try:
+            candidate = start.replace(year=year)
+        except ValueError:
+            candidate = start.replace(year=year, day=28)
+        if candidate >= day:
+            return candidate
+    raise AssertionError("unreachable: next year's anniversary is after the day")
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    number: int
+    external_id: str
+    plan: str
+    health: float  # the account's lean, on the scale of the score model
+    created: date
+    csm_email: str  # "" for an account the pool serves
+    # the day its users stopped answering and using the product (going dark), if they did
+    quiet_since: date | None
+    churn: dict[str, str] | None
+    # answers and use stop here (a contract that ended)
+    ends: date | None
+    row: dict[str, str]
+
+
+def demo_account(n: int, today: date) -> DemoAccount:
+    """Account `n`: what does not depend on the day from its own seed; its renewal (the
+    next anniversary), a churn notice known by now and going quiet from `today`."""
+    rng = random.Random(f"{SEED}:account:{n}")
+    young = n > ACCOUNTS
+    plan = "paid" if young else pick(rng, PLANS)
+    if n == 1:
+        plan = "premium"
+    health = rng.gauss({"free": -0.3, "paid": 0.1, "premium": 0.4}[plan], 1.0)
+    employees = int(math.exp(rng.uniform(math.log(5), math.log(5000))))
+    arr = {
+        "free": 0,
+        "paid": rng.randint(5, 40) * 1000,
+        "premium": rng.randint(40, 250) * 1000,
+    }[plan]
+    external_id = f"acct-{n:04d}"
+    name = f"{rng.choice(NAMES)} {rng.choice(SUFFIXES)}"
+    industry, region = rng.choice(INDUSTRIES), rng.choice(["EMEA", "AMER", "APAC"])
+    if young:
+        created = today - timedelta(days=NEW_ACCOUNT_AGES[n - ACCOUNTS - 1])
+    else:
+        created = BOOK_DAY - timedelta(days=rng.randint(400, 1500))
+    csm_email = DEMO_CSM if n == 1 else "" if plan == "free" else OWNERS[n % len(OWNERS)]
+    # some accounts went quiet on a fixed day a few months before the book's day (a fixed
+    # day, so that later loads agree with this one)
+    quiet_since = None
+    quiet_roll, quiet_days = rng.random(), rng.randint(40, 160)
+    if not young and n != 1 and quiet_roll < 0.06:
+        quiet_since = BOOK_DAY - timedelta(days=quiet_days)
+    churn = None
+    ends = None
+    churns = rng.random() < 1 / (1 + math.exp(2.0 + 1.6 * health))
+    notice_days = rng.choice([30, 60, 90])
+    kind = rng.choice(["termination_notice", "non_renewal"])
+    reason = rng.choice(
+        ["budget cuts", "moved to a competitor", "product gaps", "company acquired"]
+    )
+    if churns and not young and n != 1:
+        # at a contract anniversary near the book's day, noticed some weeks before and
+        # unknown until then (fixed days, so that later loads agree with this one)
+        effective = anniversary_on_or_after(created, BOOK_DAY - timedelta(days=240))
+        noticed = effective - timedelta(days=notice_days)
+        if noticed < today:
+            churn = {
+                "account_id": external_id,
+                "event_id": f"demo-churn-{n:04d}",
+                "kind": kind,
+                "noticed_at": midnight(noticed).isoformat(),
+                "effective_at": midnight(effective).isoformat(),
+                "reason": reason,
             }
+            ends = effective if effective < today else None
+    row = {
+        "external_id": external_id,
+        "name": DEMO_HOST_ACCOUNT_NAME if external_id == DEMO_HOST_ACCOUNT else name,
+        "plan": plan,
+        "industry": industry,
+        "employee_count": str(employees),
+        "arr": str(arr),
+        "csm_email": csm_email,
+        "renewal_date": anniversary_on_or_after(created, today).isoformat(),
+        "created_at": midnight(created).isoformat(),
+        "region": region,
+    }
+    return DemoAccount(
+        n, external_id, plan, health, created, csm_email, quiet_since, churn, ends, row
+    )
+
+
+def demo_users(
+    account: DemoAccount, today: date
+) -> Iterable[tuple[dict[str, str], list[dict[str, str]]]]:
+    """The account's users, each with their answers of the HISTORY_DAYS before `today`."""
+    count = random.Random(f"{SEED}:users:{account.number}").randint(3, 12)
+    start, end = midnight(today - timedelta(days=HISTORY_DAYS)), midnight(today)
+    stop = min(
+        (midnight(d) for d in (account.quiet_since, account.ends) if d is not None), default=end
+    )
+    for u in range(1, count + 1):
+        user_id = f"{account.external_id}-u{u:02d}"
+        rng = random.Random(f"{SEED}:user:{user_id}")
+        role = pick(rng, ROLES)
+        locale = "ja" if rng.random() < 0.15 else "en"
+        age = max(0, (today - account.created).days)
+        joined = midnight(account.created) + timedelta(
+            days=rng.randint(0, min(120, age)), minutes=rng.randint(0, 1439)
         )
-        for u in range(1, rng.randint(3, 12) + 1):
-            user_id = f"{account_id}-u{u:02d}"
-            role = pick(rng, ROLES)
-            locale = "ja" if rng.random() < 0.15 else "en"
-            users.append(
+        phase = rng.randrange(CADENCE_DAYS)
+        # most users used the product in the last days; some drifted away long ago
+        away_hours = rng.expovariate(1 / 60) if rng.random() < 0.8 else rng.uniform(720, 4800)
+        last_seen = min(end, stop) - timedelta(hours=away_hours)
+        if stop < end:
+            last_seen = stop - timedelta(hours=rng.uniform(0, 480))
+        last_seen = max(last_seen, joined)
+        user = {
+            "external_id": user_id,
+            "account_id": account.external_id,
+            "role": role,
+            "email": f"user{u}@{account.external_id}.example.com",
+            "locale": locale,
+            "first_seen_at": joined.isoformat(),
+            "last_seen_at": last_seen.isoformat(),
+        }
+        answers = []
+        first = max(0, (start.date() - CALENDAR_START).days // CADENCE_DAYS - 1)
+        last = (today - CALENDAR_START).days // CADENCE_DAYS + 1
+        for cycle in range(first, last + 1):
+            ask = random.Random(f"{SEED}:ask:{user_id}:{cycle}")
+            if ask.random() > RESPONSE_RATE:
+                continue
+            answered = midnight(CALENDAR_START) + timedelta(
+                days=phase + CADENCE_DAYS * cycle + ask.randint(0, 6),
+                minutes=ask.randint(0, 1439),
+            )
+            # asked from two weeks after they joined, never after the account went quiet
+            if not (max(start, joined + timedelta(days=14)) <= answered < min(end, stop)):
+                continue
+            lean = {"admin": 0.3, "recruiter": 0.1, "read-only": -0.2, "candidate": -0.1}[role]
+            noise = ask.gauss(0, 1.4)
+            score = max(0, min(10, round(8.3 + 1.5 * (account.health + lean) + noise)))
+            comment = ask.choice(COMMENTS[category(score)]) if ask.random() < 0.5 else ""
+            answers.append(
                 {
-                    "external_id": user_id,
-                    "account_id": account_id,
-                    "role": role,
-                    "email": f"user{u}@{account_id}.example.com",
+                    "response_id": f"demo-{user_id}-c{cycle}",
+                    "account_id": account.external_id,
+                    "user_id": user_id,
+                    "score": str(score),
+                    "comment": comment,
+                    "answered_at": answered.isoformat(),
                     "locale": locale,
-                    "first_seen_at": (anchor - timedelta(days=400)).isoformat(),
                 }
             )
-            for quarter in range(4, 0, -1):
-                if rng.random() > 0.4:
-                    continue
-                lean = {"admin": 0.3, "recruiter": 0.1, "read-only": -0.2, "candidate": -0.1}[role]
-                score = max(0, min(10, round(7.6 + 1.6 * (health + lean) + rng.gauss(0, 1.4))))
-                answered = anchor - timedelta(
-                    days=91 * quarter - rng.randint(0, 90), minutes=rng.randint(0, 1439)
-                )
-                comment = rng.choice(COMMENTS[category(score)]) if rng.random() < 0.5 else ""
-                responses.append(
-                    {
-                        "response_id": f"demo-{user_id}-q{quarter}",
-                        "account_id": account_id,
-                        "user_id": user_id,
-                        "score": str(score),
-                        "comment": comment,
-                        "answered_at": answered.isoformat(),
-                        "locale": locale,
-                    }
-                )
-        if rng.random() < 1 / (1 + math.exp(2.0 + 1.6 * health)):
-            noticed = anchor - timedelta(days=rng.randint(0, 200))
-            churn.append(
-                {
-                    "account_id": account_id,
-                    "event_id": f"demo-churn-{n:04d}",
-                    "kind": rng.choice(["termination_notice", "non_renewal"]),
-                    "noticed_at": noticed.isoformat(),
-                    "effective_at": (
-                        noticed + timedelta(days=rng.choice([30, 60, 90]))
-                    ).isoformat(),
-                    "reason": rng.choice(
-                        ["budget cuts", "moved to a competitor", "product gaps", "company acquired"]
-                    ),
-                }
-            )
+        yield user, answers
+
+
+def generate(today: date) -> dict[str, tuple[list[str], list[SourceRow]]]:
+    """The demo book as import rows, for the day `today` (answers up to its start)."""
+    accounts, users, responses, churn = [], [], [], []
+    for n in range(1, ACCOUNTS + len(NEW_ACCOUNT_AGES) + 1):
+        account = demo_account(n, today)
+        accounts.append(account.row)
+        if account.churn is not None:
+            churn.append(account.churn)
+        for user, answers in demo_users(account, today):
+            users.append(user)
+            responses.extend(answers)
     csms = [
         {
             "email": e,
             "name": name,
             "manager_email": m,
             "slack_user_id": f"U0DEMO{i:02d}",
-            "slack_channel": "#cs-alerts",
+            "slack_channel": "#smb-pool" if kind == "pooled" else "#cs-alerts",
         }
-        for i, (e, name, m) in enumerate(CSMS)
+        for i, (e, name, m, kind) in enumerate(CSMS)
     ]
     return {
         "csms": rows(csms),
@@ -209,14 +342,23 @@ NAMES = [
 SUFFIXES = ["Corp", "GmbH", "KK", "Labs", "Holdings", "Systems", "Partners", "Group"]
 
 
-async def load_demo(today: date | None = None) -> list[str]:
+async def load_demo(today: date | None = None, now: datetime | None = None) -> list[str]:
+    """Load the demo book for `today` (default: the day of `now`, by default the current
+    time) and run what the service's jobs would run on it once: the answer rules on the
+    last days' answers, health snapshots, the time-driven CTA rules."""
+    from feedback.kernel.clock import utcnow
+    from feedback.responses.models import Response
     from feedback.settings import get_settings
 
     if get_settings().environment == "production":
         raise RuntimeError("demo data is not loaded when FEEDBACK_ENV=production")
+    if now is None:
+        now = utcnow() if today is None else datetime.combine(today, time(9), tzinfo=UTC)
+    today = today or now.date()
     importer = Importer(actor="demo", source="cli")
+    newest = await Response.select(Response.id).order_by(Response.id, ascending=False).first()
     lines = []
-    for kind, (header, source_rows) in generate(today or datetime.now(UTC).date()).items():
+    for kind, (header, source_rows) in generate(today).items():
         result: ImportResult = await importer.run(kind, header, source_rows)
         if not result.ok:
             raise RuntimeError(f"demo {kind} did not load: {result.errors[:3]}")
@@ -224,8 +366,11 @@ async def load_demo(today: date | None = None) -> list[str]:
             f"{kind}: {result.created} created, {result.updated} updated, "
             f"{result.unchanged} unchanged"
         )
+    lines.append(await load_demo_team())
     lines.append(await load_demo_survey())
-    lines.append(await load_demo_health(today or datetime.now(UTC).date()))
+    lines.append(await load_demo_health(today))
+    lines.append(await load_demo_programs())
+    lines.append(await load_demo_ctas(now, after_response=newest["id"] if newest else 0))
     password = os.environ.get("FEEDBACK_ADMIN_PASSWORD") or DEFAULT_DEMO_PASSWORD
     created = []
     for email, role, csm_email in STAFF:
@@ -240,8 +385,74 @@ async def load_demo(today: date | None = None) -> list[str]:
             f"{'FEEDBACK_ADMIN_PASSWORD' if password != DEFAULT_DEMO_PASSWORD else password})"
         )
     else:
-        lines.append("staff users: already present (admin@example.com, manager@, csm@, analyst@)")
+        lines.append(
+            "staff users: already present (admin@example.com, manager@, csm@, analyst@, pool@)"
+        )
     return lines
+
+
+def meeting_url(email: str) -> str:
+    return MEETING_BASE + email.split("@")[0].replace(".", "-")
+
+
+async def load_demo_team() -> str:
+    """Every demo CSM's kind and meeting link, and the SMB pool with its specialists;
+    only what differs is written, so a second run changes nothing."""
+    from feedback.accounts.models import CSM
+    from feedback.pools.models import Pool
+    from feedback.pools.services import create_pool, update_csm_profile
+
+    changed = 0
+    rows = await CSM.select(CSM.id, CSM.email, CSM.kind, CSM.meeting_url).where(
+        CSM.email.is_in([c[0] for c in CSMS])
+    )
+    by_email = {row["email"]: row for row in rows}
+    for email, _, _, kind in CSMS:
+        row = by_email[email]
+        wanted = {"kind": kind, "meeting_url": meeting_url(email)}
+        changes = {k: v for k, v in wanted.items() if row[k] != v}
+        if changes:
+            await update_csm_profile(row["id"], changes, actor="demo", source="cli")
+            changed += 1
+    pool = "pool: already present (SMB pool)"
+    if not await Pool.exists().where(Pool.name == POOL["name"]):
+        await create_pool(
+            {k: v for k, v in POOL.items() if k != "members"},
+            list(POOL["members"]),
+            actor="demo",
+            source="cli",
+        )
+        pool = "pool created: SMB pool (sign in as pool@example.com)"
+    return f"CSM profiles: {changed} updated; {pool}"
+
+
+async def load_demo_programs() -> str:
+    """Both shipped programs, switched on: their mails wait on the mail outbox page until
+    FEEDBACK_SMTP_URL names a server."""
+    from feedback.programs.shipped import ensure_default_programs
+
+    ids = await ensure_default_programs(enabled=True)
+    return f"programs: {len(ids)} on (Onboarding, Poor NPS follow-up)"
+
+
+async def load_demo_ctas(now: datetime, after_response: int) -> str:
+    """The CTAs the service's jobs would have raised: the answer rules on the answers this
+    load added from the last RECENT_ANSWER_DAYS (as if given in the widget, each on its
+    day), then the time-driven rules once. What a second load finds open stays as it is."""
+    from feedback.ctas.rules import apply_answer_rules, evaluate_rules, queue_answers_for_rules
+
+    since = now - timedelta(days=RECENT_ANSWER_DAYS)
+    queued = await queue_answers_for_rules(since, after_response=after_response)
+    # day by day, each answer's CTA raised the evening of its day: due dates count from
+    # then, so the older ones are overdue now, as on a real Monday
+    day = since.date()
+    while day <= now.date():
+        evening = min(now, datetime.combine(day, time(18), tzinfo=UTC))
+        while await apply_answer_rules(now=evening):
+            pass
+        day += timedelta(days=1)
+    raised = await evaluate_rules(now)
+    return f"CTAs: {queued} recent answers through the answer rules, {raised} raised by the others"
 
 
 async def load_demo_health(today: date, days: int = 31) -> str:
@@ -264,7 +475,11 @@ async def load_demo_survey() -> str:
     if await WidgetKey.exists().where(WidgetKey.key == DEMO_WIDGET_KEY):
         return "demo survey: already present (key wk_demo_local)"
     survey = Survey(
-        name="Quarterly NPS", product_name="Acme HR", promoter_link_url="https://www.g2.com/"
+        name="Quarterly NPS",
+        product_name="Acme HR",
+        promoter_link_url="https://www.g2.com/",
+        # a detractor on the demo host page is offered a meeting with Alex, the account's CSM
+        talk_to_detractors=True,
     )
     await survey.save()
     await Schedule(

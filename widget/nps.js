@@ -6,12 +6,8 @@
  *                   {id: 'acct-1', name: 'Acme', plan: 'paid'}, {identity_token: '...'});
  * </script>
  * <script async src="https://feedback.example.com/widget/v1/nps.js"></script>
- * Strict CSP: move the first script to a file reading data-key/data-base from its tag
- * (see feedback/web/static/demo-host.js); allow the service in script/style/connect-src.
- * identity_token: made by your server (docs/widget.md). NPS('reset') at logout; NPS('show')
- * asks now (see docs); ?nps_preview=<token> in the page's URL shows an admin's preview.
- * NPS('preview', {container, texts, theme, locale, promoter_link_url}) makes no API call.
- * theme: {accent: '#2f5bea', position: 'bottom-right' (default) or 'bottom-left'}.
+ * identity_token: made by your server. NPS('reset') at logout; NPS('show') asks now;
+ * NPS('preview', {...}) makes no API call. Strict CSP, previews, themes: docs/widget.md.
  */
 (() => {
   const w = window, d = document, queued = w.NPS;
@@ -206,10 +202,13 @@
     focusIn(s, box);
   }
 
+  // promoters: the review link; detractors: "Talk to <owner>", its click counted (no cookie)
   function thanks(s) {
     step(s, 2, s.texts.thanks[s.kind]);
-    const a = s.kind === 'promoter' && /^https?:/.test(s.link) &&
-      el('a', { class: 'b', href: s.link, target: '_blank', rel: 'noopener' }, s.body, s.texts.promoter_link_label);
+    const t = s.kind === 'detractor' && s.talk_to, href = s.kind === 'promoter' ? s.link : t && t.url;
+    const a = /^https?:/.test(href) && el('a', { class: 'b', href, target: '_blank', rel: 'noopener' }, s.body,
+      t ? (s.texts.talk_to_label || '{name}').replace('{name}', t.name) : s.texts.promoter_link_label);
+    if (a && t && !s.container) a.onclick = () => send('clicks', { display_token: s.token, link: 'talk_to' });
     focusIn(s, a || s.card);
     const later = () => (s.auto = setTimeout(() => (s.card.matches(':hover') ? later() : close(s)), 8e3));
     if (!s.container) later();

@@ -32,12 +32,23 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     # renewal within N days while the account's NPS over the last year is negative or its
     # latest health is in the red band
     "renewal_risk": {"enabled": True, "days_before_renewal": 90, "due_days": 7},
-    # no response and no end-user activity for N days
-    "going_dark": {"enabled": True, "days": 60, "due_days": 7},
+    # no answer and no end-user activity for N days and for `usual_gap_multiple` times the
+    # account's usual gap between answers over the last year (an account heard from every
+    # quarter is not dark after 60 days); never for an account never heard from at all
+    "going_dark": {"enabled": True, "days": 60, "usual_gap_multiple": 2, "due_days": 7},
     # health falls into the red band or drops by N points in 7 days (health scores)
     "health_alert": {"enabled": True, "drop_points": 15, "due_days": 5},
     # each CSM's digest (open CTAs by priority, new detractors), once a day from this hour
     "daily_digest": {"enabled": True, "hour_utc": 8},
+    # the rules' CTAs are due in working days (Monday to Friday) by their priority; off: each
+    # rule's own `due_days` (calendar days)
+    "due_by_priority": {
+        "enabled": True,
+        "urgent_working_days": 1,
+        "high_working_days": 3,
+        "medium_working_days": 7,
+        "low_working_days": 14,
+    },
 }
 RULE_PARAMS: dict[str, tuple[str, ...]] = {
     name: tuple(k for k in params if k != "enabled") for name, params in DEFAULT_RULES.items()

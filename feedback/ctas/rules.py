@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from feedback.accounts.models import Account
 from feedback.ctas import queries
 from feedback.ctas.actions import change_cta
 from feedback.ctas.history import json_text, record_event
@@ -31,6 +34,7 @@ from feedback.health.reads import ACCOUNTS_PER_QUERY, latest_day, latest_scores,
 from feedback.kernel.clock import utcnow
 from feedback.kernel.nps import category
 from feedback.outbox.enqueue import enqueue_cta_message
+from feedback.responses.models import Response
 
 log = logging.getLogger("feedback.ctas")
 
@@ -49,6 +53,86 @@ def detractor_priority(score: int, arr_cents: int | None, high_arr_cents: int) -
     if arr_cents is not None and arr_cents >= high_arr_cents:
         priority -= 1
     return max(1, priority)
+
+
+# priorities 1-4 by name, as the due-by-priority settings name them
+PRIORITY_NAMES = {1: "urgent", 2: "high", 3: "medium", 4: "low"}
+# a renewal this close makes any time-driven CTA of the account one step more urgent
+RENEWAL_SOON_DAYS = 60
+
+
+def add_working_days(day: date, days: int) -> date:
+    """The working day (Monday to Friday) `days` working days after `day` (1 after a Friday
+    or a Sunday is the Monday); 0 is `day` itself when it is a working day, else the next."""
+    while days <= 0 and day.weekday() >= 5:
+        day += timedelta(days=1)
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+def due_for(priority: int, rules: dict[str, Any], rule: dict[str, Any], now: datetime) -> date:
+    """When a rule's CTA of this priority is due: by priority in working days (urgent the
+    next working day, low in about three weeks), or the rule's own `due_days` when the
+    due-by-priority setting is off."""
+    spread = rules["due_by_priority"]
+    if spread["enabled"]:
+        name = PRIORITY_NAMES[min(4, max(1, priority))]
+        return add_working_days(now.date(), spread[f"{name}_working_days"])
+    return _due(now, rule["due_days"])
+
+
+def account_priority(
+    base: int,
+    arr_cents: int | None,
+    renewal: date | None,
+    today: date,
+    high_arr_cents: int,
+) -> int:
+    """1 (urgent) to 4 (low) for a time-driven CTA: the rule's `base`, one step more urgent
+    for a large account (ARR at least the detractor rule's `high_arr_cents`) and for a
+    renewal within RENEWAL_SOON_DAYS, one step less for an account that pays nothing."""
+    priority = base
+    if arr_cents is not None and arr_cents >= high_arr_cents:
+        priority -= 1
+    if renewal is not None and 0 <= (renewal - today).days <= RENEWAL_SOON_DAYS:
+        priority -= 1
+    if arr_cents == 0:
+        priority += 1
+    return min(4, max(1, priority))
+
+
+def usual_gap_days(answered: list[datetime]) -> float | None:
+    """How many days usually pass between an account's answers: the median gap between its
+    answer days (answers on one day count once), None with fewer than two such days."""
+    days = sorted({moment.date() for moment in answered})
+    if len(days) < 2:
+        return None
+    return float(statistics.median((b - a).days for a, b in itertools.pairwise(days)))
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, datetime):
+        return value.date()
+    return date.fromisoformat(str(value)[:10])
+
+
+async def _account_facts(accounts: list[int]) -> dict[int, tuple[int | None, date | None]]:
+    """(arr_cents, renewal_date) of these accounts."""
+    facts: dict[int, tuple[int | None, date | None]] = {}
+    ids = sorted(set(accounts))
+    for start in range(0, len(ids), ACCOUNTS_PER_QUERY):
+        chunk = ids[start : start + ACCOUNTS_PER_QUERY]
+        rows = await Account.select(Account.id, Account.arr_cents, Account.renewal_date).where(
+            Account.id.is_in(chunk)
+        )
+        for row in rows:
+            facts[row["id"]] = (row["arr_cents"], _as_date(row["renewal_date"]))
+    return facts
 
 
 def _trigger(row: dict[str, Any]) -> dict[str, Any]:
@@ -74,13 +158,14 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
     who = answer["user_external_id"] or "a user"
     if category(score) == "detractor" and rules["detractor_risk"]["enabled"]:
         rule = rules["detractor_risk"]
+        priority = detractor_priority(score, answer["arr_cents"], rule["high_arr_cents"])
         return Signal(
             account_id=answer["account"],
             type="risk",
             reason=DETRACTOR_REASON,
             detail=f"{who} answered {score}" + (f": {comment}" if comment else ""),
-            priority=detractor_priority(score, answer["arr_cents"], rule["high_arr_cents"]),
-            due_on=_due(now, rule["due_days"]),
+            priority=priority,
+            due_on=due_for(priority, rules, rule, now),
             trigger=_trigger(answer),
             actor="rule:detractor_risk",
         )
@@ -91,7 +176,7 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
             reason=ADVOCACY_REASON,
             detail=f"{who} answered {score}: {comment}",
             priority=4,
-            due_on=_due(now, rules["promoter_advocacy"]["due_days"]),
+            due_on=due_for(4, rules, rules["promoter_advocacy"], now),
             trigger=_trigger(answer),
             actor="rule:promoter_advocacy",
         )
@@ -401,6 +486,28 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
     return handled
 
 
+async def queue_answers_for_rules(since: datetime, after_response: int = 0) -> int:
+    """Queue for the answer rules the answers given since `since` that the rules act on (a
+    detractor's score, a promoter's comment), as if they had come through the widget: for
+    answers that arrived another way, e.g. the demo's. Only answers with an id above
+    `after_response` (those added since); each is queued at its own time, once."""
+    rows = await Response.select(
+        Response.id, Response.score, Response.comment, Response.answered_at
+    ).where(Response.id > after_response, Response.answered_at >= since)
+    wanted = [
+        row
+        for row in rows
+        if category(row["score"]) == "detractor"
+        or (category(row["score"]) == "promoter" and (row["comment"] or "").strip())
+    ]
+    for start in range(0, len(wanted), ACCOUNTS_PER_QUERY):
+        chunk = wanted[start : start + ACCOUNTS_PER_QUERY]
+        await RulesQueue.insert(
+            *(RulesQueue(response=row["id"], due=row["answered_at"]) for row in chunk)
+        ).on_conflict(action="DO NOTHING")
+    return len(wanted)
+
+
 async def answers_awaiting_rules() -> tuple[int, datetime | None]:
     """How many answers wait for the rules, and since when (for /metrics)."""
     row = await queries.ANSWERS_AWAITING.first()
@@ -477,20 +584,31 @@ async def _health_alert_candidates(day: date, drop_points: float) -> list[dict[s
     ]
 
 
-async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: int) -> int:
-    """Health in the red band, or N points lower than 7 days before: a health alert."""
+async def _health_alerts(now: datetime, rules: dict[str, Any]) -> int:
+    """Health in the red band, or N points lower than 7 days before: a health alert, high
+    for red and medium for a drop, moved by ARR and a near renewal (`account_priority`)."""
+    rule, high_arr_cents = rules["health_alert"], rules["detractor_risk"]["high_arr_cents"]
     day = await latest_day()
     if day is None:
         return 0
+    candidates = await _health_alert_candidates(day, rule["drop_points"])
+    facts = await _account_facts([row["account"] for row in candidates])
     raised = 0
-    for row in await _health_alert_candidates(day, rule["drop_points"]):
+    for row in candidates:
         score = float(row["score"])
         parts = []
         if row["band"] == "red":
             parts.append(f"health {score:.0f} is in the red band")
         if row["week_ago"] is not None and float(row["week_ago"]) - score >= rule["drop_points"]:
             parts.append(f"down {float(row['week_ago']) - score:.0f} points in 7 days")
-        large = row["arr_cents"] is not None and row["arr_cents"] >= high_arr_cents
+        _, renewal = facts.get(row["account"], (None, None))
+        priority = account_priority(
+            2 if row["band"] == "red" else 3,
+            row["arr_cents"],
+            renewal,
+            now.date(),
+            high_arr_cents,
+        )
         async with write_transaction():
             _, what = await raise_signal(
                 Signal(
@@ -498,8 +616,8 @@ async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: in
                     type="health_alert",
                     reason=HEALTH_REASON,
                     detail=f"On {day.isoformat()}: " + " and ".join(parts),
-                    priority=1 if large and row["band"] == "red" else 2,
-                    due_on=_due(now, rule["due_days"]),
+                    priority=priority,
+                    due_on=due_for(priority, rules, rule, now),
                     trigger={
                         "kind": "health",
                         "day": day,
@@ -515,13 +633,26 @@ async def _health_alerts(now: datetime, rule: dict[str, Any], high_arr_cents: in
     return raised
 
 
-async def _renewals_at_risk(now: datetime, rule: dict[str, Any]) -> int:
+def renewal_priority(days_left: int, arr_cents: int | None, high_arr_cents: int) -> int:
+    """1 (urgent) to 4 (low) for a renewal at risk: urgent within 30 days, high within 60,
+    medium beyond; one step more urgent for a large account, one less for a free one."""
+    priority = 1 if days_left <= 30 else 2 if days_left <= 60 else 3
+    if arr_cents is not None and arr_cents >= high_arr_cents:
+        priority -= 1
+    if arr_cents == 0:
+        priority += 1
+    return min(4, max(1, priority))
+
+
+async def _renewals_at_risk(now: datetime, rules: dict[str, Any]) -> int:
     """A renewal within N days while the account's NPS over the last year is negative or its
     latest health is in the red band: a renewal CTA."""
+    rule, high_arr_cents = rules["renewal_risk"], rules["detractor_risk"]["high_arr_cents"]
     today = now.date()
     horizon = today + timedelta(days=rule["days_before_renewal"])
     renewing = await queries.RENEWING_ACCOUNTS.fetch(now - timedelta(days=365), today, horizon)
     health = await latest_scores([row["id"] for row in renewing]) if renewing else {}
+    facts = await _account_facts([row["id"] for row in renewing]) if renewing else {}
     raised = 0
     for row in renewing:
         nps = None
@@ -540,6 +671,8 @@ async def _renewals_at_risk(now: datetime, rule: dict[str, Any]) -> int:
         if red:
             assert latest is not None and latest.score is not None
             why.append(f"health {latest.score:.0f} in the red band")
+        arr_cents, _ = facts.get(row["id"], (None, None))
+        priority = renewal_priority((renewal - today).days, arr_cents, high_arr_cents)
         async with write_transaction():
             _, what = await raise_signal(
                 Signal(
@@ -547,8 +680,8 @@ async def _renewals_at_risk(now: datetime, rule: dict[str, Any]) -> int:
                     type="renewal",
                     reason=RENEWAL_REASON,
                     detail=f"Renews on {renewal.isoformat()} with " + " and ".join(why),
-                    priority=1 if (renewal - today).days <= 30 else 2,
-                    due_on=min(_due(now, rule["due_days"]), renewal),
+                    priority=priority,
+                    due_on=min(due_for(priority, rules, rule, now), renewal),
                     trigger={
                         "kind": "renewal",
                         "renewal_date": renewal,
@@ -562,25 +695,66 @@ async def _renewals_at_risk(now: datetime, rule: dict[str, Any]) -> int:
     return raised
 
 
-async def _going_dark(now: datetime, rule: dict[str, Any]) -> int:
-    """No answers and no product activity for N days: a going-dark CTA."""
+async def _answer_times(accounts: list[int], since: datetime) -> dict[int, list[datetime]]:
+    """When each of these accounts' answers since `since` came."""
+    times: dict[int, list[datetime]] = {account: [] for account in accounts}
+    for start in range(0, len(accounts), ACCOUNTS_PER_QUERY):
+        chunk = accounts[start : start + ACCOUNTS_PER_QUERY]
+        rows = await Response.select(Response.account, Response.answered_at).where(
+            Response.account.is_in(chunk), Response.answered_at >= since
+        )
+        for row in rows:
+            moment = as_utc_datetime(row["answered_at"])
+            if moment is not None:
+                times[row["account"]].append(moment)
+    return times
+
+
+def dark_threshold_days(days: int, multiple: int, usual_gap: float | None) -> float:
+    """How long an account may be silent before it counts as going dark: the rule's `days`,
+    or `multiple` times its usual gap between answers when that is longer."""
+    if usual_gap is None:
+        return float(days)
+    return max(float(days), multiple * usual_gap)
+
+
+async def _going_dark(now: datetime, rules: dict[str, Any]) -> int:
+    """No answers and no product activity for N days, and for longer than twice the
+    account's usual gap between answers: a going-dark CTA. An account never heard from
+    (no answer, no user seen) has no activity to lose and raises nothing."""
+    rule, high_arr_cents = rules["going_dark"], rules["detractor_risk"]["high_arr_cents"]
     cutoff = now - timedelta(days=rule["days"])
-    raised = 0
+    silent: dict[int, datetime] = {}
     for row in await queries.ACCOUNT_ACTIVITY.fetch():
-        moments = [as_utc_datetime(row[k]) for k in ("last_answer", "last_seen", "created_at")]
+        moments = [as_utc_datetime(row[k]) for k in ("last_answer", "last_seen")]
         latest = max((m for m in moments if m is not None), default=None)
-        if latest is None or latest >= cutoff:
+        if latest is not None and latest < cutoff:
+            silent[row["id"]] = latest
+    if not silent:
+        return 0
+    accounts = sorted(silent)
+    history = await _answer_times(accounts, now - timedelta(days=365))
+    facts = await _account_facts(accounts)
+    raised = 0
+    for account in accounts:
+        latest = silent[account]
+        gap = usual_gap_days(history[account])
+        quiet_days = (now - latest).total_seconds() / 86400
+        if quiet_days < dark_threshold_days(rule["days"], rule["usual_gap_multiple"], gap):
             continue
+        arr_cents, renewal = facts.get(account, (None, None))
+        priority = account_priority(3, arr_cents, renewal, now.date(), high_arr_cents)
+        usually = "" if gap is None else f"; usually an answer every {gap:.0f} days"
         async with write_transaction():
             _, what = await raise_signal(
                 Signal(
-                    account_id=row["id"],
+                    account_id=account,
                     type="going_dark",
                     reason=DARK_REASON,
-                    detail=f"No answers and no product activity since {latest.date()}",
-                    priority=2,
-                    due_on=_due(now, rule["due_days"]),
-                    trigger={"kind": "going_dark", "last_activity": latest},
+                    detail=f"No answers and no product activity since {latest.date()}" + usually,
+                    priority=priority,
+                    due_on=due_for(priority, rules, rule, now),
+                    trigger={"kind": "going_dark", "last_activity": latest, "usual_gap": gap},
                     actor="rule:going_dark",
                 ),
                 now,
@@ -597,11 +771,9 @@ async def evaluate_rules(now: datetime | None = None) -> int:
     rules = await cta_rules()
     raised = 0
     if rules["health_alert"]["enabled"]:
-        raised += await _health_alerts(
-            now, rules["health_alert"], rules["detractor_risk"]["high_arr_cents"]
-        )
+        raised += await _health_alerts(now, rules)
     if rules["renewal_risk"]["enabled"]:
-        raised += await _renewals_at_risk(now, rules["renewal_risk"])
+        raised += await _renewals_at_risk(now, rules)
     if rules["going_dark"]["enabled"]:
-        raised += await _going_dark(now, rules["going_dark"])
+        raised += await _going_dark(now, rules)
     return raised

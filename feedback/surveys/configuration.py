@@ -30,6 +30,8 @@ class SurveyIn(msgspec.Struct, forbid_unknown_fields=True):
     product_name: Text200 = "our product"
     texts: dict[str, dict[str, Any]] = {}
     promoter_link_url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    # detractors' thank-you offers "Talk to <owner>" with the owner's meeting link
+    talk_to_detractors: bool = False
     theme: dict[str, str] = {}
     active: bool = True
 

@@ -61,6 +61,9 @@ class ShownSurvey(msgspec.Struct, frozen=True, kw_only=True):
     promoter_link_url: str | None
     delay_seconds: int
     expires_at: datetime
+    account: int  # the account's primary key
+    # whether a detractor's thank-you offers "Talk to <owner>" (the survey's setting)
+    talk_to_detractors: bool = False
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -246,7 +249,7 @@ async def _visit(
     if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
         return None, (row if row["id"] is not None else None)
     if schedule is not None and token is not None:
-        return _shown(schedule, token, display_locale or "en", texts, now), None
+        return _shown(schedule, token, display_locale or "en", texts, now, account_pk), None
     return Outcome(False, _next_check(next_checks, now)), None
 
 
@@ -372,11 +375,16 @@ async def _reserve(
     )
     if not inserted:
         raise _NotReserved  # rolls back the compare-and-set with the transaction
-    return _shown(schedule, token, locale, texts, now)
+    return _shown(schedule, token, locale, texts, now, user.account_id)
 
 
 def _shown(
-    schedule: ActiveSchedule, token: str, locale: str, texts: dict[str, Any], now: datetime
+    schedule: ActiveSchedule,
+    token: str,
+    locale: str,
+    texts: dict[str, Any],
+    now: datetime,
+    account: int,
 ) -> Outcome:
     return Outcome(
         True,
@@ -389,5 +397,7 @@ def _shown(
             promoter_link_url=schedule.texts.promoter_link_url,
             delay_seconds=schedule.delay_seconds,
             expires_at=now + DISPLAY_LIFETIME,
+            account=account,
+            talk_to_detractors=schedule.texts.talk_to_detractors,
         ),
     )

@@ -48,6 +48,9 @@ class Survey(Table, tablename="survey"):
     product_name = Varchar(length=200, default="our product")
     texts = JSONB(default={})
     promoter_link_url = Varchar(length=2000, null=True, default=None)
+    # a detractor's thank-you offers "Talk to <owner>" with the meeting link of the account's
+    # CSM (or of the pool serving it), in the words of the locale's `talk_to_label`
+    talk_to_detractors = Boolean(default=False)
     theme = JSONB(default={})
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -120,3 +123,18 @@ class Display(Table, tablename="display"):
     expires_at = Timestamptz()
     answered_at = Timestamptz(null=True, default=None)
     dismissed_at = Timestamptz(null=True, default=None)
+
+
+class LinkClick(Table, tablename="survey_link_click"):
+    """A display whose thank-you link (e.g. "Talk to ...") was followed: one row per display
+    and link, so the widget's retries count once. The survey's page counts them per
+    category; nothing here names the person beyond the display."""
+
+    id: Serial
+    # display:link, unique: a retried or repeated click of one display counts once
+    slot = Varchar(length=100, unique=True)
+    display = ForeignKey(references=Display, null=False, on_delete=OnDelete.cascade)
+    survey = ForeignKey(references=Survey, null=False, on_delete=OnDelete.cascade, index=True)
+    link = Varchar(length=20)
+    category = Varchar(length=20)
+    clicked_at = Timestamptz(default=TimestamptzNow())

@@ -135,3 +135,36 @@ def _visits_of(rows: int) -> Statement:
 
 # as for answers: a prepared statement per batch length in ROW_BATCHES, with a plan kept
 VISITS = {rows: _visits_of(rows) for rows in ROW_BATCHES}
+
+# -- "Talk to ..." and other thank-you links (feedback/surveys/talk_to.py)
+
+# The display of a token for a widget key, with the category of its answer: display, survey,
+# category (None before an answer). Primary keys and display.token (unique).
+DISPLAY_ANSWER = Statement("""
+SELECT d.id AS display, d.survey,
+       CASE WHEN r.score IS NULL THEN NULL
+            WHEN r.score >= 9 THEN 'promoter'
+            WHEN r.score >= 7 THEN 'passive'
+            ELSE 'detractor' END AS category
+FROM display d
+LEFT JOIN response r ON r.display = d.id
+WHERE d.token = {} AND d.widget_key = {}""")
+
+# A followed link, once per display and link: the new row's id, none when counted already
+# (survey_link_click.slot, unique).
+COUNT_LINK_CLICK = Statement("""
+INSERT INTO survey_link_click (slot, display, survey, link, category, clicked_at)
+VALUES ({}, {}, {}, {}, {}, {})
+ON CONFLICT (slot) DO NOTHING
+RETURNING id""")
+
+# A survey's followed links: link, category, clicks (survey_link_click_survey).
+LINK_CLICKS = Statement("""
+SELECT link, category, COUNT(*) AS clicks FROM survey_link_click
+WHERE survey = {} GROUP BY link, category ORDER BY link, category""")
+
+# The owner a detractor may talk to: the account's active CSM with a meeting link, else
+# nothing (then the pool serving the account is asked): name, meeting_url (primary keys).
+ACCOUNT_CSM_MEETING = Statement("""
+SELECT c.name, c.meeting_url FROM account a JOIN csm c ON c.id = a.csm
+WHERE a.id = {} AND c.active""")

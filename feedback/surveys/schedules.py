@@ -29,6 +29,7 @@ class SurveyTexts:
     texts: dict[str, Any]
     product_name: str
     promoter_link_url: str | None
+    talk_to_detractors: bool = False
     localised: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -99,6 +100,7 @@ async def _read_schedules() -> list[ActiveSchedule]:
             Schedule.survey.texts.as_alias("texts"),
             Schedule.survey.product_name.as_alias("product_name"),
             Schedule.survey.promoter_link_url.as_alias("promoter_link_url"),
+            Schedule.survey.talk_to_detractors.as_alias("talk_to_detractors"),
         )
         .where((Schedule.active == True) & (Schedule.survey.active == True))  # noqa: E712
         .order_by(Schedule.priority, ascending=False)
@@ -121,7 +123,12 @@ async def _read_schedules() -> list[ActiveSchedule]:
             ends_at=row["ends_at"],
             theme=row["theme"],
             # each schedule merges its texts per locale as its users are shown the survey
-            texts=SurveyTexts(row["texts"], row["product_name"], row["promoter_link_url"]),
+            texts=SurveyTexts(
+                row["texts"],
+                row["product_name"],
+                row["promoter_link_url"],
+                bool(row["talk_to_detractors"]),
+            ),
         )
         for row in rows
     ]

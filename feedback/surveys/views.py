@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put, route
@@ -25,13 +25,14 @@ from feedback.auth.services import audit
 from feedback.errors import error_body, http_error, internal_error_handler, status_of
 from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import DomainError, InputError
+from feedback.kernel.errors import DomainError, InputError, NotFound
 from feedback.kernel.principal import Role
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.ratelimit import client_address, client_bucket
 from feedback.responses import intake
 from feedback.surveys import configuration, eligibility, keys, previews, schedules, widget_openapi
 from feedback.surveys.models import IdentityMode, Schedule, Survey, WidgetKey
+from feedback.surveys.talk_to import count_click, link_clicks, talk_to_for
 from feedback.surveys.verification import MAX_TRAITS, Identity, TraitValue, verify
 
 # the label children bound once (a lookup by label values costs on every call)
@@ -72,6 +73,11 @@ class CommentIn(msgspec.Struct):
 
 class DismissIn(msgspec.Struct):
     display_token: Token
+
+
+class ClickIn(msgspec.Struct):
+    display_token: Token
+    link: Literal["talk_to"]
 
 
 _FIELD_IN_ERROR = re.compile(r"at `\$\.([A-Za-z_][A-Za-z0-9_]*)")
@@ -215,7 +221,7 @@ class WidgetController(Controller):
     request_max_body_size = WIDGET_BODY_LIMIT
 
     @route(
-        ["/eligibility", "/responses", "/comments", "/dismissals"],
+        ["/eligibility", "/responses", "/comments", "/dismissals", "/clicks"],
         http_method=[HttpMethod.OPTIONS],
         include_in_schema=False,
     )
@@ -272,6 +278,7 @@ class WidgetController(Controller):
                 return 200, {"show": False, "next_check_at": iso(outcome.next_check_at)}
             SHOWN.inc()
             display = outcome.display
+            talk_to = await talk_to_for(display.account) if display.talk_to_detractors else None
             return 200, {
                 "show": True,
                 "display_token": display.token,
@@ -281,6 +288,7 @@ class WidgetController(Controller):
                 "promoter_link_url": display.promoter_link_url,
                 "delay_seconds": display.delay_seconds,
                 "next_check_at": iso(outcome.next_check_at),
+                "talk_to": None if talk_to is None else msgspec.structs.asdict(talk_to),
             }
 
         return await widget_call(request, key, parse_check, act)
@@ -352,6 +360,25 @@ class WidgetController(Controller):
 
         return await widget_call(request, key, decoder(DismissIn), act)
 
+    @post(
+        "/clicks",
+        summary="A thank-you link was followed (counted once per display)",
+        status_code=200,
+        operation_class=widget_openapi.with_body(ClickIn, "Which display's link"),
+        responses=widget_openapi.widget_responses(
+            200, widget_openapi.ClickAnswer, "The click is counted"
+        ),
+    )
+    async def clicks(self, request: Request[Any, Any, Any], key: FromPath[str]) -> Response[Any]:
+        """Public, with a widget key. Counts that an answered display's "Talk to ..." link
+        was followed, per survey and the answer's category; a repeat counts once. No
+        cookie, nothing about the person beyond the display."""
+
+        async def act(info: keys.KeyInfo, data: ClickIn) -> tuple[int, dict[str, Any]]:
+            return 200, {"counted": await count_click(info, data.display_token, data.link)}
+
+        return await widget_call(request, key, decoder(ClickIn), act)
+
 
 # -- admin API ---------------------------------------------------------------------------
 
@@ -381,6 +408,18 @@ class SurveyAdminController(Controller):
     ) -> dict[str, Any]:
         await configuration.save_survey(data, principal.actor, principal.source, survey_id)
         return {"id": survey_id, **msgspec.structs.asdict(data)}
+
+    @get(
+        "/surveys/{survey_id:int}/link-clicks",
+        summary="How often the survey's thank-you links were followed, per category",
+        **access(Role.admin, Role.manager, Role.analyst),
+    )
+    async def survey_link_clicks(self, survey_id: FromPath[int]) -> dict[str, Any]:
+        """`{"talk_to": {"promoter": 0, "passive": 0, "detractor": 12}}`: answered displays
+        whose link was followed, each counted once."""
+        if not await Survey.exists().where(Survey.id == survey_id):
+            raise NotFound.for_field("survey_id", f"no survey {survey_id}")
+        return await link_clicks(survey_id)
 
     @get("/schedules", summary="Schedules", **access(Role.admin, Role.manager, Role.analyst))
     async def list_schedules(self) -> list[dict[str, Any]]:

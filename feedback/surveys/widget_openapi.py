@@ -49,6 +49,10 @@ FIELDS: dict[str, dict[str, str]] = {
     "DismissIn": {
         "display_token": "The token of the display the user closed.",
     },
+    "ClickIn": {
+        "display_token": "The token of the answered display whose thank-you link was followed.",
+        "link": 'Which link: `talk_to` (a detractor\'s "Talk to <owner>").',
+    },
 }
 
 
@@ -122,6 +126,20 @@ class EligibilityAnswer(msgspec.Struct):
     delay_seconds: Annotated[
         int | None, msgspec.Meta(description="With `show`: wait this long before showing.")
     ] = None
+    talk_to: Annotated[
+        dict[str, str] | None,
+        msgspec.Meta(
+            description="With `show`, when the survey offers it: `name` and `url` (an http(s) "
+            "meeting link) of the account's CSM or pool, for a detractor's thank-you "
+            "(`texts.talk_to_label`, with {name})."
+        ),
+    ] = None
+
+
+class ClickAnswer(msgspec.Struct):
+    counted: Annotated[
+        bool, msgspec.Meta(description="False when this display's link was counted already.")
+    ]
 
 
 class CommentAnswer(msgspec.Struct):

@@ -13,13 +13,13 @@ import jwt
 import pytest
 from playwright.async_api import expect
 
-from feedback.accounts.models import Account
+from feedback.accounts.models import CSM, Account
 from feedback.kernel.principal import Role
 from feedback.responses.models import Response
-from feedback.surveys.models import Display
+from feedback.surveys.models import Display, LinkClick, Survey
 from feedback.surveys.previews import make_preview_token
 from tests.browser.conftest import HostSite, apply_configuration
-from tests.support.factories import bearer, token
+from tests.support.factories import bearer, import_csv, token
 
 T = TypeVar("T")
 Widget = Callable[..., Awaitable[dict[str, Any]]]
@@ -737,3 +737,33 @@ async def test_the_demo_host_page_asks_again_as_a_preview(page: Any, service: st
     assert "nps_preview=" in page.url
     assert (await (await check.value).json())["show"] is True
     await expect(card).to_be_visible(timeout=5000)
+
+
+async def test_a_detractor_is_offered_a_talk_to_link_whose_click_is_counted_once(
+    page: Any, service: str, host: HostSite, widget: Widget
+) -> None:
+    await import_csv("csms", "email,name\nann@example.com,Ann Lee\n")
+    await import_csv("accounts", "external_id,name,csm_email\nacct-talk,Host Co,ann@example.com\n")
+    meeting = "https://cal.example.com/ann-lee"
+    await CSM.update({CSM.meeting_url: meeting}).where(CSM.email == "ann@example.com")
+    setup = await widget()
+    await Survey.update({Survey.talk_to_detractors: True}).where(Survey.id == setup["survey"])
+    await apply_configuration(service)
+    # the meeting page is another site: answered here, so the test needs no network
+    await page.context.route(f"{meeting}**", lambda route: route.fulfill(body="booked"))
+    url = host.page("/", service=service, key=setup["key"], user="talk-user", account="acct-talk")
+    await open_survey(page, url)
+    await answer(page, 3, "Too slow")
+    link = page.get_by_role("link", name="Talk to Ann Lee")
+    await expect(link).to_have_attribute("href", meeting)
+    await expect(link).to_have_attribute("target", "_blank")
+    await expect(link).to_have_attribute("rel", "noopener")
+    async with page.context.expect_page() as opened:
+        await link.click()
+    await (await opened.value).close()
+    await link.click(modifiers=["Control"])  # a second click counts nothing more
+
+    async def counted() -> list[dict[str, Any]]:
+        return await LinkClick.select(LinkClick.link, LinkClick.category)
+
+    assert await eventually(counted) == [{"link": "talk_to", "category": "detractor"}]
