@@ -21,6 +21,7 @@ from feedback.kernel.principal import Role
 from feedback.surveys import configuration
 from feedback.surveys.models import Schedule, Survey
 from feedback.surveys.schedules import min_days_between_surveys
+from feedback.surveys.talk_to import link_clicks
 from feedback.surveys.texts import CATEGORIES, DEFAULT_TEXTS
 
 TEXT_FIELDS = (
@@ -28,6 +29,7 @@ TEXT_FIELDS = (
     "low_label",
     "high_label",
     "promoter_link_label",
+    "talk_to_label",
     "comment_placeholder",
     "submit",
     "dismiss",
@@ -75,6 +77,7 @@ def survey_from_form(form: Any) -> configuration.SurveyIn:
             "name": (form.get("name") or "").strip(),
             "product_name": (form.get("product_name") or "").strip() or "our product",
             "promoter_link_url": (form.get("promoter_link_url") or "").strip() or None,
+            "talk_to_detractors": form.get("talk_to_detractors") == "on",
             "texts": texts,
             "theme": {
                 "accent": form.get("accent") or "#2f5bea",
@@ -186,13 +189,16 @@ class AdminPages(Controller):
             "theme": {},
             "active": True,
             "promoter_link_url": None,
+            "talk_to_detractors": False,
         }
+        clicks = None
         if survey_id is not None:
             row = await Survey.select().where(Survey.id == survey_id).output(load_json=True).first()
             if row is None:
                 raise NotFoundException(f"no survey {survey_id}")
             survey = row
-        return self._survey_template(principal, survey, survey_id)
+            clicks = await link_clicks(survey_id)
+        return self._survey_template(principal, survey, survey_id, clicks=clicks)
 
     def _survey_template(
         self,
@@ -200,6 +206,7 @@ class AdminPages(Controller):
         survey: dict[str, Any],
         survey_id: int | None,
         error: InputError | None = None,
+        clicks: dict[str, dict[str, int]] | None = None,
     ) -> Template:
         return Template(
             "admin/survey.html",
@@ -214,6 +221,7 @@ class AdminPages(Controller):
                 "text_fields": TEXT_FIELDS,
                 "defaults": DEFAULT_TEXTS,
                 "preview_texts": preview_texts(),
+                "link_clicks": clicks,
             },
         )
 
@@ -233,6 +241,7 @@ class AdminPages(Controller):
                 "name": form.get("name"),
                 "product_name": form.get("product_name"),
                 "promoter_link_url": form.get("promoter_link_url"),
+                "talk_to_detractors": form.get("talk_to_detractors") == "on",
                 "active": form.get("active") == "on",
                 "texts": {},
                 "theme": {},
