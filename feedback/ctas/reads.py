@@ -1,12 +1,16 @@
-"""CTAs as they are shown: one, a list of those a principal may see, a CTA's history."""
+"""CTAs as they are shown: one, a list of those a principal may see, a CTA's history, and
+the detractor CTAs of a period with the answer that followed each (the loop report)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from feedback.ctas import queries
 from feedback.ctas.access import can_see, team_of, visible_to
 from feedback.ctas.models import CtaEvent, CtaStatus
 from feedback.ctas.records import CtaView, HistoryEntry
-from feedback.db import Row, as_utc_datetime, fetch
+from feedback.db import Row, as_utc_datetime, fetch, is_sqlite
 from feedback.health.reads import newest_scores
 from feedback.kernel.errors import InputError, NotFound
 from feedback.kernel.principal import Principal, Role
@@ -103,3 +107,68 @@ async def cta_history(cta_id: int) -> list[HistoryEntry]:
         .order_by(CtaEvent.id)
     )
     return [HistoryEntry(**{**row, "at": as_utc_datetime(row["at"])}) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DetractorCta:
+    """A risk CTA an answer raised, as the loop report reads it: who owns it (CSM, their
+    manager, the pool), how it ended, and the account's first answer after it was closed."""
+
+    id: int
+    account_id: int
+    account_external_id: str
+    account_name: str
+    owner_id: int | None
+    owner_name: str | None
+    owner_manager: int | None
+    manager_name: str | None
+    pool_id: int | None
+    pool_name: str | None
+    status: str
+    outcome: str | None
+    created_at: datetime
+    closed_at: datetime | None
+    withdrawn: bool  # the answer rules closed it: the person changed their score
+    next_score: int | None
+    next_answered_at: datetime | None
+
+
+async def detractor_ctas(
+    principal: Principal, date_from: datetime | None, date_to: datetime | None
+) -> list[DetractorCta]:
+    """The detractor CTAs raised in [date_from, date_to) that the principal may see (a CSM:
+    those they own or of their accounts), oldest first."""
+    scope = visible_to(principal)
+    sql = queries.detractor_ctas_sql(
+        sqlite=is_sqlite(),
+        csm_scope=scope is not None,
+        date_from=date_from is not None,
+        date_to=date_to is not None,
+    )
+    args = [*([scope, scope] if scope is not None else []), date_from, date_to]
+    rows = await fetch(sql, *(a for a in args if a is not None))
+    return [_detractor_cta(row) for row in rows]
+
+
+def _detractor_cta(row: Row) -> DetractorCta:
+    created = as_utc_datetime(row["created_at"])
+    assert created is not None
+    return DetractorCta(
+        id=row["id"],
+        account_id=row["account_id"],
+        account_external_id=row["account_external_id"],
+        account_name=row["account_name"],
+        owner_id=row["owner_id"],
+        owner_name=row["owner_name"],
+        owner_manager=row["owner_manager"],
+        manager_name=row["manager_name"],
+        pool_id=row["pool_id"],
+        pool_name=row["pool_name"],
+        status=row["status"],
+        outcome=row["outcome"],
+        created_at=created,
+        closed_at=as_utc_datetime(row["closed_at"]),
+        withdrawn=bool(row["withdrawn"]),
+        next_score=None if row["next_score"] is None else int(row["next_score"]),
+        next_answered_at=as_utc_datetime(row["next_answered_at"]),
+    )

@@ -28,10 +28,17 @@ MANAGE = (Role.admin, Role.manager, Role.csm)
 
 
 class CtaAction(msgspec.Struct, forbid_unknown_fields=True):
+    """An action (`feedback.ctas.actions.change_cta`): `snooze` takes `snooze_days` or
+    `snooze_until` (a date) with a `reason`; `close` an `outcome` and/or a `reason` (the
+    note); `reassign` an `owner` (a CSM's id); `set_due` a `due_on` date; `note` a `reason`."""
+
     action: str
     snooze_days: int | None = None
-    reason: str = ""
+    snooze_until: date | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=5000)] = ""
     owner: int | None = None
+    outcome: str | None = None
+    due_on: date | None = None
     expected_version: int | None = None
 
 
@@ -136,13 +143,20 @@ class CtaController(Controller):
 
     @post(
         "/ctas/{cta_id:int}/actions",
-        summary="Acknowledge, snooze, close, reassign or reopen a CTA",
+        summary="Acknowledge, snooze, close, reassign, reopen, change the due date or note",
         status_code=200,
         **access(*MANAGE),
     )
     async def act(
         self, principal: CurrentPrincipal, cta_id: FromPath[int], data: JSONBody[CtaAction]
     ) -> dict[str, Any]:
+        """`action`: acknowledge, snooze (`snooze_days` 1-365, or `snooze_until` a date
+        after today with a `reason`), close (`outcome`: contacted, resolved, no_response,
+        not_actionable or churned, required for a CTA an answer raised; `reason` the note,
+        required without an outcome), reassign (`owner`), reopen (also a closed CTA),
+        set_due (`due_on`, today or later) or note (`reason`). With `expected_version` the
+        action is a compare-and-set: `changed` false and the current CTA when it moved on.
+        A bad field is a 422 naming it."""
         await get_visible_cta(principal, cta_id)
         change = await change_cta(
             cta_id,
@@ -150,8 +164,11 @@ class CtaController(Controller):
             actor=principal.actor,
             source=principal.source,
             snooze_days=data.snooze_days,
+            snooze_until=data.snooze_until,
             reason=data.reason,
             owner_id=data.owner,
+            outcome=data.outcome,
+            due_on=data.due_on,
             expected_version=data.expected_version,
         )
         return {"changed": change.changed, "message": change.message, "cta": cta_json(change.cta)}

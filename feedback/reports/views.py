@@ -27,6 +27,7 @@ from feedback.reports.choices import filter_choices
 from feedback.reports.churn import churn_report
 from feedback.reports.churn_segments import churn_segments, churn_segments_csv
 from feedback.reports.explorer import COLUMNS, responses_page
+from feedback.reports.loop import loop_csv, loop_report
 from feedback.reports.quadrant import quadrant_report
 from feedback.reports.segments import segment_scan
 from feedback.reports.services import (
@@ -475,3 +476,43 @@ class ReportController(Controller):
                 headers={"content-disposition": 'attachment; filename="themes.csv"'},
             )
         return Response(report.as_dict())
+
+    # --- closing the loop (issue 18) ---------------------------------------------------------
+
+    @get(
+        "/loop",
+        summary="Closing the loop with detractors: closure, time to close, recovered accounts",
+        operation_class=JsonOrCsv,
+        **access(*ALL_ROLES),
+    )
+    async def loop(
+        self,
+        principal: CurrentPrincipal,
+        group: FromQuery[str] = "csm",
+        date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
+        date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        confidence: FromQuery[float] = 0.95,
+        format: FromQuery[Literal["json", "csv"]] = "json",
+    ) -> Response[Any]:
+        """The risk CTAs that detractor answers raised in the period (`from`, `to`: when the
+        CTA was raised), per `group`: csm (the owner), pool (the pool serving the account)
+        or team (the owner's manager). Per group and in `total`: `cases`, `closed`,
+        `closure` (closed of cases, with its Wilson interval at `confidence`),
+        `median_hours_to_close` (of the closed ones), `outcomes` (closed CTAs per outcome;
+        `none`: closed without one), `followed_up` (closed CTAs whose account answered
+        again since), `recovered` (those whose next answer was 7 or more: passive or
+        promoter), `recovery` (recovered of followed_up, Wilson interval) and
+        `recovered_accounts`. CTAs the answer rules closed because the person changed their
+        score are left out and counted in `withdrawn`. A CSM sees the CTAs they own or of
+        their accounts. `format=csv`: one row per group, then All. docs/closing-the-loop.md
+        explains each figure."""
+        check_period(date_from, date_to)
+        check_text("group", group)
+        report = await loop_report(principal, group, date_from, date_to, confidence)
+        if format == "csv":
+            return Response(
+                loop_csv(report),
+                media_type="text/csv",  # Litestar adds the charset
+                headers={"content-disposition": 'attachment; filename="loop.csv"'},
+            )
+        return Response(report)

@@ -1,9 +1,16 @@
 """CTA pages: a CSM's (or a manager's team's) Calls-to-Action, acting on one, and for admins
-the CTA rules and the Slack outbox (what was, will be or could not be sent)."""
+the CTA rules and the Slack outbox (what was, will be or could not be sent).
+
+A CTA's actions are forms that POST to `/ctas/{id}` with the version shown (compare-and-set)
+and an optional `next`, a local path to come back to (the Today page's inline forms), with
+`?done=<outcome>` naming the notice to show. Pool CTAs nobody claimed have a Claim button
+(`POST /pools/claim/{id}`, the pools' route)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
@@ -14,7 +21,14 @@ from litestar.response import Redirect, Template
 from feedback.accounts.models import CSM
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.ctas.access import team_of as team_members
-from feedback.ctas.actions import SNOOZE_CHOICES, change_cta
+from feedback.ctas.actions import (
+    MAX_DUE_DAYS,
+    MAX_SNOOZE_DAYS,
+    OUTCOME_LABELS,
+    SNOOZE_CHOICES,
+    change_cta,
+    raised_by_answer,
+)
 from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
@@ -23,6 +37,7 @@ from feedback.kernel.principal import Principal, Role
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
 from feedback.settings import get_settings
+from feedback.web.views import safe_next
 
 FormRequest = Request[Any, Any, State]
 ACT = (Role.admin, Role.manager, Role.csm)
@@ -34,10 +49,18 @@ NOTICES = {
     "close": "Closed.",
     "reassign": "Reassigned.",
     "reopen": "Reopened.",
+    "set_due": "Due date changed.",
+    "note": "Note added.",
     "stale": "The CTA changed since this was shown; here is its current state.",
     "already_assigned": "Already assigned to that CSM.",
     "unchanged": "Nothing to do: the CTA is {status}.",
+    # the pools' Claim button comes back with these
+    "claim": "Claimed: it is yours now.",
+    "already_claimed": "Someone else claimed it first.",
+    "already_yours": "It is yours already.",
+    "not_member": "Only the pool's members can claim it.",
 }
+OUTCOME_CHOICES = [(str(outcome), label) for outcome, label in OUTCOME_LABELS.items()]
 
 
 def _int(value: Any, field: str) -> int | None:
@@ -49,6 +72,32 @@ def _int(value: Any, field: str) -> int | None:
         raise InputError(field, "a whole number") from None
 
 
+def _date(value: Any, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(field, "a date like 2026-12-31") from None
+
+
+def back_to(next_path: Any, cta_id: int) -> str:
+    """Where a form goes back to: its `next` when that is a path on this site, else the CTA."""
+    text = next_path if isinstance(next_path, str) else ""
+    if not text or "\n" in text or "\r" in text:
+        return f"/ctas/{cta_id}"
+    target = safe_next(text)
+    return f"/ctas/{cta_id}" if target == "/" and text != "/" else target
+
+
+def with_done(path: str, outcome: str) -> str:
+    """The path with `done=<outcome>` (replacing one it had), for the notice it shows."""
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "done"]
+    query.append(("done", outcome))
+    return urlunsplit(("", "", parts.path, urlencode(query), parts.fragment))
+
+
 async def _csms() -> list[dict[str, Any]]:
     return (
         await CSM.select(CSM.id, CSM.name, CSM.email, CSM.manager)
@@ -57,6 +106,11 @@ async def _csms() -> list[dict[str, Any]]:
         )
         .order_by(CSM.name)
     )
+
+
+def unclaimed(cta: CtaView) -> bool:
+    """A pool's CTA that no specialist has claimed yet (a Claim button)."""
+    return cta.pool_id is not None and cta.owner_id is None and cta.status != "closed"
 
 
 class CtaPages(Controller):
@@ -71,6 +125,7 @@ class CtaPages(Controller):
         status: FromQuery[str] = "active",
         owner: FromQuery[str | None] = None,
         team_of: FromQuery[str | None] = None,
+        done: FromQuery[str | None] = None,
     ) -> Template:
         error = None
         ctas: list[CtaView] = []
@@ -86,6 +141,7 @@ class CtaPages(Controller):
             )
         except DomainError as exc:
             error = exc
+        message = NOTICES.get(done or "")
         return Template(
             "ctas/index.html",
             status_code=422 if error else 200,
@@ -97,6 +153,10 @@ class CtaPages(Controller):
                 "team_of": team_of or "",
                 "owner_choices": [(str(c["id"]), c["name"]) for c in await _csms()],
                 "types": await cta_types(),
+                "outcome_labels": dict(OUTCOME_CHOICES),
+                "can_act": principal.role in ACT,
+                "unclaimed": unclaimed,
+                "message": None if message is None or "{" in message else message,
                 "error": error,
             },
         )
@@ -113,12 +173,14 @@ class CtaPages(Controller):
         cta_id: int,
         notice: str | None = None,
         error: DomainError | None = None,
+        next_path: str = "",
     ) -> Template:
         cta = await get_visible_cta(principal, cta_id)
         message = NOTICES.get(notice or "")
+        today = datetime.now(UTC).date()
         return Template(
             "ctas/detail.html",
-            status_code=422 if error else 200,
+            status_code=(409 if isinstance(error, Conflict) else 422) if error else 200,
             context={
                 "principal": principal,
                 "cta": cta,
@@ -127,6 +189,16 @@ class CtaPages(Controller):
                 "types": await cta_types(),
                 "can_act": principal.role in ACT,
                 "snooze_choices": SNOOZE_CHOICES,
+                "outcomes": OUTCOME_CHOICES,
+                "outcome_labels": dict(OUTCOME_CHOICES),
+                "outcome_required": raised_by_answer(cta),
+                "unclaimed": unclaimed(cta),
+                "today": today,
+                "snooze_min": today + timedelta(days=1),
+                "snooze_default": today + timedelta(days=7),
+                "snooze_max": today + timedelta(days=MAX_SNOOZE_DAYS),
+                "due_max": today + timedelta(days=MAX_DUE_DAYS),
+                "next": next_path,
                 "message": message.format(status=cta.status) if message else None,
                 "error": error,
             },
@@ -136,8 +208,10 @@ class CtaPages(Controller):
     async def act(
         self, principal: CurrentPrincipal, cta_id: FromPath[int], request: FormRequest
     ) -> Redirect | Template:
+        """One action of a form; back to `next` (a local path, else the CTA) with `done=`."""
         await get_visible_cta(principal, cta_id)
         form = await request.form()
+        next_path = str(form.get("next") or "")
         try:
             change = await change_cta(
                 cta_id,
@@ -145,15 +219,17 @@ class CtaPages(Controller):
                 actor=principal.actor,
                 source="web",
                 snooze_days=_int(form.get("snooze_days"), "snooze_days"),
+                snooze_until=_date(form.get("snooze_until"), "snooze_until"),
                 reason=str(form.get("reason") or ""),
                 owner_id=_int(form.get("owner"), "owner"),
+                outcome=str(form.get("outcome") or "") or None,
+                due_on=_date(form.get("due_on"), "due_on"),
                 expected_version=_int(form.get("version"), "version"),
             )
         except DomainError as exc:
-            return await self._detail(principal, cta_id, error=exc)
-        return Redirect(
-            path=f"/ctas/{cta_id}", query_params={"done": change.outcome}, status_code=303
-        )
+            back = back_to(next_path, cta_id) if next_path else ""
+            return await self._detail(principal, cta_id, error=exc, next_path=back)
+        return Redirect(path=with_done(back_to(next_path, cta_id), change.outcome), status_code=303)
 
 
 class CtaAdminPages(Controller):
