@@ -1,4 +1,6 @@
-"""The Slack app (slack-bolt): CTA buttons, the close modal, `/nps`, the App Home.
+"""The Slack app (slack-bolt): CTA buttons (acknowledge, snooze for some days or to a date
+with a reason, reassign, change the due date, add a note, reopen, close with an outcome,
+claim a pool's CTA), their modals, `/nps`, the App Home (the person's Today).
 
 The route (bot/http.py) checks every request's signature before bolt sees it. Listeners ack
 first, always, and then change the CTA through feedback.ctas.actions (the same code the web
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -27,18 +29,27 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import commands
-from bot.blocks import close_modal, cta_url, home_view
+from bot.blocks import (
+    SNOOZE_PICK,
+    close_modal,
+    cta_url,
+    home_view,
+    note_modal,
+    snooze_modal,
+)
 from bot.transport import make_client
 from feedback.accounts.models import CSM
-from feedback.ctas.access import may_act
-from feedback.ctas.actions import change_cta
+from feedback.ctas.access import may_act, principal_for_csm
+from feedback.ctas.actions import change_cta, raised_by_answer
 from feedback.ctas.models import SlackEventSeen
 from feedback.ctas.reads import load_cta
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import DomainError, InputError
 from feedback.outbox.enqueue import enqueue_cta_message
+from feedback.pools.claims import claim_cta
 from feedback.settings import Settings
+from feedback.today.services import today_for
 
 log = logging.getLogger("feedback.slack")
 
@@ -121,7 +132,7 @@ async def _act(
             expected_version=version,
             **kwargs,
         )
-    except InputError as exc:
+    except DomainError as exc:  # a bad date, a missing outcome, a second open CTA
         await _tell(client, body, f"Not done: {exc.message}")
         return
     if not change.changed:
@@ -188,6 +199,9 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await ack()
         cta_id, version, _ = _cta_ref(body["actions"][0]["value"])
         await _act(client, body, cta_id, "acknowledge", version=version)
+        csm = await csm_for_slack_user(body["user"]["id"])
+        if csm is not None:
+            await _refresh_home(client, body, csm)
 
     @app.action("cta_snooze")
     @answered
@@ -196,6 +210,12 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         await ack()
         value = body["actions"][0]["selected_option"]["value"]
         cta_id, version, days = _cta_ref(value)
+        if days == SNOOZE_PICK:
+            tomorrow = utcnow().date() + timedelta(days=1)
+            await _open_modal(
+                client, body, cta_id, lambda cta: snooze_modal(cta, tomorrow), "snooze form"
+            )
+            return
         await _act(
             client, body, cta_id, "snooze", version=version, snooze_days=int(days or 0) or None
         )
@@ -219,20 +239,32 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
     async def close(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
+        await _open_modal(
+            client,
+            body,
+            cta_id,
+            lambda cta: close_modal(cta, outcome_required=raised_by_answer(cta)),
+            "close form",
+        )
+
+    async def _open_modal(
+        client: AsyncWebClient, body: dict[str, Any], cta_id: int, build: Any, form: str
+    ) -> None:
+        """A form for the CTA (close, note, snooze to a date), when the clicker may act."""
         csm = await csm_for_slack_user(body["user"]["id"])
         cta = await load_cta(cta_id)
         if csm is None or cta is None or not await may_act(csm["id"], cta):
-            await _tell(client, body, REFUSAL if csm is None else "You cannot close this CTA.")
+            await _tell(client, body, REFUSAL if csm is None else "You cannot change this CTA.")
             return
         try:
-            await client.views_open(trigger_id=body["trigger_id"], view=close_modal(cta))
+            await client.views_open(trigger_id=body["trigger_id"], view=build(cta))
         except Exception as exc:  # Slack's errors, time-outs: say so, with another way
             log.warning("slack: views.open failed: %r", exc)
             url = cta_url(settings.public_url, cta.id)
             await _tell(
                 client,
                 body,
-                f"Slack could not open the close form ({_reason(exc)}). Try again, or close "
+                f"Slack could not open the {form} ({_reason(exc)}). Try again, or act on "
                 f"the CTA in the browser: {url}",
             )
 
@@ -242,17 +274,139 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
     async def close_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        reason = (view["state"]["values"]["reason"]["value"].get("value") or "").strip()
+        values = view["state"]["values"]
+        reason = _typed(values, "reason")
+        outcome = ((values.get("outcome") or {}).get("value") or {}).get("selected_option")
+        outcome_value = outcome.get("value") if isinstance(outcome, dict) else None
+        cta_id, version, _ = _cta_ref(view["private_metadata"])
+        cta = await load_cta(cta_id)
+        if cta is not None and raised_by_answer(cta) and not outcome_value:
+            await ack(response_action="errors", errors={"outcome": "Choose how it ended."})
+            return
+        if not reason and not outcome_value:
+            await ack(
+                response_action="errors",
+                errors={"reason": "Say why it is closed, or choose an outcome."},
+            )
+            return
+        await ack()
+        await _act(
+            client, body, cta_id, "close", version=version, reason=reason, outcome=outcome_value
+        )
+
+    @app.action("cta_note")
+    @answered
+    @tolerant
+    async def note(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
+        await _open_modal(client, body, cta_id, note_modal, "note form")
+
+    @app.view("cta_note_modal")
+    @answered
+    @tolerant
+    async def note_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        text = _typed(view["state"]["values"], "note")
+        if not text:
+            await ack(response_action="errors", errors={"note": "Write the note."})
+            return
+        await ack()
+        cta_id, _, _ = _cta_ref(view["private_metadata"])
+        # a note does not depend on what the card showed: no version check
+        await _act(client, body, cta_id, "note", reason=text)
+
+    @app.view("cta_snooze_modal")
+    @answered
+    @tolerant
+    async def snooze_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        values = view["state"]["values"]
+        reason = _typed(values, "reason")
+        picked = ((values.get("until") or {}).get("value") or {}).get("selected_date")
+        try:
+            until = date.fromisoformat(picked) if isinstance(picked, str) else None
+        except ValueError:
+            until = None
+        today = utcnow().date()
+        errors = {}
+        if until is None or until <= today:
+            errors["until"] = "Pick a day after today."
         if not reason:
-            await ack(response_action="errors", errors={"reason": "Say why it is closed."})
+            errors["reason"] = "Say why it waits."
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         await ack()
         cta_id, version, _ = _cta_ref(view["private_metadata"])
-        await _act(client, body, cta_id, "close", version=version, reason=reason)
+        await _act(
+            client, body, cta_id, "snooze", version=version, snooze_until=until, reason=reason
+        )
+
+    @app.action("cta_due")
+    @answered
+    @tolerant
+    async def due(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = body["actions"][0]
+        cta_id = int(action["block_id"].removeprefix("cta:"))
+        picked = date.fromisoformat(action["selected_date"])
+        await _act(client, body, cta_id, "set_due", due_on=picked)
+
+    @app.action("cta_reopen")
+    @answered
+    @tolerant
+    async def reopen(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        cta_id, version, _ = _cta_ref(body["actions"][0]["value"])
+        await _act(client, body, cta_id, "reopen", version=version)
+
+    @app.action("cta_claim")
+    @answered
+    @tolerant
+    async def claim(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        cta_id, _, _ = _cta_ref(body["actions"][0]["value"])
+        slack_user = body["user"]["id"]
+        csm = await csm_for_slack_user(slack_user)
+        if csm is None:
+            await _tell(client, body, REFUSAL)
+            return
+        try:
+            change = await claim_cta(
+                cta_id, csm["id"], actor=f"{csm['email']} (slack {slack_user})", source="slack"
+            )
+        except DomainError as exc:  # not a member of the pool, no such CTA
+            await _tell(client, body, f"Not claimed: {exc.message}")
+            return
+        if not change.changed:
+            await _tell(client, body, change.message)
+            return
+        await _refresh_home(client, body, csm)
 
     @app.action("cta_open")
     async def opened_in_browser(ack: AsyncAck) -> None:
         await ack()  # a link button: the browser does the rest
+
+    @app.action("cta_open_account")
+    async def opened_account(ack: AsyncAck) -> None:
+        await ack()  # a link button: the browser does the rest
+
+    @app.action("home_open_today")
+    async def opened_today(ack: AsyncAck) -> None:
+        await ack()  # a link button: the browser does the rest
+
+    async def _refresh_home(
+        client: AsyncWebClient, body: dict[str, Any], csm: dict[str, Any]
+    ) -> None:
+        """After a click on the App Home, it shows the change."""
+        if (body.get("view") or {}).get("type") != "home":
+            return
+        await client.views_publish(
+            user_id=body["user"]["id"], view=await home_for(csm, settings.public_url)
+        )
 
     @app.command("/nps")
     @tolerant
@@ -276,15 +430,27 @@ def build_bolt_app(settings: Settings, client: AsyncWebClient | None = None) -> 
         if await seen_before(event_id):
             return  # Slack retried an event we handled
         csm = await csm_for_slack_user(event["user"])
-        ctas = await commands.open_ctas_of(csm) if csm else []
         # a failure here answers 503 (bot/http.py) and leaves the event unseen: Slack's
         # retry publishes the Home
-        await client.views_publish(
-            user_id=event["user"], view=home_view(ctas, settings.public_url, csm is not None)
-        )
+        view = await home_for(csm, settings.public_url)
+        await client.views_publish(user_id=event["user"], view=view)
         await remember_event(event_id)
 
     return app
+
+
+def _typed(values: dict[str, Any], block_id: str) -> str:
+    """The text typed in a modal's text input (blank when left empty)."""
+    return str(((values.get(block_id) or {}).get("value") or {}).get("value") or "").strip()
+
+
+async def home_for(csm: dict[str, Any] | None, public_url: str) -> dict[str, Any]:
+    """The App Home of a Slack user: their Today (their scope's, as on the web), or how to
+    link their Slack user when it is not linked to a CSM."""
+    if csm is None:
+        return home_view(None, public_url)
+    principal = await principal_for_csm(csm["id"], csm["email"], "slack")
+    return home_view(await today_for(principal, utcnow()), public_url)
 
 
 async def seen_before(event_id: str | None) -> bool:

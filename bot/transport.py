@@ -1,5 +1,6 @@
-"""Slack's Web API as the outbox's transport: `chat.postMessage` for a new message,
-`chat.update` for a CTA's card already in a conversation, and Slack's errors told apart for
+"""Slack's Web API as the outbox's transport: `chat.postMessage` for a new message (with
+`thread_ts` for a reply under a CTA's card), `chat.update` for a CTA's card already in a
+conversation, and Slack's errors told apart for
 the deliverer (feedback/outbox/delivery.py):
 
 - a 429 waits `Retry-After`;
@@ -64,8 +65,13 @@ class SlackTransport:
 
     async def _send(self, message: Outgoing) -> SendResult:
         if message.kind != "cta":
+            # a reply goes in the conversation its card is in (a D... one for a direct message)
             result = await self.client.chat_postMessage(
-                channel=message.channel, text=message.text, blocks=message.blocks
+                channel=message.at or message.channel,
+                text=message.text,
+                blocks=message.blocks or None,
+                thread_ts=message.thread_ts,
+                unfurl_links=False,
             )
             return SendResult(result.get("ts"), posted=True, channel=result.get("channel"))
         if message.ts:

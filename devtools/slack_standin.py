@@ -8,6 +8,11 @@ Slack's per-channel limit of about one message per second by answering 429 with
 Slack error (`channel_not_found`), or a delay longer than the client's timeout, for the
 next calls (`fail`) or until told otherwise (`outage`, `restore`).
 
+A message posted with `thread_ts` is a reply in that message's thread: it is kept apart
+(`replies`), as Slack keeps replies out of the channel's history, and refused with
+`thread_not_found` when no message `thread_ts` is in that conversation (stricter than
+Slack, so that a reply aimed at the wrong card fails a test).
+
 As Slack does, a message posted to a user (U...) is a direct message in a D...
 conversation, which the answer names; `chat.update` must name the conversation the message
 is in: the user's id answers `channel_not_found`, another conversation
@@ -62,6 +67,8 @@ class SlackStandIn:
     port: int = 0
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # replies in threads, in the order they came: channel, thread_ts, ts, text, blocks
+    replies: list[dict[str, Any]] = field(default_factory=list)
     violations: list[tuple[str, float]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     down: int | None = None  # while set, every Web API call answers this HTTP status
@@ -116,12 +123,17 @@ class SlackStandIn:
     def restore(self) -> None:
         self.down = None
 
+    def replies_to(self, channel: str, ts: str) -> list[str]:
+        """The texts of the replies under a message, in order."""
+        return [r["text"] for r in self.replies if (r["channel"], r["thread_ts"]) == (channel, ts)]
+
     def calls_to(self, method: str, ok_only: bool = True) -> list[Call]:
         return [c for c in self.calls if c.method == method and (c.status == 200 or not ok_only)]
 
     def reset(self) -> None:
         self.calls.clear()
         self.messages.clear()
+        self.replies.clear()
         self.violations.clear()
         self.faults.clear()
         self.down = None
@@ -199,6 +211,20 @@ class SlackStandIn:
             ts = f"{int(time.time())}.{next(self._ts):06d}"
             # a message to a user is a direct message, in a conversation of its own
             where = "D" + channel[1:] if channel.startswith("U") else channel
+            parent = args.get("thread_ts")
+            if parent:
+                if (where, str(parent)) not in self.messages:
+                    return {"ok": False, "error": "thread_not_found"}
+                self.replies.append(
+                    {
+                        "channel": where,
+                        "thread_ts": str(parent),
+                        "ts": ts,
+                        "text": args.get("text"),
+                        "blocks": args.get("blocks"),
+                    }
+                )
+                return {"ok": True, "channel": where, "ts": ts, "message": {"ts": ts}}
             self.messages[(where, ts)] = {"text": args.get("text"), "blocks": args.get("blocks")}
             return {"ok": True, "channel": where, "ts": ts, "message": {"ts": ts}}
         if method == "chat.update":

@@ -1,5 +1,7 @@
 """Writing a CTA's history: every change leaves one `cta_event` row (who, from where, what),
-in the transaction of the change."""
+in the transaction of the change; what a person or a rule did to it is also queued as a short
+reply under its Slack card (feedback.outbox.enqueue.enqueue_thread_reply), since Slack does
+not notify anyone of an edited card."""
 
 from __future__ import annotations
 
@@ -8,6 +10,27 @@ from datetime import datetime
 from typing import Any
 
 from feedback.ctas import queries
+from feedback.outbox.enqueue import enqueue_thread_reply
+
+# the actions that leave a reply under the CTA's card: what people (and the rules acting as
+# people: assignment, escalation, a snooze that ends) did to it. A rule's signals show on the
+# card itself; a worse answer also gets a reply, which the deliverer adds when it updates
+# the card (it knows what the card showed before).
+THREADED_ACTIONS = frozenset(
+    {
+        "acknowledge",
+        "snooze",
+        "close",
+        "reassign",
+        "reopen",
+        "claim",
+        "assign",
+        "escalate",
+        "set_due",
+        "note",
+        "unclaim",
+    }
+)
 
 
 def json_text(value: dict[str, Any]) -> str:
@@ -37,3 +60,15 @@ async def record_event(
         note,
         json_text(data or {}),
     )
+    if action in THREADED_ACTIONS:
+        event = {
+            "action": action,
+            "actor": actor[:200],
+            "source": source,
+            "from_status": from_status,
+            "to_status": to_status,
+            "note": note,
+            "data": data or {},
+            "at": now,
+        }
+        await enqueue_thread_reply(cta_id, event, now)

@@ -17,6 +17,7 @@ from feedback.outbox.messages import Backlog, ListedMessage, OutboxMessage
 from feedback.outbox.metrics import record_backlog
 from feedback.outbox.models import Outbox, OutboxStatus
 from feedback.outbox.render import render
+from feedback.settings import get_settings
 
 STATUSES = tuple(s.value for s in OutboxStatus)
 
@@ -87,11 +88,11 @@ async def retry(message_id: int, actor: str) -> dict[str, Any]:
         raise Conflict.for_field(
             "message", f"only dead or unrouted messages, this one is {row['status']}"
         )
-    channel = row["channel"]
+    channel = row["channel"] or get_settings().slack.default_channel or None
     if row["cta"] is not None:
         cta = await load_cta(row["cta"])
         if cta is not None:
-            channel = route(cta.owner_channel, cta.owner_slack_user)
+            channel = route(cta.owner_channel, cta.owner_slack_user, cta.pool_channel)
     if channel is None:
         raise Conflict.for_field(
             "message",

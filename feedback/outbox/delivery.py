@@ -18,6 +18,10 @@
   D... conversation). The card in the owner's channel has the buttons; cards elsewhere
   (an earlier owner's) show the CTA without them. Where the owner's card is is stored on
   the CTA.
+- What people and rules did to a CTA is told in replies under its card (kind "thread"),
+  since Slack notifies nobody of an edit: a reply is sent once no card message of its CTA
+  waits in its channel (so after the card), and dropped when the CTA has no card there. An
+  update that shows a worse answer than the card showed adds a reply saying so.
 
 The transport (Slack's Web API: bot/transport.py) plugs in through `Transport`.
 """
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
@@ -37,14 +42,15 @@ from typing import Any, Protocol
 
 from feedback.ctas.actions import show_in_message
 from feedback.ctas.reads import load_cta
-from feedback.db import as_utc_datetime, is_sqlite, write_transaction
+from feedback.ctas.records import CtaView
+from feedback.db import as_utc_datetime, is_sqlite, json_object, write_transaction
 from feedback.db.errors import database_unavailable
 from feedback.kernel.clock import Clock, utcnow
 from feedback.observability import SLACK_SENDS
 from feedback.outbox import queries
-from feedback.outbox.enqueue import on_enqueue, route
+from feedback.outbox.enqueue import enqueue_thread_reply, on_enqueue, route
 from feedback.outbox.messages import OutboxMessage
-from feedback.outbox.render import render_cta, render_stored
+from feedback.outbox.render import render_cta, render_stored, render_thread
 from feedback.settings import Settings
 
 log = logging.getLogger("feedback.slack")
@@ -62,12 +68,14 @@ class Outgoing:
     direct message), or (with `ts`) an edit of the message `ts` in the conversation `at`,
     falling back to a new message when that one is gone."""
 
-    kind: str  # "cta" or "digest"
+    kind: str  # "cta", "thread", "digest" or "notice"
     channel: str
     text: str
     blocks: list[dict[str, Any]]
     ts: str | None = None
     at: str | None = None  # the conversation of the message `ts` (default: `channel`)
+    # a reply: the message it answers (`ts` of the card), in the conversation `at`
+    thread_ts: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +242,8 @@ class Deliverer:
         CTA's message, and cards elsewhere show it without buttons."""
         channel = message.channel
         assert channel is not None  # only routed messages are claimed
+        if message.kind == "thread":
+            return await self._reply(message, channel)
         if message.kind != "cta":
             rendered = render_stored(message)
             return await self.transport.send(
@@ -242,7 +252,7 @@ class Deliverer:
         cta = await load_cta(message.cta) if message.cta is not None else None
         if cta is None:
             return SendResult(None, posted=False)  # the account was erased; nothing to show
-        owners = channel == route(cta.owner_channel, cta.owner_slack_user)
+        owners = channel == route(cta.owner_channel, cta.owner_slack_user, cta.pool_channel)
         rendered = await render_cta(cta, self.settings.public_url, current=owners)
         card = await queries.CARD.first(cta.id, channel)
         sent = await self.transport.send(
@@ -263,7 +273,52 @@ class Deliverer:
         ):
             # the owner's card is the CTA's message from now on
             await self._record(lambda: show_in_message(cta.id, where, sent.ts))
+        await self._shown(message, cta, card["payload"] if card and not sent.posted else None)
         return sent
+
+    async def _shown(
+        self, message: OutboxMessage, cta: CtaView, before: dict[str, Any] | str | None
+    ) -> None:
+        """Record what the card shows now (the answer), and when it shows a worse answer
+        than it did before, queue a reply saying so: Slack notifies nobody of an edit."""
+        trigger = cta.trigger
+        if trigger.get("kind") != "response" or not isinstance(trigger.get("score"), int):
+            return
+        shown = {"response_id": trigger.get("response_id"), "score": trigger["score"]}
+        await self._record(lambda: queries.SET_SHOWN.run(json.dumps(shown), message.id))
+        was = json_object(before).get("score") if before is not None else None
+        if not isinstance(was, int) or trigger["score"] >= was or cta.status == "closed":
+            return
+        event = {
+            "action": "answer",
+            "actor": str(trigger.get("user") or ""),
+            "source": "rule",
+            "note": str(trigger.get("comment") or ""),
+            "data": {**trigger, "from_score": was},
+            "at": self.clock(),
+        }
+        await self._record(lambda: enqueue_thread_reply(cta.id, event, self.clock()))
+
+    async def _reply(self, message: OutboxMessage, channel: str) -> SendResult:
+        """A reply under the CTA's card in the channel (in the conversation the card is in);
+        nothing when the CTA is gone or has no card there (it was never posted: dead)."""
+        cta = await load_cta(message.cta) if message.cta is not None else None
+        card = await queries.CARD.first(cta.id, channel) if cta is not None else None
+        if cta is None or card is None:
+            if cta is not None and await queries.CARD_WAITING.first(cta.id, channel):
+                raise DeliveryFailed("waiting for the CTA's card to be posted")
+            return SendResult(None, posted=False)
+        rendered = await render_thread(cta, message.payload, self.settings.public_url)
+        return await self.transport.send(
+            Outgoing(
+                message.kind,
+                channel,
+                rendered.text,
+                rendered.blocks,
+                at=card["slack_channel"],
+                thread_ts=card["slack_ts"],
+            )
+        )
 
     async def _record(self, write: Callable[[], Awaitable[Any]]) -> Any:
         """A write that records what the transport has already done. While the database is

@@ -17,7 +17,7 @@ class OutboxMessage:
     whose text and blocks were stored with it (a digest)."""
 
     id: int
-    kind: str  # "cta" or "digest"
+    kind: str  # "cta" (its card), "thread" (a reply under its card), "digest" or "notice"
     cta: int | None
     channel: str | None
     payload: dict[str, Any]
@@ -142,3 +142,38 @@ class Digest:
         """Nothing to tell: no digest is sent (a daily message saying nothing trains people
         to ignore it)."""
         return not (self.ctas or self.detractors or self.red or self.rising)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Someone a message names: their name, and their Slack user when they have one (to
+    @mention them)."""
+
+    name: str
+    slack_user: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Respondent:
+    """Who gave the answer that raised a CTA: a name or email when the product sent one,
+    and their role."""
+
+    label: str  # a name, an email, or their id in the product
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEvent:
+    """What happened to a CTA, as a reply under its card says it: the action (a history
+    action, or "answer": a worse answer came), who did it (`actor`: a CSM's name, or as
+    recorded), from where, the note and data of its history event, and the people the data
+    names (new owners, managers) by CSM id."""
+
+    action: str
+    actor: str
+    source: str
+    note: str
+    data: dict[str, Any]
+    at: datetime | None
+    to_status: str | None = None
+    people: dict[int, Person] = field(default_factory=dict)

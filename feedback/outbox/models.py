@@ -25,7 +25,8 @@ class Outbox(Table, tablename="outbox"):
     id: Serial  # the primary key Piccolo adds, declared for type checkers
     # unique: a change enqueues its message once, however often it is retried
     key = Varchar(length=200, unique=True)
-    kind = Varchar(length=30)  # cta (post or update the CTA's message), digest
+    # cta (post or update the CTA's card), thread (a reply under the card), digest, notice
+    kind = Varchar(length=30)
     cta = ForeignKey(references=Cta, null=True, on_delete=OnDelete.cascade, index=True)
     channel = Varchar(length=80, null=True, default=None)
     payload = JSONB(default={})

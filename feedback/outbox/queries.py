@@ -15,21 +15,31 @@ from feedback.kernel.nps import is_detractor_sql
 # ------------------------------------------------------------------- routing and queueing
 
 # Where a CTA's message goes and where it is: id, version, slack_channel and slack_ts (its
-# current message), owner_channel and owner_slack_user (its owner's channel and Slack user)
-# (primary keys of cta and csm).
+# current message), owner_channel and owner_slack_user (its owner's channel and Slack user),
+# pool_channel (the channel of the pool serving it) (primary keys of cta, csm and pool).
 ROUTE = Statement("""
 SELECT t.id, t.version, t.slack_channel, t.slack_ts,
-       c.slack_channel AS owner_channel, c.slack_user_id AS owner_slack_user
-FROM cta t LEFT JOIN csm c ON c.id = t.owner
+       c.slack_channel AS owner_channel, c.slack_user_id AS owner_slack_user,
+       p.slack_channel AS pool_channel
+FROM cta t LEFT JOIN csm c ON c.id = t.owner LEFT JOIN pool p ON p.id = t.pool
 WHERE t.id = {}""")
 
-# `id` of a pending message of a CTA in a channel, if any (outbox_cta).
-PENDING_IN_CHANNEL = Statement(
-    "SELECT id FROM outbox WHERE cta = {} AND status = 'pending' AND channel = {} LIMIT 1"
+# `id` of a pending card message of a CTA in a channel, if any (outbox_cta).
+PENDING_IN_CHANNEL = Statement("""
+SELECT id FROM outbox
+WHERE cta = {} AND kind = 'cta' AND status = 'pending' AND channel = {} LIMIT 1""")
+
+# `id` of an unrouted card message of a CTA, if any (outbox_cta).
+UNROUTED_OF_CTA = Statement(
+    "SELECT id FROM outbox WHERE cta = {} AND kind = 'cta' AND status = 'unrouted' LIMIT 1"
 )
 
-# `id` of an unrouted message of a CTA, if any (outbox_cta).
-UNROUTED_OF_CTA = Statement("SELECT id FROM outbox WHERE cta = {} AND status = 'unrouted' LIMIT 1")
+# `channel` (as routed) of the card whose message is `ts`, the CTA's main card (outbox_cta).
+# Parameters: cta, ts.
+CARD_OF_TS = Statement("""
+SELECT channel FROM outbox
+WHERE cta = {} AND kind = 'cta' AND slack_ts = {} AND channel IS NOT NULL
+ORDER BY id DESC LIMIT 1""")
 
 # Nothing; a CTA's message, unless its key is queued already (outbox_key). Parameters: key,
 # cta, channel, payload (JSON text), status, next_attempt_at, last_error, created_at.
@@ -50,15 +60,16 @@ ENQUEUE_CTA_MESSAGES = Statement(
     postgres="""
 WITH t AS (
     SELECT t.id, t.version,
-           COALESCE(NULLIF(c.slack_channel, ''), NULLIF(c.slack_user_id, ''), {}) AS target
-    FROM cta t LEFT JOIN csm c ON c.id = t.owner
+           COALESCE(NULLIF(p.slack_channel, ''), NULLIF(c.slack_channel, ''),
+                    NULLIF(c.slack_user_id, ''), {}) AS target
+    FROM cta t LEFT JOIN csm c ON c.id = t.owner LEFT JOIN pool p ON p.id = t.pool
     WHERE t.id = ANY({}::int[])
 ),
 wanted AS (
     SELECT id, version, target AS channel FROM t
     UNION
     SELECT t.id, t.version, o.channel FROM t JOIN outbox o ON o.cta = t.id
-    WHERE o.slack_ts IS NOT NULL AND o.channel IS NOT NULL
+    WHERE o.kind = 'cta' AND o.slack_ts IS NOT NULL AND o.channel IS NOT NULL
       AND o.channel IS DISTINCT FROM t.target
 )
 INSERT INTO outbox (key, kind, cta, channel, payload, status, attempts, next_attempt_at,
@@ -70,17 +81,26 @@ SELECT 'cta:' || w.id || ':v' || w.version || ':' || COALESCE(w.channel, '-'), '
 FROM wanted w
 WHERE NOT EXISTS (
     SELECT 1 FROM outbox o
-    WHERE o.cta = w.id AND CASE WHEN w.channel IS NULL THEN o.status = 'unrouted'
+    WHERE o.cta = w.id AND o.kind = 'cta' AND CASE WHEN w.channel IS NULL THEN o.status = 'unrouted'
                                 ELSE o.status = 'pending' AND o.channel = w.channel END
 )
 ON CONFLICT DO NOTHING""",
 )
 
+# Nothing; a message whose text is stored with it (kind "notice", or "thread": a reply under
+# a CTA's card), unless its key is queued already (outbox_key). Parameters: key, kind, cta,
+# channel, payload (JSON text), status, next_attempt_at, last_error, created_at.
+INSERT_MESSAGE = Statement("""
+INSERT INTO outbox (key, kind, cta, channel, payload, status, attempts, next_attempt_at,
+                    claimed_by, claimed_until, last_error, slack_ts, created_at, sent_at)
+VALUES ({}, {}, {}, {}, {}, {}, 0, {}, NULL, NULL, {}, NULL, {}, NULL)
+ON CONFLICT DO NOTHING""")
+
 # The channels (as routed: a channel, or a user for a direct message) where a CTA has a
 # card, i.e. a message it sent: channel (outbox_cta).
 CARD_CHANNELS = Statement("""
 SELECT DISTINCT channel FROM outbox
-WHERE cta = {} AND slack_ts IS NOT NULL AND channel IS NOT NULL""")
+WHERE cta = {} AND kind = 'cta' AND slack_ts IS NOT NULL AND channel IS NOT NULL""")
 
 # ------------------------------------------------------------------------------ delivery
 
@@ -92,6 +112,12 @@ _NOT_SENDING_ITS_CTA = """
   AND NOT EXISTS (SELECT 1 FROM outbox s
                   WHERE s.cta = o.cta AND s.channel = o.channel AND s.id <> o.id
                     AND s.status = 'sending' AND s.claimed_until >= {})"""
+# ... and a reply under a CTA's card (kind "thread") waits until no card message of its CTA
+# waits in its channel: the card is posted (or shows the change) first, then the reply.
+_CARD_SENT = """
+  AND (o.kind <> 'thread' OR NOT EXISTS (SELECT 1 FROM outbox c
+       WHERE c.cta = o.cta AND c.channel = o.channel AND c.kind = 'cta'
+         AND c.status IN ('pending', 'sending')))"""
 
 # The channels with a message ready, oldest first: channel, first_id (outbox_due).
 # Parameters: now three times, the limit.
@@ -100,7 +126,7 @@ READY_CHANNELS = Statement(
 SELECT o.channel, MIN(o.id) AS first_id FROM outbox o
 WHERE o.channel IS NOT NULL
   AND ((o.status = 'pending' AND o.next_attempt_at <= {{}})
-       OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}
+       OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}{_CARD_SENT}
 GROUP BY o.channel ORDER BY first_id LIMIT {{}}"""  # noqa: S608 (constants)
 )
 
@@ -119,6 +145,7 @@ UPDATE outbox SET status = 'sending', claimed_by = {{}}, claimed_until = {{}},
 WHERE id = (SELECT o.id FROM outbox o WHERE o.channel = {{}}
               AND ((o.status = 'pending' AND o.next_attempt_at <= {{}})
                    OR (o.status = 'sending' AND o.claimed_until < {{}})){_NOT_SENDING_ITS_CTA}
+              {_CARD_SENT}
             ORDER BY o.id LIMIT 1 @lock)
 RETURNING id, kind, cta, channel, payload, attempts, failing_since"""  # noqa: S608 (constants)
 # The oldest ready message of a channel, claimed with a lease: id, kind, cta, channel,
@@ -167,21 +194,50 @@ UPDATE outbox SET status = 'dead', claimed_until = NULL, last_error = {}
 WHERE id = {} AND claimed_by = {}""")
 
 # The CTA's card in a channel (as routed), if any: slack_ts and slack_channel, the
-# conversation it is in (rows sent before that was recorded: the routed channel)
-# (outbox_cta). Parameters: cta, channel.
+# conversation it is in (rows sent before that was recorded: the routed channel), and
+# payload, what its last message showed (`shown`) (outbox_cta). Parameters: cta, channel.
 CARD = Statement("""
-SELECT slack_ts, COALESCE(slack_channel, channel) AS slack_channel FROM outbox
-WHERE cta = {} AND channel = {} AND slack_ts IS NOT NULL
+SELECT slack_ts, COALESCE(slack_channel, channel) AS slack_channel, payload FROM outbox
+WHERE cta = {} AND channel = {} AND kind = 'cta' AND slack_ts IS NOT NULL
 ORDER BY id DESC LIMIT 1""")
+
+# `id` of a card message of a CTA waiting in a channel (pending or being sent), if any
+# (outbox_cta). Parameters: cta, channel.
+CARD_WAITING = Statement("""
+SELECT id FROM outbox
+WHERE cta = {} AND channel = {} AND kind = 'cta' AND status IN ('pending', 'sending')
+LIMIT 1""")
+
+# Nothing; what a card message showed when it was sent (its payload, JSON text), for the
+# next one to compare (primary key). Parameters: payload, id.
+SET_SHOWN = Statement("UPDATE outbox SET payload = {} WHERE id = {}")
 
 # `due`: when the next message (or its channel's slot, or a lease) is due; NULL when
 # nothing waits (outbox_due).
-NEXT_DUE = Statement("""
+NEXT_DUE = Statement(
+    f"""
 SELECT MIN(CASE WHEN o.status = 'sending' THEN o.claimed_until
                 WHEN p.next_send_at IS NOT NULL AND p.next_send_at > o.next_attempt_at
                 THEN p.next_send_at ELSE o.next_attempt_at END) AS due
 FROM outbox o LEFT JOIN slack_channel_pace p ON p.channel = o.channel
-WHERE o.status IN ('pending', 'sending') AND o.channel IS NOT NULL""")
+WHERE o.status IN ('pending', 'sending') AND o.channel IS NOT NULL{_CARD_SENT}"""  # noqa: S608
+)
+
+# ------------------------------------------------------------------------ what messages show
+
+# The person who answered, by their id in the product: email, traits (a name, when the
+# product sends one) (end_user external_id, unique).
+RESPONDENT = Statement("SELECT email, traits FROM end_user WHERE external_id = {}")
+
+
+# CSMs named in a reply: id, name, email, slack_user_id (primary key); the ids are appended.
+def csms_sql(count: int) -> str:
+    marks = ", ".join("{}" for _ in range(count))
+    return f"SELECT id, name, email, slack_user_id FROM csm WHERE id IN ({marks})"  # noqa: S608
+
+
+# A CSM by email (an actor as recorded): name, slack_user_id (csm_email, unique).
+CSM_BY_EMAIL = Statement("SELECT name, slack_user_id FROM csm WHERE email = {}")
 
 # ------------------------------------------------------------------------------- digests
 

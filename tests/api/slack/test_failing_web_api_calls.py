@@ -99,7 +99,7 @@ async def test_a_home_that_could_not_be_published_is_published_on_slacks_retry(
     retried = await post_signed(slack_client, body)
     assert retried.status_code == 200, retried.text
     (published,) = standin.calls_to("views.publish")
-    assert "Detractor answer" in json.dumps(published.args["view"]["blocks"])
+    assert "New detractors (1)" in json.dumps(published.args["view"]["blocks"])
     again = await post_signed(slack_client, body)  # a third delivery changes nothing
     assert again.status_code == 200
     assert len(standin.calls_to("views.publish")) == 1

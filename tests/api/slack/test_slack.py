@@ -250,7 +250,8 @@ async def test_snooze_reassign_and_close_from_slack(
     view = opened.args["view"]
     assert view["callback_id"] == "cta_close_modal" and opened.args["trigger_id"] == "trigger-1"
 
-    def submission(reason: str) -> str:
+    def submission(reason: str, outcome: str | None = None) -> str:
+        chosen = {"selected_option": {"value": outcome}} if outcome else {}
         return interaction(
             {
                 "type": "view_submission",
@@ -264,20 +265,24 @@ async def test_snooze_reassign_and_close_from_slack(
                     "id": "V1",
                     "state": {
                         "values": {
-                            "reason": {"value": {"type": "plain_text_input", "value": reason}}
+                            "reason": {"value": {"type": "plain_text_input", "value": reason}},
+                            "outcome": {"value": {"type": "static_select", **chosen}},
                         }
                     },
                 },
             }
         )
 
-    empty = await post_signed(slack_client, submission("  "))
+    # an answer raised it: closing it says how it ended
+    empty = await post_signed(slack_client, submission("Called them"))
     assert empty.status_code == 200 and empty.json()["response_action"] == "errors"
+    assert "outcome" in empty.json()["errors"]
     assert (await one_cta())["status"] == "snoozed"
-    done = await post_signed(slack_client, submission("Called them; fixed the export"))
+    done = await post_signed(slack_client, submission("Called them; fixed the export", "resolved"))
     assert done.status_code == 200
     closed = await one_cta()
     assert closed["status"] == "closed" and closed["close_reason"].startswith("Called them")
+    assert closed["outcome"] == "resolved"
     actions = [e["action"] for e in await CtaEvent.select().order_by(CtaEvent.id)]
     assert actions == ["created", "snooze", "reassign", "close"]  # score + comment: one signal
 
@@ -489,7 +494,9 @@ async def test_the_app_home_lists_open_ctas_once_per_event(
     assert (first.status_code, retry.status_code) == (200, 200)
     (published,) = standin.calls_to("views.publish")
     assert published.args["user_id"] == "UANN"
-    assert "Detractor answer" in texts(published.args["view"]["blocks"])
+    # the Home is the person's Today: the detractor who just answered is a new one
+    shown = texts(published.args["view"]["blocks"])
+    assert "New detractors (1)" in shown and "*2/10*" in shown
 
 
 async def test_url_verification_challenge(slack_client: httpx.AsyncClient) -> None:
