@@ -173,7 +173,12 @@ async def test_a_cta_a_csm_acknowledged_or_closed_is_left_as_it_is(
     assert await history(risk["id"]) == events
 
     await change_cta(
-        risk["id"], "close", actor="ann@example.com", source="web", reason="called them"
+        risk["id"],
+        "close",
+        actor="ann@example.com",
+        source="web",
+        reason="called them",
+        outcome="resolved",
     )
     closed = await ctas()
     events = await history(risk["id"])
