@@ -66,20 +66,22 @@ _SIGNALS = """unnest({}::int[], {}::text[], {}::text[], {}::text[], {}::int[], {
     AS g(account, type, reason, detail, priority, due_on, trigger, single, n)"""
 
 # PostgreSQL only: `id, account, type, reason` of each CTA created for a group that had
-# none open (cta_one_open). Parameters: the default owner, created_at, updated_at, then the
-# arrays of `_SIGNALS`.
+# none open (cta_one_open). A pooled account's CTA (feedback/pools/audience.py) gets its
+# pool and no owner. Parameters: the default owner, created_at, updated_at, the arrays of
+# `_SIGNALS`, then parallel arrays of the pooled accounts and their pools.
 CREATE_CTAS = Statement(
     "-- PostgreSQL only",
     postgres="""
 INSERT INTO cta (type, reason, detail, priority, account, owner, due_on, status,
                  snoozed_until, snooze_reason, close_reason, trigger, version,
-                 created_at, updated_at)
+                 created_at, updated_at, pool)
 SELECT g.type, g.reason, g.detail, g.priority, g.account,
-       CASE WHEN c.active THEN a.csm ELSE {}::int END,
-       g.due_on, 'open', NULL, '', '', g.trigger::jsonb, 1, {}, {}
+       CASE WHEN sp.pool IS NOT NULL THEN NULL WHEN c.active THEN a.csm ELSE {}::int END,
+       g.due_on, 'open', NULL, '', '', g.trigger::jsonb, 1, {}, {}, sp.pool
 FROM @signals
 JOIN account a ON a.id = g.account
 LEFT JOIN csm c ON c.id = a.csm
+LEFT JOIN unnest({}::int[], {}::int[]) AS sp(account, pool) ON sp.account = g.account
 ORDER BY g.n
 ON CONFLICT (account, type, reason) WHERE status <> 'closed' DO NOTHING
 RETURNING id, account, type, reason""".replace("@signals", _SIGNALS),
@@ -284,3 +286,57 @@ def live_accounts_sql(accounts: int) -> str:
     have not churned (the health-alert rule's candidates). Primary key."""
     marks = ", ".join("{}" for _ in range(accounts))
     return f"SELECT id, arr_cents FROM account WHERE status <> 'churned' AND id IN ({marks})"  # noqa: S608
+
+
+# ------------------------------------------------------------------ pooled specialists
+
+# Nothing; the pool serving a new CTA's account (feedback/pools/audience.py), which leaves
+# it unowned until a member claims it (primary key). Parameters: pool, id.
+SET_POOL = Statement("UPDATE cta SET pool = {}, owner = NULL WHERE id = {}")
+
+# ------------------------------------------------------------------ closing the loop
+
+# `id` of another CTA not closed of an account, type and reason (a closed CTA reopens only
+# when there is none: cta_one_open). Parameters: account, type, reason, the CTA's own id.
+OTHER_OPEN_CTA = Statement("""
+SELECT id FROM cta
+WHERE account = {} AND type = {} AND reason = {} AND status <> 'closed' AND id <> {}""")
+
+
+def detractor_ctas_sql(*, sqlite: bool, csm_scope: bool, date_from: bool, date_to: bool) -> str:
+    """The risk CTAs an answer raised (detractor CTAs), created in a period: id, account_id,
+    account_external_id, account_name, owner_id, owner_name, owner_manager, manager_name,
+    pool_id, pool_name, status, outcome, created_at, closed_at, `withdrawn` (1 when the answer
+    rules closed it last: the person changed their score; nobody closed a loop), and the
+    account's first answer after the close: next_score, next_answered_at. Parameters: the
+    CSM's id twice (`csm_scope`: owned by them or of their accounts), from, to (created_at,
+    from inclusive, to exclusive). Indexes: cta_account, cta_event_cta,
+    response_account_answered_at. `sqlite`: the SQLite text (JSON read with json_extract)."""
+    kind = "json_extract(t.trigger, '$.kind')" if sqlite else "t.trigger ->> 'kind'"
+    where = ["t.type = 'risk'", f"{kind} = 'response'"]
+    if csm_scope:
+        where.append("(t.owner = {} OR a.csm = {})")
+    if date_from:
+        where.append("t.created_at >= {}")
+    if date_to:
+        where.append("t.created_at < {}")
+    return f"""
+SELECT t.id, t.account AS account_id, a.external_id AS account_external_id,
+       a.name AS account_name, t.owner AS owner_id, c.name AS owner_name,
+       c.manager AS owner_manager, m.name AS manager_name,
+       t.pool AS pool_id, p.name AS pool_name, t.status, t.outcome, t.created_at, t.closed_at,
+       CASE WHEN t.status = 'closed' AND t.outcome IS NULL AND (
+           SELECT e.source FROM cta_event e WHERE e.cta = t.id AND e.action = 'close'
+           ORDER BY e.id DESC LIMIT 1) = 'rule' THEN 1 ELSE 0 END AS withdrawn,
+       n.score AS next_score, n.answered_at AS next_answered_at
+FROM cta t
+JOIN account a ON a.id = t.account
+LEFT JOIN csm c ON c.id = t.owner
+LEFT JOIN csm m ON m.id = c.manager
+LEFT JOIN pool p ON p.id = t.pool
+LEFT JOIN response n ON n.id = (
+    SELECT r.id FROM response r
+    WHERE r.account = t.account AND t.closed_at IS NOT NULL AND r.answered_at > t.closed_at
+    ORDER BY r.answered_at, r.id LIMIT 1)
+WHERE {" AND ".join(where)}
+ORDER BY t.id"""  # noqa: S608 - placeholders only
