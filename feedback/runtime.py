@@ -9,6 +9,8 @@ where the Slack bot lends the outbox its message format and its transport.
 - `feedback worker` (`run_worker`): the periodic jobs every FEEDBACK_WORKER_INTERVAL_SECONDS;
   beside them, continuously, the answer rule runner and, when Slack is configured, the
   deliverer (whatever those two settings say: they only move the loops out of serve).
+- Mail to customers (`MailDeliverer`): in `feedback serve` when SMTP is configured, unless
+  FEEDBACK_MAIL_DELIVERY=worker; in `feedback worker` whenever SMTP is configured.
 - `feedback slack socket` (`run_socket_mode`): Slack over Socket Mode, and the deliverer
   unless FEEDBACK_SLACK_DELIVERY=worker.
 
@@ -27,6 +29,7 @@ from bot.app import build_bolt_app, forget_old_events
 from bot.blocks import BlockKit
 from bot.transport import SlackTransport, make_client
 from feedback.ctas.rules import run_answer_rules
+from feedback.mail.delivery import MailDeliverer
 from feedback.observability import configure_logging
 from feedback.outbox.delivery import Deliverer
 from feedback.outbox.render import use_format
@@ -80,6 +83,8 @@ async def serve_loops(settings: Settings) -> AsyncIterator[None]:
             await loops.enter_async_context(in_background(run_answer_rules))
         if settings.slack.configured and settings.slack.deliver_in_serve:
             await loops.enter_async_context(in_background(slack_deliverer(settings).run))
+        if settings.mail.configured and settings.mail.deliver_in_serve:
+            await loops.enter_async_context(in_background(MailDeliverer(settings).run))
         if settings.jobs_in_serve:
             await loops.enter_async_context(in_background(periodic_jobs(settings)))
         yield
@@ -108,22 +113,27 @@ def worker_jobs() -> dict[str, Job]:
 
 async def run_worker(interval_seconds: int, once: bool = False) -> None:
     """The jobs every `interval_seconds`; beside them, continuously, the answer rule runner
-    and (when Slack is configured) the outbox deliverer. `once`: every job once, then what
-    is queued for Slack, and return."""
+    and (when configured) the Slack outbox's and the mail deliverers. `once`: every job
+    once, then what is queued for Slack and the mail due now, and return."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     use_slack_messages()
     jobs = worker_jobs()
     deliverer = slack_deliverer(settings) if settings.slack.configured else None
+    mailer = MailDeliverer(settings) if settings.mail.configured else None
     if once:
         results = await run_jobs_once(jobs)
         if deliverer is not None:
             results["slack_sent"] = (await deliverer.deliver_once()).sent
+        if mailer is not None:
+            results["mail_sent"] = (await mailer.deliver_due()).sent
         log.info("jobs ran: %s", results)
         return
     async with contextlib.AsyncExitStack() as loops:
         if deliverer is not None:  # stopped last, after its round
             await loops.enter_async_context(in_background(deliverer.run, cancel=False))
+        if mailer is not None:
+            await loops.enter_async_context(in_background(mailer.run, cancel=False))
         await loops.enter_async_context(in_background(run_answer_rules))
         while True:
             results = await run_jobs_once(jobs)

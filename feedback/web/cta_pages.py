@@ -34,6 +34,7 @@ from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
 from feedback.kernel.errors import Conflict, DomainError, InputError
 from feedback.kernel.principal import Principal, Role
+from feedback.mail import admin as mail_admin
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
 from feedback.settings import get_settings
@@ -304,6 +305,7 @@ class CtaAdminPages(Controller):
                 "statuses": outbox.STATUSES,
                 "slack_configured": get_settings().slack.configured,
                 "retry_hours": get_settings().slack.retry_hours,
+                "mail_waiting": _waiting(await mail_admin.mail_counts()),
                 "error": error,
             },
         )
@@ -329,3 +331,8 @@ class CtaAdminPages(Controller):
         except DomainError as exc:
             return await self._outbox(principal, None, exc)
         return Redirect(path="/admin/outbox", status_code=303)
+
+
+def _waiting(counts: dict[str, int]) -> int:
+    """Mails not sent yet: waiting for their time, or being sent."""
+    return counts.get("pending", 0) + counts.get("sending", 0)
