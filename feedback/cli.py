@@ -632,3 +632,149 @@ def themes_list(as_json: bool) -> None:
                 f"{theme.id}\t{theme.language}\t{answers}\t{theme.shown_label}"
                 f"\t{theme.source}{pin}{'' if theme.status == 'active' else ' hidden'}"
             )
+
+
+@main.group()
+def mail() -> None:
+    """Mail to customers (programs): check the SMTP relay."""
+
+
+@mail.command("test")
+@click.option("--to", "to_address", required=True, help="Where to send the test mail.")
+def mail_test(to_address: str) -> None:
+    """Send one test mail through FEEDBACK_SMTP_URL now (not through the outbox)."""
+    settings = settings_or_exit()
+    from feedback.mail.delivery import SmtpFailure, send_test_mail
+    from feedback.mail.enqueue import normalize_address
+
+    address = normalize_address(to_address)
+    if address is None:
+        fail(f"--to: not an email address: {to_address!r}")
+    if settings.mail.smtp is None:
+        fail("FEEDBACK_SMTP_URL is not set: mails wait on the mail outbox page")
+    try:
+        reply = asyncio.run(send_test_mail(settings, str(address)))
+    except SmtpFailure as exc:
+        fail(f"{settings.mail.smtp.display()} refused the mail: {exc.error}")
+    click.echo(f"sent to {address} through {settings.mail.smtp.display()}: {reply}")
+
+
+# --- pooled specialists (issue 18) -----------------------------------------------------------
+
+
+@main.group()
+def pools() -> None:
+    """Pools of specialists: list them, import pools and members, run their SLA job."""
+
+
+@pools.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print each pool as a JSON line.")
+def pools_list(as_json: bool) -> None:
+    """Every pool with its rule, channel and members."""
+    settings_or_exit()
+    from feedback.pools.services import list_pools
+
+    @with_database
+    async def run() -> list[Any]:
+        return await list_pools()
+
+    for pool in run():
+        if as_json:
+            click.echo(json.dumps(pool.as_dict(), default=str, ensure_ascii=False))
+        else:
+            members = ", ".join(m.email for m in pool.members) or "no members"
+            state = "" if pool.active else " (inactive)"
+            channel = pool.slack_channel or "-"
+            click.echo(f"{pool.id}\t{pool.name}{state}\t{pool.rule}\t{channel}\t{members}")
+
+
+@pools.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def pools_import(path: Path) -> None:
+    """Import pools and members from a CSV file (all or nothing; docs/pools.md)."""
+    settings_or_exit()
+    from feedback.pools.imports import import_pools
+
+    data = path.read_bytes()
+
+    @with_database
+    async def run() -> Any:
+        return await import_pools(data, actor="cli", source="cli")
+
+    result = run()
+    for error in result.errors[:100]:
+        click.echo(str(error), err=True)
+    if not result.ok:
+        fail(f"import refused: {len(result.errors)} errors, nothing written")
+    click.echo(json.dumps(result.as_dict()))
+
+
+@pools.command("sla")
+def pools_sla() -> None:
+    """Assign and escalate the pooled CTAs that are due now (the worker does this too)."""
+    settings_or_exit()
+    from feedback.pools.sla import run_pool_sla
+
+    @with_database
+    async def run() -> int:
+        return await run_pool_sla()
+
+    click.echo(f"pooled CTAs assigned or escalated: {run()}")
+
+
+# --- programs that email customers (issue 18) -----------------------------------------------
+
+
+@main.group()
+def programs() -> None:
+    """Programs that email customers: list them, create the shipped ones, run a round."""
+
+
+@programs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print each program as a JSON line.")
+def programs_list(as_json: bool) -> None:
+    """Every program with its state, trigger and participant counts."""
+    settings_or_exit()
+    from feedback.programs.services import list_programs, participant_counts, program_json
+
+    @with_database
+    async def run() -> list[dict[str, Any]]:
+        counts = await participant_counts()
+        return [program_json(p, counts.get(p.id, {})) for p in await list_programs()]
+
+    for program in run():
+        if as_json:
+            click.echo(json.dumps(program, default=str, ensure_ascii=False))
+        else:
+            state = "on" if program["enabled"] else "off"
+            enrolled = program["participants"].get("enrolled", 0)
+            trigger = program["trigger"]["kind"]
+            line = [str(program["id"]), program["name"], state, trigger, f"{enrolled} enrolled"]
+            click.echo("\t".join(line))
+
+
+@programs.command("ensure-defaults")
+@click.option("--enable", is_flag=True, help="Also switch the shipped programs on.")
+def programs_ensure_defaults(enable: bool) -> None:
+    """Create the shipped programs (Onboarding, Poor NPS follow-up) if they are missing."""
+    settings_or_exit()
+    from feedback.programs.shipped import ensure_default_programs
+
+    @with_database
+    async def run() -> list[int]:
+        return await ensure_default_programs(enabled=enable)
+
+    click.echo(f"shipped programs: {', '.join(str(i) for i in run())}")
+
+
+@programs.command("run")
+def programs_run() -> None:
+    """Enrol whom the triggers name and do the due steps now (the worker does this too)."""
+    settings_or_exit()
+    from feedback.programs.jobs import programs_job
+
+    @with_database
+    async def run() -> int:
+        return await programs_job()
+
+    click.echo(f"people enrolled and steps done: {run()}")

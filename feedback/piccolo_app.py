@@ -7,10 +7,12 @@ from feedback.auth.models import ApiToken, AuditEntry, StaffUser
 from feedback.ctas.models import Cta, CtaEvent, CtaType, RulesQueue, SlackEventSeen
 from feedback.health.models import HealthSnapshot, UsageMetric
 from feedback.kernel.app_settings import AppSetting
+from feedback.mail.models import MailMessage, Suppression
 from feedback.outbox.models import Outbox, SlackChannelPace
 from feedback.pools.models import Pool, PoolMember
+from feedback.programs.models import Participant, ParticipantStep, Program
 from feedback.responses.models import Response
-from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
+from feedback.surveys.models import Display, LinkClick, Schedule, Survey, WidgetKey
 from feedback.themes.models import StoredThemeModel, Theme, ThemedComment, ThemeMember
 
 TABLES = [
@@ -42,6 +44,12 @@ TABLES = [
     StoredThemeModel,
     ThemeMember,
     ThemedComment,
+    MailMessage,
+    Suppression,
+    Program,
+    Participant,
+    ParticipantStep,
+    LinkClick,
 ]
 
 APP_CONFIG = AppConfig(

@@ -63,3 +63,31 @@ async def theme_new_comments() -> int:
 
 
 JOBS["comment_themes"] = theme_new_comments
+
+
+# --- pooled specialists (issue 18) -----------------------------------------------------------
+
+
+async def pool_sla() -> int:
+    """Pooled CTAs nobody claimed within their pool's SLA are assigned by its rule; those
+    still untouched after the second SLA escalate to the pool's manager."""
+    from feedback.pools.sla import run_pool_sla
+
+    return await run_pool_sla()
+
+
+JOBS["pool_sla"] = pool_sla
+
+
+# --- programs that email customers (issue 18) -----------------------------------------------
+
+
+async def programs() -> int:
+    """Enrol whom the enabled programs' triggers name since their last scan, then do the
+    steps that are due (a mail queued, a CTA raised, a Slack message): each once."""
+    from feedback.programs.jobs import programs_job
+
+    return await programs_job()
+
+
+JOBS["programs"] = programs

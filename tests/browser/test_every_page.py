@@ -28,6 +28,10 @@ from feedback.accounts.models import CSM, Account
 from feedback.ctas.signals import Signal, raise_signal
 from feedback.db import write_transaction
 from feedback.demo import DEFAULT_DEMO_PASSWORD, load_demo
+from feedback.kernel.clock import utcnow
+from feedback.mail.enqueue import NewMail, enqueue_mail, unsubscribe_token
+from feedback.pools.models import Pool
+from feedback.programs.shipped import ensure_default_programs
 from feedback.surveys.models import Schedule, Survey
 from tests.browser.conftest import RECORD_CSP_VIOLATIONS, apply_configuration
 from tests.support.databases import empty_tables
@@ -49,7 +53,9 @@ WIDTHS = {1280: 800, 375: 740}
 @dataclass(frozen=True)
 class StaffPage:
     name: str  # the screenshot's and the test id's part
-    path: str  # may hold {survey}, {schedule}, {cta} or {account}: ids from the seed
+    # may hold {survey}, {schedule}, {cta}, {account}, {mail}, {unsubscribe}, {pool},
+    # {program} or {step}: ids from the seed
+    path: str
     roles: tuple[str, ...] = ROLES  # who may open it; everyone else gets the HTML 403 page
     new: bool = False  # being built in issue 17: a 404 is reported as a skip
 
@@ -85,6 +91,23 @@ PAGES = [
     StaffPage("trends", "/reports/trends", new=True),
     StaffPage("themes", "/reports/themes", new=True),
     StaffPage("admin-themes", "/admin/themes", roles=(ADMIN,), new=True),
+    StaffPage("admin-mail", "/admin/mail", roles=(ADMIN,)),
+    StaffPage("admin-mail-preview", "/admin/mail/{mail}", roles=(ADMIN,)),
+    StaffPage("unsubscribe", "/unsubscribe/{unsubscribe}", roles=(SIGNED_OUT,)),
+    StaffPage("pools", "/pools", roles=(ADMIN, MANAGER)),
+    StaffPage("pool", "/pools/{pool}", roles=(ADMIN, MANAGER)),
+    StaffPage("pools-report", "/pools/report", roles=(ADMIN, MANAGER)),
+    StaffPage("today", "/today", roles=(ADMIN, MANAGER, CSM_ROLE)),
+    StaffPage("accounts", "/accounts/"),
+    StaffPage("account", "/accounts/{account}"),
+    StaffPage("loop", "/reports/loop"),
+    StaffPage("programs", "/programs", roles=(ADMIN, MANAGER)),
+    StaffPage("program", "/programs/{program}", roles=(ADMIN, MANAGER)),
+    StaffPage("program-new", "/programs/new", roles=(ADMIN,)),
+    StaffPage("program-edit", "/programs/{program}/edit", roles=(ADMIN,)),
+    StaffPage(
+        "program-preview", "/programs/{program}/steps/{step}/preview", roles=(ADMIN, MANAGER)
+    ),
 ]
 
 CASES = [
@@ -172,6 +195,27 @@ async def clean_tables() -> AsyncIterator[None]:
     yield
 
 
+async def mail_for_the_pages() -> dict[str, str]:
+    """A queued program mail with both parts (the mail outbox pages) and its address's
+    unsubscribe token."""
+    html = "<p>Dear Hana,</p><p>Could we talk? <a href='https://cal.example/a'>Book</a></p>"
+    async with write_transaction():
+        queued = await enqueue_mail(
+            NewMail(
+                "pages:1",
+                "hana@customer.example",
+                "Hana Sato",
+                "Alex Kim",
+                "alex@vendor.example",
+                "How are things going?",
+                "Dear Hana,\n",
+                html,
+            ),
+            utcnow(),
+        )
+    return {"mail": str(queued.mail_id), "unsubscribe": unsubscribe_token("hana@customer.example")}
+
+
 @pytest.fixture(scope="module")
 async def seeded(schema: None, service: str) -> AsyncIterator[dict[str, str]]:
     """The demo data, a CTA for the demo CSM; the ids the page paths need."""
@@ -198,12 +242,19 @@ async def seeded(schema: None, service: str) -> AsyncIterator[dict[str, str]]:
         )
     survey = await Survey.select(Survey.id).order_by(Survey.id).first()
     schedule = await Schedule.select(Schedule.id).order_by(Schedule.id).first()
+    mail = await mail_for_the_pages()
+    *_, poor_nps = await ensure_default_programs(enabled=True)
+    pool = await Pool.select(Pool.id).order_by(Pool.id).first()
     await apply_configuration(service)
     yield {
+        **mail,
         "account": account["external_id"],
         "cta": str(cta_id),
         "survey": str(survey["id"]),
         "schedule": str(schedule["id"]),
+        "program": str(poor_nps),
+        "step": "2",
+        "pool": str(pool["id"]),
     }
     await empty_tables()
 
