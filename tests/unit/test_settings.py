@@ -41,6 +41,15 @@ def test_a_postgres_url_selects_postgres_and_hides_its_password() -> None:
         ({"FEEDBACK_SLACK_API_URL": "slack.com/api"}, "FEEDBACK_SLACK_API_URL"),
         ({"FEEDBACK_SLACK_MAX_ATTEMPTS": "0"}, "FEEDBACK_SLACK_MAX_ATTEMPTS"),
         ({"FEEDBACK_PUBLIC_URL": "feedback.example.com"}, "FEEDBACK_PUBLIC_URL"),
+        ({"FEEDBACK_SMTP_URL": "mail.example.com:25"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_SMTP_URL": "http://mail.example.com"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_SMTP_URL": "smtp://mail.example.com:port"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_SMTP_URL": "smtp://mail.example.com:70000"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_SMTP_URL": "smtp://:25"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_SMTP_URL": "smtp://mail.example.com/inbox"}, "FEEDBACK_SMTP_URL"),
+        ({"FEEDBACK_MAIL_FROM": "Feedback <nps@example.com>"}, "FEEDBACK_MAIL_FROM"),
+        ({"FEEDBACK_MAIL_DELIVERY": "both"}, "FEEDBACK_MAIL_DELIVERY"),
+        ({"FEEDBACK_JOBS_IN_SERVE": "sometimes"}, "FEEDBACK_JOBS_IN_SERVE"),
     ],
 )
 def test_it_names_the_bad_variable(env: dict[str, str], variable: str) -> None:
@@ -87,3 +96,45 @@ def test_slack_is_off_by_default_and_on_with_a_token_and_a_signing_secret(tmp_pa
     # slack-sdk joins method names onto the base, which must end with a slash
     assert settings.slack.api_url == "http://127.0.0.1:8099/api/"
     assert settings.slack.deliver_in_serve is True
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "host", "port", "user", "password", "tls"),
+    [
+        ("smtp://127.0.0.1:1025", "smtp", "127.0.0.1", 1025, None, None, False),
+        ("smtp://relay.example.com", "smtp", "relay.example.com", 25, None, None, False),
+        ("smtps://relay.example.com", "smtps", "relay.example.com", 465, None, None, True),
+        # a password may hold reserved characters, percent-encoded
+        (
+            "smtp://nps%40example.com:p%40ss%3Aw@relay:587",
+            "smtp",
+            "relay",
+            587,
+            "nps@example.com",
+            "p@ss:w",
+            False,
+        ),
+    ],
+)
+def test_the_smtp_url_is_read_at_start_up(
+    url: str, scheme: str, host: str, port: int, user: str | None, password: str | None, tls: bool
+) -> None:
+    smtp = load_settings({"FEEDBACK_SMTP_URL": url}).mail.smtp
+    assert smtp is not None
+    assert (smtp.scheme, smtp.host, smtp.port, smtp.username, smtp.password, smtp.use_tls) == (
+        scheme,
+        host,
+        port,
+        user,
+        password,
+        tls,
+    )
+    assert "p@ss" not in smtp.display()
+
+
+def test_without_an_smtp_url_mail_waits_and_the_jobs_stay_in_the_worker() -> None:
+    settings = load_settings({})
+    assert settings.mail.smtp is None and not settings.mail.configured
+    assert settings.mail.min_days_between == 7
+    assert settings.jobs_in_serve is False
+    assert load_settings({"FEEDBACK_JOBS_IN_SERVE": "true"}).jobs_in_serve is True
