@@ -41,9 +41,9 @@ RESPONSE_RATE = 0.45
 HISTORY_DAYS = 365
 # the accounts' start dates count back from this fixed day, so they never move
 BOOK_DAY = date(2026, 11, 1)
-# the demo's own answers of the last days go through the answer rules once, as they would
-# have when given in the widget
-RECENT_ANSWER_DAYS = 14
+# the demo's own answers of the last weeks go through the answer rules once, as they would
+# have when given in the widget (the older ones' CTAs are then worked: load_demo_work)
+RECENT_ANSWER_DAYS = 35
 MEETING_BASE = "https://cal.example.com/"
 
 CSMS = [
@@ -371,6 +371,7 @@ async def load_demo(today: date | None = None, now: datetime | None = None) -> l
     lines.append(await load_demo_health(today))
     lines.append(await load_demo_programs())
     lines.append(await load_demo_ctas(now, after_response=newest["id"] if newest else 0))
+    lines.append(await load_demo_work(now, importer))
     password = os.environ.get("FEEDBACK_ADMIN_PASSWORD") or DEFAULT_DEMO_PASSWORD
     created = []
     for email, role, csm_email in STAFF:
@@ -489,3 +490,240 @@ async def load_demo_survey() -> str:
         key=DEMO_WIDGET_KEY, name="Demo host page", environment="development", allowed_origins=["*"]
     ).save()
     return "demo survey created: open /demo/host to see the widget"
+
+
+# ---------------------------------------------------------------- the team's work so far
+
+# what the team did with the CTAs the answers raised before the last days: about two thirds
+# of those raised more than CLOSE_AFTER_DAYS ago are closed, some of the detractors' accounts
+# answered again since, and the pool's specialists claimed what came in (but the newest few)
+CLOSE_AFTER_DAYS = 10
+CLOSED_SHARE = 2 / 3
+LEAVE_UNCLAIMED = 3
+# outcome, weight, note, the chance that the person answers again after the close, and
+# that this answer is a 7 or more
+RISK_OUTCOMES = [
+    ("contacted", 0.40, "Called them; a fix is on its way and they will try it.", 0.6, 0.6),
+    ("resolved", 0.35, "Walked their admin through it on a call; solved.", 0.7, 0.85),
+    ("no_response", 0.15, "Two emails and a voicemail, no answer.", 0.3, 0.2),
+    ("not_actionable", 0.10, "A feature we do not plan; explained why.", 0.3, 0.3),
+]
+ADVOCACY_OUTCOMES = [
+    ("contacted", 0.7, "Thanked them and asked for a review.", 0.0, 0.0),
+    ("resolved", 0.3, "They wrote a review and agreed to be a reference.", 0.0, 0.0),
+]
+FOLLOW_UP_COMMENTS = [
+    "Much better since the call with our CSM.",
+    "The fix works, thanks for following up.",
+    "",
+    "Support sorted it out quickly.",
+]
+DEMO_CSM_EMAILS = frozenset(c[0] for c in CSMS)
+
+
+def working_moment(start: datetime, rng: random.Random) -> datetime:
+    """A moment in working hours (Monday to Friday, 08:00-17:00 UTC) at or after `start`."""
+    moment = start
+    while moment.weekday() >= 5 or not 8 <= moment.hour < 17:
+        moment = (moment + timedelta(hours=1)).replace(minute=rng.randint(0, 59))
+    return moment
+
+
+async def _demo_untouched(cta_ids: list[int]) -> dict[int, datetime]:
+    """Of these CTAs, those only the rules and the demo's own CSMs acted on (a person who
+    signed in and acted on one owns it from then on), each with the moment of its last
+    change (a later answer's signal moves it)."""
+    from feedback.ctas.models import CtaEvent
+
+    if not cta_ids:
+        return {}
+    rows = await CtaEvent.select(CtaEvent.cta, CtaEvent.actor, CtaEvent.source, CtaEvent.at).where(
+        CtaEvent.cta.is_in(cta_ids)
+    )
+    touched = {
+        row["cta"]
+        for row in rows
+        if row["source"] != "rule" and row["actor"] not in DEMO_CSM_EMAILS
+    }
+    last: dict[int, datetime] = {}
+    for row in rows:
+        if row["cta"] not in touched:
+            at = row["at"].astimezone(UTC)
+            last[row["cta"]] = max(at, last.get(row["cta"], at))
+    return last
+
+
+async def _specialist(pool_id: int, key: str) -> tuple[int, str]:
+    """The pool member (id, email) who picks up the CTA keyed `key`, by its own seed."""
+    from feedback.pools.models import PoolMember
+
+    rows = await PoolMember.select(PoolMember.csm, PoolMember.csm.email).where(
+        PoolMember.pool == pool_id
+    )
+    rows.sort(key=lambda row: row["csm"])
+    row = random.Random(f"{SEED}:claim:{key}").choice(rows)
+    return row["csm"], row["csm.email"]
+
+
+async def _pick_up(cta_id: int, key: str, at: datetime) -> str:
+    """A pooled CTA nobody owns is claimed (in the pool's Slack channel) and acknowledged
+    by a specialist at `at`; any other is acknowledged by its owner. Returns who acted."""
+    from feedback.ctas.actions import change_cta
+    from feedback.ctas.reads import load_cta
+    from feedback.pools.claims import claim_cta
+
+    cta = await load_cta(cta_id)
+    assert cta is not None
+    actor = cta.owner_email or DEMO_CSM
+    if cta.owner_id is None and cta.pool_id is not None:
+        csm_id, actor = await _specialist(cta.pool_id, key)
+        await claim_cta(cta_id, csm_id, actor=actor, source="slack", now=at)
+    if cta.status == "open":
+        await change_cta(cta_id, "acknowledge", actor=actor, source="web", now=at)
+    return actor
+
+
+async def close_demo_loops(now: datetime) -> tuple[int, list[dict[str, str]]]:
+    """Close about CLOSED_SHARE of the answers' CTAs raised more than CLOSE_AFTER_DAYS ago
+    that nobody else touched, each with an outcome at a working moment some days after it
+    was raised, through the CTA actions; and the answers that some detractors' accounts gave
+    after the close (import rows). Each CTA's fate has its own seed (its answer), so a
+    second load, or a later day's, closes none twice and decides the same."""
+    from feedback.ctas.actions import change_cta
+    from feedback.ctas.models import Cta
+    from feedback.db import json_object
+
+    found = await Cta.select(
+        Cta.id, Cta.type, Cta.trigger, Cta.created_at, Cta.account.external_id
+    ).where(
+        Cta.type.is_in(["risk", "advocacy"])
+        & Cta.status.is_in(["open", "acknowledged"])
+        & (Cta.created_at < now - timedelta(days=CLOSE_AFTER_DAYS))
+    )
+    for row in found:
+        row["trigger"] = json_object(row["trigger"])
+    found = [r for r in found if r["trigger"].get("kind") == "response"]
+    untouched = await _demo_untouched([r["id"] for r in found])
+    closed, answers = 0, []
+    for row in sorted(found, key=lambda r: r["id"]):
+        trigger = row["trigger"]
+        key = f"{trigger.get('user')}:{trigger.get('answered_at')}"
+        rng = random.Random(f"{SEED}:loop:{key}")
+        changed = untouched.get(row["id"])
+        # a CTA a later answer signalled is still being worked
+        if changed is None or changed >= now - timedelta(days=CLOSE_AFTER_DAYS):
+            continue
+        if rng.random() >= CLOSED_SHARE:
+            continue
+        created = changed
+        outcomes = RISK_OUTCOMES if row["type"] == "risk" else ADVOCACY_OUTCOMES
+        outcome, _, note, again, better = rng.choices(outcomes, weights=[o[1] for o in outcomes])[0]
+        seen = working_moment(created + timedelta(hours=rng.uniform(1, 30)), rng)
+        done = working_moment(seen + timedelta(hours=rng.uniform(2, 80)), rng)
+        if done >= now - timedelta(days=2):
+            continue  # (never: a close is at most about five days after the last change)
+        actor = await _pick_up(row["id"], key, seen)
+        await change_cta(
+            row["id"], "close", actor=actor, source="web", outcome=outcome, reason=note, now=done
+        )
+        closed += 1
+        answered = done + timedelta(days=rng.uniform(1, 5), minutes=rng.randint(0, 600))
+        answers_again, recovered = rng.random() < again, rng.random() < better
+        if answers_again and answered < midnight(now.date()) and trigger.get("user"):
+            score = rng.choice([7, 8, 8, 9, 10] if recovered else [3, 5, 6, 6])
+            answers.append(
+                {
+                    "response_id": f"demo-{trigger['user']}-after-cta{row['id']}",
+                    "account_id": row["account.external_id"],
+                    "user_id": str(trigger["user"]),
+                    "score": str(score),
+                    "comment": rng.choice(FOLLOW_UP_COMMENTS if recovered else [""]),
+                    "answered_at": answered.isoformat(),
+                    "locale": "en",
+                }
+            )
+    return closed, answers
+
+
+async def claim_demo_pool_ctas(now: datetime) -> int:
+    """The pool's specialists claimed (and acknowledged) the CTAs nobody owns, a while after
+    each was raised, but the LEAVE_UNCLAIMED newest: those wait for a Claim."""
+    from feedback.ctas.models import Cta
+
+    rows = await Cta.select(Cta.id, Cta.created_at, Cta.account.external_id).where(
+        Cta.pool.is_not_null() & Cta.owner.is_null() & (Cta.status == "open")
+    )
+    rows.sort(key=lambda r: (r["created_at"], r["id"]))
+    waiting = rows[: max(0, len(rows) - LEAVE_UNCLAIMED)]
+    untouched = await _demo_untouched([r["id"] for r in waiting])
+    claimed = 0
+    for row in waiting:
+        if row["id"] not in untouched:
+            continue
+        key = f"{row['account.external_id']}:{row['id']}"
+        rng = random.Random(f"{SEED}:pick-up:{key}")
+        created = row["created_at"].astimezone(UTC)
+        at = min(now, working_moment(created + timedelta(minutes=rng.randint(20, 200)), rng))
+        await _pick_up(row["id"], key, at)
+        claimed += 1
+    return claimed
+
+
+async def load_demo_work(now: datetime, importer: Importer) -> str:
+    """What the team did so far: older answers' CTAs closed with outcomes (and the answers
+    that came after some), the pool's CTAs claimed but the newest few."""
+    closed, answers = await close_demo_loops(now)
+    if answers:
+        header, source_rows = rows(answers)
+        result = await importer.run("responses", header, source_rows)
+        if not result.ok:
+            raise RuntimeError(f"demo follow-up answers did not load: {result.errors[:3]}")
+    claimed = await claim_demo_pool_ctas(now)
+    followed = await follow_up_recent_detractors(now)
+    return (
+        f"the team's work: {closed} CTAs closed with an outcome, {len(answers)} answers "
+        f"after a close, {claimed} pool CTAs claimed, {followed} recent detractors in the "
+        "Poor NPS follow-up"
+    )
+
+
+async def follow_up_recent_detractors(now: datetime, days: int = 4) -> int:
+    """The Poor NPS follow-up enrols the detractors of the last `days` as its trigger would
+    have within minutes of each answer, and starts their wait then: the notes of those who
+    answered more than a day ago are due, so the first worker run queues them."""
+    from feedback.programs.models import Program
+    from feedback.programs.runner import run_participant
+    from feedback.programs.triggers import Enrolment, enrol
+    from feedback.responses.models import Response
+
+    program = (
+        await Program.select(Program.id)
+        .where(
+            (Program.slug == "poor_nps") & (Program.enabled == True)  # noqa: E712
+        )
+        .first()
+    )
+    if program is None:
+        return 0
+    answers = await Response.select(
+        Response.id, Response.account, Response.end_user, Response.answered_at
+    ).where(
+        (Response.score <= 6)
+        & Response.end_user.is_not_null()
+        & (Response.answered_at >= now - timedelta(days=days))
+        & (Response.answered_at < now)
+    )
+    enrolled = 0
+    for answer in sorted(answers, key=lambda a: a["id"]):
+        at = answer["answered_at"].astimezone(UTC) + timedelta(minutes=5)
+        enrolment = Enrolment(
+            account_id=answer["account"],
+            end_user_id=answer["end_user"],
+            trigger_key=f"response:{answer['id']}",
+            response_id=answer["id"],
+        )
+        participant = await enrol(program["id"], enrolment, at)
+        if participant is not None:
+            await run_participant(participant, at)
+            enrolled += 1
+    return enrolled

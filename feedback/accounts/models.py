@@ -93,7 +93,7 @@ class EndUser(Table, tablename="end_user"):
     traits = JSONB(default={})
     first_seen_at = Timestamptz(null=True, default=None)
     last_seen_at = Timestamptz(null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow())
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)  # programs scan new users
     updated_at = Timestamptz(default=TimestamptzNow())
     # when this user was last shown any survey: the compare-and-set that keeps the global gap
     last_display_at = Timestamptz(null=True, default=None)

@@ -5,7 +5,7 @@ account page's reads.
 Statements use Piccolo's `{}` placeholders. Indexes: `participant_program_trigger` (unique
 program, trigger_key), `participant_step_once` (unique participant, step_index),
 `participant_due` (next_run_at where active), `program_participant_account`,
-`program_participant_end_user`, `end_user` and `response` by created_at/answered_at,
+`program_participant_end_user`, `end_user_created_at`, `response` by created_at/answered_at,
 `health_snapshot_account_day` (unique account, day), `cta_account`, and the primary keys.
 """
 
@@ -19,14 +19,16 @@ from feedback.db import Statement
 # industry, company_size, account_status, plus what identifies the trigger
 _FACTS = """a.id AS account_id, a.plan, a.industry, a.company_size, a.status AS account_status"""
 
-# Users with an email address created in a window: end_user_id, role, created_at, the facts
-# (end_user.created_at via a scan of the window: new users are few). Parameters: since,
-# until.
+# Users with an email address stored in a window who are new: first seen (or, never seen,
+# stored) since a moment, so an import of long-standing users enrols nobody while a user
+# added later to an old account is new all the same: end_user_id, role, created_at, the
+# facts (end_user_created_at: new users are few). Parameters: first seen since, since, until.
 USERS_ADDED = Statement(
     """
 SELECT u.id AS end_user_id, u.role, u.created_at, @facts
 FROM end_user u JOIN account a ON a.id = u.account
-WHERE u.created_at > {} AND u.created_at <= {} AND u.email IS NOT NULL AND u.email <> ''
+WHERE COALESCE(u.first_seen_at, u.created_at) > {}
+  AND u.created_at > {} AND u.created_at <= {} AND u.email IS NOT NULL AND u.email <> ''
 ORDER BY u.created_at, u.id""".replace("@facts", _FACTS)
 )
 

@@ -23,6 +23,10 @@ OVERLAP = timedelta(minutes=15)
 # how far back a program's first scan looks (a program switched on reaches the last days'
 # answers and new users, not the whole history)
 FIRST_SCAN_LOOKBACK = timedelta(days=2)
+# a user is new (the `user_added` trigger) when first seen at most this long before the
+# scan's window: a user the product saw yesterday and a sync stored today is new, while an
+# import of long-standing users (first seen months ago) enrols nobody
+NEW_USER_ALLOWANCE = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ async def candidates(program: StoredProgram, since: datetime, now: datetime) -> 
     rows: Sequence[dict[str, Any]]
     found: list[Enrolment] = []
     if kind == "user_added":
-        rows = await queries.USERS_ADDED.fetch(since, now)
+        rows = await queries.USERS_ADDED.fetch(since - NEW_USER_ALLOWANCE, since, now)
         keyed = [(r, f"user:{r['end_user_id']}") for r in rows]
     elif kind == "detractor_answer":
         rows = await queries.DETRACTOR_ANSWERS.fetch(since - FIRST_SCAN_LOOKBACK, since, now)
