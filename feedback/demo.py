@@ -23,6 +23,7 @@ from feedback.imports.services import Importer, ImportResult
 from feedback.kernel.nps import category
 from feedback.kernel.principal import Role
 from feedback.surveys.keys import DEMO_WIDGET_KEY
+from feedback.today.services import last_working_day
 
 SEED = 20261122
 ACCOUNTS = 150
@@ -294,14 +295,18 @@ def demo_users(
 def generate(today: date) -> dict[str, tuple[list[str], list[SourceRow]]]:
     """The demo book as import rows, for the day `today` (answers up to its start)."""
     accounts, users, responses, churn = [], [], [], []
+    book: list[tuple[DemoAccount, list[tuple[dict[str, str], list[dict[str, str]]]]]] = []
     for n in range(1, ACCOUNTS + len(NEW_ACCOUNT_AGES) + 1):
         account = demo_account(n, today)
         accounts.append(account.row)
         if account.churn is not None:
             churn.append(account.churn)
-        for user, answers in demo_users(account, today):
+        people = list(demo_users(account, today))
+        book.append((account, people))
+        for user, answers in people:
             users.append(user)
             responses.extend(answers)
+    responses.extend(news_since_the_last_working_day(today, book))
     csms = [
         {
             "email": e,
@@ -319,6 +324,69 @@ def generate(today: date) -> dict[str, tuple[list[str], list[SourceRow]]]:
         "responses": rows(responses),
         "churn": rows(churn),
     }
+
+
+STORY_COMMENTS = [
+    "The last release broke our saved searches and nobody told us.",
+    "We were charged twice this month and support has not answered in four days.",
+    "Exports time out every Monday morning; the team is losing patience.",
+    "SSO setup failed again; we are looking at other tools.",
+    "Onboarding the new hires was painful, the docs are out of date.",
+]
+
+
+def news_since_the_last_working_day(
+    today: date,
+    book: list[tuple[DemoAccount, list[tuple[dict[str, str], list[dict[str, str]]]]]],
+) -> list[dict[str, str]]:
+    """A few detractors since the last working day, one for each dedicated CSM, so that a
+    CSM's Today has news: on the owner's weakest account still in use (not the demo host's),
+    by a user who has not answered for a quarter. Fixed by the day (ids name it), so loading
+    twice adds nothing and a later day adds that day's news."""
+    day = last_working_day(today)
+    answers = []
+    for owner in OWNERS:
+        candidates = [
+            (account, people)
+            for account, people in book
+            if account.csm_email == owner
+            and account.external_id != DEMO_HOST_ACCOUNT
+            and account.quiet_since is None
+            and account.ends is None
+            and account.churn is None
+            and account.created < today - timedelta(days=60)
+        ]
+        if not candidates:
+            continue
+        account, people = min(candidates, key=lambda pair: pair[0].health)
+        rng = random.Random(f"{SEED}:news:{owner}:{day.isoformat()}")
+        quiet = [
+            (user, answered)
+            for user, answered in people
+            if all(
+                datetime.fromisoformat(a["answered_at"]) < midnight(day) - timedelta(days=90)
+                for a in answered
+            )
+        ]
+        if not quiet:
+            continue
+        user, _ = rng.choice(quiet)
+        at = midnight(day) + timedelta(hours=rng.randint(9, 17), minutes=rng.randint(0, 59))
+        # they used the product when they answered
+        if datetime.fromisoformat(user["last_seen_at"]) < at:
+            user["last_seen_at"] = at.isoformat()
+        answers.append(
+            {
+                "response_id": f"demo-news-{user['external_id']}-{day.isoformat()}",
+                "account_id": account.external_id,
+                "user_id": user["external_id"],
+                "score": str(rng.randint(1, 5)),
+                "comment": rng.choice(STORY_COMMENTS),
+                "answered_at": at.isoformat(),
+                "locale": user["locale"],
+            }
+        )
+    return answers
 
 
 NAMES = [
