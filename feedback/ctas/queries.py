@@ -166,14 +166,17 @@ def list_ctas_sql(
     owners: int | None,
     account: bool,
     type_: bool,
+    pools: int = 0,
 ) -> str:
     """CTAs as shown, most urgent first, then by due date: those of one CSM's scope (owned
-    by them or of their accounts; `csm_scope`, the CSM's id twice), active ones (not closed)
-    or of one `status`, of `owners` owners (their ids), of one `account`, of one `type_`,
-    then the limit. Parameters in that order. Indexes: cta_owner_status, cta_account."""
+    by them, of their accounts or of their `pools` pools; `csm_scope`, the CSM's id twice
+    then the pools' ids), active ones (not closed) or of one `status`, of `owners` owners
+    (their ids), of one `account`, of one `type_`, then the limit. Parameters in that order.
+    Indexes: cta_owner_status, cta_account, cta_pool_open."""
     where = []
     if csm_scope:
-        where.append("(t.owner = {} OR a.csm = {})")
+        in_pools = f" OR t.pool IN ({', '.join('{}' for _ in range(pools))})" if pools else ""
+        where.append(f"(t.owner = {{}} OR a.csm = {{}}{in_pools})")
     if active:
         where.append("t.status <> 'closed'")
     elif status:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feedback.ctas import queries
-from feedback.ctas.access import can_see, team_of, visible_to
+from feedback.ctas.access import cta_scope, may_change, team_of, visible_to
 from feedback.ctas.models import CtaEvent, CtaStatus
 from feedback.ctas.records import CtaView, HistoryEntry
 from feedback.db import Row, as_utc_datetime, fetch, is_sqlite
 from feedback.health.reads import newest_scores
-from feedback.kernel.errors import InputError, NotFound
+from feedback.kernel.errors import Forbidden, InputError, NotFound
 from feedback.kernel.principal import Principal, Role
 
 STATUSES = tuple(s.value for s in CtaStatus)
@@ -38,8 +38,23 @@ async def _views(rows: list[Row]) -> list[CtaView]:
 async def get_visible_cta(principal: Principal, cta_id: int) -> CtaView:
     """The CTA, when the principal may see it; else "no CTA" (404), as when there is none."""
     cta = await load_cta(cta_id)
-    if cta is None or not can_see(principal, cta):
+    if cta is None:
         raise NotFound.for_field("cta", f"no CTA with id {cta_id}")
+    scope = await cta_scope(principal)
+    if scope is not None and not scope.sees(cta):
+        raise NotFound.for_field("cta", f"no CTA with id {cta_id}")
+    return cta
+
+
+async def get_changeable_cta(principal: Principal, cta_id: int) -> CtaView:
+    """The CTA, when the principal may change it (`access.may_change`): "no CTA" (404) when
+    they do not see it, forbidden (403) when they see it through their pool but do not own
+    it (claim it first, or it is another specialist's)."""
+    cta = await get_visible_cta(principal, cta_id)
+    if not may_change(principal, cta):
+        if cta.owner_id is None:
+            raise Forbidden.for_field("cta", f"claim it first: nobody in {cta.pool_name} has")
+        raise Forbidden.for_field("cta", f"{cta.owner_name} has claimed it")
     return cta
 
 
@@ -52,12 +67,13 @@ async def list_ctas(
     type_: str | None = None,
     limit: int = 200,
 ) -> list[CtaView]:
-    """The CTAs the principal may see, most urgent first: active ones (not closed), those of
+    """The CTAs the principal may see (a CSM: theirs, their accounts' and their pools'),
+    most urgent first: active ones (not closed), those of
     one status, or (`status=None`) all; of some owners, an account or a type."""
     args: list[object] = []
-    scope = visible_to(principal)
+    scope = await cta_scope(principal)
     if scope is not None:
-        args += [scope, scope]
+        args += [scope.csm_id, scope.csm_id, *sorted(scope.pool_ids)]
     if status not in (None, "active"):
         if status not in STATUSES:
             raise InputError("status", "one of active, open, acknowledged, snoozed, closed")
@@ -72,6 +88,7 @@ async def list_ctas(
         args.append(type_)
     sql = queries.list_ctas_sql(
         csm_scope=scope is not None,
+        pools=0 if scope is None else len(scope.pool_ids),
         active=status == "active",
         status=status not in (None, "active"),
         owners=None if owner_ids is None else len(owner_ids),
