@@ -121,7 +121,12 @@ async def _act(
         await _tell(client, body, "That CTA no longer exists.")
         return
     if not await may_act(csm["id"], cta):
-        await _tell(client, body, f"This CTA belongs to {cta.owner_name}; you cannot change it.")
+        refusal = (
+            f"Nobody in {cta.pool_name} has claimed it yet: press Claim first."
+            if cta.pool_id and cta.owner_id is None
+            else f"This CTA belongs to {cta.owner_name}; you cannot change it."
+        )
+        await _tell(client, body, refusal)
         return
     try:
         change = await change_cta(

@@ -12,6 +12,8 @@ from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, En
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import Forbidden, NotFound
 from feedback.kernel.principal import Principal
+from feedback.pools.audience import pool_for_account
+from feedback.pools.models import PoolMember
 
 
 async def apply_due_churn() -> int:
@@ -151,9 +153,20 @@ async def get_account(principal: Principal, external_id: str) -> AccountView:
     )
     if row is None:
         raise NotFound(f"no account {external_id!r}")
-    if not principal.can_see_csm(row["csm"]):
+    if not principal.can_see_csm(row["csm"]) and not await _serves_in_its_pool(principal, row):
         raise Forbidden("this account belongs to another CSM")
     return account_view(row)
+
+
+async def _serves_in_its_pool(principal: Principal, row: dict[str, Any]) -> bool:
+    """Whether a CSM is an active member of the pool serving an account without a dedicated
+    CSM (a pooled specialist reads the accounts of their pool's CTAs)."""
+    if principal.csm_id is None or row["csm"] is not None:
+        return False
+    pool = await pool_for_account(row["id"])
+    return pool is not None and await PoolMember.exists().where(
+        (PoolMember.pool == pool.id) & (PoolMember.csm == principal.csm_id)
+    )
 
 
 USER_FIELDS = (

@@ -14,7 +14,13 @@ from feedback.accounts.models import Account
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
 from feedback.ctas.access import team_of as team_members
 from feedback.ctas.actions import change_cta
-from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas, load_cta
+from feedback.ctas.reads import (
+    cta_history,
+    get_changeable_cta,
+    get_visible_cta,
+    list_ctas,
+    load_cta,
+)
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import add_cta_type, cta_rules, cta_types, update_cta_rules
 from feedback.ctas.signals import Signal, raise_signal
@@ -157,7 +163,7 @@ class CtaController(Controller):
         set_due (`due_on`, today or later) or note (`reason`). With `expected_version` the
         action is a compare-and-set: `changed` false and the current CTA when it moved on.
         A bad field is a 422 naming it."""
-        await get_visible_cta(principal, cta_id)
+        await get_changeable_cta(principal, cta_id)
         change = await change_cta(
             cta_id,
             data.action,

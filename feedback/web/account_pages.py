@@ -16,13 +16,13 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from feedback.accounts.overview import ANSWERS_PER_PAGE, AccountOverview, account_overview
-from feedback.accounts.services import list_account_users
+from feedback.accounts.services import get_account, list_account_users
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access
 from feedback.ctas.actions import OUTCOME_LABELS
 from feedback.ctas.rule_settings import cta_types
 from feedback.health.score_settings import load_health_settings
 from feedback.kernel.errors import Forbidden, InputError, NotFound
-from feedback.kernel.principal import Principal
+from feedback.kernel.principal import Principal, Role
 from feedback.programs.services import list_programs
 from feedback.web.charts import Point, Series, line_chart
 from feedback.web.health_pages import band_zones, every_day
@@ -56,9 +56,12 @@ async def enrol_form(
     if principal.role not in ENROL:
         return None
     try:
+        account = await get_account(principal, account_external_id)
         users = await list_account_users(principal, account_external_id)
     except (Forbidden, NotFound):
         return None
+    if account.csm_email is None and principal.role is Role.csm:
+        return None  # a pool's account: the programs' rule leaves it to managers
     enabled = [p for p in await list_programs() if p.enabled]
     # the programs made for enrolling by hand first, then those a trigger also fills
     enabled.sort(key=lambda p: (p.definition.trigger_kind != "manual", p.definition.name))

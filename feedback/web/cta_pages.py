@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 
 from feedback.accounts.models import CSM
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.ctas.access import may_change
 from feedback.ctas.access import team_of as team_members
 from feedback.ctas.actions import (
     MAX_DUE_DAYS,
@@ -29,7 +30,7 @@ from feedback.ctas.actions import (
     change_cta,
     raised_by_answer,
 )
-from feedback.ctas.reads import cta_history, get_visible_cta, list_ctas
+from feedback.ctas.reads import cta_history, get_changeable_cta, get_visible_cta, list_ctas
 from feedback.ctas.records import CtaView
 from feedback.ctas.rule_settings import RULE_PARAMS, cta_rules, cta_types, update_cta_rules
 from feedback.kernel.errors import Conflict, DomainError, InputError
@@ -38,6 +39,7 @@ from feedback.mail import admin as mail_admin
 from feedback.outbox import admin as outbox
 from feedback.outbox.messages import ListedMessage
 from feedback.settings import get_settings
+from feedback.web.account_pages import enrol_form
 from feedback.web.views import safe_next
 
 FormRequest = Request[Any, Any, State]
@@ -60,6 +62,7 @@ NOTICES = {
     "already_claimed": "Someone else claimed it first.",
     "already_yours": "It is yours already.",
     "not_member": "Only the pool's members can claim it.",
+    "enrolled": "Enrolled. The first step runs at the worker's next round.",
 }
 OUTCOME_CHOICES = [(str(outcome), label) for outcome, label in OUTCOME_LABELS.items()]
 
@@ -194,6 +197,8 @@ class CtaPages(Controller):
                 "outcome_labels": dict(OUTCOME_CHOICES),
                 "outcome_required": raised_by_answer(cta),
                 "unclaimed": unclaimed(cta),
+                "may_change": may_change(principal, cta),
+                "enrol": await enrol_form(principal, cta.account_external_id, cta_id=cta.id),
                 "today": today,
                 "snooze_min": today + timedelta(days=1),
                 "snooze_default": today + timedelta(days=7),
@@ -210,7 +215,7 @@ class CtaPages(Controller):
         self, principal: CurrentPrincipal, cta_id: FromPath[int], request: FormRequest
     ) -> Redirect | Template:
         """One action of a form; back to `next` (a local path, else the CTA) with `done=`."""
-        await get_visible_cta(principal, cta_id)
+        await get_changeable_cta(principal, cta_id)
         form = await request.form()
         next_path = str(form.get("next") or "")
         try:

@@ -166,3 +166,33 @@ async def test_a_csm_of_another_book_does_not_see_the_pools_cta_page(client: Any
     await staff(client, "ann@example.com")
     assert f'href="/ctas/{p1}"' not in (await client.get("/ctas/")).text
     assert (await client.get(f"/ctas/{p1}")).status_code == 404
+
+
+async def test_a_specialist_cannot_act_on_an_unclaimed_pool_cta_before_claiming(
+    client: Any,
+) -> None:
+    await pooled_book()
+    p1 = await raise_cta("p1", now=MONDAY)
+    await staff(client, "sam@example.com")
+    token_ = await csrf_token(client, f"/ctas/{p1}")
+    refused = await client.post(
+        f"/ctas/{p1}", data={"_csrf_token": token_, "action": "acknowledge"}
+    )
+    assert refused.status_code == 403 and "claim" in refused.text.lower()
+    api = await client.post(
+        f"/api/v1/ctas/{p1}/actions",
+        json={"action": "acknowledge"},
+        headers=bearer(await token(Role.csm, "sam@example.com")),
+    )
+    assert api.status_code == 403 and "claim" in api.json()["error"].lower()
+    cta = await load_cta(p1)
+    assert cta is not None and (cta.status, cta.owner_id) == ("open", None)
+
+
+async def test_a_specialist_reads_the_account_page_of_their_pools_account(client: Any) -> None:
+    await pooled_book()
+    await raise_cta("p1", now=MONDAY)
+    await staff(client, "sam@example.com")
+    assert (await client.get("/accounts/p1")).status_code == 200
+    await staff(client, "ann@example.com")  # a dedicated CSM of another book
+    assert (await client.get("/accounts/p1")).status_code == 403
