@@ -163,8 +163,8 @@ def renewals_sql(csms: int | None) -> str:
     """Live accounts in scope renewing in a window, the soonest first, with their answers
     in [since, until) (counted for the listed accounts only): id, external_id, name,
     arr_cents, currency, renewal_date, csm_name, responses, promoters, detractors.
-    Parameters: since, until, the window's first day, its last, the scope's, the limit
-    (account_renewal_date, response_account_answered_at)."""
+    Parameters: the window's first day, its last, the scope's, the limit, the offset,
+    since, until (account_renewal_date, response_account_answered_at)."""
     return f"""
 SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, a.renewal_date,
        c.name AS csm_name,
@@ -177,7 +177,7 @@ FROM (
     WHERE a.status <> 'churned' AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}
     {account_scope(csms)}
     ORDER BY a.renewal_date, a.id
-    LIMIT {{}}
+    LIMIT {{}} OFFSET {{}}
 ) a
 LEFT JOIN csm c ON c.id = a.csm
 LEFT JOIN response r ON r.account = a.id AND r.answered_at >= {{}} AND r.answered_at < {{}}
@@ -209,7 +209,7 @@ def going_dark_sql(csms: int | None) -> str:
     """The accounts of `_dark_where`, the largest ARR first: id, external_id, name,
     arr_cents, currency, csm_name, last_answer, last_seen, cta (the id of its going-dark
     CTA not closed, if any; cta_one_open), worked out for the listed accounts only.
-    Parameters: those of `_dark_where`, the limit."""
+    Parameters: those of `_dark_where`, the limit, the offset."""
     return f"""
 SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, c.name AS csm_name,
        (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
@@ -220,7 +220,7 @@ FROM (
     SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, a.csm FROM account a
     {_dark_where(csms)}
     ORDER BY CASE WHEN a.arr_cents IS NULL THEN 1 ELSE 0 END, a.arr_cents DESC, a.id
-    LIMIT {{}}
+    LIMIT {{}} OFFSET {{}}
 ) a
 LEFT JOIN csm c ON c.id = a.csm
 ORDER BY CASE WHEN a.arr_cents IS NULL THEN 1 ELSE 0 END, a.arr_cents DESC, a.id"""  # noqa: S608

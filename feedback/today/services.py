@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from feedback.ctas.access import team_of
 from feedback.ctas.records import CtaView
@@ -23,7 +23,9 @@ from feedback.kernel.clock import utcnow
 from feedback.kernel.principal import Principal, Role
 from feedback.today import queries
 
-# items each list shows (the counts count them all)
+T = TypeVar("T")
+
+# items each list holds (the counts count them all); the web page shows fewer
 LIST_SIZE = 50
 RENEWAL_DAYS = 90
 RED_DAYS = 7
@@ -163,26 +165,42 @@ async def scope_of(principal: Principal) -> frozenset[int] | None:
     return None
 
 
-async def today_for(principal: Principal, now: datetime | None = None) -> Today:
-    """What needs the principal today (`now`, default the clock's)."""
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """The scope's CSM ids as bound parameters: `n` of them (None: everyone)."""
+
+    n: int | None
+    ids: list[int]
+
+
+async def _scope(principal: Principal) -> _Scope:
+    scope = await scope_of(principal)
+    if scope is None:
+        return _Scope(None, [])
+    if not scope:
+        return _Scope(1, [-1])  # a CSM without a CSM record: nothing matches
+    return _Scope(len(scope), sorted(scope))
+
+
+async def today_for(
+    principal: Principal, now: datetime | None = None, limit: int = LIST_SIZE
+) -> Today:
+    """What needs the principal today (`now`, default the clock's), each list holding at
+    most `limit` items; the counts count them all."""
     now = now or utcnow()
     day = now.date()
-    scope = await scope_of(principal)
-    ids = sorted(scope) if scope is not None else []
-    n = None if scope is None else len(ids)
-    if scope is not None and not ids:
-        n, ids = 1, [-1]  # a CSM without a CSM record: nothing matches
+    scope = await _scope(principal)
+    n, ids = scope.n, scope.ids
     twice = ids + ids
     rules = await cta_rules()
 
-    overdue = await _ctas(queries.due_ctas_sql(n, overdue=True), day, *twice, LIST_SIZE)
-    due_today = await _ctas(queries.due_ctas_sql(n, overdue=False), day, *twice, LIST_SIZE)
+    overdue = await _ctas(queries.due_ctas_sql(n, overdue=True), day, *twice, limit)
+    due_today = await _ctas(queries.due_ctas_sql(n, overdue=False), day, *twice, limit)
     by_owner = await fetch(queries.cta_counts_sql(n), day, day, *twice)
 
     since = datetime.combine(last_working_day(day), time.min, tzinfo=UTC)
     detractors = [
-        _detractor(row)
-        for row in await fetch(queries.detractors_sql(n), since, now, *ids, LIST_SIZE)
+        _detractor(row) for row in await fetch(queries.detractors_sql(n), since, now, *ids, limit)
     ]
     detractor_total = await _count(queries.detractor_count_sql_for(n), since, now, *ids)
 
@@ -199,21 +217,11 @@ async def today_for(principal: Principal, now: datetime | None = None) -> Today:
         )
         red = [_red(row) for row in rows]
 
-    horizon = day + timedelta(days=RENEWAL_DAYS)
-    renewal_rows = await fetch(
-        queries.renewals_sql(n), day, horizon, *ids, LIST_SIZE, now - timedelta(days=365), now
-    )
-    health = await newest_scores([row["id"] for row in renewal_rows]) if renewal_rows else {}
-    renewals = [_renewal(row, day, health) for row in renewal_rows]
-    renewal_total = await _count(queries.renewal_count_sql(n), day, horizon, *ids)
-
+    renewals, renewal_total = await _renewals(scope, now, 0, limit)
     dark_days = int(rules["going_dark"]["days"])
-    cutoff = now - timedelta(days=dark_days)
-    dark_args = [cutoff, cutoff, cutoff, *ids]
-    dark = [_dark(row) for row in await fetch(queries.going_dark_sql(n), *dark_args, LIST_SIZE)]
-    dark_total = await _count(queries.going_dark_count_sql(n), *dark_args)
+    dark, dark_total = await _going_dark(scope, now, dark_days, 0, limit)
 
-    unclaimed = await _ctas(queries.unclaimed_sql(n), *twice, LIST_SIZE)
+    unclaimed = await _ctas(queries.unclaimed_sql(n), *twice, limit)
     unclaimed_total = await _count(queries.unclaimed_count_sql(n), *twice)
 
     team = None
@@ -237,12 +245,65 @@ async def today_for(principal: Principal, now: datetime | None = None) -> Today:
         overdue=overdue,
         due_today=due_today,
         new_detractors=detractors,
-        red_accounts=red[:LIST_SIZE],
+        red_accounts=red[:limit],
         renewals=renewals,
         going_dark=dark,
         unclaimed_pool=unclaimed,
         team=team,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Generic[T]):
+    """One page of a Today list in full: `items` from `offset`, of `total`."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+async def renewals_for(
+    principal: Principal, now: datetime | None = None, offset: int = 0, limit: int = LIST_SIZE
+) -> Listing[Renewal]:
+    """The accounts in the principal's scope renewing in the next 90 days, the soonest
+    first, from `offset`."""
+    items, total = await _renewals(await _scope(principal), now or utcnow(), offset, limit)
+    return Listing(items, total, offset, limit)
+
+
+async def going_dark_for(
+    principal: Principal, now: datetime | None = None, offset: int = 0, limit: int = LIST_SIZE
+) -> tuple[Listing[DarkAccount], int]:
+    """The accounts in the principal's scope going dark, the largest first, from `offset`,
+    and the going-dark rule's days."""
+    days = int((await cta_rules())["going_dark"]["days"])
+    items, total = await _going_dark(await _scope(principal), now or utcnow(), days, offset, limit)
+    return Listing(items, total, offset, limit), days
+
+
+async def _renewals(
+    scope: _Scope, now: datetime, offset: int, limit: int
+) -> tuple[list[Renewal], int]:
+    day = now.date()
+    horizon = day + timedelta(days=RENEWAL_DAYS)
+    year_ago = now - timedelta(days=365)
+    rows = await fetch(
+        queries.renewals_sql(scope.n), day, horizon, *scope.ids, limit, offset, year_ago, now
+    )
+    health = await newest_scores([row["id"] for row in rows]) if rows else {}
+    total = await _count(queries.renewal_count_sql(scope.n), day, horizon, *scope.ids)
+    return [_renewal(row, day, health) for row in rows], total
+
+
+async def _going_dark(
+    scope: _Scope, now: datetime, days: int, offset: int, limit: int
+) -> tuple[list[DarkAccount], int]:
+    cutoff = now - timedelta(days=days)
+    where = [cutoff, cutoff, cutoff, *scope.ids]
+    rows = await fetch(queries.going_dark_sql(scope.n), *where, limit, offset)
+    total = await _count(queries.going_dark_count_sql(scope.n), *where)
+    return [_dark(row) for row in rows], total
 
 
 async def _ctas(sql: str, *args: Any) -> list[CtaView]:

@@ -98,6 +98,8 @@ PAGES = [
     StaffPage("pool", "/pools/{pool}", roles=(ADMIN, MANAGER)),
     StaffPage("pools-report", "/pools/report", roles=(ADMIN, MANAGER)),
     StaffPage("today", "/today", roles=(ADMIN, MANAGER, CSM_ROLE)),
+    StaffPage("today-renewals", "/today/renewals", roles=(ADMIN, MANAGER, CSM_ROLE)),
+    StaffPage("today-going-dark", "/today/going-dark", roles=(ADMIN, MANAGER, CSM_ROLE)),
     StaffPage("accounts", "/accounts/"),
     StaffPage("account", "/accounts/{account}"),
     StaffPage("loop", "/reports/loop"),

@@ -53,7 +53,7 @@ async def status_of(cta_id: int) -> str:
 async def test_a_csm_acknowledges_with_the_keyboard(context: Any, service: str, book: Book) -> None:
     page = await signed_in(context, service, "ann.user@example.com")
     await expect(page.get_by_text("What needs me today?")).to_be_visible()
-    overdue = page.locator("section[aria-labelledby=overdue] article")
+    overdue = page.locator("section[aria-labelledby=overdue] li.cta-row")
     assert await overdue.count() == 2
     first = overdue.first
     await expect(first.get_by_role("link", name="Acme")).to_have_attribute("href", "/accounts/a1")
@@ -87,8 +87,8 @@ async def test_a_manager_reassigns_with_the_keyboard(
     page = await signed_in(context, service, "boss.user@example.com")
     await expect(page.get_by_role("heading", name="The team")).to_be_visible()
     await expect(page.locator("#pool")).to_be_visible()
-    card = page.locator("section[aria-labelledby=due-today] article").filter(has_text="Initech")
-    reassign = card.locator("summary", has_text="Reassign")
+    card = page.locator("section[aria-labelledby=due-today] li.cta-row").filter(has_text="Initech")
+    reassign = card.locator("summary", has_text="reassign")
     await reassign.focus()
     await page.keyboard.press("Enter")  # opens the disclosure
     select = card.get_by_label("To")

@@ -4,13 +4,15 @@ and the report, and the Claim button claims a pooled CTA and says what happened.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feedback.auth.services import create_staff_user
 from feedback.ctas.models import Cta
 from feedback.kernel.principal import Role
+from feedback.pools.claims import claim_cta
 from feedback.pools.models import Pool, PoolMember
+from feedback.pools.sla import run_pool_sla
 from tests.api.pools.helpers import csm_id, pooled_book, raise_cta
 from tests.support.web import HOSTILE, PASSWORD, csrf_token, sign_in
 
@@ -171,3 +173,30 @@ async def test_the_claim_button_claims_and_refuses_politely_when_late(client: An
     assert late.status_code == 303
     assert late.headers["location"] == f"/ctas/{cta_id}?done=already_claimed"
     assert re.search(r"/ctas/\d+", late.headers["location"])
+
+
+async def test_the_report_writes_durations_as_people_read_them(client: Any) -> None:
+    await pooled_book()
+    now = datetime.now(UTC)
+    monday = (now - timedelta(days=now.weekday() + 7)).replace(
+        hour=9, minute=0, second=0, microsecond=0
+    )
+    fast = await raise_cta("p1", reason="fast", now=monday)
+    sam = await csm_id("sam@example.com")
+    await claim_cta(fast, sam, actor="s", source="web", now=monday + timedelta(minutes=30))
+    await raise_cta("p2", reason="slow", now=monday)
+    await run_pool_sla(monday + timedelta(hours=5))  # assigned after 300 working minutes
+    await staff(client, "boss.staff@example.com", Role.manager)
+    html = (await client.get("/pools/report")).text
+    # the unit in the heading, the figures in it: 30 and 300 working minutes as hours
+    assert "working hours" in html and ">days<" in html
+    row = re.search(r'<a href="/pools/\d+">Scale team</a></th>(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+    assert cells == ["2", "1", "1", "0", "0.5", "5.0", "–", "–", "0", "2"]
+    assert " min<" not in html
+    # the CSV keeps raw working minutes, the unit in the column's name
+    lines = (await client.get("/pools/report.csv")).text.splitlines()
+    header = lines[0].split(",")
+    scale = dict(zip(header, lines[1].split(","), strict=True))
+    assert (scale["claim_median_minutes"], scale["claim_p90_minutes"]) == ("30.0", "300.0")

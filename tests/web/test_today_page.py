@@ -4,8 +4,10 @@ to the CTA routes with the version shown, and empty states that say what to do."
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+from feedback.accounts.models import Account
 from feedback.auth.services import create_staff_user
 from feedback.ctas.models import Cta
 from feedback.kernel.clock import utcnow
@@ -77,3 +79,63 @@ async def test_an_analyst_is_refused_with_the_error_page(client: Any) -> None:
     page = await client.get("/today")
     assert page.status_code == 403
     assert "<h1>" in page.text
+
+
+async def test_each_list_shows_ten_and_links_to_all_with_exact_counts(client: Any) -> None:
+    book = await build(utcnow())
+    today = utcnow().date()
+    for i in range(14):
+        account = Account(
+            external_id=f"ren{i:02d}",
+            name=f"Renews {i:02d}",
+            csm=book.csm["ann"],
+            renewal_date=today + timedelta(days=10 + i),
+            arr_cents=100_00 * (i + 1),
+        )
+        await account.save()
+        await Cta(
+            type="risk",
+            reason=f"late {i:02d}",
+            priority=2,
+            account=account.id,
+            owner=book.csm["ann"],
+            due_on=today - timedelta(days=3),
+        ).save()
+    await as_role(client, Role.csm, "ann@example.com")
+    html = (await client.get("/today")).text
+    renewals = await Account.count().where(
+        (Account.csm == book.csm["ann"])
+        & (Account.renewal_date >= today)
+        & (Account.renewal_date <= today + timedelta(days=90))
+        & (Account.status != "churned")
+    )
+    overdue = await Cta.count().where(
+        (Cta.owner == book.csm["ann"]) & (Cta.due_on < today) & Cta.status.is_in(["open"])
+    )
+    assert renewals > 10 and overdue > 10
+    # the counts count everything, each list shows ten and links to the rest
+    assert re.search(rf'<div class="kpi-value"><a href="#renewals">{renewals}</a>', html)
+    assert re.search(rf'<div class="kpi-value"><a href="#overdue">{overdue}</a>', html)
+    assert f'<a href="/today/renewals">All {renewals} renewals in the next 90 days' in html
+    assert f'<a href="/ctas/">All {overdue} overdue CTAs' in html
+    section = html.split('id="overdue"', 1)[1].split("</section>", 1)[0]
+    assert section.count('class="cta-row"') == 10
+    # the whole list has them all, the soonest first
+    full = (await client.get("/today/renewals")).text
+    assert full.count('href="/accounts/ren') == 14
+    assert full.index("Renews 00") < full.index("Renews 13")
+    assert f"{renewals} accounts renew" in full
+
+
+async def test_empty_sections_come_last_as_one_line_each(client: Any) -> None:
+    await build(utcnow())
+    await as_role(client, Role.csm, "dora@example.com")
+    html = (await client.get("/today")).text
+    # Dora, a pooled specialist, has pool items to claim and no accounts of her own: the
+    # pool's table first, then one line for each empty section
+    assert html.index('<h2 id="pool">') < html.index('id="clear"')
+    assert "Unclaimed in your pools" in html
+    quiet = html.split('id="clear"', 1)[1]
+    for section in ("overdue", "renewals", "dark"):
+        assert f'<li id="{section}">' in quiet
+    assert "Nothing overdue" in quiet
