@@ -13,13 +13,19 @@ docs/design/outbox-slack-delivery.md):
   dead. A 5xx reply is permanent: dead at once, shown to admins with the server's words; a
   5xx on RCPT saying the mailbox does not exist (550, 551, 553) also puts the address on
   the suppression list as a hard bounce.
-- Consent: a program mail's address is checked against the suppression list again right
-  before it is sent (the person may have unsubscribed after it was queued).
+- Consent: a program mail's address is checked against the suppression list again just
+  before it is sent (the person may have unsubscribed after it was queued): one query for
+  the next 32 mails of the batch, read again once it is half a second old (`ConsentCheck`).
+- Recording: sends are recorded in groups, one write transaction each, while the next mails
+  go (`SendRecorder`): on PostgreSQL whatever was sent while the last group was written, on
+  SQLite at least 16 at a time (each transaction there opens a connection and waits its turn
+  at the file's one write lock, which two workers otherwise spend their time taking turns at).
 
 The one window SMTP leaves open: a worker killed after the server accepted a mail and before
-it recorded the send sends that mail again once the lease runs out (at most two mails: a send
-is recorded while the next one goes). The Message-ID is the same every time, so the
-receiving side can tell.
+it recorded the send sends that mail again once the lease runs out. That is at most
+`most_unrecorded` mails (4 on PostgreSQL, 32 on SQLite by default), counting the one in
+flight: a worker with that many unrecorded waits for the database before it sends another.
+The Message-ID is the same every time, so the receiving side can tell.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import asyncio
 import base64
 import contextlib
 import functools
+import json
 import logging
 import os
 import random
@@ -44,11 +51,11 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 
-from feedback.db import as_utc_datetime, write_transaction
+from feedback.db import as_utc_datetime, is_sqlite, write_transaction
 from feedback.db.errors import database_unavailable
 from feedback.kernel.clock import Clock, utcnow
 from feedback.mail import queries
-from feedback.mail.enqueue import on_enqueue, suppress, suppression_of, unsubscribe_url
+from feedback.mail.enqueue import on_enqueue, suppress, unsubscribe_url
 from feedback.mail.models import MailKind, SuppressionReason
 from feedback.settings import Settings, SmtpURL
 
@@ -199,6 +206,122 @@ def _failure(exc: Exception) -> SmtpFailure:
     return SmtpFailure(f"{type(exc).__name__}: {exc}".strip(": "), connection=True)
 
 
+class SendRecorder:
+    """Sends the server accepted, recorded a group at a time: each group in one write
+    transaction, written while the next mails go.
+
+    A group is written once `least` sends wait (or the oldest has waited `linger_seconds`,
+    or the batch is over), and holds whatever was sent while the group before it was being
+    written: on PostgreSQL (`least` 1) as large as the database is slow, on SQLite larger,
+    since every transaction there opens a connection and takes a turn at the file's one
+    write lock. `room()` waits before a send while `most_unrecorded` sends are unrecorded:
+    what a worker killed mid-batch sends again once its lease runs out (its unrecorded sends,
+    and the one in flight) is then at most `most_unrecorded` mails, whatever the database's
+    speed."""
+
+    def __init__(
+        self,
+        write: Callable[[list[tuple[int, datetime]]], Awaitable[None]],
+        *,
+        least: int,
+        most_unrecorded: int,
+        linger_seconds: float,
+    ) -> None:
+        self._write = write
+        self.most_unrecorded = max(most_unrecorded, 1)
+        self.least = min(max(least, 1), self.most_unrecorded)
+        self.linger_seconds = linger_seconds
+        self._waiting: list[tuple[int, datetime]] = []
+        self._writing = 0
+        self._enough = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self.groups = 0
+
+    @property
+    def unrecorded(self) -> int:
+        return len(self._waiting) + self._writing
+
+    def sent(self, mail_id: int, sent_at: datetime) -> None:
+        self._waiting.append((mail_id, sent_at))
+        if len(self._waiting) >= self.least:
+            self._enough.set()
+        self._start()
+
+    async def room(self) -> None:
+        while self.unrecorded >= self.most_unrecorded:
+            self._enough.set()
+            self._start()
+            assert self._task is not None
+            await asyncio.wait([self._task])
+
+    async def finish(self) -> None:
+        """Wait until every send is recorded; raise what a write raised."""
+        while self._waiting or (self._task is not None and not self._task.done()):
+            self._enough.set()
+            self._start()
+            assert self._task is not None
+            await asyncio.wait([self._task])
+        if self._error is not None:
+            raise self._error
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            if len(self._waiting) < self.least and not self._enough.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enough.wait(), self.linger_seconds)
+            self._enough.clear()
+            group, self._waiting = self._waiting, []
+            self._writing = len(group)
+            try:
+                await self._write(group)
+                self.groups += 1
+            except Exception as exc:  # these sends go again once the lease runs out
+                self._error = self._error or exc
+                log.exception("mail: recording %s sends failed", len(group))
+                return
+            finally:
+                self._writing = 0
+
+
+class ConsentCheck:
+    """The suppression list read for the next `group` mails of a batch in one query, and
+    read again once that is `fresh_seconds` old: a program mail goes out at most that long
+    (or one send's time) after its address was last found unsuppressed."""
+
+    def __init__(
+        self,
+        read: Callable[[list[ClaimedMail]], Awaitable[dict[int, str]]],
+        fresh_seconds: float,
+        group: int = 32,
+    ) -> None:
+        self._read = read
+        self.fresh_seconds = fresh_seconds
+        self.group = group
+        self._reasons: dict[int, str] = {}  # by the mail's id
+        self._until = 0  # the index of the first mail not covered by the last read
+        self._read_at = float("-inf")
+
+    async def reason(self, mails: list[ClaimedMail], index: int) -> str | None:
+        mail = mails[index]
+        if mail.kind != MailKind.program.value:
+            return None
+        started = asyncio.get_running_loop().time()
+        if index >= self._until or started - self._read_at > self.fresh_seconds:
+            covered = mails[index : index + self.group]
+            self._reasons = await self._read(covered)
+            self._until = index + len(covered)
+            self._read_at = started
+        return self._reasons.get(mail.id)
+
+    def expire(self) -> None:
+        self._until = 0
+
+
 @dataclass
 class Outcome:
     sent: int = 0
@@ -216,7 +339,10 @@ class MailDeliverer:
         settings: Settings,
         *,
         worker_id: str | None = None,
-        batch_size: int = 50,
+        batch_size: int | None = None,
+        record_group: int | None = None,
+        most_unrecorded: int | None = None,
+        recheck_seconds: float = 0.5,
         backoff_seconds: float = 30.0,
         max_backoff_seconds: float = 3600.0,
         tls_context: ssl.SSLContext | None = None,
@@ -226,7 +352,14 @@ class MailDeliverer:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.lease = timedelta(seconds=settings.mail.lease_seconds)
-        self.batch_size = batch_size
+        # on SQLite every claim is a turn at the file's one write lock: fewer, larger ones
+        self.batch_size = batch_size or (200 if is_sqlite() else 50)
+        # on SQLite every transaction opens a connection and waits its turn at the file's
+        # write lock (the other worker's commit, then the busy handler's sleep): sends are
+        # recorded in larger groups, and more may wait unrecorded, or the sending stalls
+        self.record_group = record_group or (16 if is_sqlite() else 1)
+        self.most_unrecorded = most_unrecorded or (32 if is_sqlite() else 4)
+        self.recheck_seconds = recheck_seconds
         self.backoff_seconds = backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.tls_context = tls_context
@@ -263,20 +396,21 @@ class MailDeliverer:
         lease_end = now + self.lease
         client: aiosmtplib.SMTP | None = None
         connect_error: SmtpFailure | None = None
-        # the database's round trips overlap the relay's: the next mail's suppression is
-        # read while this one is sent, and each send is recorded while the next one goes
-        check = asyncio.ensure_future(self._suppression(mails[0]))
-        records: list[asyncio.Future[Any]] = []
+        sends = SendRecorder(
+            self._write_sends,
+            least=self.record_group,
+            most_unrecorded=self.most_unrecorded,
+            linger_seconds=self.recheck_seconds,
+        )
+        consent = ConsentCheck(self._suppressions, self.recheck_seconds)
         try:
             for index, mail in enumerate(mails):
-                reason = await check
-                if index + 1 < len(mails):
-                    check = asyncio.ensure_future(self._suppression(mails[index + 1]))
                 if self.clock() >= lease_end - self.lease / 4:
                     # the next claimant may take these soon: give them back untried
                     await self._release(mails[index:])
                     outcome.released += len(mails) - index
                     break
+                reason = await consent.reason(mails, index)
                 if reason is not None:
                     await self._dead(mail, f"not sent: the address is suppressed ({reason})")
                     outcome.dead += 1
@@ -290,20 +424,22 @@ class MailDeliverer:
                     result = await self._failed(mail, connect_error)
                 else:
                     assert client is not None
-                    result, broken = await self._send(client, mail, records)
+                    await sends.room()
+                    result, broken = await self._send(client, mail, sends)
                     if broken:
                         with contextlib.suppress(Exception):
                             client.close()
                         client = None
+                if result == "dead":
+                    consent.expire()  # a hard bounce may have suppressed an address just now
                 setattr(outcome, result, getattr(outcome, result) + 1)
         finally:
-            check.cancel()
-            with contextlib.suppress(BaseException):
-                await check
-            await asyncio.gather(*records)
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.quit()
+            try:
+                await sends.finish()
+            finally:
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        await client.quit()
         for name in ("sent", "retried", "dead", "released"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(outcome, name))
         return outcome
@@ -314,17 +450,25 @@ class MailDeliverer:
             self.tls_context = ssl.create_default_context()
         return await connect(url, self.settings.public_url, timeout, self.tls_context)
 
-    async def _suppression(self, mail: ClaimedMail) -> str | None:
-        """Why a program mail's address gets no mail now, if it does not."""
-        if mail.kind != MailKind.program.value:
-            return None
-        return await suppression_of(mail.to_address)
+    async def _suppressions(self, mails: list[ClaimedMail]) -> dict[int, str]:
+        """Why these program mails' addresses get no mail now, where one does not: the
+        reason by the mail's id, read in one query."""
+        # addresses are stored as enqueue_mail normalized them (lower-case, IDNA)
+        addresses = {
+            mail.id: mail.to_address for mail in mails if mail.kind == MailKind.program.value
+        }
+        if not addresses:
+            return {}
+        listed = sorted(set(addresses.values()))
+        rows = await queries.SUPPRESSED_AMONG.fetch(json.dumps(listed) if is_sqlite() else listed)
+        reasons = {row["address"]: str(row["reason"]) for row in rows}
+        return {mail_id: reasons[a] for mail_id, a in addresses.items() if a in reasons}
 
     async def _send(
-        self, client: aiosmtplib.SMTP, mail: ClaimedMail, records: list[asyncio.Future[Any]]
+        self, client: aiosmtplib.SMTP, mail: ClaimedMail, sends: SendRecorder
     ) -> tuple[str, bool]:
-        """Send one claimed mail and record the outcome (a send, in `records`, while the next
-        mail goes); also whether the connection is broken."""
+        """Send one claimed mail and hand a send to `sends` to record (with others, while
+        the next mails go); also whether the connection is broken."""
         now = self.clock()
         try:
             message = render_message(mail, self.settings.mail.from_address, now)
@@ -341,17 +485,18 @@ class MailDeliverer:
                 except Exception:
                     failure.connection = True
             return await self._failed(mail, failure), failure.connection
-        sent_at = self.clock()
-        # at most one send unrecorded besides this one: a worker killed now sends at most
-        # two mails again (on a slow database sends would otherwise run ahead of records)
-        if records and not records[-1].done():
-            await asyncio.wait([records[-1]])
-        records.append(
-            asyncio.ensure_future(
-                self._record(lambda: queries.MARK_SENT.run(sent_at, mail.id, self.worker_id))
-            )
-        )
+        sends.sent(mail.id, self.clock())
         return "sent", False
+
+    async def _write_sends(self, group: list[tuple[int, datetime]]) -> None:
+        """A group of sends recorded in one write transaction."""
+        rows = [(sent_at, mail_id, self.worker_id) for mail_id, sent_at in group]
+
+        async def write() -> None:
+            async with write_transaction():
+                await queries.MARK_SENT.run_many(rows)
+
+        await self._record(write)
 
     async def _failed(self, mail: ClaimedMail, failure: SmtpFailure) -> str:
         now = self.clock()

@@ -15,6 +15,14 @@ from feedback.db import Statement
 # `reason` of an address's suppression, if any (mail_suppression_address).
 SUPPRESSION_OF = Statement("SELECT reason FROM mail_suppression WHERE address = {}")
 
+# The suppressed addresses among some: address, reason (mail_suppression_address). Parameter:
+# the addresses, lower-case (a JSON array on SQLite, a list on PostgreSQL).
+SUPPRESSED_AMONG = Statement(
+    "SELECT address, reason FROM mail_suppression"
+    " WHERE address IN (SELECT value FROM json_each({}))",
+    postgres="SELECT address, reason FROM mail_suppression WHERE address = ANY({}::text[])",
+)
+
 # Nothing; the address suppressed unless it is already (mail_suppression_address).
 # Parameters: address, reason, source, created_at.
 SUPPRESS = Statement("""
@@ -75,6 +83,7 @@ CLAIM = Statement(
 )
 
 # Nothing; a mail this worker claimed is sent (primary key). Parameters: sent_at, id, worker.
+# Run for a group of sends at once (run_many in one write transaction).
 MARK_SENT = Statement("""
 UPDATE mail_outbox SET status = 'sent', sent_at = {}, claimed_until = NULL, last_error = '',
                        failing_since = NULL

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feedback.db import write_transaction
-from feedback.mail.delivery import MailDeliverer
+from feedback.mail.delivery import MailDeliverer, SendRecorder
 from feedback.mail.enqueue import NewMail, Queued, enqueue_mail, suppress, suppression_of
 from feedback.mail.models import MailMessage
 from feedback.settings import Settings, SmtpURL
@@ -245,3 +245,68 @@ async def test_a_worker_near_the_end_of_its_lease_gives_the_rest_of_its_batch_ba
         ("pending", 0),
         ("pending", 0),
     ]
+
+
+async def test_sends_are_recorded_in_groups_each_with_its_own_time(
+    smtp_settings: Settings, receiver: Receiver
+) -> None:
+    for n in range(23):
+        await queue(a_mail(f"k{n}", to_address=f"p{n}@customer.example"))
+    clock = Clock()
+    sender = MailDeliverer(smtp_settings, clock=clock, record_group=5, most_unrecorded=10)
+    outcome = await sender.deliver_once()
+    assert outcome.sent == 23 and len(receiver.recorder.received) == 23
+    rows = await MailMessage.select().order_by(MailMessage.id)
+    assert {(r["status"], r["attempts"], r["claimed_until"]) for r in rows} == {("sent", 1, None)}
+    assert {r["sent_at"] for r in rows} == {NOW}
+
+
+async def test_a_suppression_between_two_groups_of_a_batch_stops_the_later_mails(
+    smtp_settings: Settings, receiver: Receiver
+) -> None:
+    """The suppression list is read for the next mails of a batch, not once per batch: an
+    address suppressed while the batch goes out gets no mail once its group comes."""
+    for n in range(40):
+        await queue(a_mail(f"k{n}", to_address=f"p{n}@customer.example"))
+    sender = MailDeliverer(smtp_settings, clock=Clock())
+    original = sender._suppressions
+
+    async def reading(mails: list) -> dict[int, str]:  # type: ignore[type-arg]
+        if mails[0].to_address != "p0@customer.example":  # the second group's read
+            await suppress("p39@customer.example", "unsubscribed", "test", NOW)
+        return await original(mails)
+
+    sender._suppressions = reading  # type: ignore[method-assign]
+    outcome = await sender.deliver_once()
+    assert (outcome.sent, outcome.dead) == (39, 1)
+    assert "p39@customer.example" not in {r.rcpt_tos[0] for r in receiver.recorder.received}
+
+
+async def test_a_sender_waits_for_the_database_once_its_unrecorded_sends_reach_the_bound() -> None:
+    """What a worker killed mid-batch sends again is bounded by `most_unrecorded`, however
+    slow the database is."""
+    database = asyncio.Event()
+    written: list[list[int]] = []
+
+    async def write(group: list[tuple[int, datetime]]) -> None:
+        await database.wait()
+        written.append([mail_id for mail_id, _ in group])
+
+    sends = SendRecorder(write, least=1, most_unrecorded=3, linger_seconds=60)
+    sent: list[int] = []
+
+    async def sending() -> None:
+        for mail_id in range(10):
+            await sends.room()
+            sent.append(mail_id)
+            sends.sent(mail_id, NOW)
+        await sends.finish()
+
+    task = asyncio.ensure_future(sending())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert sent == [0, 1, 2] and sends.unrecorded == 3 and not task.done()
+    database.set()
+    await task
+    assert [mail_id for group in written for mail_id in group] == list(range(10))
+    assert max(len(group) for group in written) <= 3
