@@ -25,6 +25,7 @@ from feedback.ctas.models import Cta, CtaOutcome, CtaStatus
 from feedback.ctas.reads import load_cta
 from feedback.ctas.records import CtaView
 from feedback.db import write_transaction
+from feedback.db.errors import unique_violation
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import Conflict, InputError, NotFound
 from feedback.outbox.enqueue import enqueue_cta_message
@@ -240,7 +241,15 @@ async def change_cta(
             plan.data["was"] = before.due_on
         elif action == "reopen" and before.status == CtaStatus.closed:
             await _refuse_a_second_open_cta(before)
-        updated = await Cta.update(plan.values).where(condition).returning(Cta.id)
+        try:
+            updated = await Cta.update(plan.values).where(condition).returning(Cta.id)
+        except Exception as exc:
+            if action == "reopen" and unique_violation(exc):
+                # a CTA of the same account, type and reason opened since the check above
+                raise Conflict.for_field(
+                    "cta", "another CTA opened for the same account and reason; act on that one"
+                ) from exc
+            raise
         if not updated:
             why_outcome, why = _why_unchanged(before, action, expected_version)
             return Change(False, before, why, why_outcome)

@@ -49,3 +49,15 @@ def database_unavailable(exc: BaseException) -> bool:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return False
+
+
+def unique_violation(exc: BaseException) -> bool:
+    """Whether `exc` is a unique index refusing a write, on either engine (PostgreSQL's 23505,
+    SQLite's "UNIQUE constraint failed")."""
+    import sqlite3
+
+    import asyncpg
+
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(exc)
