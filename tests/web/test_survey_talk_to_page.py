@@ -34,10 +34,6 @@ async def test_the_talk_to_setting_round_trips_and_the_page_shows_its_clicks(
     page = await client.get(saved.headers["location"])
     assert 'name="talk_to_detractors" checked' in page.text
     assert "followed by 0 detractors" in page.text
-    off = await post_form(
-        client, saved.headers["location"], {"name": "NPS", "active": "on"}
-    )
+    off = await post_form(client, saved.headers["location"], {"name": "NPS", "active": "on"})
     assert off.status_code == 303
-    assert (await Survey.select(Survey.talk_to_detractors).first())[
-        "talk_to_detractors"
-    ] is False
+    assert (await Survey.select(Survey.talk_to_detractors).first())["talk_to_detractors"] is False
