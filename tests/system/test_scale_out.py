@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -164,7 +165,10 @@ async def test_two_servers_and_two_workers(
             posts = standin.calls_to("chat.postMessage")
             per_message = Counter((c.args["channel"], c.args["text"]) for c in posts)
             assert set(per_message.values()) == {1}, per_message
-            assert sum(1 for _, text in per_message if text.startswith("Risk:")) == 2
+            # a risk card's notification names the detractor's score ("High: detractor 2/10 at")
+            assert (
+                sum(1 for _, text in per_message if re.search(r": detractor \d+/10 at ", text)) == 2
+            )
 
             # 3. the key's limit is shared: both servers together allow KEY_LIMIT a minute.
             # The limit counts per clock minute, so the burst must fall inside one: it starts
