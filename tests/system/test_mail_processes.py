@@ -25,7 +25,8 @@ MAILS = 40
 
 
 async def test_a_worker_killed_mid_batch_loses_no_mail(monkeypatch: pytest.MonkeyPatch) -> None:
-    receiver = Receiver(Recorder(delay=0.05)).start()  # a slow relay: the kill lands mid-batch
+    # the relay takes 8 mails and then holds the 9th: the kill lands mid-batch
+    receiver = Receiver(Recorder(hold_after=8)).start()
     try:
         now = utcnow()
         async with write_transaction():
@@ -64,6 +65,7 @@ async def test_a_worker_killed_mid_batch_loses_no_mail(monkeypatch: pytest.Monke
         finally:
             worker.send_signal(signal.SIGKILL)
             await worker.wait()
+            receiver.recorder.released.set()
         before = len(receiver.recorder.received)
         assert before < MAILS, "the worker finished before it was killed"
         left = await MailMessage.count().where(MailMessage.status != "sent")

@@ -37,12 +37,14 @@ class Received:
 @dataclass
 class Recorder:
     """aiosmtpd's handler: records what it accepts; `temporary_failures` DATA commands are
-    answered 451 first, recipients in `unknown` 550, and `delay` seconds pass before each
-    DATA is answered (a slow relay)."""
+    answered 451 first, recipients in `unknown` 550; with `hold_after`, the relay takes that
+    many mails and then holds every DATA unanswered until `released` is set (a relay stuck
+    mid-batch, whatever the machine's speed)."""
 
     temporary_failures: int = 0
     unknown: set[str] = field(default_factory=set)
-    delay: float = 0.0
+    hold_after: int | None = None
+    released: threading.Event = field(default_factory=threading.Event)
     received: list[Received] = field(default_factory=list)
     tls_sessions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,8 +58,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.hold_after is not None and len(self.received) >= self.hold_after:
+            await asyncio.to_thread(self.released.wait)  # the test sets it from its thread
         with self._lock:
             if self.temporary_failures > 0:
                 self.temporary_failures -= 1
@@ -93,6 +95,7 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self.recorder.released.set()  # a held DATA must not keep the server from stopping
         self.controller.stop()
 
 
