@@ -135,9 +135,10 @@ SET_MESSAGE = Statement("UPDATE cta SET slack_channel = {}, slack_ts = {} WHERE 
 
 # ------------------------------------------------------------------------ reading CTAs
 
-# A CTA as it is shown (API, pages, Slack): its columns, its account's and its owner's (the
-# account's health comes from the health domain, `feedback.health.reads.newest_scores`).
-_CTA_VIEW = """
+# A CTA as it is shown (API, pages, Slack, Today's lists): its columns, its account's, its
+# owner's and its pool's (the account's health comes from the health domain,
+# `feedback.health.reads.newest_scores`).
+CTA_VIEW = """
 SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
        t.owner AS owner_id, t.due_on, t.status, t.snoozed_until, t.snooze_reason,
        t.close_reason, t.trigger, t.version, t.slack_channel, t.slack_ts,
@@ -155,7 +156,7 @@ LEFT JOIN pool p ON p.id = t.pool
 """
 
 # One CTA as shown (primary key).
-CTA_BY_ID = Statement(_CTA_VIEW + "WHERE t.id = {}")
+CTA_BY_ID = Statement(CTA_VIEW + "WHERE t.id = {}")
 
 
 def list_ctas_sql(
@@ -188,7 +189,7 @@ def list_ctas_sql(
     if type_:
         where.append("t.type = {}")
     condition = " AND ".join(where) or "1 = 1"
-    return f"{_CTA_VIEW} WHERE {condition} ORDER BY t.priority, t.due_on, t.id LIMIT {{}}"
+    return f"{CTA_VIEW} WHERE {condition} ORDER BY t.priority, t.due_on, t.id LIMIT {{}}"
 
 
 # ----------------------------------------------------------------------- the answer rules

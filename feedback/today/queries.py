@@ -12,6 +12,7 @@ Indexes: `cta_owner_status` (owner, status), `cta_account`, `cta.status`, `cta_o
 
 from __future__ import annotations
 
+from feedback.ctas.queries import CTA_VIEW
 from feedback.kernel.nps import detractor_count_sql, is_detractor_sql, promoter_count_sql
 
 # the statuses in which a CTA waits for someone (a snoozed one wakes when its time comes)
@@ -36,24 +37,6 @@ def account_scope(csms: int | None) -> str:
     return "" if csms is None else f" AND a.csm IN ({marks(csms)})"
 
 
-# a CTA as `feedback.ctas.records.CtaView.from_row` takes it (with the health added)
-_CTA_VIEW = """
-SELECT t.id, t.type, t.reason, t.detail, t.priority, t.account AS account_id,
-       t.owner AS owner_id, t.due_on, t.status, t.snoozed_until, t.snooze_reason,
-       t.close_reason, t.trigger, t.version, t.slack_channel, t.slack_ts,
-       t.created_at, t.updated_at, t.closed_at,
-       t.pool AS pool_id, p.name AS pool_name, p.slack_channel AS pool_channel,
-       t.claimed_at, t.escalated_at, t.outcome, c.meeting_url AS owner_meeting_url,
-       a.external_id AS account_external_id, a.name AS account_name, a.arr_cents,
-       a.currency, a.plan, a.renewal_date, a.csm AS account_csm,
-       c.name AS owner_name, c.email AS owner_email, c.slack_user_id AS owner_slack_user,
-       c.manager AS owner_manager, c.slack_channel AS owner_channel
-FROM cta t
-JOIN account a ON a.id = t.account
-LEFT JOIN csm c ON c.id = t.owner
-LEFT JOIN pool p ON p.id = t.pool
-"""
-
 # the most urgent first, then the largest account, then the oldest due date
 _URGENT_FIRST = (
     "ORDER BY t.priority, CASE WHEN a.arr_cents IS NULL THEN 1 ELSE 0 END, a.arr_cents DESC, "
@@ -65,7 +48,7 @@ def due_ctas_sql(csms: int | None, overdue: bool) -> str:
     """Waiting CTAs in scope due before a day (`overdue`) or on it, as shown, most urgent
     first. Parameters: the day, the scope's, the limit (cta_owner_status, cta.status)."""
     due = "t.due_on < {}" if overdue else "t.due_on = {}"
-    return f"{_CTA_VIEW} WHERE {WAITING} AND {due}{cta_scope(csms)} {_URGENT_FIRST} LIMIT {{}}"
+    return f"{CTA_VIEW} WHERE {WAITING} AND {due}{cta_scope(csms)} {_URGENT_FIRST} LIMIT {{}}"
 
 
 def cta_counts_sql(csms: int | None) -> str:
@@ -98,7 +81,7 @@ def unclaimed_sql(csms: int | None) -> str:
     """CTAs of a pool that nobody owns yet, not closed, as shown, most urgent first: of the
     pools the CSMs are members of or manage. Parameters: the scope's, the limit."""
     return (
-        f"{_CTA_VIEW} WHERE t.pool IS NOT NULL AND t.owner IS NULL AND t.status <> 'closed'"
+        f"{CTA_VIEW} WHERE t.pool IS NOT NULL AND t.owner IS NULL AND t.status <> 'closed'"
         f"{_pool_scope(csms)} {_URGENT_FIRST} LIMIT {{}}"
     )
 
