@@ -399,17 +399,11 @@ def _after(prefix: str, note: str) -> str:
     return note[len(prefix) :].strip() if note.startswith(prefix) else note
 
 
-def _working_hours(note: str) -> str:
-    """Whole hours read better: "480 working minutes" becomes "8 working hours"."""
-    return re.sub(
-        r"(\d+) working minutes",
-        lambda m: (
-            f"{int(m.group(1)) // 60} working hours"
-            if int(m.group(1)) % 60 == 0 and int(m.group(1)) >= 60
-            else m.group(0)
-        ),
-        note,
-    )
+def _working_time(minutes: int) -> str:
+    """Whole hours read better: 480 working minutes are "8 working hours"."""
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes // 60} working hours"
+    return f"{minutes} working minutes"
 
 
 def thread_text(event: ThreadEvent) -> str:
@@ -440,7 +434,8 @@ def thread_text(event: ThreadEvent) -> str:
         manager = (
             event.people.get(data["manager"]) if isinstance(data.get("manager"), int) else None
         )
-        why = _working_hours(note.split(": escalated")[0]) if note else ""
+        minutes = data.get("untouched_minutes")
+        why = f"untouched for {_working_time(minutes)}" if isinstance(minutes, int) else ""
         return f"Escalated to {mention(manager, 'the pool manager')}" + (
             f": {escape(why)}" if why else ""
         )

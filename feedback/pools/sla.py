@@ -134,7 +134,7 @@ async def _escalate(cta_id: int, pool: dict[str, Any], now: datetime) -> int:
         "open",
         now,
         note=f"untouched for {total} working minutes: escalated to the pool's manager",
-        data={"manager": pool["manager"]},
+        data={"manager": pool["manager"], "untouched_minutes": total},
     )
     await enqueue_cta_message(cta_id, now)
     return 1

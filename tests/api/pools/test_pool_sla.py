@@ -103,7 +103,7 @@ async def test_an_untouched_cta_escalates_to_the_manager_after_the_second_sla() 
     assert await run_pool_sla(tuesday_12_59 + timedelta(minutes=1)) == 1
     row = await cta(cta_id)
     assert row["escalated_at"] is not None and row["owner"] == await csm_id("sam@example.com")
-    assert await events(cta_id, "escalate") == [{"manager": boss}]
+    assert await events(cta_id, "escalate") == [{"manager": boss, "untouched_minutes": 720}]
     assert await run_pool_sla(tuesday_12_59 + timedelta(days=3)) == 0  # once
 
 

@@ -46,6 +46,7 @@ def event(action: str, note: str = "", actor: str = "Alex", **data: Any) -> Thre
                 "untouched for 720 working minutes: escalated to the pool's manager",
                 actor="pool Scale",
                 manager=9,
+                untouched_minutes=720,
             ),
             "Escalated to Dana: untouched for 12 working hours",
         ),
