@@ -63,6 +63,8 @@ from feedback.web.today_pages import TodayPages
 from feedback.web.trend_pages import TrendPages
 from feedback.web.user_pages import UserPages
 from feedback.web.views import PageController
+from feedback.web.webhook_pages import WebhookPages
+from feedback.webhooks.views import WebhookController
 
 WEB_DIR = Path(__file__).parent / "web"
 log = logging.getLogger("feedback.app")
@@ -190,6 +192,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProgramPages,
             LoopPages,
             MailPages,
+            # issue 19: connect
+            WebhookController,
+            WebhookPages,
             create_static_files_router(path="/static", directories=[WEB_DIR / "static"]),
         ],
         lifespan=[database_pool, background_loops],

@@ -14,6 +14,7 @@ from feedback.programs.models import Participant, ParticipantStep, Program
 from feedback.responses.models import Response
 from feedback.surveys.models import Display, LinkClick, Schedule, Survey, WidgetKey
 from feedback.themes.models import StoredThemeModel, Theme, ThemedComment, ThemeMember
+from feedback.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 TABLES = [
     CSM,
@@ -50,6 +51,9 @@ TABLES = [
     Participant,
     ParticipantStep,
     LinkClick,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookDelivery,
 ]
 
 APP_CONFIG = AppConfig(

@@ -165,6 +165,7 @@ class Settings:
     # `feedback serve` also runs the worker's periodic jobs (one process is enough for a
     # laptop or the demo; scripts/start turns it on)
     jobs_in_serve: bool = False
+    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
 
     @property
     def session_key(self) -> bytes:
@@ -286,6 +287,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         import_max_cell_chars=env_int(env, "IMPORT_MAX_CELL_CHARS", 10_000, minimum=100),
         mail=_mail(env),
         jobs_in_serve=env_bool(env, "JOBS_IN_SERVE", False),
+        webhooks=_webhooks(env),
     )
 
 
@@ -429,6 +431,31 @@ def _mail(env: Mapping[str, str]) -> MailSettings:
         retry_hours=env_int(env, "MAIL_RETRY_HOURS", 24, minimum=1),
         lease_seconds=env_int(env, "MAIL_LEASE_SECONDS", 60, minimum=1),
         deliver_in_serve=env_choice(env, "MAIL_DELIVERY", "serve", ("serve", "worker")) == "serve",
+    )
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Signed webhooks to the endpoints admins register (docs/webhooks.md)."""
+
+    # endpoints on loopback, link-local and private addresses are refused unless allowed
+    # (tests, on-premise receivers), so a webhook cannot probe the internal network
+    allow_private: bool = False
+    # a delivery failing with a 5xx, a timeout or no connection is retried this long
+    retry_hours: int = 24
+    timeout_seconds: int = 10  # a receiver that does not answer by then has failed this attempt
+    lease_seconds: int = 60  # a claimed delivery not finished by then is tried by another worker
+    # an endpoint whose deliveries have failed for this long is switched off and admins told
+    disable_after_hours: int = 24
+
+
+def _webhooks(env: Mapping[str, str]) -> WebhookSettings:
+    return WebhookSettings(
+        allow_private=env_bool(env, "WEBHOOK_ALLOW_PRIVATE", False),
+        retry_hours=env_int(env, "WEBHOOK_RETRY_HOURS", 24, minimum=1),
+        timeout_seconds=env_int(env, "WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
+        lease_seconds=env_int(env, "WEBHOOK_LEASE_SECONDS", 60, minimum=1),
+        disable_after_hours=env_int(env, "WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1),
     )
 
 

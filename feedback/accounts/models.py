@@ -97,6 +97,9 @@ class EndUser(Table, tablename="end_user"):
     updated_at = Timestamptz(default=TimestamptzNow())
     # when this user was last shown any survey: the compare-and-set that keeps the global gap
     last_display_at = Timestamptz(null=True, default=None)
+    # when the tool used before this one last asked them (imported): the schedules wait a
+    # cadence from then, so moving in does not ask people surveyed there just before
+    asked_elsewhere_at = Timestamptz(null=True, default=None)
 
 
 class ChurnEvent(Table, tablename="churn_event"):

@@ -28,6 +28,9 @@ class Response(Table, tablename="response"):
     # retries and re-imports never duplicate: the widget's client id or the source tool's id
     idempotency_key = Varchar(length=300, unique=True)
     source = Varchar(length=30, default="widget")
+    # the environment of the widget key it came through (imports: production). Reports,
+    # health, themes, the CTA rules, programs and webhooks read production unless asked
+    environment = Varchar(length=20, default="production")
     end_user = ForeignKey(references=EndUser, null=True, on_delete=OnDelete.set_null, index=True)
     # indexed by response_account_answered_at (account, answered_at)
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)

@@ -41,10 +41,11 @@ from feedback.kernel.nps import DETRACTOR_MAX, is_promoter_sql
 # CTAs within a second, in its own transaction, so an answer never waits on a CTA row another
 # answer of the same account holds.
 ANSWER_SQLITE = Statement("""
-INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at, locale,
-                      role, display, survey, plan, industry, company_size, employee_count, csm,
-                      arr_cents, traits, created_at)
-SELECT {}, 'widget', d.end_user, d.account, {}, {}, d.locale, u.role, d.id, d.survey,
+INSERT INTO response (idempotency_key, source, environment, end_user, account, score,
+                      answered_at, locale, role, display, survey, plan, industry, company_size,
+                      employee_count, csm, arr_cents, traits, created_at)
+SELECT {}, 'widget', d.environment, d.end_user, d.account, {}, {}, d.locale, u.role, d.id,
+       d.survey,
        a.plan, a.industry, a.company_size, a.employee_count, a.csm, a.arr_cents,
        json_patch(COALESCE(a.traits, json_object()), COALESCE(u.traits, json_object())),
        {}
@@ -60,15 +61,16 @@ _ANSWER_ROW = "({}::text, {}::text, {}::int, {}::int, {}::timestamptz)"
 RULES_ACT_ON_SCORE = DETRACTOR_MAX
 _ANSWERS = f"""
 answer AS (
-    INSERT INTO response (idempotency_key, source, end_user, account, score, answered_at,
-                          locale, role, display, survey, plan, industry, company_size,
-                          employee_count, csm, arr_cents, traits, created_at)
-    SELECT i.idempotency_key, 'widget', d.end_user, d.account, i.score, i.answered_at,
-           d.locale, d.role, d.id, d.survey, d.plan, d.industry, d.company_size,
+    INSERT INTO response (idempotency_key, source, environment, end_user, account, score,
+                          answered_at, locale, role, display, survey, plan, industry,
+                          company_size, employee_count, csm, arr_cents, traits, created_at)
+    SELECT i.idempotency_key, 'widget', d.environment, d.end_user, d.account, i.score,
+           i.answered_at, d.locale, d.role, d.id, d.survey, d.plan, d.industry, d.company_size,
            d.employee_count, d.csm, d.arr_cents, d.traits, i.answered_at
     FROM input i
     CROSS JOIN LATERAL (
-        SELECT d.id, d.end_user, d.account, d.locale, d.survey, u.role, a.plan, a.industry,
+        SELECT d.id, d.end_user, d.account, d.locale, d.survey, d.environment, u.role, a.plan,
+               a.industry,
                a.company_size, a.employee_count, a.csm, a.arr_cents,
                COALESCE(a.traits, jsonb_build_object())
                    || COALESCE(u.traits, jsonb_build_object()) AS traits

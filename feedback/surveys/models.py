@@ -75,6 +75,10 @@ class Schedule(Table, tablename="schedule"):
     ends_at = Timestamptz(null=True, default=None)
     priority = Integer(default=0)
     active = Boolean(default=True)
+    # where the schedule may ask: the ids of the widget keys, the environments (production,
+    # staging, development) its users come through; empty: any key, any environment
+    widget_keys = JSONB(default=[])
+    environments = JSONB(default=[])
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -115,6 +119,9 @@ class Display(Table, tablename="display"):
     end_user = ForeignKey(references=EndUser, null=False, on_delete=OnDelete.cascade)
     account = ForeignKey(references=Account, null=False, on_delete=OnDelete.cascade)
     widget_key = ForeignKey(references=WidgetKey, null=True, on_delete=OnDelete.set_null)
+    # the environment of the key it came through (kept should the key change or go):
+    # see feedback/kernel/environments.py
+    environment = Varchar(length=20, default="production")
     cycle = Integer()
     status = Varchar(length=20, default=DisplayStatus.shown.value, choices=DisplayStatus)
     locale = Varchar(length=35, default="en")

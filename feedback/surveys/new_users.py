@@ -31,6 +31,7 @@ class Visit(NamedTuple):
     survey: int | None
     schedule: int | None
     widget_key: int
+    environment: str  # the key's
     cycle: int
     display_locale: str | None
     url: str | None

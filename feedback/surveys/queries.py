@@ -39,9 +39,9 @@ UPDATE end_user SET last_display_at = {}
 WHERE id = {} AND (last_display_at IS NULL OR last_display_at <= {})
 RETURNING id""")
 RESERVE = Statement("""
-INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
-                     status, locale, url, shown_at, expires_at)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key,
+                     environment, cycle, status, locale, url, shown_at, expires_at)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (slot) DO NOTHING
 RETURNING id""")
 
@@ -66,12 +66,12 @@ SURVEY_TEXTS = Statement("SELECT texts, product_name, promoter_link_url FROM sur
 VISIT_COLUMNS = (
     *("user_id", "account_pk", "account_id", "role", "email", "locale", "traits", "now"),
     *("last_display_at", "token", "slot_prefix", "slot_suffix", "survey", "schedule"),
-    *("widget_key", "cycle", "display_locale", "url", "expires_at", "show"),
+    *("widget_key", "environment", "cycle", "display_locale", "url", "expires_at", "show"),
 )
 VISIT_TYPES = (
     *("text", "int", "text", "text", "text", "text", "jsonb", "timestamptz", "timestamptz"),
-    *("text", "text", "text", "int", "int", "int", "int", "text", "text", "timestamptz"),
-    "boolean",
+    *("text", "text", "text", "int", "int", "int", "text", "int", "text", "text"),
+    *("timestamptz", "boolean"),
 )
 _VISIT_INPUT = "i(n, " + ", ".join(VISIT_COLUMNS) + ")"
 _VISITS_BODY = """
@@ -102,10 +102,10 @@ created AS (
     ORDER BY i.user_id, i.n
 ),
 shown AS (
-    INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key, cycle,
-                         status, locale, url, shown_at, expires_at)
+    INSERT INTO display (token, slot, survey, schedule, end_user, account, widget_key,
+                         environment, cycle, status, locale, url, shown_at, expires_at)
     SELECT i.token, i.slot_prefix || CAST(created.id AS TEXT) || i.slot_suffix, i.survey,
-           i.schedule, created.id, i.account_pk, i.widget_key, i.cycle, 'shown',
+           i.schedule, created.id, i.account_pk, i.widget_key, i.environment, i.cycle, 'shown',
            i.display_locale, i.url, i.now, i.expires_at
     FROM input i JOIN created ON created.n = i.n
     WHERE i.show

@@ -305,7 +305,8 @@ async def test_checks_of_new_users_arriving_together_share_one_statement(client:
         return Visit(
             user, account_pk, account["external_id"], "admin", None, "en", '{"team": "red"}',
             now, now if show else None, f"token-{user}" if show else None,
-            f"{setup['schedule']}:", ":0:1", setup["survey"], setup["schedule"], widget_key, 0,
+            f"{setup['schedule']}:", ":0:1", setup["survey"], setup["schedule"], widget_key,
+            "production", 0,
             "en", None, now + timedelta(hours=1), show,
         )  # fmt: skip
 
