@@ -32,7 +32,9 @@ from feedback.kernel.clock import utcnow
 from feedback.mail.enqueue import NewMail, enqueue_mail, unsubscribe_token
 from feedback.pools.models import Pool
 from feedback.programs.shipped import ensure_default_programs
-from feedback.surveys.models import Schedule, Survey
+from feedback.surveys.identity_secrets import seal
+from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.webhooks.models import WebhookEndpoint
 from tests.browser.conftest import RECORD_CSP_VIOLATIONS, apply_configuration
 from tests.support.databases import empty_tables
 
@@ -54,7 +56,7 @@ WIDTHS = {1280: 800, 375: 740}
 class StaffPage:
     name: str  # the screenshot's and the test id's part
     # may hold {survey}, {schedule}, {cta}, {account}, {mail}, {unsubscribe}, {pool},
-    # {program} or {step}: ids from the seed
+    # {program}, {step}, {widget_key} or {webhook}: ids from the seed
     path: str
     roles: tuple[str, ...] = ROLES  # who may open it; everyone else gets the HTML 403 page
     new: bool = False  # being built in issue 17: a 404 is reported as a skip
@@ -247,6 +249,15 @@ async def seeded(schema: None, service: str) -> AsyncIterator[dict[str, str]]:
     mail = await mail_for_the_pages()
     *_, poor_nps = await ensure_default_programs(enabled=True)
     pool = await Pool.select(Pool.id).order_by(Pool.id).first()
+    widget_key = await WidgetKey.select(WidgetKey.id).order_by(WidgetKey.id).first()
+    webhook = await WebhookEndpoint.insert(
+        WebhookEndpoint(
+            url="https://hooks.example.com/feedback",
+            description="CRM sync",
+            events=["response.created", "cta.created"],
+            secret_sealed=seal("whsec_for_the_pages"),
+        )
+    ).returning(WebhookEndpoint.id)
     await apply_configuration(service)
     yield {
         **mail,
@@ -257,6 +268,8 @@ async def seeded(schema: None, service: str) -> AsyncIterator[dict[str, str]]:
         "program": str(poor_nps),
         "step": "2",
         "pool": str(pool["id"]),
+        "widget_key": str(widget_key["id"]),
+        "webhook": str(webhook[0]["id"]),
     }
     await empty_tables()
 
