@@ -113,11 +113,39 @@ async def demo() -> None:
 
 
 IMPORT_KINDS = ["accounts", "users", "csms", "churn", "responses", "saas-churn"]
+# moving in from another tool: its own export files (docs/moving-in.md)
+MOVE_IN_TOOLS = ["delighted", "pendo", "wootric"]
 
 
 @main.command("import")
-@click.argument("kind", type=click.Choice(IMPORT_KINDS))
+@click.argument("kind", type=click.Choice(IMPORT_KINDS + MOVE_IN_TOOLS))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--people",
+    "--end-users",
+    "people",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="delighted/wootric: the people (end users) file; seeds the cadence.",
+)
+@click.option(
+    "--unsubscribes",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="delighted: unsubscribed people, added to the mail suppression list.",
+)
+@click.option(
+    "--bounces",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="delighted: bounced people, added to the mail suppression list.",
+)
+@click.option(
+    "--declines",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="wootric: declined surveys (an ask the cadence counts).",
+)
+@click.option("--account-property", default=None, help="The property naming the account.")
+@click.option("--account-name-property", default=None, help="The property naming its name.")
+@click.option("--user-property", default=None, help="The property naming the user id.")
+@click.option("--default-account", default=None, help="The account of people without one.")
 @click.option("--skip-invalid", is_flag=True, help="Write the valid rows and report the rest.")
 @click.option("--dry-run", is_flag=True, help="Validate only; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -128,17 +156,27 @@ IMPORT_KINDS = ["accounts", "users", "csms", "churn", "responses", "saas-churn"]
     help="saas-churn only: the date the observation (and the survey) starts.",
 )
 def import_(
-    kind: str, file: Path, skip_invalid: bool, dry_run: bool, as_json: bool, observed_from: str
+    kind: str,
+    file: Path,
+    skip_invalid: bool,
+    dry_run: bool,
+    as_json: bool,
+    observed_from: str,
+    **move_in_options: Any,
 ) -> None:
     """Import a CSV FILE of KIND (columns in docs/imports.md); upserts by external id.
 
     The whole file is validated first: nothing is written unless every row is valid
     (or, with --skip-invalid, the valid rows are written and the others listed).
     `saas-churn` turns shared/data/saas_churn.csv into accounts, one response each and
-    churn events.
+    churn events. `delighted`, `pendo` and `wootric` read FILE (their responses export) and
+    the files given with --people, --unsubscribes, --bounces, --declines (docs/moving-in.md).
     """
 
     data = file.read_bytes()
+    if kind in MOVE_IN_TOOLS:
+        _move_in(kind, file, skip_invalid, dry_run, as_json, move_in_options)
+        return
 
     @with_database
     async def run() -> Any:
@@ -778,3 +816,54 @@ def programs_run() -> None:
         return await programs_job()
 
     click.echo(f"people enrolled and steps done: {run()}")
+
+
+def _move_in(
+    tool: str,
+    file: Path,
+    skip_invalid: bool,
+    dry_run: bool,
+    as_json: bool,
+    options: dict[str, Any],
+) -> None:
+    """`feedback import delighted|pendo|wootric`: every file in one transaction."""
+    from feedback.imports.moving_in import move_in, options_for, read_plan
+
+    paths = {"responses": file}
+    for part in ("people", "unsubscribes", "bounces", "declines"):
+        if options.get(part) is not None:
+            paths[part] = options[part]
+    try:
+        plan = read_plan(tool, {part: path.read_bytes() for part, path in paths.items()})
+    except ValueError as exc:
+        fail(str(exc))
+    chosen = options_for(
+        tool,
+        account_property=options.get("account_property"),
+        account_name_property=options.get("account_name_property"),
+        user_property=options.get("user_property"),
+        default_account=options.get("default_account"),
+    )
+
+    @with_database
+    async def run() -> Any:
+        return await move_in(plan, chosen, skip_invalid=skip_invalid, dry_run=dry_run)
+
+    result = run()
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+    else:
+        state = "written" if result.written else ("validated" if dry_run else "NOT written")
+        click.echo(
+            f"{tool}: {result.rows} rows, {result.valid} valid, {result.invalid} invalid; "
+            f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged "
+            f"({state})"
+        )
+        for part, counts in result.parts.items():
+            click.echo(f"  {part}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+        for error in result.errors[:50]:
+            click.echo(f"  {error}", err=True)
+        if len(result.errors) > 50:
+            click.echo(f"  ... and {len(result.errors) - 50} more errors", err=True)
+    if not result.ok and not skip_invalid:
+        sys.exit(1)
