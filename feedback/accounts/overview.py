@@ -1,7 +1,8 @@
 """The account page's reads (issue 18): one account as a CSM sees it, from each domain's own
 functions: its header, NPS per quarter with intervals, its answers a page at a time, its
 health today and per day, its CTAs with their history, the programs it is in and its churn
-events.
+events. Answers, NPS and health are production's; answers given on staging or development
+keys are only counted, to say they were left out.
 
 Who may read it is the account API's rule (`get_account`): an unknown account is "not found",
 another CSM's is "forbidden"; every other role reads every account.
@@ -14,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from feedback.accounts.models import CSM, ChurnEvent
-from feedback.accounts.services import AccountView, get_account
+from feedback.accounts.services import AccountView, answers_elsewhere, get_account
 from feedback.ctas.reads import cta_history, list_ctas
 from feedback.ctas.records import CtaView, HistoryEntry
 from feedback.db import as_utc_datetime
@@ -59,9 +60,11 @@ class AccountOverview:
     csm_name: str | None
     csm_active: bool
     pool: PoolRef | None  # the pool serving it when no dedicated CSM does
-    nps: NPSGroup  # every answer
+    nps: NPSGroup  # every production answer
     nps_by_quarter: list[NPSGroup]
-    answers: ResponsesPage
+    answers: ResponsesPage  # production answers
+    # answers given on staging or development keys, per environment: not counted anywhere
+    elsewhere: dict[str, int]
     health: Health
     ctas: list[CtaView]
     history: dict[int, list[HistoryEntry]]
@@ -99,6 +102,7 @@ async def account_overview(
         nps=overall.groups[0],
         nps_by_quarter=[g for g in quarters.groups if isinstance(g.period, str)],
         answers=answers,
+        elsewhere=await answers_elsewhere(account.id),
         health=await _health(principal, external_id),
         ctas=ctas,
         history=history,

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
+from feedback.db import fetch
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import Forbidden, NotFound
 from feedback.kernel.principal import Principal
@@ -31,6 +32,22 @@ async def apply_due_churn() -> int:
         .returning(Account.id)
     )
     return len(changed)
+
+
+# An account's answers given on keys other than production, per environment: environment,
+# n (response_account_answered_at). Parameters: the account.
+_ANSWERS_ELSEWHERE = """
+SELECT environment, COUNT(*) AS n FROM response
+WHERE account = {} AND environment <> 'production'
+GROUP BY environment ORDER BY environment"""
+
+
+async def answers_elsewhere(account_id: int) -> dict[str, int]:
+    """How many of the account's answers came through staging or development keys, per
+    environment (none listed when there are none): the account page counts production
+    answers only and says how many it left out."""
+    rows = await fetch(_ANSWERS_ELSEWHERE, account_id)
+    return {str(row["environment"]): int(row["n"]) for row in rows}
 
 
 class AccountView(msgspec.Struct, kw_only=True):

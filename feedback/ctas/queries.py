@@ -200,14 +200,15 @@ ANY_ANSWER_DUE = Statement("SELECT response FROM rules_queue WHERE due <= {} LIM
 
 _ANSWERS_DUE = """
 SELECT r.id, r.score, r.comment, r.answered_at, r.account, r.arr_cents,
-       u.external_id AS user_external_id, u.email AS user_email, r.role, q.due
+       u.external_id AS user_external_id, u.email AS user_email, r.role, q.due, r.environment
 FROM rules_queue q
 JOIN response r ON r.id = q.response
 LEFT JOIN end_user u ON u.id = r.end_user
 WHERE q.due <= {} ORDER BY q.due LIMIT {}"""
 # Up to a limit of the answers whose time has come, oldest first, with their user: id,
 # score, comment, answered_at, account, arr_cents, user_external_id, user_email, role, due
-# (later than answered_at when queued again: a comment, a changed score) (rules_queue_due).
+# (later than answered_at when queued again: a comment, a changed score), environment (the
+# rules act on production answers only and take the others off the queue) (rules_queue_due).
 # On PostgreSQL several runners (processes) split the queue instead of waiting on each other;
 # only the small queue rows are locked, never the answers themselves.
 ANSWERS_DUE = Statement(_ANSWERS_DUE, postgres=_ANSWERS_DUE + " FOR UPDATE OF q SKIP LOCKED")
@@ -257,8 +258,8 @@ RETURNING id""")
 
 # ------------------------------------------------------------------ the time-driven rules
 
-# Live accounts renewing in a window, with their answers since a moment: id, renewal_date,
-# responses, promoters, detractors (0 without answers). Parameters: since, the
+# Live accounts renewing in a window, with their production answers since a moment: id,
+# renewal_date, responses, promoters, detractors (0 without answers). Parameters: since, the
 # window's first day, its last. Indexes: account_renewal_date, response_account_answered_at.
 RENEWING_ACCOUNTS = Statement(
     f"""
@@ -268,17 +269,20 @@ SELECT a.id, a.renewal_date,
        {detractor_count_sql("r.score")} AS detractors
 FROM account a
 LEFT JOIN response r ON r.account = a.id AND r.answered_at >= {{}}
+    AND r.environment = 'production'
 WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
   AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}
 GROUP BY a.id, a.renewal_date
 ORDER BY a.id"""  # noqa: S608 - the interpolated pieces are feedback.kernel.nps's fragments
 )
 
-# Live accounts and their latest moments: id, last_answer, last_seen (of their users),
-# created_at (response_account_answered_at, end_user_account).
+# Live accounts and their latest moments: id, last_answer (production: a test on a staging
+# key is no sign of life), last_seen (of their users), created_at
+# (response_account_answered_at, end_user_account).
 ACCOUNT_ACTIVITY = Statement("""
 SELECT a.id,
-       (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
+       (SELECT MAX(r.answered_at) FROM response r
+        WHERE r.account = a.id AND r.environment = 'production') AS last_answer,
        (SELECT MAX(u.last_seen_at) FROM end_user u WHERE u.account = a.id) AS last_seen,
        a.created_at
 FROM account a
@@ -312,7 +316,7 @@ def detractor_ctas_sql(*, sqlite: bool, csm_scope: bool, date_from: bool, date_t
     account_external_id, account_name, owner_id, owner_name, owner_manager, manager_name,
     pool_id, pool_name, status, outcome, created_at, closed_at, `withdrawn` (1 when the answer
     rules closed it last: the person changed their score; nobody closed a loop), and the
-    account's first answer after the close: next_score, next_answered_at. Parameters: the
+    account's first production answer after the close: next_score, next_answered_at. Parameters: the
     CSM's id twice (`csm_scope`: owned by them or of their accounts), from, to (created_at,
     from inclusive, to exclusive). Indexes: cta_account, cta_event_cta,
     response_account_answered_at. `sqlite`: the SQLite text (JSON read with json_extract)."""
@@ -341,6 +345,7 @@ LEFT JOIN pool p ON p.id = t.pool
 LEFT JOIN response n ON n.id = (
     SELECT r.id FROM response r
     WHERE r.account = t.account AND t.closed_at IS NOT NULL AND r.answered_at > t.closed_at
+      AND r.environment = 'production'
     ORDER BY r.answered_at, r.id LIMIT 1)
 WHERE {" AND ".join(where)}
 ORDER BY t.id"""  # noqa: S608 - placeholders only

@@ -32,6 +32,7 @@ from feedback.db import as_utc_datetime, fetch, json_object, write_transaction
 from feedback.db.errors import database_unavailable
 from feedback.health.reads import ACCOUNTS_PER_QUERY, latest_day, latest_scores, scores_on
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.nps import category
 from feedback.outbox.enqueue import enqueue_cta_message
 from feedback.responses.models import Response
@@ -183,10 +184,21 @@ def signal_for(answer: dict[str, Any], rules: dict[str, Any], now: datetime) -> 
     return None
 
 
+def acted_on(answer: dict[str, Any]) -> bool:
+    """Whether the answer rules act on an answer: production answers only. An answer given
+    on a staging or development key raises no CTA, posts nothing and replies under no card;
+    it leaves the queue like any other (docs/environments.md)."""
+    return (answer.get("environment") or PRODUCTION) == PRODUCTION
+
+
 async def act_on_answers(answers: list[dict[str, Any]], now: datetime) -> None:
     """The CTAs of a batch of answers: answers for the same CTA (one account's detractors)
     update it once, each answer still in its history. An answer whose score changed since a
-    rule raised a CTA for it first brings that CTA into line (`_follow_changed_scores`)."""
+    rule raised a CTA for it first brings that CTA into line (`_follow_changed_scores`).
+    Answers not from production are left out (`acted_on`)."""
+    answers = [answer for answer in answers if acted_on(answer)]
+    if not answers:
+        return
     rules = await cta_rules()
     signals = {answer["id"]: signal_for(answer, rules, now) for answer in answers}
     settled = await _follow_changed_scores(answers, signals, rules, now)
@@ -488,12 +500,17 @@ async def _one_at_a_time(limit: int, now: datetime) -> int:
 
 async def queue_answers_for_rules(since: datetime, after_response: int = 0) -> int:
     """Queue for the answer rules the answers given since `since` that the rules act on (a
-    detractor's score, a promoter's comment), as if they had come through the widget: for
-    answers that arrived another way, e.g. the demo's. Only answers with an id above
-    `after_response` (those added since); each is queued at its own time, once."""
+    production detractor's score, a production promoter's comment), as if they had come
+    through the widget: for answers that arrived another way, e.g. the demo's. Only answers
+    with an id above `after_response` (those added since); each is queued at its own time,
+    once."""
     rows = await Response.select(
         Response.id, Response.score, Response.comment, Response.answered_at
-    ).where(Response.id > after_response, Response.answered_at >= since)
+    ).where(
+        Response.id > after_response,
+        Response.answered_at >= since,
+        Response.environment == PRODUCTION,
+    )
     wanted = [
         row
         for row in rows
@@ -645,8 +662,8 @@ def renewal_priority(days_left: int, arr_cents: int | None, high_arr_cents: int)
 
 
 async def _renewals_at_risk(now: datetime, rules: dict[str, Any]) -> int:
-    """A renewal within N days while the account's NPS over the last year is negative or its
-    latest health is in the red band: a renewal CTA."""
+    """A renewal within N days while the account's NPS over the last year (production
+    answers) is negative or its latest health is in the red band: a renewal CTA."""
     rule, high_arr_cents = rules["renewal_risk"], rules["detractor_risk"]["high_arr_cents"]
     today = now.date()
     horizon = today + timedelta(days=rule["days_before_renewal"])
@@ -696,12 +713,14 @@ async def _renewals_at_risk(now: datetime, rules: dict[str, Any]) -> int:
 
 
 async def _answer_times(accounts: list[int], since: datetime) -> dict[int, list[datetime]]:
-    """When each of these accounts' answers since `since` came."""
+    """When each of these accounts' production answers since `since` came."""
     times: dict[int, list[datetime]] = {account: [] for account in accounts}
     for start in range(0, len(accounts), ACCOUNTS_PER_QUERY):
         chunk = accounts[start : start + ACCOUNTS_PER_QUERY]
         rows = await Response.select(Response.account, Response.answered_at).where(
-            Response.account.is_in(chunk), Response.answered_at >= since
+            Response.account.is_in(chunk),
+            Response.answered_at >= since,
+            Response.environment == PRODUCTION,
         )
         for row in rows:
             moment = as_utc_datetime(row["answered_at"])
@@ -719,8 +738,8 @@ def dark_threshold_days(days: int, multiple: int, usual_gap: float | None) -> fl
 
 
 async def _going_dark(now: datetime, rules: dict[str, Any]) -> int:
-    """No answers and no product activity for N days, and for longer than twice the
-    account's usual gap between answers: a going-dark CTA. An account never heard from
+    """No production answers and no product activity for N days, and for longer than twice
+    the account's usual gap between answers: a going-dark CTA. An account never heard from
     (no answer, no user seen) has no activity to lose and raises nothing."""
     rule, high_arr_cents = rules["going_dark"], rules["detractor_risk"]["high_arr_cents"]
     cutoff = now - timedelta(days=rule["days"])

@@ -18,7 +18,8 @@ from feedback.kernel.nps import detractor_count_sql, promoter_count_sql
 # ------------------------------------------------------------------------- the snapshot
 
 # Per live account on the day (created before its end, no churn in effect yet), ordered by
-# id: id, csm, arr_cents, and over the response window responses, promoters, detractors,
+# id: id, csm, arr_cents, and over the response window (production answers only: health is
+# a state of real accounts) responses, promoters, detractors,
 # respondents and the same counts since the window's middle (recent_n, recent_p,
 # recent_d), with the end users made before the day's end. Parameters: the window's middle
 # three times, its start, its end four times. Index: response `answered_at`.
@@ -38,7 +39,7 @@ LEFT JOIN (
            {promoter_count_sql("score", where="answered_at >= {}")} AS recent_p,
            {detractor_count_sql("score", where="answered_at >= {}")} AS recent_d
     FROM response
-    WHERE answered_at >= {{}} AND answered_at < {{}}
+    WHERE answered_at >= {{}} AND answered_at < {{}} AND environment = 'production'
     GROUP BY account
 ) r ON r.account = a.id
 LEFT JOIN (
@@ -290,15 +291,18 @@ def feature_window_sql(days: float) -> tuple[str, str, str]:
     )
 
 
-# each account's first answer, t0 (index response_account_answered_at)
-_FIRST_ANSWERS = "WITH f AS (SELECT account, MIN(answered_at) AS t0 FROM response GROUP BY account)"
+# each account's first production answer, t0 (index response_account_answered_at)
+_FIRST_ANSWERS = (
+    "WITH f AS (SELECT account, MIN(answered_at) AS t0 FROM response "
+    "WHERE environment = 'production' GROUP BY account)"
+)
 
 
 def account_features_sql(within: str, second_half: str, csm: bool) -> str:
-    """Per account with answers (a CSM's own with `csm`: the CSM's id is the parameter),
-    over its answers `within` the window: id, renewal_date, t0, responses, promoters,
-    detractors, respondents, the same counts in the `second_half` (late_n, late_p, late_d),
-    its end users and its first churn notice `churned_at`."""
+    """Per account with production answers (a CSM's own with `csm`: the CSM's id is the
+    parameter), over its production answers `within` the window: id, renewal_date, t0,
+    responses, promoters, detractors, respondents, the same counts in the `second_half`
+    (late_n, late_p, late_d), its end users and its first churn notice `churned_at`."""
     scope = "WHERE a.csm = {}" if csm else ""
     return f"""
         {_FIRST_ANSWERS}
@@ -315,7 +319,7 @@ def account_features_sql(within: str, second_half: str, csm: bool) -> str:
                    AS churned_at
         FROM f
         JOIN account a ON a.id = f.account
-        JOIN response r ON r.account = a.id AND {within}
+        JOIN response r ON r.account = a.id AND {within} AND r.environment = 'production'
         {scope}
         GROUP BY a.id, a.renewal_date, f.t0
     """  # noqa: S608 - the interpolated pieces are built from numbers

@@ -21,8 +21,20 @@ from feedback.health.queries import (
     trend_sql,
 )
 from feedback.health.reads import latest_day
-from feedback.kernel.errors import Forbidden, NotFound
+from feedback.kernel.environments import PRODUCTION, parse_environment
+from feedback.kernel.errors import DomainError, Forbidden, NotFound
 from feedback.kernel.principal import Principal
+
+PRODUCTION_ONLY = "health is computed from production answers only"
+
+
+def production_only(environment: str | None) -> None:
+    """Health is a state of real accounts: its snapshots, trends and churn model are
+    computed from production answers only, so asking for staging or development is
+    refused naming `environment` (400; a value that is no environment at all is an input
+    error, 422). None, "" and "production" pass."""
+    if parse_environment(environment) != PRODUCTION:
+        raise DomainError.for_field("environment", PRODUCTION_ONLY)
 
 
 def _scope(

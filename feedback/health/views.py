@@ -89,10 +89,14 @@ class HealthController(Controller):
         band: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=10000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """`day` defaults to the latest computed day. Filter by `csm` or `manager` (emails;
         a manager's team) and `band` (green, yellow, red, unknown). Lowest scores first; the
-        summary counts every account before the band filter. A CSM sees their own."""
+        summary counts every account before the band filter. A CSM sees their own.
+        `environment`: health is computed from production answers only; another
+        environment answers 400."""
+        services.production_only(environment)
         if band is not None and band not in ("green", "yellow", "red", "unknown"):
             raise InputError("band", "must be green, yellow, red or unknown")
         return await services.health_on_day(
@@ -117,8 +121,11 @@ class HealthController(Controller):
         manager: FromQuery[str | None] = None,
         day_from: Annotated[str | None, QueryParameter(name="from")] = None,
         day_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
-        """By the CSM each account had on that day. A CSM sees their own accounts."""
+        """By the CSM each account had on that day. A CSM sees their own accounts.
+        Production answers only (`environment`: another answers 400)."""
+        services.production_only(environment)
         return await services.health_trend(
             principal,
             csm=csm,
@@ -138,7 +145,10 @@ class HealthController(Controller):
         external_id: FromPath[str],
         day_from: Annotated[str | None, QueryParameter(name="from")] = None,
         day_to: Annotated[str | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
+        """Production answers only (`environment`: another answers 400)."""
+        services.production_only(environment)
         return await services.account_history(
             principal, external_id, day_param(day_from, "from"), day_param(day_to, "to")
         )
@@ -155,13 +165,16 @@ class HealthController(Controller):
         feature_days: FromQuery[int] = 30,
         train_share: FromQuery[float] = 0.7,
         confidence: FromQuery[float] = 0.95,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """Logistic regression of churn within `horizon_days` of the prediction point (the
         first answer + `feature_days`) on NPS, detractor share, coverage, trend, days to
         renewal and usage metrics. Trained on the earliest `train_share` of accounts by
         prediction time, validated on the later ones: AUC, calibration deciles, Brier.
         `suggested_weights` are what "adopt the model's weights" would store. A CSM's model
-        uses their own accounts."""
+        uses their own accounts. Production answers only (`environment`: another answers
+        400)."""
+        services.production_only(environment)
         return await health_model(
             principal,
             horizon_days=horizon_days,

@@ -1,6 +1,7 @@
 """Each CSM's daily digest: their open CTAs, the last day's detractors, their accounts in
 the red band and the comment themes rising this week in their accounts, queued once a day
-from the configured hour."""
+from the configured hour. Every figure is production's: answers given on staging or
+development keys never reach a digest."""
 
 from __future__ import annotations
 

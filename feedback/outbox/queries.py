@@ -244,14 +244,14 @@ CSM_BY_EMAIL = Statement("SELECT name, slack_user_id FROM csm WHERE email = {}")
 # A CSM's accounts: id, name (account_csm).
 ACCOUNTS_OF_CSM = Statement("SELECT id, name FROM account WHERE csm = {} ORDER BY id")
 
-# A CSM's detractors' answers in a period, newest first, at most 15: account_name, score,
-# comment (account_csm, response_account_answered_at). Parameters: the CSM, the period's
-# start, its end.
+# A CSM's detractors' production answers in a period, newest first, at most 15:
+# account_name, score, comment (account_csm, response_account_answered_at). Parameters: the
+# CSM, the period's start, its end.
 RECENT_DETRACTORS = Statement(
     f"""
 SELECT a.name AS account_name, r.score, r.comment
 FROM response r JOIN account a ON a.id = r.account
-WHERE a.csm = {{}} AND {is_detractor_sql("r.score")}
+WHERE a.csm = {{}} AND {is_detractor_sql("r.score")} AND r.environment = 'production'
   AND r.answered_at >= {{}} AND r.answered_at < {{}}
 ORDER BY r.answered_at DESC LIMIT 15"""  # noqa: S608 - feedback.kernel.nps's fragment
 )

@@ -32,26 +32,28 @@ WHERE COALESCE(u.first_seen_at, u.created_at) > {}
 ORDER BY u.created_at, u.id""".replace("@facts", _FACTS)
 )
 
-# Detractor answers (0-6) of a known person stored in a window and answered since a moment
-# (an import of old answers enrols nobody): response_id, end_user_id, role, the facts
-# (response_answered_at). Parameters: answered since, stored since, stored until.
+# Production detractor answers (0-6) of a known person stored in a window and answered
+# since a moment (an import of old answers enrols nobody; a staging or development answer
+# enrols nobody): response_id, end_user_id, role, the facts (response_answered_at).
+# Parameters: answered since, stored since, stored until.
 DETRACTOR_ANSWERS = Statement(
     """
 SELECT r.id AS response_id, r.end_user AS end_user_id, u.role, @facts
 FROM response r JOIN account a ON a.id = r.account JOIN end_user u ON u.id = r.end_user
 WHERE r.answered_at > {} AND r.created_at > {} AND r.created_at <= {} AND r.score <= 6
+  AND r.environment = 'production'
 ORDER BY r.id""".replace("@facts", _FACTS)
 )
 
-# Promoter answers (9-10) of a known person answered since a moment whose comment came in a
-# window: response_id, end_user_id, role, the facts (response_answered_at). Parameters:
-# answered since, since, until.
+# Production promoter answers (9-10) of a known person answered since a moment whose
+# comment came in a window: response_id, end_user_id, role, the facts
+# (response_answered_at). Parameters: answered since, since, until.
 PROMOTER_COMMENTS = Statement(
     """
 SELECT r.id AS response_id, r.end_user AS end_user_id, u.role, @facts
 FROM response r JOIN account a ON a.id = r.account JOIN end_user u ON u.id = r.end_user
 WHERE r.answered_at > {} AND r.commented_at > {} AND r.commented_at <= {} AND r.score >= 9
-  AND r.comment IS NOT NULL AND r.comment <> ''
+  AND r.comment IS NOT NULL AND r.comment <> '' AND r.environment = 'production'
 ORDER BY r.id""".replace("@facts", _FACTS)
 )
 
@@ -166,10 +168,11 @@ CSM_OF = Statement("SELECT name, email, meeting_url, active, kind FROM csm WHERE
 
 # ------------------------------------------------------------- facts for exit conditions
 
-# A row when the person answered after a moment (response_end_user). Parameters: end_user,
-# the moment.
+# A row when the person answered in production after a moment (response_end_user): a test
+# answer on a staging key ends no program. Parameters: end_user, the moment.
 ANSWERED_SINCE = Statement("""
-SELECT 1 AS answered FROM response WHERE end_user = {} AND answered_at > {} LIMIT 1""")
+SELECT 1 AS answered FROM response
+WHERE end_user = {} AND answered_at > {} AND environment = 'production' LIMIT 1""")
 
 # A row when a CTA the participant depends on is closed: the one that enrolled them, one
 # their steps raised, or one raised by the answer that enrolled them (cta_account).

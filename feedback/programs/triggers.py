@@ -5,6 +5,9 @@ overlap for rows whose transactions committed late, and moves it on. Reading a r
 harmless: a participant is unique per program and trigger key, and a person already going
 through a program is not enrolled in it again until they finish. Two workers scanning at
 once enrol each person once.
+
+The answer triggers (a detractor's answer, a promoter's comment) read production answers
+only: a test on a staging or development key enrols nobody (docs/environments.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
-"""The full rebuild (on demand): learn each language's themes again from every comment, keep
-the ids of the themes that are the same, and place every comment again.
+"""The full rebuild (on demand): learn each language's themes again from every production
+comment, keep the ids of the themes that are the same, and place every comment again.
+
+Themes are learned from the comments of production answers only, so that test traffic
+never shapes them; the comments given on staging and development keys are placed in the
+themes so learned, as a new comment is by the daily job, and the theme report shows them
+when asked for that environment (docs/environments.md).
 
 A new theme whose term signature matches an old learned theme's (analytics.themes.
 match_themes) keeps that theme's id, its admin-given label, its pin and a merge; new themes
@@ -14,7 +19,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from analytics.themes import (
@@ -47,7 +52,7 @@ class LanguageBuild:
     """What one language's rebuild did."""
 
     language: Language
-    comments: int
+    comments: int  # the production comments learned from
     themes: int  # learned themes in the model, pinned ones that stayed included
     kept: int  # themes that kept their id
     new: int
@@ -64,14 +69,30 @@ def check_languages(languages: Sequence[str] | None) -> list[Language]:
     return [language for language in LANGUAGES if language in languages]
 
 
-async def comments_by_language() -> dict[Language, tuple[list[int], list[str]]]:
+@dataclass(slots=True)
+class Comments:
+    """One language's comments: those of production answers (`ids`, `texts`), which the
+    themes learn from, and the others (`other_ids`, `other_texts`: staging and development
+    keys), which are only placed in the themes learned."""
+
+    ids: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    other_ids: list[int] = field(default_factory=list)
+    other_texts: list[str] = field(default_factory=list)
+
+
+async def comments_by_language() -> dict[Language, Comments]:
     """Every comment, grouped by its detected language."""
-    grouped: dict[Language, tuple[list[int], list[str]]] = defaultdict(lambda: ([], []))
+    grouped: dict[Language, Comments] = defaultdict(Comments)
     async for chunk in stream(queries.ALL_COMMENTS, chunk=5000):
         for row in chunk:
-            ids, texts = grouped[detect_language(row["comment"])]
-            ids.append(int(row["id"]))
-            texts.append(row["comment"])
+            comments = grouped[detect_language(row["comment"])]
+            if row["production"]:
+                comments.ids.append(int(row["id"]))
+                comments.texts.append(row["comment"])
+            else:
+                comments.other_ids.append(int(row["id"]))
+                comments.other_texts.append(row["comment"])
     return grouped
 
 
@@ -85,15 +106,16 @@ async def build_themes(
     comments = await comments_by_language()
     results = []
     for language in chosen:
-        ids, texts = comments.get(language, ([], []))
-        results.append(await _build_language(language, ids, texts, max_themes, seed))
+        found = comments.get(language, Comments())
+        results.append(await _build_language(language, found, max_themes, seed))
     return results
 
 
 async def _build_language(
-    language: Language, ids: list[int], texts: list[str], max_themes: int, seed: int
+    language: Language, comments: Comments, max_themes: int, seed: int
 ) -> LanguageBuild:
     started = time.perf_counter()
+    ids, texts = comments.ids, comments.texts
     model, memberships = await asyncio.to_thread(
         learn_themes, texts, language, max_themes=max_themes, seed=seed
     )
@@ -117,6 +139,10 @@ async def _build_language(
         extra = [LearnedTheme(t.terms, t.keyphrases, t.label) for t in staying]
         model = ThemeModel(language, model.idf, [*model.themes, *extra], model.threshold)
         memberships = await asyncio.to_thread(model.assign, texts)
+    if comments.other_ids:  # placed by the model learned, never learned from
+        others = await asyncio.to_thread(model.assign, comments.other_texts)
+        ids, texts = [*ids, *comments.other_ids], [*texts, *comments.other_texts]
+        memberships = [*memberships, *others]
     now = utcnow()
     kept = new = retired = 0
     async with write_transaction():
@@ -158,14 +184,14 @@ async def _build_language(
                 values[Theme.status] = ThemeStatus.retired.value
                 retired += 1
             await Theme.update(values).where(Theme.id == theme.id)
-        await _store_model(model, len(texts))
+        await _store_model(model, len(comments.texts))
         await queries.FORGET_MEMBERS_OF_LANGUAGE.run(language)
         await mark_themed(ids, language, now)
         rows = place_comments(ids, texts, language, model, await all_themes(), memberships)
         await write_members(rows)
     return LanguageBuild(
         language=language,
-        comments=len(texts),
+        comments=len(comments.texts),
         themes=len(model.themes),
         kept=kept,
         new=new,

@@ -118,21 +118,29 @@ async def merge_themes(target_id: int, source_ids: Sequence[int]) -> ThemeRecord
 
 
 async def split_theme(theme_id: int, seed: int = 0) -> list[ThemeRecord]:
-    """Learn two themes inside one learned theme's comments; they replace it (pinned, so the
-    next rebuild keeps them) and join the stored model of its language."""
+    """Learn two themes inside one learned theme's production comments; they replace it
+    (pinned, so the next rebuild keeps them) and join the stored model of its language. Its
+    comments from staging and development keys are placed in the two, never learned from."""
     theme = await get_theme(theme_id)
     if theme.source != ThemeSource.learned.value:
         raise InputError("theme", "only a learned theme can be split")
     if theme.status in (ThemeStatus.merged.value, ThemeStatus.retired.value):
         raise Conflict.for_field("theme", f"the theme is {theme.status}")
     rows = await queries.THEME_COMMENTS.fetch(theme_id)
-    ids = [int(r["id"]) for r in rows]
-    texts = [r["comment"] for r in rows]
+    learned = [r for r in rows if r["production"]]
+    others = [r for r in rows if not r["production"]]
+    texts = [r["comment"] for r in learned]
     sub, memberships = await asyncio.to_thread(
         learn_themes, texts, theme.language, max_themes=2, seed=seed
     )
     if len(sub.themes) < 2:
         raise InputError("theme", f"its {len(texts)} comments do not split into two themes")
+    if others:
+        memberships = [
+            *memberships,
+            *await asyncio.to_thread(sub.assign, [r["comment"] for r in others]),
+        ]
+    ids = [int(r["id"]) for r in [*learned, *others]]
     parts = sub.themes[:2]
     model = await stored_model(theme.language)
     base = model or ThemeModel(theme.language, dict(sub.idf), [], sub.threshold)

@@ -18,8 +18,12 @@ HAS_COMMENT = "r.comment IS NOT NULL AND r.comment <> ''"
 
 # ------------------------------------------------------------------------ the comments
 
-# `id, comment` of every answer with a comment, by id (for a full rebuild; streamed).
-ALL_COMMENTS = f"SELECT r.id, r.comment FROM response r WHERE {HAS_COMMENT} ORDER BY r.id"  # noqa: S608
+# `id, comment, production` (1 for an answer given on a production key: the themes learn
+# from those only, and place the others) of every answer with a comment, by id (for a full
+# rebuild; streamed).
+ALL_COMMENTS = f"""
+SELECT r.id, r.comment, CASE WHEN r.environment = 'production' THEN 1 ELSE 0 END AS production
+FROM response r WHERE {HAS_COMMENT} ORDER BY r.id"""  # noqa: S608 - a constant condition
 
 # `id, comment` of answers with a comment the themes have not seen, by id, at most the
 # first parameter (the daily job; unique themed_comment.response).
@@ -32,11 +36,12 @@ ORDER BY r.id
 LIMIT {{}}"""  # noqa: S608 - a constant condition
 )
 
-# `id, comment` of the answers in one theme (the parameter), by id (index
-# theme_member_theme_response).
+# `id, comment, production` (as in ALL_COMMENTS) of the answers in one theme (the
+# parameter), by id (index theme_member_theme_response).
 THEME_COMMENTS = Statement(
     f"""
-SELECT r.id, r.comment FROM theme_member tm JOIN response r ON r.id = tm.response
+SELECT r.id, r.comment, CASE WHEN r.environment = 'production' THEN 1 ELSE 0 END AS production
+FROM theme_member tm JOIN response r ON r.id = tm.response
 WHERE tm.theme = {{}} AND {HAS_COMMENT}
 ORDER BY r.id"""  # noqa: S608 - a constant condition
 )

@@ -7,6 +7,10 @@ Counts come from SQL (feedback/themes/queries.py), intervals and tests from `ana
 answers compared are those with a comment: "the rest" of a theme is every other commented
 answer in the selection, so a theme is not compared with the silent majority. A CSM sees
 their own accounts' comments only.
+
+Every figure counts the answers of one environment: production unless asked for another.
+The themes themselves are learned from production comments only (feedback/themes/build.py);
+staging or development comments are shown as the same model placed them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from analytics.churn import churn_rates
 from analytics.compare import benjamini_hochberg, compare_nps
 from analytics.nps import COUNTS_ONLY_BELOW, nps_interval
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, period_sql, report_joins
@@ -95,6 +100,7 @@ class ThemeReport:
     confidence: float
     q: float
     language: str | None
+    environment: str  # whose answers are counted: production unless asked otherwise
     commented: Score  # every commented answer in the selection
     churn: Churn  # of every account that commented
     themes: list[ThemeFigures]
@@ -137,13 +143,14 @@ def _selection(
     language: str | None,
     date_from: datetime | None,
     date_to: datetime | None,
+    environment: str = PRODUCTION,
 ) -> tuple[str, list[str], list[Any]]:
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     if language is not None:
         where.append(queries.IN_LANGUAGE)
         args.append(language)
-    add_scope(where, args, principal, date_from, date_to)
+    add_scope(where, args, principal, date_from, date_to, environment)
     return report_joins(principal, *where), where, args
 
 
@@ -164,9 +171,12 @@ async def theme_report(
     date_to: datetime | None = None,
     confidence: float = 0.95,
     q: float = 0.05,
+    environment: str = PRODUCTION,
 ) -> ThemeReport:
+    """The report over the answers of `environment` (an environment's name, checked by the
+    caller with `feedback.kernel.environments.parse_environment`)."""
     check_options(confidence, q, language)
-    joins, where, args = _selection(principal, language, date_from, date_to)
+    joins, where, args = _selection(principal, language, date_from, date_to, environment)
     counts = {
         int(r["theme"]): r for r in await report_rows(queries.theme_counts_sql(joins, where), *args)
     }
@@ -241,6 +251,7 @@ async def theme_report(
         confidence=confidence,
         q=q,
         language=language,
+        environment=environment,
         commented=score_of(all_n, all_p, all_d, confidence),
         churn=_churn(everyone[0], everyone[1], confidence),
         themes=figures,
@@ -334,9 +345,9 @@ MIN_RISING = 3
 async def rising_themes(
     principal: Principal, now: datetime | None = None, limit: int = 5
 ) -> list[RisingTheme]:
-    """Themes with at least MIN_RISING answers in the last 7 days and more than in an average
-    week of the 28 days before, the largest rise first (for the daily digest, /nps themes
-    and the Insights page)."""
+    """Themes with at least MIN_RISING production answers in the last 7 days and more than in
+    an average week of the 28 days before, the largest rise first (for the daily digest,
+    /nps themes and the Insights page)."""
     now = now or utcnow()
     week_start = now - timedelta(days=7)
     before_start = week_start - timedelta(days=28)
@@ -357,8 +368,9 @@ async def rising_themes(
     return rising[:limit]
 
 
-async def answers_per_theme(principal: Principal) -> dict[int, int]:
-    """The number of answers with a comment in each theme that the principal sees."""
-    joins, where, args = _selection(principal, None, None, None)
+async def answers_per_theme(principal: Principal, environment: str = PRODUCTION) -> dict[int, int]:
+    """The number of answers of `environment` with a comment in each theme that the
+    principal sees."""
+    joins, where, args = _selection(principal, None, None, None, environment)
     rows = await report_rows(queries.theme_counts_sql(joins, where), *args)
     return {int(r["theme"]): int(r["responses"]) for r in rows}

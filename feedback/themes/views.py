@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.kernel.environments import parse_environment
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.themes import curate
@@ -79,10 +80,15 @@ class ThemeController(Controller):
         principal: CurrentPrincipal,
         language: FromQuery[str | None] = None,
         status: FromQuery[str | None] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """Learned and keyword themes, the most answers first. `language`: en or ja;
         `status`: active (default: active and hidden), hidden, merged, retired or all.
-        `answers` counts the answers in each theme (a CSM's: their own accounts')."""
+        `answers` counts the answers in each theme (a CSM's: their own accounts') given on
+        keys of `environment` (production, the default, staging or development). Themes
+        are learned from production comments only; another environment's comments are
+        counted in the themes that model placed them in."""
+        chosen = parse_environment(environment)
         if language is not None and language not in LANGUAGES:
             raise InputError("language", f"must be one of {', '.join(LANGUAGES)}")
         statuses = {
@@ -91,14 +97,14 @@ class ThemeController(Controller):
         }.get(status, (status,))
         if not set(statuses) <= {"active", "hidden", "merged", "retired"}:
             raise InputError("status", "must be active, hidden, merged, retired or all")
-        counts = await answers_per_theme(principal)
+        counts = await answers_per_theme(principal, chosen)
         themes = [
             theme_dict(t, counts.get(t.id, 0))
             for t in await all_themes()
             if t.status in statuses and (language is None or t.language == language)
         ]
         themes.sort(key=lambda t: (-t["answers"], t["id"]))
-        return {"themes": themes}
+        return {"environment": chosen, "themes": themes}
 
     @get("/{theme_id:int}", summary="One theme", **access(*ALL_ROLES))
     async def get_theme(self, principal: CurrentPrincipal, theme_id: FromPath[int]) -> dict:

@@ -4,6 +4,8 @@ each takes how many CSM ids scope it (None: everyone) and returns SQL text with 
 
 A scope of CSMs reads the CTAs they own, or of their accounts when nobody owns them
 (`cta_scope`), and the answers, health and renewals of their accounts (`account_scope`).
+Answers are production answers only: a test on a staging or development key is neither a
+new detractor, nor a renewal's NPS, nor a sign of life (docs/environments.md).
 Indexes: `cta_owner_status` (owner, status), `cta_account`, `cta.status`, `cta_one_open`
 (account, type, reason where not closed), `account.csm`, `account_renewal_date`,
 `response.answered_at`, `response_account_answered_at` (account, answered_at),
@@ -95,7 +97,7 @@ def unclaimed_count_sql(csms: int | None) -> str:
 
 
 def detractors_sql(csms: int | None) -> str:
-    """Detractors' answers in a period of the accounts in scope, newest first: id, score,
+    """Detractors' production answers in a period of the accounts in scope, newest first: id, score,
     comment, answered_at, role (as they answered), user_email, user_external_id,
     user_traits, user_role, account_external_id, account_name, arr_cents, currency.
     Parameters: the period's start, its end, the scope's, the limit (response.answered_at)."""
@@ -108,6 +110,7 @@ FROM response r
 JOIN account a ON a.id = r.account
 LEFT JOIN end_user u ON u.id = r.end_user
 WHERE r.answered_at >= {{}} AND r.answered_at < {{}} AND {is_detractor_sql("r.score")}
+  AND r.environment = 'production'
 {account_scope(csms)}
 ORDER BY r.answered_at DESC, r.id DESC
 LIMIT {{}}"""  # noqa: S608 - placeholders and feedback.kernel.nps's fragments only
@@ -118,6 +121,7 @@ def detractor_count_sql_for(csms: int | None) -> str:
     return f"""
 SELECT COUNT(*) AS n FROM response r JOIN account a ON a.id = r.account
 WHERE r.answered_at >= {{}} AND r.answered_at < {{}} AND {is_detractor_sql("r.score")}
+  AND r.environment = 'production'
 {account_scope(csms)}"""  # noqa: S608 - placeholders and feedback.kernel.nps's fragments only
 
 
@@ -143,8 +147,8 @@ ORDER BY CASE WHEN {into_red} THEN 0 ELSE 1 END, s.score - p.score, a.external_i
 
 
 def renewals_sql(csms: int | None) -> str:
-    """Live accounts in scope renewing in a window, the soonest first, with their answers
-    in [since, until) (counted for the listed accounts only): id, external_id, name,
+    """Live accounts in scope renewing in a window, the soonest first, with their production
+    answers in [since, until) (counted for the listed accounts only): id, external_id, name,
     arr_cents, currency, renewal_date, csm_name, responses, promoters, detractors.
     Parameters: the window's first day, its last, the scope's, the limit, the offset,
     since, until (account_renewal_date, response_account_answered_at)."""
@@ -164,6 +168,7 @@ FROM (
 ) a
 LEFT JOIN csm c ON c.id = a.csm
 LEFT JOIN response r ON r.account = a.id AND r.answered_at >= {{}} AND r.answered_at < {{}}
+    AND r.environment = 'production'
 GROUP BY a.id, a.external_id, a.name, a.arr_cents, a.currency, a.renewal_date, c.name
 ORDER BY a.renewal_date, a.id"""  # noqa: S608 - placeholders and feedback.kernel.nps's fragments only
 
@@ -178,12 +183,13 @@ def renewal_count_sql(csms: int | None) -> str:
 
 
 def _dark_where(csms: int | None) -> str:
-    """Live accounts `a` in scope made before a moment with no answer and no user seen since
-    (the going-dark rule's definition, feedback/ctas/rules.py). Parameters: the moment
-    three times, the scope's (response_account_answered_at, end_user_account)."""
+    """Live accounts `a` in scope made before a moment with no production answer and no user
+    seen since (the going-dark rule's definition, feedback/ctas/rules.py). Parameters: the
+    moment three times, the scope's (response_account_answered_at, end_user_account)."""
     return f"""
 WHERE a.status <> 'churned' AND a.created_at < {{}}
-  AND NOT EXISTS (SELECT 1 FROM response r WHERE r.account = a.id AND r.answered_at >= {{}})
+  AND NOT EXISTS (SELECT 1 FROM response r WHERE r.account = a.id AND r.answered_at >= {{}}
+                  AND r.environment = 'production')
   AND NOT EXISTS (SELECT 1 FROM end_user u WHERE u.account = a.id AND u.last_seen_at >= {{}})
   {account_scope(csms)}"""  # noqa: S608 - placeholders only
 
@@ -195,7 +201,8 @@ def going_dark_sql(csms: int | None) -> str:
     Parameters: those of `_dark_where`, the limit, the offset."""
     return f"""
 SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, c.name AS csm_name,
-       (SELECT MAX(r.answered_at) FROM response r WHERE r.account = a.id) AS last_answer,
+       (SELECT MAX(r.answered_at) FROM response r
+        WHERE r.account = a.id AND r.environment = 'production') AS last_answer,
        (SELECT MAX(u.last_seen_at) FROM end_user u WHERE u.account = a.id) AS last_seen,
        (SELECT MIN(t.id) FROM cta t
         WHERE t.account = a.id AND t.type = 'going_dark' AND t.status <> 'closed') AS cta

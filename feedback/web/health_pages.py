@@ -26,8 +26,9 @@ from feedback.health.services import (
     health_movers,
     health_trend,
     latest_day,
+    production_only,
 )
-from feedback.kernel.errors import InputError
+from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.teams import Member, csm_directory, managers
 from feedback.web.charts import (
@@ -45,6 +46,7 @@ from feedback.web.report_views import (
     Form,
     PageRequest,
     StaffPages,
+    context,
     failed,
     read_form,
     render,
@@ -172,6 +174,14 @@ def _whose(principal: Principal, lead: Member | None, chosen: Member | None) -> 
     return "every account"
 
 
+def refused(name: str, principal: Principal, request: PageRequest, error: DomainError) -> Template:
+    """The page with the refusal (400): health asked of an environment other than
+    production."""
+    return Template(
+        name, status_code=400, context=context(principal, form=Form(_raw(request)), error=error)
+    )
+
+
 class HealthReportPages(StaffPages):
     path = "/reports/health"
 
@@ -180,6 +190,12 @@ class HealthReportPages(StaffPages):
         """The health trend: a CSM's own book; other roles the whole book, a manager's
         team (their direct reports) or one CSM."""
         name = "reports/health.html"
+        try:
+            production_only(request.query_params.get("environment"))
+        except InputError as exc:
+            return failed(name, principal, _raw(request), exc)
+        except DomainError as exc:
+            return refused(name, principal, request, exc)
         try:
             form = read_form(request, filter_names=())
             window = int(form.choice("days", WINDOWS, DEFAULT_WINDOW))
@@ -255,10 +271,13 @@ class HealthReportPages(StaffPages):
         """One account's score and band per day (403 for another CSM's account)."""
         name = "reports/health_account.html"
         try:
+            production_only(request.query_params.get("environment"))
             form = read_form(request, filter_names=())
             window = int(form.choice("days", WINDOWS, DEFAULT_WINDOW))
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
+        except DomainError as exc:
+            return refused(name, principal, request, exc)
         last = await latest_day()
         first = None if last is None else last - timedelta(days=window - 1)
         # 404 for an unknown account, 403 for another CSM's, before anything is shown

@@ -2,7 +2,10 @@
 (/reports/themes) and the admins' curation (/admin/themes).
 
 The report calls the API's service with the same scoping (a CSM sees their own accounts'
-comments); a bad value is the page with the message naming the field (422). The admin page's
+comments) and the same environment (`environment=`: production unless asked; the themes are
+learned from production comments, and another environment's comments are shown in the themes
+that model placed them in); a bad value is the page with the message naming the field (422).
+The admin page's
 forms post with the CSRF token like the other admin pages and answer with a redirect, or the
 page with the message (422) when the input is refused.
 """
@@ -55,7 +58,11 @@ async def _report(principal: Principal, request: PageRequest) -> tuple[Form, Any
     if language is not None:
         form.choice("language", LANGUAGE_LABELS, "en")
     report = await theme_report(
-        principal, language=language, date_from=form.date_from, date_to=form.date_to
+        principal,
+        language=language,
+        date_from=form.date_from,
+        date_to=form.date_to,
+        environment=form.environment,
     )
     return form, report
 
