@@ -11,6 +11,8 @@ where the Slack bot lends the outbox its message format and its transport.
   deliverer (whatever those two settings say: they only move the loops out of serve).
 - Mail to customers (`MailDeliverer`): in `feedback serve` when SMTP is configured, unless
   FEEDBACK_MAIL_DELIVERY=worker; in `feedback worker` whenever SMTP is configured.
+- Webhooks (`WebhookDeliverer`: dispatching recorded events, then delivering them): in
+  `feedback serve` unless FEEDBACK_WEBHOOK_DELIVERY=worker; always in `feedback worker`.
 - `feedback slack socket` (`run_socket_mode`): Slack over Socket Mode, and the deliverer
   unless FEEDBACK_SLACK_DELIVERY=worker.
 
@@ -34,6 +36,7 @@ from feedback.observability import configure_logging
 from feedback.outbox.delivery import Deliverer
 from feedback.outbox.render import use_format
 from feedback.settings import Settings, get_settings
+from feedback.webhooks.delivery import WebhookDeliverer
 from feedback.worker import JOBS, Job, run_jobs_once
 
 log = logging.getLogger("feedback.worker")
@@ -85,9 +88,17 @@ async def serve_loops(settings: Settings) -> AsyncIterator[None]:
             await loops.enter_async_context(in_background(slack_deliverer(settings).run))
         if settings.mail.configured and settings.mail.deliver_in_serve:
             await loops.enter_async_context(in_background(MailDeliverer(settings).run))
+        if webhooks_in_serve(settings):
+            await loops.enter_async_context(in_background(WebhookDeliverer(settings).run))
         if settings.jobs_in_serve:
             await loops.enter_async_context(in_background(periodic_jobs(settings)))
         yield
+
+
+def webhooks_in_serve(settings: Settings) -> bool:
+    """Whether `feedback serve` delivers webhooks (yes unless FEEDBACK_WEBHOOK_DELIVERY=worker).
+    Cheap while no endpoint is registered: one indexed query every two seconds."""
+    return bool(getattr(settings.webhooks, "deliver_in_serve", True))
 
 
 def periodic_jobs(settings: Settings) -> Loop:
@@ -112,21 +123,27 @@ def worker_jobs() -> dict[str, Job]:
 
 
 async def run_worker(interval_seconds: int, once: bool = False) -> None:
-    """The jobs every `interval_seconds`; beside them, continuously, the answer rule runner
-    and (when configured) the Slack outbox's and the mail deliverers. `once`: every job
-    once, then what is queued for Slack and the mail due now, and return."""
+    """The jobs every `interval_seconds`; beside them, continuously, the answer rule runner,
+    the webhook deliverer and (when configured) the Slack outbox's and the mail deliverers.
+    `once`: every job once, then what is queued for Slack, the mail and the webhooks due
+    now, and return."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     use_slack_messages()
     jobs = worker_jobs()
     deliverer = slack_deliverer(settings) if settings.slack.configured else None
     mailer = MailDeliverer(settings) if settings.mail.configured else None
+    webhooks = WebhookDeliverer(settings)
     if once:
         results = await run_jobs_once(jobs)
         if deliverer is not None:
             results["slack_sent"] = (await deliverer.deliver_once()).sent
         if mailer is not None:
             results["mail_sent"] = (await mailer.deliver_due()).sent
+        try:
+            results["webhooks_delivered"] = (await webhooks.deliver_due()).delivered
+        finally:
+            await webhooks.close()
         log.info("jobs ran: %s", results)
         return
     async with contextlib.AsyncExitStack() as loops:
@@ -134,6 +151,7 @@ async def run_worker(interval_seconds: int, once: bool = False) -> None:
             await loops.enter_async_context(in_background(deliverer.run, cancel=False))
         if mailer is not None:
             await loops.enter_async_context(in_background(mailer.run, cancel=False))
+        await loops.enter_async_context(in_background(webhooks.run, cancel=False))
         await loops.enter_async_context(in_background(run_answer_rules))
         while True:
             results = await run_jobs_once(jobs)

@@ -231,6 +231,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         "MAIL_RETRY_HOURS",
         "MAIL_LEASE_SECONDS",
         "MAIL_DELIVERY",
+        # signed webhooks (issue 19)
+        "WEBHOOK_ALLOW_PRIVATE",
+        "WEBHOOK_RETRY_HOURS",
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "WEBHOOK_LEASE_SECONDS",
+        "WEBHOOK_DISABLE_AFTER_HOURS",
+        "WEBHOOK_DELIVERY",
         # the worker's periodic jobs inside `feedback serve` (scripts/start turns it on)
         "JOBS_IN_SERVE",
         # read by the tools that create the first users and tokens
@@ -447,6 +454,7 @@ class WebhookSettings:
     lease_seconds: int = 60  # a claimed delivery not finished by then is tried by another worker
     # an endpoint whose deliveries have failed for this long is switched off and admins told
     disable_after_hours: int = 24
+    deliver_in_serve: bool = True  # `feedback serve` also delivers webhooks
 
 
 def _webhooks(env: Mapping[str, str]) -> WebhookSettings:
@@ -456,6 +464,8 @@ def _webhooks(env: Mapping[str, str]) -> WebhookSettings:
         timeout_seconds=env_int(env, "WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1),
         lease_seconds=env_int(env, "WEBHOOK_LEASE_SECONDS", 60, minimum=1),
         disable_after_hours=env_int(env, "WEBHOOK_DISABLE_AFTER_HOURS", 24, minimum=1),
+        deliver_in_serve=env_choice(env, "WEBHOOK_DELIVERY", "serve", ("serve", "worker"))
+        == "serve",
     )
 
 

@@ -91,3 +91,17 @@ async def programs() -> int:
 
 
 JOBS["programs"] = programs
+
+
+# --- signed webhooks (issue 19) ---------------------------------------------------------------
+
+
+async def webhook_dispatch() -> int:
+    """Events recorded by changes rendered and fanned out to the endpoints (the webhook
+    deliverer does this every round too; this covers a process that runs only jobs)."""
+    from feedback.webhooks.dispatch import dispatch_events
+
+    return await dispatch_events()
+
+
+JOBS["webhook_dispatch"] = webhook_dispatch

@@ -4,19 +4,15 @@ fans it out to the endpoints later; see `dispatch`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from feedback.db import Statement
 from feedback.kernel.clock import utcnow
 from feedback.kernel.environments import PRODUCTION
+from feedback.webhooks import queries
 from feedback.webhooks.models import EventType
 
-# Written only while some endpoint is switched on: with no webhooks registered, a change
-# pays one indexed existence check, nothing more.
-_RECORD = Statement("""
-INSERT INTO webhook_event (type, object_id, environment, occurred_at)
-SELECT {}, {}, {}, {}
-WHERE EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)""")
+_listeners: list[Callable[[], None]] = []
 
 
 async def record_event(
@@ -26,7 +22,26 @@ async def record_event(
     occurred_at: datetime | None = None,
 ) -> None:
     """Record that `event_type` happened to the object `object_id` (its id as the API names
-    it), in the caller's transaction."""
-    await _RECORD.run(
+    it), in the caller's transaction. Written only while some endpoint is switched on."""
+    await queries.RECORD_EVENT.run(
         EventType(event_type).value, str(object_id), environment, occurred_at or utcnow()
     )
+    notify_deliverers()
+
+
+def on_event(callback: Callable[[], None]) -> Callable[[], None]:
+    """Call `callback` whenever this process records an event (the deliverer's wake-up; it
+    looks once the recording transaction has committed, or at its next poll). Returns the
+    function that stops it."""
+    _listeners.append(callback)
+
+    def stop_listening() -> None:
+        if callback in _listeners:
+            _listeners.remove(callback)
+
+    return stop_listening
+
+
+def notify_deliverers() -> None:
+    for callback in list(_listeners):
+        callback()
