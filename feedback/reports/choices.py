@@ -2,8 +2,9 @@
 the pages offer dropdowns instead of free text (and the API tells a client what to offer).
 
 Choices are scoped like every report (a CSM sees the values of their own accounts' answers
-only), counted in answers, and capped: the most answered values are kept, then sorted by
-name. Spellings that differ only in case are one choice, as the filters match them alike.
+only; the answers of one environment, production unless asked), counted in answers, and
+capped: the most answered values are kept, then sorted by name. Spellings that differ only
+in case are one choice, as the filters match them alike.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ import msgspec
 
 from feedback.db import fetch
 from feedback.kernel.cache import TTLCache
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports import queries
 from feedback.reports.queries import CHOICE_COLUMNS, add_scope
-from feedback.reports.services import TRAIT_PREFIX, is_trait, report_rows, trait_key
+from feedback.reports.services import (
+    TRAIT_PREFIX,
+    check_environment,
+    is_trait,
+    report_rows,
+    trait_key,
+)
 
 DIMENSIONS = (*CHOICE_COLUMNS, "csm", "manager")
 MAX_CHOICES = 200
@@ -31,7 +39,7 @@ MAX_CHOICES = 200
 # reloads the page with every choice. The API's choices are always counted afresh.
 PAGE_CHOICES_TTL_SECONDS = 60
 PageChoices = dict[str, list[tuple[str, str]]]
-# per scope (a CSM's own, or everything), dimensions and period: the pages' dropdowns
+# per scope (a CSM's own, or everything), environment, dimensions and period: the pages' dropdowns
 # (`page_choices`) and a trait's values (`page_filter_choices`); admin changes and tests
 # clear it (`forget_configuration`); bounded, as periods come from the viewers
 page_choices_cache: TTLCache[PageChoices | Choices] = TTLCache(
@@ -78,14 +86,16 @@ async def filter_choices(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     limit: int = MAX_CHOICES,
+    environment: str = PRODUCTION,
 ) -> Choices:
     """The values of `dimension` (one of DIMENSIONS or `trait:NAME`) among the answers the
-    principal may see in the period, with their answers."""
+    principal may see in the period and environment, with their answers."""
     dimension = check_dimension(dimension)
+    check_environment(environment)
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     if dimension in ("csm", "manager"):
-        add_scope(where, args, principal, date_from, date_to)
+        add_scope(where, args, principal, date_from, date_to, environment)
         sql = queries.csm_choices_sql(principal, where, manager=dimension == "manager")
     else:
         if is_trait(dimension):
@@ -93,7 +103,7 @@ async def filter_choices(
         else:
             expression, key_args = CHOICE_COLUMNS[dimension], ()
         args.extend(key_args)
-        add_scope(where, args, principal, date_from, date_to)
+        add_scope(where, args, principal, date_from, date_to, environment)
         sql = queries.value_choices_sql(principal, expression, where)
     rows = await report_rows(sql, *args, limit + 1)
     choices = [_choice(row) for row in rows[:limit]]
@@ -112,15 +122,17 @@ async def page_choices(
     dimensions: Iterable[str],
     date_from: datetime | None = None,
     date_to: datetime | None = None,
+    environment: str = PRODUCTION,
 ) -> PageChoices:
     """Each of `dimensions` (of DIMENSIONS) as the pages' dropdowns take it: (value, label)
     pairs, the label with its answers. One pass over the answers for all of them
     (`choice_counts_sql`), then summed here per dimension, as `filter_choices` would; kept
-    for PAGE_CHOICES_TTL_SECONDS per scope and period (`page_choices_cache`)."""
+    for PAGE_CHOICES_TTL_SECONDS per scope, environment and period (`page_choices_cache`)."""
+    check_environment(environment)
     wanted = tuple(d for d in dimensions if not (d == "csm" and principal.role is Role.csm))
     found = await page_choices_cache.get(
-        (_scope(principal), wanted, date_from, date_to),
-        lambda: _count_page_choices(principal, wanted, date_from, date_to),
+        (_scope(principal), environment, wanted, date_from, date_to),
+        lambda: _count_page_choices(principal, wanted, date_from, date_to, environment),
     )
     assert isinstance(found, dict)
     return {dimension: list(pairs) for dimension, pairs in found.items()}
@@ -131,12 +143,15 @@ async def page_filter_choices(
     dimension: str,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
+    environment: str = PRODUCTION,
 ) -> Choices:
     """`filter_choices` for a page's dropdown (e.g. a trait's values): kept as
-    `page_choices` are, for PAGE_CHOICES_TTL_SECONDS per scope, dimension and period."""
+    `page_choices` are, for PAGE_CHOICES_TTL_SECONDS per scope, environment, dimension and
+    period."""
+    check_environment(environment)
     found = await page_choices_cache.get(
-        (_scope(principal), dimension, date_from, date_to),
-        lambda: filter_choices(principal, dimension, date_from, date_to),
+        (_scope(principal), environment, dimension, date_from, date_to),
+        lambda: filter_choices(principal, dimension, date_from, date_to, environment=environment),
     )
     assert isinstance(found, Choices)
     return found
@@ -153,10 +168,11 @@ async def _count_page_choices(
     wanted: tuple[str, ...],
     date_from: datetime | None,
     date_to: datetime | None,
+    environment: str,
 ) -> PageChoices:
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
-    add_scope(where, args, principal, date_from, date_to)
+    add_scope(where, args, principal, date_from, date_to, environment)
     rows = await report_rows(queries.choice_counts_sql(principal, where), *args)
     people = {row["id"]: row for row in await fetch(queries.CSM_PEOPLE)}
     # per dimension: the folded value -> [spelling, label, answers]
@@ -199,11 +215,13 @@ async def trait_names(
     *,
     accounts: bool = False,
     limit: int = MAX_TRAIT_NAMES,
+    environment: str = PRODUCTION,
 ) -> list[Choice]:
     """The custom trait names a page can offer (`trait:NAME`), sorted by name, each with the
     answers carrying it: those of the answers' snapshots the principal may see in the period
     (what segments, trends and filters read), or with `accounts` those of the accounts'
-    own traits (what churn by segment reads), counted in accounts. Only the newest
+    own traits (what churn by segment reads), counted in accounts. Answers are those of
+    `environment` (production unless asked); accounts belong to none. Only the newest
     TRAIT_SAMPLE answers are read, so a name seen only long ago may be missing: the pages
     still take any name typed or linked. Names a filter cannot take are left out."""
     if accounts:
@@ -211,9 +229,10 @@ async def trait_names(
         args: list[Any] = [principal.csm_id] if csm else []
         rows = await fetch(queries.account_trait_names_sql(csm), *args, limit)
     else:
+        check_environment(environment)
         where: list[str] = ["1 = 1"]
         args = []
-        add_scope(where, args, principal, date_from, date_to)
+        add_scope(where, args, principal, date_from, date_to, environment)
         sql = queries.trait_names_sql(principal, where)
         rows = await report_rows(sql, *args, TRAIT_SAMPLE, limit)
     names = [_choice(row) for row in rows if _usable_trait(str(row["value"]))]

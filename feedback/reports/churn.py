@@ -1,7 +1,9 @@
 """Churn against NPS at account level: the database aggregates per account, analytics/ tests.
 
 An account's category comes from its mean score over the responses in the period (9-10
-promoter, 7-8 passive, 0-6 detractor); accounts without responses are non-respondents. The
+promoter, 7-8 passive, 0-6 detractor) given in one environment (production unless asked);
+accounts without such responses are non-respondents, so an account whose only answers are
+staging ones has no NPS in the production report. The
 clock starts at the account's first answer (non-respondents: when the account was created)
 and an account counts as churned when a termination notice or non-renewal is noticed within
 `window_days` after that. Accounts whose churn was noticed before their clock started are
@@ -35,11 +37,12 @@ from analytics.churn import (
 )
 from feedback.db import Row, as_utc_datetime
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.nps import category
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.queries import churn_accounts_sql
-from feedback.reports.services import report_rows
+from feedback.reports.services import check_environment, report_rows
 
 CATEGORIES = ("detractor", "passive", "promoter", "non_respondent")
 MAX_WINDOW_DAYS = 3650
@@ -113,9 +116,12 @@ async def churn_account_rows(
     date_from: datetime | None,
     date_to: datetime | None,
     segment: tuple[str, tuple[Any, ...]] | None = None,
+    environment: str = PRODUCTION,
 ) -> list[Row]:
-    """The accounts the principal may see, with their answers in the period and first
-    churn notice (`churn_accounts_sql`), and a `segment` value when one is asked for."""
+    """The accounts the principal may see, with their answers in the period and
+    environment and first churn notice (`churn_accounts_sql`), and a `segment` value when
+    one is asked for."""
+    check_environment(environment)
     by_csm = principal.role is Role.csm
     sql = churn_accounts_sql(
         date_from=date_from is not None,
@@ -125,6 +131,7 @@ async def churn_account_rows(
     )
     args = [
         *(segment[1] if segment else ()),
+        environment,
         *(a for a in (date_from, date_to) if a is not None),
         *([principal.csm_id] if by_csm else []),
     ]
@@ -175,11 +182,12 @@ async def churn_report(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     now: datetime | None = None,
+    environment: str = PRODUCTION,
 ) -> ChurnReport:
     """`now` (default the clock) is where an account without `observed_until` is
-    censored."""
+    censored; `environment` whose answers classify the accounts (production by default)."""
     check_options(window_days, confidence)
-    rows = await churn_account_rows(principal, date_from, date_to)
+    rows = await churn_account_rows(principal, date_from, date_to, environment=environment)
     outcomes, excluded = account_outcomes(rows, window_days, now or utcnow())
 
     counts = {c: [0, 0] for c in CATEGORIES}  # accounts, churned

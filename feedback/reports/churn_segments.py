@@ -19,6 +19,7 @@ from typing import Any
 from analytics.churn import ChurnRate, churn_rates
 from analytics.churn_segments import SegmentChurn, SegmentCounts, churn_by_segment
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports.churn import account_outcomes, check_options, churn_account_rows
@@ -91,16 +92,17 @@ async def churn_segments(
     date_to: datetime | None = None,
     q: float = 0.05,
     sort: str = "diff",
+    environment: str = PRODUCTION,
 ) -> ChurnSegmentScan:
     """Every segment of `dimension` against the rest, over the accounts the principal may
-    see (a CSM: their own)."""
+    see (a CSM: their own), classified by their answers in `environment`."""
     expression = segment_expression(dimension)
     check_options(window_days, confidence)
     if not 0 < q < 1:
         raise InputError("q", "must be between 0 and 1, e.g. 0.05")
     if sort not in SORTS:
         raise InputError("sort", f"must be one of {', '.join(SORTS)}")
-    rows = await churn_account_rows(principal, date_from, date_to, expression)
+    rows = await churn_account_rows(principal, date_from, date_to, expression, environment)
     outcomes, excluded = account_outcomes(rows, window_days, utcnow())
 
     tally: dict[str, list[int]] = defaultdict(lambda: [0] * 8)

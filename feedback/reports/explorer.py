@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from feedback.db import fetch
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.nps import Category
 from feedback.kernel.nps import category as category_of
@@ -23,7 +24,7 @@ from feedback.reports.queries import (
     responses_count_sql,
     responses_page_sql,
 )
-from feedback.reports.services import filter_condition
+from feedback.reports.services import check_environment, filter_condition
 from feedback.surveys.texts import CATEGORIES
 from feedback.themes.members import all_themes, resolve
 from feedback.themes.queries import IN_THEME
@@ -78,8 +79,11 @@ async def responses_page(
     limit: int = 100,
     offset: int = 0,
     theme: int | None = None,
+    environment: str = PRODUCTION,
 ) -> ResponsesPage:
-    """`theme`: only the answers in that comment theme (feedback.themes)."""
+    """`theme`: only the answers in that comment theme (feedback.themes); `environment`:
+    the answers given in it (production by default)."""
+    check_environment(environment)
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
     if category is not None:
@@ -104,7 +108,7 @@ async def responses_page(
         condition, values = filter_condition(name, value)
         where.append(condition)
         args.extend(values)
-    add_scope(where, args, principal, date_from, date_to)
+    add_scope(where, args, principal, date_from, date_to, environment)
     total = await fetch(responses_count_sql(where), *args)
     rows = await fetch(responses_page_sql(where), *args, limit, offset)
     return ResponsesPage(

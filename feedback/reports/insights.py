@@ -3,7 +3,8 @@
 One look for product teams, managers and executives: NPS this quarter against the last, the
 segments that moved significantly, the themes rising, the accounts to protect (high ARR, low
 NPS) and how NPS relates to churn this year. Every part is scoped like its report (a CSM sees
-own accounts) and links to that report.
+own accounts; the answers of one environment, production unless asked) and links to that
+report.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from analytics.churn import RiskSummary
 from analytics.compare import NPSComparison, compare_nps
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.principal import Principal
 from feedback.reports.churn import churn_report
 from feedback.reports.quadrant import QuadrantAccount, quadrant_report
@@ -76,19 +78,24 @@ def _counts(group: NPSGroup | None) -> tuple[int, int, int] | None:
     return (group.promoters, group.passives, group.detractors)
 
 
-async def _overall(principal: Principal, quarter: Quarter, until: datetime) -> NPSGroup | None:
+async def _overall(
+    principal: Principal, quarter: Quarter, until: datetime, environment: str
+) -> NPSGroup | None:
     report = await load_nps_report(
-        principal, NPSQuery(group_by="none", date_from=quarter.start, date_to=until)
+        principal,
+        NPSQuery(group_by="none", date_from=quarter.start, date_to=until, environment=environment),
     )
     return next((g for g in report.groups if g.responses), None)
 
 
-async def quarter_nps(principal: Principal, now: datetime | None = None) -> QuarterNPS:
+async def quarter_nps(
+    principal: Principal, now: datetime | None = None, environment: str = PRODUCTION
+) -> QuarterNPS:
     now = now or utcnow()
     this = quarter_of(now)
     last = previous_quarter(this)
-    current = await _overall(principal, this, now)
-    previous = await _overall(principal, last, this.start)
+    current = await _overall(principal, this, now, environment)
+    previous = await _overall(principal, last, this.start, environment)
     a, b = _counts(current), _counts(previous)
     return QuarterNPS(
         quarter=this.label,
@@ -100,13 +107,16 @@ async def quarter_nps(principal: Principal, now: datetime | None = None) -> Quar
 
 
 async def accounts_to_protect(
-    principal: Principal, now: datetime | None = None, shown: int = PROTECT_SHOWN
+    principal: Principal,
+    now: datetime | None = None,
+    shown: int = PROTECT_SHOWN,
+    environment: str = PRODUCTION,
 ) -> tuple[list[QuadrantAccount], int]:
     """The largest accounts (by ARR) in the quadrant's protect corner over the last four
     quarters, and how many there are in all."""
     now = now or utcnow()
     since = datetime(now.year - 1, now.month, 1, tzinfo=UTC)
-    report = await quadrant_report(principal, date_from=since, date_to=now)
+    report = await quadrant_report(principal, date_from=since, date_to=now, environment=environment)
     protect = [a for a in report.accounts if a.quadrant == "protect"]
     protect.sort(key=lambda a: -a.arr)
     return protect[:shown], len(protect)
@@ -122,7 +132,9 @@ class Mover:
     change: TrendChange
 
 
-async def segments_that_moved(principal: Principal, now: datetime | None = None) -> list[Mover]:
+async def segments_that_moved(
+    principal: Principal, now: datetime | None = None, environment: str = PRODUCTION
+) -> list[Mover]:
     """Segments of each dimension in MOVER_DIMENSIONS whose NPS this quarter (to date) differs
     from the last quarter's, significant after Benjamini-Hochberg within the dimension (as the
     trends page decides it), the largest changes first."""
@@ -131,7 +143,9 @@ async def segments_that_moved(principal: Principal, now: datetime | None = None)
     since = previous_quarter(this).start
     movers: list[Mover] = []
     for dimension, label in MOVER_DIMENSIONS.items():
-        report = await trend_report(principal, dimension, "quarter", since, now)
+        report = await trend_report(
+            principal, dimension, "quarter", since, now, environment=environment
+        )
         for series in report.series:
             change = series.change
             if series.kind != "segment" or change is None or not change.significant:
@@ -152,10 +166,12 @@ class ChurnLink:
     risk: RiskSummary
 
 
-async def churn_link(principal: Principal, now: datetime | None = None) -> ChurnLink:
+async def churn_link(
+    principal: Principal, now: datetime | None = None, environment: str = PRODUCTION
+) -> ChurnLink:
     """How detractors churn against the other accounts, for the accounts that answered this
     year (the churn report's detractor vs rest, with its default window)."""
     now = now or utcnow()
     since = datetime(now.year, 1, 1, tzinfo=UTC)
-    report = await churn_report(principal, date_from=since, date_to=now)
+    report = await churn_report(principal, date_from=since, date_to=now, environment=environment)
     return ChurnLink(since=since, accounts=report.accounts, risk=report.detractor_vs_rest)

@@ -23,9 +23,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analytics.nps import nps_interval_arrays
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, quadrant_sql
-from feedback.reports.services import report_columns
+from feedback.reports.services import check_environment, report_columns
 
 # in this order: protect first in the list of accounts, then the rest by ARR
 QUADRANTS = ("protect", "advocate", "grow", "fix")
@@ -104,13 +105,16 @@ async def quadrant_report(
     date_from: datetime | None = None,
     date_to: datetime | None = None,
     confidence: float = 0.95,
+    environment: str = PRODUCTION,
 ) -> QuadrantReport:
     """`arr_threshold` in currency units; by default the median ARR of the accounts shown.
-    An account's NPS is on its responses in the period; the interval says how sure it is.
+    An account's NPS is on its responses in the period and environment; the interval says
+    how sure it is.
     `accounts` are QuadrantAccount structs, protect first, then by ARR, largest first."""
     where: list[str] = ["1 = 1"]
     args: list[Any] = []
-    add_scope(where, args, principal, date_from, date_to)
+    check_environment(environment)
+    add_scope(where, args, principal, date_from, date_to, environment)
     columns = await report_columns(quadrant_sql(principal, where), *args, columns=COLUMNS)
     arr_cents, n, promoters, detractors = (
         np.array(columns[name], dtype=np.int64)

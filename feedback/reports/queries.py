@@ -8,7 +8,9 @@ trait's name before `trait_sql` sees it). The callers run the text with
 order each builder's docstring gives.
 
 Every report scans `response r` (indexes: `response_account_answered_at` (account,
-answered_at) and `answered_at` for a period; the others follow the filters).
+answered_at) and `answered_at` for a period; the others follow the filters), and reads the
+answers of one environment only (`ENVIRONMENT_IS`, added by `add_scope`; production unless a
+caller names another): staging and development answers never reach the production numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from analytics.nps import COUNTS_ONLY_BELOW
 from feedback.db import is_sqlite
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.nps import (
     DETRACTOR_MAX,
     PASSIVE_MIN,
@@ -106,15 +109,25 @@ def equals_sql(expression: str) -> str:
     return f'lower(({expression}) COLLATE "C") = lower(({{}}) COLLATE "C")'
 
 
+# the one condition that keeps a report to the answers of one environment (one parameter:
+# a checked environment's name). Every answer has one (NOT NULL, default production), so the
+# production reports read the same rows as before the column existed
+ENVIRONMENT_IS = "r.environment = {}"
+
+
 def add_scope(
     where: list[str],
     args: list[Any],
     principal: Principal,
     date_from: datetime | None,
     date_to: datetime | None,
+    environment: str = PRODUCTION,
 ) -> None:
-    """The conditions every report shares: the answer period, and a CSM's own accounts.
-    Expects response r and account a in the query."""
+    """The conditions every report shares: the answers of one environment (production
+    unless asked; `environment` must already be checked, e.g. by `parse_environment`), the
+    answer period, and a CSM's own accounts. Expects response r and account a in the query."""
+    where.append(ENVIRONMENT_IS)
+    args.append(environment)
     if date_from is not None:
         where.append("r.answered_at >= {}")
         args.append(date_from)
@@ -399,7 +412,7 @@ LEFT JOIN (
            AVG(r.score) AS mean_score,
            MIN(r.answered_at) AS first_answer
     FROM response r
-    WHERE 1 = 1 {response_filter}
+    WHERE {environment} {response_filter}
     GROUP BY r.account
 ) t ON t.account = a.id
 LEFT JOIN (
@@ -416,9 +429,9 @@ def churn_accounts_sql(
     `segment` (the value of the `segment` expression over account a, csm c (the account's
     CSM) and csm m (that CSM's manager), one of CHURN_SEGMENTS or `account_trait_sql`;
     NULL without one), responses, promoters, passives, detractors, mean_score, first_answer
-    (over the answers in the period) and the first churn notice `churned_at`. Parameters,
-    each when asked for: the segment expression's own (a trait's path), the period's start
-    and end, the CSM's id."""
+    (over the answers of one environment in the period) and the first churn notice
+    `churned_at`. Parameters: the segment expression's own (a trait's path), the
+    environment, then each when asked for: the period's start and end, the CSM's id."""
     response_filter = ""
     if date_from:
         response_filter += " AND r.answered_at >= {}"
@@ -434,6 +447,7 @@ def churn_accounts_sql(
         segment_joins="\n".join(joins),
         promoters=_PROMOTERS,
         detractors=_DETRACTORS,
+        environment=ENVIRONMENT_IS,
         response_filter=response_filter,
         account_filter="a.csm = {}" if csm else "1 = 1",
     )

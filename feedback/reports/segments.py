@@ -30,10 +30,11 @@ from analytics.compare import (
     compare_clustered_each_vs_rest,
     compare_nps,
 )
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports.queries import add_scope, segment_counts_sql
-from feedback.reports.services import is_trait, report_rows, trait_key
+from feedback.reports.services import check_environment, is_trait, report_rows, trait_key
 
 DIMENSIONS = {
     "plan": "r.plan",
@@ -81,6 +82,7 @@ async def segment_scan(
     date_to: datetime | None = None,
     confidence: float = 0.95,
     q: float = 0.05,
+    environment: str = PRODUCTION,
 ) -> SegmentScan:
     if is_trait(dimension):
         key, key_args = trait_key("dimension", dimension)
@@ -95,7 +97,8 @@ async def segment_scan(
     # answers without a trait are dropped below, from the grouped rows: a second copy of the
     # trait's expression in WHERE would read every response's JSON twice
     where, args = ["1 = 1" if key_args else f"{key} IS NOT NULL"], [*key_args]
-    add_scope(where, args, principal, date_from, date_to)
+    check_environment(environment)
+    add_scope(where, args, principal, date_from, date_to, environment)
     sql = segment_counts_sql(principal, key, where)
     rows = [row for row in await report_rows(sql, *args) if row["key"] is not None]
     keys = [str(row["key"]) for row in rows]

@@ -23,6 +23,7 @@ from msgspec import UNSET, UnsetType
 
 from analytics.nps import METHODS, NPSResult, Precision, nps_intervals
 from feedback.db import Row, as_utc_datetime, fetch, fetch_with_work_mem, is_sqlite, stream
+from feedback.kernel.environments import ENVIRONMENTS, PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports import queries
@@ -161,6 +162,9 @@ class NPSQuery:
     offset: int = 0
     # one of SORTS; None for the grouping's default (default_sort)
     sort: str | None = None
+    # whose answers: production unless another environment is named (one of ENVIRONMENTS,
+    # as `parse_environment` gives it)
+    environment: str = PRODUCTION
 
 
 def default_sort(group_by: str) -> str:
@@ -174,7 +178,15 @@ def default_limit(group_by: str) -> int:
     return DEFAULT_PAGE if group_by in PAGED_BY_DEFAULT else MAX_PAGE
 
 
+def check_environment(environment: str) -> None:
+    """Refuse an environment not spelt as `parse_environment` gives it: the reports compare
+    it as is."""
+    if environment not in ENVIRONMENTS:
+        raise InputError("environment", f"must be one of {', '.join(ENVIRONMENTS)}")
+
+
 def check_query(query: NPSQuery) -> None:
+    check_environment(query.environment)
     if is_trait(query.group_by):
         trait_key("group_by", query.group_by)
     elif query.group_by not in GROUPS:
@@ -330,7 +342,7 @@ def _where(
         condition, values = filter_condition(name, value)
         where.append(condition)
         args.extend(values)
-    add_scope(where, args, principal, query.date_from, query.date_to)
+    add_scope(where, args, principal, query.date_from, query.date_to, query.environment)
     return where, args
 
 

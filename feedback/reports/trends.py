@@ -25,6 +25,7 @@ from analytics.trends import (
     significant_changes,
     split_top,
 )
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import InputError
 from feedback.kernel.principal import Principal
 from feedback.reports.services import (
@@ -135,8 +136,10 @@ async def trend_report(
     top: int = DEFAULT_TOP,
     confidence: float = 0.95,
     ci_method: str = "score",
+    environment: str = PRODUCTION,
 ) -> TrendReport:
-    """The trend of the `top` segments of `dimension` by answers, "Other" and "All"."""
+    """The trend of the `top` segments of `dimension` by answers, "Other" and "All", over
+    the answers of `environment` (production by default)."""
     check_trend_query(dimension, period, top, confidence)
     if ci_method not in METHODS:
         raise InputError("ci_method", f"must be one of {', '.join(METHODS)}")
@@ -149,6 +152,7 @@ async def trend_report(
             date_to=date_to,
             confidence=confidence,
             ci_method=ci_method,
+            environment=environment,
         ),
     )
     rows = [

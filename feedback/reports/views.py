@@ -22,6 +22,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from feedback.auth.guards import ALL_ROLES, CurrentPrincipal, access, provide_principal
+from feedback.kernel.environments import parse_environment
 from feedback.kernel.errors import InputError
 from feedback.reports.choices import filter_choices
 from feedback.reports.churn import churn_report
@@ -144,6 +145,7 @@ class ReportController(Controller):
         sort: FromQuery[str | None] = None,
         limit: FromQuery[int | None] = None,
         offset: FromQuery[int] = 0,
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any] | Stream:
         """`group_by`: none, plan, role, industry, company_size, csm, manager (by email: the
         current manager of the CSM at answer time), account, user (by external id), quarter,
@@ -161,10 +163,15 @@ class ReportController(Controller):
         account and user, key for the rest. `limit` (1-1000) groups from `offset`; by
         default 100 for account and user and 1000 for the rest. `total_groups` counts every
         group. With a `period` the page is of groups, each with all its periods, ranked by
-        their totals. `format=csv` streams every group unless `limit` is given."""
+        their totals. `format=csv` streams every group unless `limit` is given.
+
+        `environment`: production (default), staging or development: the answers given on
+        that environment's widget keys only (docs/environments.md); the same on every
+        report but /reports/loop."""
         check_period(date_from, date_to)
         filters = segment_filters(request, **named_filters)
         query = NPSQuery(
+            environment=parse_environment(environment),
             group_by=group_by,
             date_from=date_from,
             date_to=date_to,
@@ -201,14 +208,24 @@ class ReportController(Controller):
         confidence: FromQuery[float] = 0.95,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """At account level: churn rate (Wilson interval) for detractor, passive, promoter and
         non-respondent accounts within `window_days` after their first answer; detractor vs
         promoter relative risk and odds ratio with intervals and Fisher's exact p;
         point-biserial correlation of account NPS with churn; Kaplan-Meier curves to the
-        termination notice by category with a log-rank p. A CSM sees their own accounts."""
+        termination notice by category with a log-rank p. A CSM sees their own accounts.
+        `environment` (production by default): whose answers classify the accounts; an
+        account with none there is a non-respondent."""
         check_period(date_from, date_to)
-        report = await churn_report(principal, window_days, confidence, date_from, date_to)
+        report = await churn_report(
+            principal,
+            window_days,
+            confidence,
+            date_from,
+            date_to,
+            environment=parse_environment(environment),
+        )
         return report.as_dict()
 
     @get(
@@ -228,6 +245,7 @@ class ReportController(Controller):
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
         format: FromQuery[Literal["json", "csv"]] = "json",
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """`dimension`: plan, industry, company_size, csm, manager (the account's today) or
         `trait:NAME` (an account trait). Accounts, churn and NPS categories follow the churn
@@ -238,12 +256,20 @@ class ReportController(Controller):
         `detractor_rr_reason` when undefined); the difference in churn rate from the rest
         with Newcombe's hybrid score interval, Fisher's exact p, Benjamini-Hochberg
         `q_value` across the segments and `significant` at `q`. `sort`: diff (default),
-        accounts, rate or key. A CSM sees their own accounts. docs/churn.md explains each
-        figure."""
+        accounts, rate or key. A CSM sees their own accounts. `environment` as in
+        /reports/churn. docs/churn.md explains each figure."""
         check_period(date_from, date_to)
         check_text("dimension", dimension)
         scan = await churn_segments(
-            principal, dimension, window_days, confidence, date_from, date_to, q, sort
+            principal,
+            dimension,
+            window_days,
+            confidence,
+            date_from,
+            date_to,
+            q,
+            sort,
+            environment=parse_environment(environment),
         )
         if format == "csv":
             return Response(
@@ -273,17 +299,20 @@ class ReportController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000_000)] = 0,
         format: FromQuery[Literal["json", "csv"]] = "json",
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """Newest first. `category`: promoter (whom to ask for reviews and references),
         passive, detractor; `q` searches comment text; `has_comment`; segment filters
         including `account` and `user` for the per-account and per-user views, `manager`
         and `trait:NAME=VALUE` as in /reports/nps; `theme` (an id of /api/v1/themes): the
-        answers in that theme. A CSM sees their own accounts."""
+        answers in that theme; `environment` as in /reports/nps. A CSM sees their own
+        accounts."""
         check_period(date_from, date_to)
         check_text("q", q)
         filters = segment_filters(request, **named_filters)
         result = await responses_page(
             principal,
+            environment=parse_environment(environment),
             category=category,
             text=q,
             has_comment=has_comment_of(has_comment, None),
@@ -320,12 +349,21 @@ class ReportController(Controller):
         arr_threshold: Annotated[float | None, QueryParameter(ge=0, le=1e13)] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """Quadrants: protect (high ARR, low NPS), advocate (high ARR, high NPS), grow (low
         ARR, high NPS), fix (low ARR, low NPS). `arr_threshold` defaults to the median ARR;
-        `nps_threshold` to 0. Protect accounts come first, by ARR. A CSM sees their own."""
+        `nps_threshold` to 0. Protect accounts come first, by ARR. A CSM sees their own.
+        `environment` as in /reports/nps."""
         check_period(date_from, date_to)
-        report = await quadrant_report(principal, nps_threshold, arr_threshold, date_from, date_to)
+        report = await quadrant_report(
+            principal,
+            nps_threshold,
+            arr_threshold,
+            date_from,
+            date_to,
+            environment=parse_environment(environment),
+        )
         return record_dict(report)
 
     @get(
@@ -341,6 +379,7 @@ class ReportController(Controller):
         q: FromQuery[float] = 0.05,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> dict[str, Any]:
         """`dimension`: plan, industry, company_size, csm, manager (account-level:
         cluster-robust comparison), role (independent Wald) or `trait:NAME` (account and user
@@ -348,9 +387,17 @@ class ReportController(Controller):
         segment one cluster). Each segment: NPS, the rest's NPS, the difference with its
         interval, p-value, Benjamini-Hochberg adjusted p and whether it is a discovery at
         `q`; `method` says which comparison. Sorted by p-value. A CSM sees their own
-        accounts."""
+        accounts. `environment` as in /reports/nps."""
         check_period(date_from, date_to)
-        scan = await segment_scan(principal, dimension, date_from, date_to, confidence, q)
+        scan = await segment_scan(
+            principal,
+            dimension,
+            date_from,
+            date_to,
+            confidence,
+            q,
+            environment=parse_environment(environment),
+        )
         return record_dict(scan)
 
     # --- NPS trends by segment (issue 17) ---------------------------------------------------
@@ -372,6 +419,7 @@ class ReportController(Controller):
         confidence: FromQuery[float] = 0.95,
         ci_method: FromQuery[str] = "score",
         format: FromQuery[Literal["json", "csv"]] = "json",
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """`dimension`: plan, role, industry, company_size, csm, manager or `trait:NAME`;
         `period`: quarter or month; `top` (1-10, default 5): the segments with the most
@@ -384,12 +432,21 @@ class ReportController(Controller):
         two-sided p (independent samples, `analytics.compare.compare_nps`), `p_adjusted`
         (Benjamini-Hochberg over the segments and Other) and `significant` (adjusted p at
         most 1 - confidence; for All its own p); `note` says when a period has too few
-        answers for a comparison. A CSM sees their own accounts. `format=csv`: one row per
-        line and period, the change on each line's last row."""
+        answers for a comparison. A CSM sees their own accounts. `environment` as in
+        /reports/nps. `format=csv`: one row per line and period, the change on each line's
+        last row."""
         check_period(date_from, date_to)
 
         report = await trend_report(
-            principal, dimension, period, date_from, date_to, top, confidence, ci_method
+            principal,
+            dimension,
+            period,
+            date_from,
+            date_to,
+            top,
+            confidence,
+            ci_method,
+            environment=parse_environment(environment),
         )
         if format == "csv":
             return Response(
@@ -412,6 +469,7 @@ class ReportController(Controller):
         dimension: FromQuery[str | None] = None,
         date_from: Annotated[datetime | None, QueryParameter(name="from")] = None,
         date_to: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """`dimension`: plan, role, industry, company_size, csm, manager (emails, with the
         person's name as `label`) or `trait:NAME`. The distinct values among the answers the
@@ -419,11 +477,15 @@ class ReportController(Controller):
         given, each with its number of answers, sorted by label. Values that differ only in
         case are one choice (the report filters match them alike). At most `limit` (200)
         values, the most answered; `truncated` says when there were more. A missing or
-        unknown dimension is a 422 naming `dimension`."""
+        unknown dimension is a 422 naming `dimension`. The answers are those of
+        `environment` (as in /reports/nps)."""
 
         check_period(date_from, date_to)
         check_text("dimension", dimension)
-        return Response(await filter_choices(principal, dimension, date_from, date_to))
+        chosen = parse_environment(environment)
+        return Response(
+            await filter_choices(principal, dimension, date_from, date_to, environment=chosen)
+        )
 
     # --- comment themes (issue 17) -----------------------------------------------------------
 
@@ -442,6 +504,7 @@ class ReportController(Controller):
         confidence: FromQuery[float] = 0.95,
         q: FromQuery[float] = 0.05,
         format: FromQuery[Literal["json", "csv"]] = "json",
+        environment: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """Per active theme (learned or keyword; `language` en or ja, default both), over
         the answers with a comment in the period: `score` (answers, counts, NPS with its
@@ -452,12 +515,13 @@ class ReportController(Controller):
         quarter and `churn` (accounts that mention it with no churn notice before their
         first mention, those with a notice since, Wilson interval). `commented` and `churn`
         at the top are the same over every commented answer. A CSM sees their own
-        accounts. `format=csv`: one row per theme (without the trend). docs/themes.md
-        explains each figure."""
+        accounts. `environment` as in /reports/nps. `format=csv`: one row per theme (without
+        the trend). docs/themes.md explains each figure."""
 
         check_period(date_from, date_to)
         report = await theme_report(
             principal,
+            environment=parse_environment(environment),
             language=language,
             date_from=date_from,
             date_to=date_to,
@@ -505,7 +569,8 @@ class ReportController(Controller):
         `recovered_accounts`. CTAs the answer rules closed because the person changed their
         score are left out and counted in `withdrawn`. A CSM sees the CTAs they own or of
         their accounts. `format=csv`: one row per group, then All. docs/closing-the-loop.md
-        explains each figure."""
+        explains each figure. Production only: CTAs are raised from production answers
+        alone, so there is no `environment` here."""
         check_period(date_from, date_to)
         check_text("group", group)
         report = await loop_report(principal, group, date_from, date_to, confidence)

@@ -31,6 +31,7 @@ from feedback.web.report_views import (
     StaffPages,
     _raw,
     context,
+    form_again,
     read_form,
     render,
     trait_names_offered,
@@ -53,7 +54,14 @@ async def _scan(principal: CurrentPrincipal, request: PageRequest) -> tuple[Form
     window = form.integer("window_days", 365, 1, 3650)
     sort = form.get("sort") or "diff"
     scan = await churn_segments(
-        principal, dimension, window, 0.95, form.date_from, form.date_to, sort=sort
+        principal,
+        dimension,
+        window,
+        0.95,
+        form.date_from,
+        form.date_to,
+        sort=sort,
+        environment=form.environment,
     )
     return form, scan
 
@@ -103,7 +111,7 @@ class ChurnSegmentPages(StaffPages):
         try:
             form, scan = await _scan(principal, request)
         except InputError as exc:
-            form = Form(_raw(request))
+            form = form_again(_raw(request))
             return Template(
                 TEMPLATE,
                 status_code=422,

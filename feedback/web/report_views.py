@@ -2,12 +2,14 @@
 ARR x NPS quadrant, churn and the comments explorer, with server-drawn SVG charts.
 
 The pages call the same report services as /api/v1/reports, with the same scoping: a CSM
-sees their own accounts only. Query parameters are read by hand so that a bad value comes
-back as the page with a message naming the field (422), never as a 500.
+sees their own accounts only, and the answers are production ones unless `environment=` names
+another (the page then says so under its header). Query parameters are read by hand so that
+a bad value comes back as the page with a message naming the field (422), never as a 500.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import defaultdict
@@ -30,6 +32,7 @@ from feedback.auth.guards import ALL_ROLES, READ_ALL, CurrentPrincipal, access, 
 from feedback.errors import domain_error_handler, http_exception_handler
 from feedback.health.retention import retention_report
 from feedback.health.services import health_on_day
+from feedback.kernel.environments import PRODUCTION, parse_environment
 from feedback.kernel.errors import DomainError, InputError
 from feedback.kernel.principal import Principal, Role
 from feedback.reports.choices import DIMENSIONS as CHOICE_FILTERS
@@ -143,6 +146,8 @@ class Form:
     date_from: datetime | None = None
     date_to: datetime | None = None
     filters: dict[str, str] = field(default_factory=dict)
+    # whose answers the page reads (`environment=`; production when none is given)
+    environment: str = PRODUCTION
 
     def get(self, name: str, default: str = "") -> str:
         return self.raw.get(name, default)
@@ -175,6 +180,17 @@ class Form:
         values = {**self.raw, **changes}
         return urlencode({k: v for k, v in values.items() if v})
 
+    def production_href(self, path: str) -> str:
+        """`path` with this query string but production's answers (the banner's way back)."""
+        query = self.query_string(environment=None, offset=None)
+        return f"{path}?{query}" if query else path
+
+    def environment_query(self) -> str:
+        """`environment=NAME` to carry into a link to another report, or "" for production."""
+        if self.environment == PRODUCTION:
+            return ""
+        return urlencode({"environment": self.environment})
+
 
 def read_form(
     request: PageRequest, filter_names: tuple[str, ...] = tuple(FILTERS), traits: bool = False
@@ -187,6 +203,7 @@ def read_form(
         if "\x00" in value:
             raise InputError(name, "must not contain NUL characters")
     form = Form(raw)
+    form.environment = parse_environment(raw.get("environment"))
     form.date_from = _day(form, "from")
     until = _day(form, "to")
     # a "to" day is inclusive on the page; the services take an exclusive end
@@ -216,6 +233,7 @@ def nps_query(form: Form, **values: Any) -> NPSQuery:
         date_to=form.date_to,
         confidence=confidence,
         filters=tuple(form.filters.items()),
+        environment=form.environment,
         **values,
     )
 
@@ -356,6 +374,15 @@ def render(name: str, principal: Principal, form: Form | None, **values: Any) ->
     return Template(name, context=context(principal, form=form, **values))
 
 
+def form_again(raw: Mapping[str, str]) -> Form:
+    """The query string of a page refused for a bad value, to show in its form again: the
+    environment asked for stays (and its banner shows) when it was a good one."""
+    form = Form(dict(raw))
+    with contextlib.suppress(InputError):
+        form.environment = parse_environment(raw.get("environment"))
+    return form
+
+
 def failed(name: str, principal: Principal, raw: Mapping[str, str], error: InputError) -> Template:
     return Template(
         name,
@@ -363,7 +390,7 @@ def failed(name: str, principal: Principal, raw: Mapping[str, str], error: Input
         # the trait filters asked for stay in the form, their values typed
         context=context(
             principal,
-            form=Form(dict(raw)),
+            form=form_again(raw),
             error=error,
             trait_filters=[k for k in raw if is_trait(k)],
         ),
@@ -414,7 +441,7 @@ class ReportPages(StaffPages):
             selection = dict(form.filters)
             if segment is not None:
                 selection[group_by] = segment
-            chosen = Form(form.raw, form.date_from, form.date_to, selection)
+            chosen = Form(form.raw, form.date_from, form.date_to, selection, form.environment)
             trend = await load_nps_report(principal, nps_query(chosen, period=period))
             scan = None
             if dimension in SCAN_DIMENSIONS or dimension == "trait":
@@ -424,6 +451,7 @@ class ReportPages(StaffPages):
                     form.date_from,
                     form.date_to,
                     confidence=nps_query(form).confidence,
+                    environment=form.environment,
                 )
             # a theme narrows the answers listed; the NPS figures above are of every answer
             comments = await responses_page(
@@ -434,6 +462,7 @@ class ReportPages(StaffPages):
                 date_to=form.date_to,
                 limit=20,
                 theme=theme,
+                environment=form.environment,
             )
             promoters = await responses_page(
                 principal,
@@ -443,8 +472,11 @@ class ReportPages(StaffPages):
                 date_to=form.date_to,
                 limit=20,
                 theme=theme,
+                environment=form.environment,
             )
-            choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
+            choices = await page_choices(
+                principal, CHOICE_FILTERS, form.date_from, form.date_to, form.environment
+            )
             traits = await trait_fields(principal, form)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
@@ -485,6 +517,7 @@ class ReportPages(StaffPages):
                     "from": form.get("from"),
                     "to": form.get("to"),
                     "theme": form.get("theme"),
+                    "environment": form.get("environment"),
                 }
             ).query_string(),
         )
@@ -511,6 +544,7 @@ class ReportPages(StaffPages):
                 date_from=form.date_from,
                 date_to=form.date_to,
                 limit=25,
+                environment=form.environment,
             )
             book = await list_accounts(principal, csm_email=form.filters.get("csm"), limit=5000)
             directory = await csm_directory() if principal.role is not Role.csm else {}
@@ -645,7 +679,12 @@ class ReportPages(StaffPages):
             nps_threshold = form.number("nps_threshold", 0.0, -100, 100) or 0.0
             arr_threshold = form.number("arr_threshold", None, 0, 1e12)
             report = await quadrant_report(
-                principal, nps_threshold, arr_threshold, form.date_from, form.date_to
+                principal,
+                nps_threshold,
+                arr_threshold,
+                form.date_from,
+                form.date_to,
+                environment=form.environment,
             )
             marks = await account_marks(principal)
         except InputError as exc:
@@ -697,7 +736,12 @@ class ReportPages(StaffPages):
             form = read_form(request, filter_names=())
             window = form.integer("window_days", 365, 1, 3650)
             report = await churn_report(
-                principal, window, 0.95, date_from=form.date_from, date_to=form.date_to
+                principal,
+                window,
+                0.95,
+                date_from=form.date_from,
+                date_to=form.date_to,
+                environment=form.environment,
             )
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
@@ -751,7 +795,9 @@ class ReportPages(StaffPages):
             page_size = 50
             offset = form.integer("offset", 0, 0, 10_000_000)
             result = await responses_page(principal, **options, limit=page_size, offset=offset)
-            choices = await page_choices(principal, CHOICE_FILTERS, form.date_from, form.date_to)
+            choices = await page_choices(
+                principal, CHOICE_FILTERS, form.date_from, form.date_to, form.environment
+            )
             traits = await trait_fields(principal, form)
         except InputError as exc:
             return failed(name, principal, _raw(request), exc)
@@ -813,6 +859,7 @@ def _comment_options(request: PageRequest) -> tuple[Form, dict[str, Any]]:
         "filters": form.filters,
         "date_from": form.date_from,
         "date_to": form.date_to,
+        "environment": form.environment,
     }
 
 
@@ -836,7 +883,9 @@ async def trait_names_offered(
 ) -> list[tuple[str, str]]:
     """The custom trait names in the data (of the answers in the period, or with `accounts`
     of the accounts), as (name, "name (answers)") pairs for a dropdown."""
-    names = await trait_names(principal, form.date_from, form.date_to, accounts=accounts)
+    names = await trait_names(
+        principal, form.date_from, form.date_to, accounts=accounts, environment=form.environment
+    )
     unit = "account" if accounts else "answer"
     return [
         (c.value, f"{c.value} ({c.responses:,} {unit}{'' if c.responses == 1 else 's'})")
@@ -859,7 +908,9 @@ async def trait_fields(principal: Principal, form: Form) -> dict[str, Any]:
     values: dict[str, list[tuple[str, str]]] = {}
     for key in shown[:TRAIT_VALUE_DROPDOWNS]:
         trait_key(key, key)
-        found = await page_filter_choices(principal, key, form.date_from, form.date_to)
+        found = await page_filter_choices(
+            principal, key, form.date_from, form.date_to, form.environment
+        )
         values[key] = [(c.value, f"{c.label} ({c.responses:,})") for c in found.choices]
     return {
         "trait_names": await trait_names_offered(principal, form),

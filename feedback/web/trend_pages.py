@@ -26,6 +26,7 @@ from feedback.web.report_views import (
     StaffPages,
     _raw,
     context,
+    form_again,
     read_form,
     render,
     trait_names_offered,
@@ -55,7 +56,15 @@ async def _report(principal: CurrentPrincipal, request: PageRequest) -> tuple[Fo
         dimension = TRAIT_PREFIX + trait
     period = form.choice("period", PERIODS, "quarter")
     top = form.integer("top", DEFAULT_TOP, 1, MAX_TOP)
-    report = await trend_report(principal, dimension, period, form.date_from, form.date_to, top)
+    report = await trend_report(
+        principal,
+        dimension,
+        period,
+        form.date_from,
+        form.date_to,
+        top,
+        environment=form.environment,
+    )
     return form, report
 
 
@@ -102,7 +111,7 @@ class TrendPages(StaffPages):
         try:
             form, report = await _report(principal, request)
         except InputError as exc:
-            form = Form(_raw(request))
+            form = form_again(_raw(request))
             return Template(
                 TEMPLATE,
                 status_code=422,
