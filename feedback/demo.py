@@ -551,8 +551,14 @@ async def load_demo_survey() -> str:
         talk_to_detractors=True,
     )
     await survey.save()
+    # production and development keys: the demo host page's key is a development one, and a
+    # schedule an admin adds for a staging key (or a single key) is not outranked by this one
     await Schedule(
-        survey=survey.id, name="Every quarter", first_survey_after_days=0, delay_seconds=1
+        survey=survey.id,
+        name="Every quarter",
+        first_survey_after_days=0,
+        delay_seconds=1,
+        environments=["production", "development"],
     ).save()
     await WidgetKey(
         key=DEMO_WIDGET_KEY, name="Demo host page", environment="development", allowed_origins=["*"]

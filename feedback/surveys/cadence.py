@@ -8,6 +8,8 @@
 - Sampling is decided once per user and cycle by a stable hash, so a frequent visitor is not
   re-rolled on every page view.
 - Across all surveys, nobody sees two surveys within `min_days_between_surveys`.
+- Someone the previous tool asked (an import's `asked_elsewhere_at`) waits a whole cadence
+  from then, as if this schedule had asked them.
 
 Every "not now" carries the earliest moment the answer could change, so the widget can stay
 quiet until then.
@@ -54,6 +56,8 @@ class UserHistory:
     last_answered_at: datetime | None = None  # this schedule, any cycle
     last_dismissed_at: datetime | None = None  # this schedule, any cycle
     last_display_at: datetime | None = None  # any survey: the global gap
+    # when the tool used before this one last asked them (set by imports)
+    asked_elsewhere_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,10 @@ def decide(
         again = history.last_answered_at + rules.cadence_days * DAY
         if now < again:
             waits.append((again, "answered recently"))
+    if history.asked_elsewhere_at is not None:
+        again = history.asked_elsewhere_at + rules.cadence_days * DAY
+        if now < again:
+            waits.append((again, "asked by the previous tool"))
     if history.asks_in_cycle >= rules.max_asks_per_cycle:
         waits.append((cycle.ends_at, "asked enough this cycle"))
     if not is_sampled(user_key, schedule_key, cycle.index, rules.sample_percent):

@@ -13,6 +13,7 @@ import msgspec
 from feedback.auth.services import audit
 from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import ENVIRONMENTS
 from feedback.kernel.errors import InputError, NotFound
 from feedback.surveys import previews
 from feedback.surveys.identity_secrets import new_secret, seal
@@ -56,6 +57,10 @@ class ScheduleIn(msgspec.Struct, forbid_unknown_fields=True):
     ends_at: datetime | None = None
     priority: Int32 = 0
     active: bool = True
+    # where it may ask: the ids of widget keys, and environments whose keys it takes (either
+    # matching is enough); both empty: through any key
+    widget_keys: Annotated[list[Id], msgspec.Meta(max_length=1000)] = []
+    environments: Annotated[list[str], msgspec.Meta(max_length=3)] = []
 
 
 class WidgetKeyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -109,6 +114,24 @@ def check_schedule(data: ScheduleIn) -> None:
             raise InputError(field, "needs a time zone offset, e.g. 2027-01-01T00:00:00Z")
     if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
         raise InputError("ends_at", "must be after starts_at")
+    for environment in data.environments:
+        if environment not in ENVIRONMENTS:
+            raise InputError(
+                "environments", f"expected {', '.join(ENVIRONMENTS)}, got {environment!r}"
+            )
+
+
+async def check_scope_keys(key_ids: list[int]) -> None:
+    """Every key a schedule is limited to exists (disabled keys count: enabled again, they
+    ask as before)."""
+    if not key_ids:
+        return
+    found = {
+        r["id"] for r in await WidgetKey.select(WidgetKey.id).where(WidgetKey.id.is_in(key_ids))
+    }
+    unknown = sorted(set(key_ids) - found)
+    if unknown:
+        raise InputError("widget_keys", f"no widget key {', '.join(map(str, unknown))}")
 
 
 def check_origins(origins: list[str]) -> list[str]:
@@ -128,6 +151,8 @@ async def _require(table: type[Any], row_id: int, what: str) -> None:
 def _schedule_values(data: ScheduleIn) -> dict[str, Any]:
     values = msgspec.structs.asdict(data)
     values["survey"] = values.pop("survey_id")
+    values["widget_keys"] = sorted(set(data.widget_keys))
+    values["environments"] = [e for e in ENVIRONMENTS if e in data.environments]
     return values
 
 
@@ -152,6 +177,7 @@ async def save_schedule(
     check_schedule(data)
     if not await Survey.exists().where(Survey.id == data.survey_id):
         raise InputError("survey_id", f"no survey {data.survey_id}")
+    await check_scope_keys(data.widget_keys)
     if schedule_id is None:
         row = Schedule(**_schedule_values(data))
         await row.save()
@@ -320,16 +346,84 @@ async def save_survey_settings(data: SurveySettingsIn, actor: str, source: str) 
     )
 
 
-def snippet(key: str, base: str) -> str:
-    """The copy-paste snippet for a host page (see widget/nps.js for the commands)."""
+def snippet(key: str, base: str, identity: IdentityMode | str = IdentityMode.signed) -> str:
+    """The copy-paste snippet for a host page (see widget/nps.js for the commands): the
+    identity field the key requires (`identity_token` or `user_hash`), none for a key that
+    trusts the browser."""
+    mode = IdentityMode(identity)
+    if mode is IdentityMode.signed:
+        proof = (
+            "  // after sign-in; IDENTITY_TOKEN is made by your server (see the docs: widget.md)\n"
+            "  NPS('identify', { id: USER_ID, role: ROLE, locale: LOCALE },\n"
+            "                  { id: ACCOUNT_ID, name: ACCOUNT_NAME, plan: PLAN },\n"
+            "                  { identity_token: IDENTITY_TOKEN });\n"
+        )
+    elif mode is IdentityMode.user_hash:
+        proof = (
+            "  // after sign-in; USER_HASH is HMAC-SHA256(identity secret, USER_ID) in hex,\n"
+            "  // made by your server (see the docs: widget.md)\n"
+            "  NPS('identify', { id: USER_ID, role: ROLE, locale: LOCALE },\n"
+            "                  { id: ACCOUNT_ID, name: ACCOUNT_NAME, plan: PLAN },\n"
+            "                  { user_hash: USER_HASH });\n"
+        )
+    else:
+        proof = (
+            "  // after sign-in\n"
+            "  NPS('identify', { id: USER_ID, role: ROLE, locale: LOCALE },\n"
+            "                  { id: ACCOUNT_ID, name: ACCOUNT_NAME, plan: PLAN });\n"
+        )
     return (
         "<script>\n"
         "  window.NPS = window.NPS || function () { (NPS.q = NPS.q || []).push(arguments); };\n"
         f"  NPS('init', {{ key: '{key}', base: '{base}' }});\n"
-        "  // after sign-in; IDENTITY_TOKEN is made by your server (see the docs: widget.md)\n"
-        "  NPS('identify', { id: USER_ID, role: ROLE, locale: LOCALE },\n"
-        "                  { id: ACCOUNT_ID, name: ACCOUNT_NAME, plan: PLAN },\n"
-        "                  { identity_token: IDENTITY_TOKEN });\n"
+        f"{proof}"
         "</script>\n"
         f'<script async src="{base}/widget/v1/nps.js"></script>\n'
     )
+
+
+async def set_widget_key_active(
+    key_id: int, active: bool, actor: str, source: str
+) -> dict[str, Any]:
+    """Disable a key (the widget's calls with it are refused at once) or enable it again;
+    nothing else about it changes, so enabling undoes disabling."""
+    current = await get_widget_key(key_id)
+    if current["active"] != active:
+        await WidgetKey.update({WidgetKey.active: active}).where(WidgetKey.id == key_id)
+        forget_configuration()
+        action = "widget_key.enable" if active else "widget_key.disable"
+        await audit(actor, source, action, str(key_id))
+    return await get_widget_key(key_id)
+
+
+def scope_words(
+    widget_keys: list[int], environments: list[str], keys: dict[int, dict[str, Any]]
+) -> str:
+    """A schedule's scope as the admin pages say it: "Any key", "Production keys only",
+    "Key: Marketing site (staging)"; `keys` by id, as `list_widget_keys` gives them."""
+    parts: list[str] = []
+    if environments:
+        named = [e for e in ENVIRONMENTS if e in environments]
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+        parts.append(f"{listed.capitalize()} keys" + ("" if widget_keys else " only"))
+    if widget_keys:
+        names = []
+        for key_id in widget_keys:
+            row = keys.get(key_id)
+            if row is None:
+                names.append(f"key {key_id} (gone)")
+                continue
+            state = "" if row["active"] else ", disabled"
+            names.append(f"{row['name'] or row['key']} ({row['environment']}{state})")
+        label = "Key: " if len(names) == 1 else "Keys: "
+        parts.append((label if not parts else label.lower()) + ", ".join(names))
+    return "; ".join(parts) if parts else "Any key"
+
+
+def takes_key(schedule: dict[str, Any], key: dict[str, Any]) -> bool:
+    """Whether a stored schedule may ask through a stored key (as `ActiveSchedule.takes`)."""
+    widget_keys = schedule.get("widget_keys") or []
+    environments = schedule.get("environments") or []
+    if not widget_keys and not environments:
+        return True
+    return key["id"] in widget_keys or key["environment"] in environments

@@ -134,6 +134,7 @@ def history_for(
         last_answered_at=last_answered_at,
         last_dismissed_at=max(dismissed) if dismissed else None,
         last_display_at=user.last_display_at,
+        asked_elsewhere_at=user.asked_elsewhere_at,
     )
 
 
@@ -201,7 +202,7 @@ async def _visit(
     latest_check = now + MAX_CHECK_INTERVAL
     next_checks = [latest_check]
     gap = await min_days_between_surveys()
-    schedules = await _targeted(user, url, now)
+    schedules = await _targeted(key, user, url, now)
     chosen = next(iter(_choices(schedules, user, [], gap, now, user_id, next_checks)), None)
     schedule: ActiveSchedule | None = None
     survey_id: int | None = None
@@ -251,7 +252,7 @@ async def _visit(
         return None, (row if row["id"] is not None else None)
     if schedule is not None and token is not None:
         return _shown(schedule, token, display_locale or "en", texts, now, account_pk), None
-    return Outcome(False, _next_check(next_checks, now)), None
+    return Outcome(False, next_check(next_checks, now)), None
 
 
 async def _check(
@@ -268,7 +269,7 @@ async def _check(
 ) -> Outcome:
     async with write_transaction():
         user = await identify(user_id, account_id, traits, now, found, trust)
-        schedules = await _targeted(user, url, now)
+        schedules = await _targeted(key, user, url, now)
         if not schedules:
             return Outcome(False, latest_check)
         if force:
@@ -287,7 +288,7 @@ async def _check(
         for schedule, decision, history in _choices(
             schedules, user, displays, gap, now, user_id, next_checks
         ):
-            if await _account_is_full(schedule, user, now):
+            if await account_is_full(schedule, user.account_id, user.id, now):
                 continue
             slot = f"{schedule.id}:{user.id}:{decision.cycle.index}:{history.asks_in_cycle + 1}"
             try:
@@ -296,13 +297,19 @@ async def _check(
                 )
             except _NotReserved:
                 break
-        return Outcome(False, _next_check(next_checks, now))
+        return Outcome(False, next_check(next_checks, now))
 
 
-async def _targeted(user: Visitor, url: str | None, now: datetime) -> list[ActiveSchedule]:
-    """The active schedules whose targeting takes this user on this page."""
+async def _targeted(
+    key: KeyInfo, user: Visitor, url: str | None, now: datetime
+) -> list[ActiveSchedule]:
+    """The active schedules that take this key and whose targeting takes this user on this
+    page."""
+    key_id, environment, attributes = key.id, key.environment, user.attributes
     return [
-        s for s in await active_schedules(now) if targets(s.targeting or {}, user.attributes, url)
+        s
+        for s in await active_schedules(now)
+        if s.takes(key_id, environment) and targets(s.targeting or {}, attributes, url)
     ]
 
 
@@ -318,29 +325,47 @@ def _choices(
     """The schedules that may ask this user now, in priority order; the others add the time
     they may ask to `next_checks`."""
     for schedule in schedules:
-        rules = rules_for(schedule, gap)
-        schedule_key = str(schedule.id)
-        cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
-        history = history_for(user, displays, schedule.id, cycle.index, user.last_answered_at)
-        decision = decide(rules, history, now, user_id, schedule_key, cycle)
+        decision, history = decision_for(schedule, user, displays, gap, now, user_id)
         if decision.show:
             yield schedule, decision, history
         elif decision.next_check_at is not None:
             next_checks.append(decision.next_check_at)
 
 
-def _next_check(next_checks: list[datetime], now: datetime) -> datetime:
+def decision_for(
+    schedule: ActiveSchedule,
+    user: Visitor,
+    displays: list[Row],
+    gap: int,
+    now: datetime,
+    user_id: str,
+) -> tuple[Decision, UserHistory]:
+    """The cadence rules' decision for one schedule over the user's history (and the history
+    it read): the widget's and "explain eligibility"'s alike."""
+    rules = rules_for(schedule, gap)
+    schedule_key = str(schedule.id)
+    cycle = cycle_at(now, user_id, schedule_key, rules.cadence_days)
+    history = history_for(user, displays, schedule.id, cycle.index, user.last_answered_at)
+    return decide(rules, history, now, user_id, schedule_key, cycle), history
+
+
+def next_check(next_checks: list[datetime], now: datetime) -> datetime:
+    """The earliest of the schedules' next checks, at least a minute away."""
     return max(min(next_checks), now + timedelta(minutes=1))
 
 
-async def _account_is_full(schedule: ActiveSchedule, user: IdentifiedUser, now: datetime) -> bool:
+async def account_is_full(
+    schedule: ActiveSchedule, account_pk: int, user_pk: int | None, now: datetime
+) -> bool:
+    """Whether the schedule asked `max_users_per_account` other users of the account in its
+    cadence already (reads only)."""
     cap = schedule.max_users_per_account
     if cap is None:
         return False
     since = now - timedelta(days=schedule.cadence_days)
-    rows = await queries.USERS_SHOWN_IN_ACCOUNT.fetch(user.account_id, schedule.id, since)
+    rows = await queries.USERS_SHOWN_IN_ACCOUNT.fetch(account_pk, schedule.id, since)
     users = {r["end_user"] for r in rows}
-    return user.id not in users and len(users) >= cap
+    return user_pk not in users and len(users) >= cap
 
 
 async def _reserve(

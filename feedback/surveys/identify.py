@@ -49,6 +49,8 @@ class Visitor(msgspec.Struct, frozen=True, kw_only=True):
     last_display_at: datetime | None  # any survey: the global gap
     last_answered_at: datetime | None
     attributes: UserAttributes
+    # when the tool used before this one last asked them (imports set it)
+    asked_elsewhere_at: datetime | None = None
 
 
 class IdentifiedUser(Visitor, frozen=True, kw_only=True):
@@ -143,6 +145,7 @@ async def identify(
                 "last_seen_at": now,
                 "last_display_at": None,
                 "last_answered_at": None,
+                "asked_elsewhere_at": None,
                 "role": values[0],
                 "email": values[1],
                 "locale": values[2],
@@ -187,6 +190,7 @@ async def identify(
         first_seen_at=as_utc_datetime(existing["first_seen_at"]) or now,
         last_display_at=as_utc_datetime(existing["last_display_at"]),
         last_answered_at=as_utc_datetime(existing["last_answered_at"]),
+        asked_elsewhere_at=as_utc_datetime(existing.get("asked_elsewhere_at")),
         attributes={
             "role": existing.get("role"),
             "locale": existing.get("locale"),

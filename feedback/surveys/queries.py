@@ -6,15 +6,22 @@ from __future__ import annotations
 from feedback.db import Statement
 from feedback.db.batches import ROW_BATCHES
 
-# the account and the user in one round trip (the user columns are NULL for a new user)
+# the account and the user in one round trip (the user columns are NULL for a new user);
+# last_answered_at counts imported answers too (response rows of any source)
 IDENTIFY = Statement("""
 SELECT a.id AS account_pk, a.plan AS account_plan,
        u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
-       u.role, u.locale, u.email,
+       u.role, u.locale, u.email, u.asked_elsewhere_at,
        (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
 FROM account a
 LEFT JOIN end_user u ON u.external_id = {}
 WHERE a.external_id = {}""")
+# a user by their external id, whatever their account, for explaining a decision (unique)
+USER_BY_EXTERNAL_ID = Statement("""
+SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_display_at, u.role, u.locale,
+       u.asked_elsewhere_at,
+       (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
+FROM end_user u WHERE u.external_id = {}""")
 NEW_USER = Statement("""
 INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
                       last_seen_at, created_at, updated_at)
@@ -77,7 +84,7 @@ _VISIT_INPUT = "i(n, " + ", ".join(VISIT_COLUMNS) + ")"
 _VISITS_BODY = """
 found AS (
     SELECT i.n, u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
-           u.role, u.locale, u.email,
+           u.role, u.locale, u.email, u.asked_elsewhere_at,
            (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
     FROM input i JOIN end_user u ON u.external_id = i.user_id
 ),
@@ -113,7 +120,8 @@ shown AS (
 )
 SELECT i.n, account.account_pk, account.account_plan, created.id AS created, found.id,
        found.account, found.traits, found.first_seen_at, found.last_seen_at,
-       found.last_display_at, found.role, found.locale, found.email, found.last_answered_at
+       found.last_display_at, found.role, found.locale, found.email, found.last_answered_at,
+       found.asked_elsewhere_at
 FROM input i
 JOIN account ON account.n = i.n
 LEFT JOIN found ON found.n = i.n

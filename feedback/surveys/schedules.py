@@ -51,6 +51,15 @@ class ActiveSchedule:
     ends_at: datetime | None
     theme: dict[str, Any]  # the survey's
     texts: SurveyTexts  # the survey's
+    # where it may ask: these keys' ids and these environments' keys; both empty: any key
+    widget_keys: frozenset[int] = frozenset()
+    environments: frozenset[str] = frozenset()
+
+    def takes(self, key_id: int, environment: str) -> bool:
+        """Whether the schedule may ask through this key (by its id or its environment)."""
+        if not self.widget_keys and not self.environments:
+            return True
+        return key_id in self.widget_keys or environment in self.environments
 
 
 _schedules: TTLCache[list[ActiveSchedule]] = TTLCache(CONFIG_TTL_SECONDS)
@@ -96,6 +105,8 @@ async def _read_schedules() -> list[ActiveSchedule]:
             Schedule.delay_seconds,
             Schedule.starts_at,
             Schedule.ends_at,
+            Schedule.widget_keys,
+            Schedule.environments,
             Schedule.survey.theme.as_alias("theme"),
             Schedule.survey.texts.as_alias("texts"),
             Schedule.survey.product_name.as_alias("product_name"),
@@ -129,6 +140,8 @@ async def _read_schedules() -> list[ActiveSchedule]:
                 row["promoter_link_url"],
                 bool(row["talk_to_detractors"]),
             ),
+            widget_keys=frozenset(int(k) for k in row["widget_keys"] or ()),
+            environments=frozenset(str(e) for e in row["environments"] or ()),
         )
         for row in rows
     ]

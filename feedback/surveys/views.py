@@ -21,17 +21,23 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.auth.services import audit
 from feedback.errors import error_body, http_error, internal_error_handler, status_of
-from feedback.kernel.cache import forget_configuration
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import DomainError, InputError, NotFound
 from feedback.kernel.principal import Role
 from feedback.observability import RESPONSES_RECEIVED, WIDGET_DECISIONS
 from feedback.ratelimit import client_address, client_bucket
 from feedback.responses import intake
-from feedback.surveys import configuration, eligibility, keys, previews, schedules, widget_openapi
-from feedback.surveys.models import IdentityMode, Schedule, Survey, WidgetKey
+from feedback.surveys import (
+    configuration,
+    eligibility,
+    explain,
+    keys,
+    previews,
+    schedules,
+    widget_openapi,
+)
+from feedback.surveys.models import IdentityMode, Schedule, Survey
 from feedback.surveys.talk_to import count_click, link_clicks, talk_to_for
 from feedback.surveys.verification import MAX_TRAITS, Identity, TraitValue, verify
 
@@ -383,6 +389,16 @@ class WidgetController(Controller):
 # -- admin API ---------------------------------------------------------------------------
 
 
+class ExplainIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Who is asking, where, through which key: as the widget would send it."""
+
+    widget_key_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+    user_id: Text200
+    account_id: Text200
+    traits: dict[str, TraitValue] = {}
+    url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
 class SurveyAdminController(Controller):
     path = "/api/v1"
     tags = ["surveys"]
@@ -512,10 +528,40 @@ class SurveyAdminController(Controller):
 
     @delete("/widget-keys/{key_id:int}", summary="Disable a widget key", **access(Role.admin))
     async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> None:
-        await configuration.get_widget_key(key_id)
-        await WidgetKey.update({WidgetKey.active: False}).where(WidgetKey.id == key_id)
-        forget_configuration()
-        await audit(principal.actor, principal.source, "widget_key.disable", str(key_id))
+        """The widget's calls with the key are refused from now on; `POST .../enable` undoes
+        it."""
+        await configuration.set_widget_key_active(key_id, False, principal.actor, principal.source)
+
+    @post(
+        "/widget-keys/{key_id:int}/enable",
+        summary="Enable a disabled widget key again",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def enable_key(
+        self, principal: CurrentPrincipal, key_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """The key works again as it did before it was disabled (same key, origins, identity
+        mode and secret)."""
+        return await configuration.set_widget_key_active(
+            key_id, True, principal.actor, principal.source
+        )
+
+    @post(
+        "/eligibility/explain",
+        summary="Which schedule would a user get on a page, and why (writes nothing)",
+        status_code=200,
+        **access(Role.admin),
+    )
+    async def explain_eligibility(self, data: JSONBody[ExplainIn]) -> explain.Explanation:
+        """For a widget key (`widget_key_id`), `user_id`, `account_id`, `traits` and `url`:
+        each active schedule's verdict (the key's scope, targeting with the rule that failed,
+        the cadence rules' decision and reason, the next check time), the schedule the widget
+        would show and when it would check again. Reads only: no display is reserved, no user
+        created, nothing changed; an unknown user is explained as new, first seen now."""
+        return await explain.explain(
+            data.widget_key_id, data.user_id, data.account_id, data.traits, data.url
+        )
 
     @get(
         "/settings/surveys",

@@ -16,9 +16,10 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from feedback.auth.guards import CurrentPrincipal, access, provide_principal
-from feedback.kernel.errors import InputError
+from feedback.kernel.environments import ENVIRONMENTS
+from feedback.kernel.errors import InputError, NotFound
 from feedback.kernel.principal import Role
-from feedback.surveys import configuration
+from feedback.surveys import configuration, explain
 from feedback.surveys.models import Schedule, Survey
 from feedback.surveys.schedules import min_days_between_surveys
 from feedback.surveys.talk_to import link_clicks
@@ -114,11 +115,18 @@ def schedule_from_form(form: Any) -> configuration.ScheduleIn:
         "starts_at": _utc(form.get("starts_at")),
         "ends_at": _utc(form.get("ends_at")),
         "active": form.get("active") == "on",
+        "widget_keys": _all(form, "widget_keys"),
+        "environments": _all(form, "environments"),
     }
     for field in SCHEDULE_NUMBERS:
         if form.get(field):
             values[field] = form.get(field)
     return convert(values, configuration.ScheduleIn)
+
+
+def _all(form: Any, name: str) -> list[str]:
+    """Every value of a repeated form field (checkboxes)."""
+    return [v for v in form.getall(name, []) if v]
 
 
 def preview_texts() -> str:
@@ -136,13 +144,12 @@ class AdminPages(Controller):
         self, principal: CurrentPrincipal, saved: FromQuery[str | None] = None
     ) -> Template:
         surveys = await Survey.select().order_by(Survey.id).output(load_json=True)
-        schedules = await Schedule.select().order_by(Schedule.id).output(load_json=True)
         return Template(
             "admin/surveys.html",
             context={
                 "principal": principal,
                 "surveys": surveys,
-                "schedules": schedules,
+                "schedules": await _schedules_with_scope(),
                 "min_gap": await min_days_between_surveys(),
                 "saved": saved,
             },
@@ -165,14 +172,13 @@ class AdminPages(Controller):
 
     async def _index_with_error(self, principal: Any, exc: InputError) -> Template:
         surveys = await Survey.select().order_by(Survey.id).output(load_json=True)
-        schedules = await Schedule.select().order_by(Schedule.id).output(load_json=True)
         return Template(
             "admin/surveys.html",
             status_code=422,
             context={
                 "principal": principal,
                 "surveys": surveys,
-                "schedules": schedules,
+                "schedules": await _schedules_with_scope(),
                 "min_gap": await min_days_between_surveys(),
                 "error": exc,
             },
@@ -284,14 +290,27 @@ class AdminPages(Controller):
     ) -> Template:
         surveys = await Survey.select(Survey.id, Survey.name).order_by(Survey.id)
         defaults = msgspec.structs.asdict(configuration.ScheduleIn(survey_id=0))
+        keys = await configuration.list_widget_keys()
+        shown = {**defaults, **schedule}
+        chosen_keys = {int(k) for k in shown.get("widget_keys") or [] if str(k).isdigit()}
+        chosen_environments = set(shown.get("environments") or [])
         return Template(
             "admin/schedule.html",
             status_code=422 if error else 200,
             context={
                 "principal": principal,
-                "schedule": {**defaults, **schedule},
+                "schedule": shown,
                 "schedule_id": schedule_id,
                 "surveys": surveys,
+                "keys": keys,
+                "environments": ENVIRONMENTS,
+                "chosen_keys": chosen_keys,
+                "chosen_environments": chosen_environments,
+                "scope": configuration.scope_words(
+                    sorted(chosen_keys),
+                    sorted(chosen_environments),
+                    {k["id"]: k for k in keys},
+                ),
                 "error": error,
                 "targeting_text": targeting_text
                 if targeting_text is not None
@@ -314,47 +333,84 @@ class AdminPages(Controller):
             draft = {k: form.get(k) for k in form}
             draft["survey"] = int(form.get("survey_id") or 0)
             draft["active"] = form.get("active") == "on"
+            draft["widget_keys"] = _all(form, "widget_keys")
+            draft["environments"] = _all(form, "environments")
             return await self._schedule_template(
                 principal, draft, schedule_id, exc, form.get("targeting") or ""
             )
         return Redirect(path="/admin/surveys", query_params={"saved": "schedule"}, status_code=303)
 
-    @get("/widget-keys")
-    async def widget_keys(self, principal: CurrentPrincipal, request: FormRequest) -> Template:
-        return await self._keys_template(principal, request)
+    @get("/schedules/explain")
+    async def explain_page(
+        self, principal: CurrentPrincipal, widget_key: FromQuery[str] = ""
+    ) -> Template:
+        """Which schedule a user would get on a page, and why: the question."""
+        return await self._explain_template(principal, {"widget_key": widget_key})
 
-    async def _keys_template(
+    @post("/schedules/explain")
+    async def explain_answer(self, principal: CurrentPrincipal, request: FormRequest) -> Template:
+        """The answer, worked out by the widget's own rules; it writes nothing (a POST only
+        because traits are typed one a line, which an address may not hold)."""
+        form = await request.form()
+        asked = {
+            name: (form.get(name) or "").strip()
+            for name in ("widget_key", "user_id", "account_id", "traits", "url")
+        }
+        try:
+            if not asked["widget_key"].isdigit():
+                raise InputError("widget_key", "choose the widget key the page uses")
+            explanation = await explain.explain(
+                int(asked["widget_key"]),
+                asked["user_id"],
+                asked["account_id"],
+                explain.traits_from_text(asked["traits"]),
+                asked["url"] or None,
+            )
+        except InputError as exc:
+            return await self._explain_template(principal, asked, error=exc)
+        return await self._explain_template(principal, asked, explanation)
+
+    async def _explain_template(
         self,
         principal: Any,
-        request: FormRequest,
-        created: dict[str, Any] | None = None,
+        asked: dict[str, str],
+        explanation: explain.Explanation | None = None,
         error: InputError | None = None,
-        *,
-        rotated: dict[str, Any] | None = None,
-        preview: dict[str, Any] | None = None,
-        notice: str | None = None,
     ) -> Template:
         keys = await configuration.list_widget_keys()
-        base = f"{request.url.scheme}://{request.url.netloc}"
+        if not asked.get("widget_key") and keys:
+            first = next((k for k in keys if k["active"]), keys[0])
+            asked = {**asked, "widget_key": str(first["id"])}
         return Template(
-            "admin/widget_keys.html",
+            "admin/explain.html",
             status_code=422 if error else 200,
             context={
                 "principal": principal,
                 "keys": keys,
-                "created": created,
-                "rotated": rotated,
-                "preview": preview,
-                "notice": notice,
+                "asked": asked,
+                "explanation": explanation,
                 "error": error,
-                "snippet": configuration.snippet(created["key"], base) if created else None,
-                "base": base,
-                "modes": IDENTITY_MODES,
             },
         )
 
+    @get("/widget-keys")
+    async def widget_keys(self, principal: CurrentPrincipal) -> Template:
+        return await self._keys_template(principal)
+
+    async def _keys_template(self, principal: Any, error: InputError | None = None) -> Template:
+        keys = await configuration.list_widget_keys()
+        return Template(
+            "admin/widget_keys.html",
+            status_code=422 if error else 200,
+            context={"principal": principal, "keys": keys, "error": error, "modes": IDENTITY_MODES},
+        )
+
     @post("/widget-keys")
-    async def create_key(self, principal: CurrentPrincipal, request: FormRequest) -> Template:
+    async def create_key(
+        self, principal: CurrentPrincipal, request: FormRequest
+    ) -> Redirect | Template:
+        """Post/Redirect/Get: the new key's page shows its identity secret once (carried in
+        the encrypted session cookie for that one view, never in an address)."""
         form = await request.form()
         origins = [
             line.strip()
@@ -374,8 +430,70 @@ class AdminPages(Controller):
             data = convert(values, configuration.WidgetKeyIn)
             created = await configuration.create_widget_key(data, principal.actor, "web")
         except InputError as exc:
-            return await self._keys_template(principal, request, error=exc)
-        return await self._keys_template(principal, request, created=created)
+            return await self._keys_template(principal, error=exc)
+        request.set_session(
+            {
+                **request.session,
+                NEW_KEY_FLASH: {"id": created["id"], "secret": created["identity_secret"]},
+            }
+        )
+        return Redirect(path=f"/admin/widget-keys/{created['id']}", status_code=303)
+
+    @get("/widget-keys/{key_id:int}")
+    async def widget_key(
+        self,
+        principal: CurrentPrincipal,
+        request: FormRequest,
+        key_id: FromPath[int],
+        done: FromQuery[str | None] = None,
+    ) -> Template:
+        secret = None
+        flashed = request.session.get(NEW_KEY_FLASH) if request.session else None
+        if flashed is not None:
+            session = {k: v for k, v in request.session.items() if k != NEW_KEY_FLASH}
+            request.set_session(session)
+            if flashed.get("id") == key_id:
+                secret = flashed.get("secret")
+        return await self._key_template(
+            principal, request, key_id, secret=secret, notice=KEY_NOTICES.get(done or "")
+        )
+
+    async def _key_template(
+        self,
+        principal: Any,
+        request: FormRequest,
+        key_id: int,
+        *,
+        secret: str | None = None,
+        error: InputError | None = None,
+        rotated: dict[str, Any] | None = None,
+        preview: dict[str, Any] | None = None,
+        notice: str | None = None,
+        confirm_disable: bool = False,
+    ) -> Template:
+        try:
+            key = await configuration.get_widget_key(key_id)
+        except NotFound:
+            raise NotFoundException(f"no widget key {key_id}") from None
+        base = f"{request.url.scheme}://{request.url.netloc}"
+        schedules = [s for s in await _schedules_with_scope() if configuration.takes_key(s, key)]
+        return Template(
+            "admin/widget_key.html",
+            status_code=422 if error else 200,
+            context={
+                "principal": principal,
+                "key": key,
+                "secret": secret,
+                "rotated": rotated,
+                "preview": preview,
+                "notice": notice,
+                "error": error,
+                "confirm_disable": confirm_disable,
+                "snippet": configuration.snippet(key["key"], base, key["identity"]),
+                "schedules": schedules,
+                "modes": IDENTITY_MODES,
+            },
+        )
 
     @post("/widget-keys/{key_id:int}/identity")
     async def change_identity(
@@ -390,16 +508,16 @@ class AdminPages(Controller):
             )
             changed = await configuration.update_widget_key(key_id, data, principal.actor, "web")
         except InputError as exc:
-            return await self._keys_template(principal, request, error=exc)
+            return await self._key_template(principal, request, key_id, error=exc)
         notice = f"{changed['key']}: identity mode is now {changed['identity']}."
-        return await self._keys_template(principal, request, notice=notice)
+        return await self._key_template(principal, request, key_id, notice=notice)
 
     @post("/widget-keys/{key_id:int}/rotate-secret")
     async def rotate_secret(
         self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
     ) -> Template:
         rotated = await configuration.rotate_identity_secret(key_id, principal.actor, "web")
-        return await self._keys_template(principal, request, rotated=rotated)
+        return await self._key_template(principal, request, key_id, rotated=rotated)
 
     @post("/widget-keys/{key_id:int}/retire-previous-secret")
     async def retire_secret(
@@ -407,7 +525,7 @@ class AdminPages(Controller):
     ) -> Template:
         row = await configuration.retire_previous_secret(key_id, principal.actor, "web")
         notice = f"{row['key']}: the previous identity secret no longer verifies."
-        return await self._keys_template(principal, request, notice=notice)
+        return await self._key_template(principal, request, key_id, notice=notice)
 
     @post("/widget-keys/{key_id:int}/preview")
     async def preview(
@@ -418,14 +536,56 @@ class AdminPages(Controller):
         origins = [o for o in row["allowed_origins"] if o != "*"]
         example = f"{origins[0]}/?{started['query']}" if origins else None
         preview = {**started, "key": row["key"], "example": example}
-        return await self._keys_template(principal, request, preview=preview)
+        return await self._key_template(principal, request, key_id, preview=preview)
+
+    @get("/widget-keys/{key_id:int}/disable")
+    async def confirm_disable(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Template:
+        """The confirmation step: disabling stops every page using the key at once."""
+        return await self._key_template(principal, request, key_id, confirm_disable=True)
 
     @post("/widget-keys/{key_id:int}/disable")
-    async def disable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> Redirect:
-        row = await configuration.get_widget_key(key_id)
-        data = convert({**_key_values(row), "active": False}, configuration.WidgetKeyIn)
-        await configuration.update_widget_key(key_id, data, principal.actor, "web")
-        return Redirect(path="/admin/widget-keys", status_code=303)
+    async def disable_key(
+        self, principal: CurrentPrincipal, request: FormRequest, key_id: FromPath[int]
+    ) -> Redirect:
+        form = await request.form()
+        if form.get("confirm") != "yes":  # not from the confirmation step: ask there
+            return Redirect(path=f"/admin/widget-keys/{key_id}/disable", status_code=303)
+        await configuration.set_widget_key_active(key_id, False, principal.actor, "web")
+        return Redirect(
+            path=f"/admin/widget-keys/{key_id}", query_params={"done": "disabled"}, status_code=303
+        )
+
+    @post("/widget-keys/{key_id:int}/enable")
+    async def enable_key(self, principal: CurrentPrincipal, key_id: FromPath[int]) -> Redirect:
+        await configuration.set_widget_key_active(key_id, True, principal.actor, "web")
+        return Redirect(
+            path=f"/admin/widget-keys/{key_id}", query_params={"done": "enabled"}, status_code=303
+        )
+
+
+# the session entry that carries a new key's identity secret to its page, for one view
+NEW_KEY_FLASH = "new_widget_key"
+KEY_NOTICES = {
+    "disabled": "Key disabled: the widget's calls with it are refused. Enable it again below.",
+    "enabled": "Key enabled again: pages using it show the survey as before.",
+}
+
+
+async def _schedules_with_scope() -> list[dict[str, Any]]:
+    """Every schedule with its survey's name and its scope in words."""
+    keys = {k["id"]: k for k in await configuration.list_widget_keys()}
+    schedules = (
+        await Schedule.select(*Schedule.all_columns(), Schedule.survey.name.as_alias("survey_name"))
+        .order_by(Schedule.id)
+        .output(load_json=True)
+    )
+    for schedule in schedules:
+        schedule["scope"] = configuration.scope_words(
+            schedule["widget_keys"] or [], schedule["environments"] or [], keys
+        )
+    return schedules
 
 
 IDENTITY_MODES = (

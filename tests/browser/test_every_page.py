@@ -112,6 +112,15 @@ PAGES = [
     StaffPage(
         "program-preview", "/programs/{program}/steps/{step}/preview", roles=(ADMIN, MANAGER)
     ),
+    StaffPage("admin-widget-key", "/admin/widget-keys/{widget_key}", roles=(ADMIN,)),
+    StaffPage(
+        "admin-widget-key-disable", "/admin/widget-keys/{widget_key}/disable", roles=(ADMIN,)
+    ),
+    StaffPage("admin-schedules-explain", "/admin/schedules/explain", roles=(ADMIN,)),
+    StaffPage("admin-webhooks", "/admin/webhooks", roles=(ADMIN,)),
+    StaffPage("admin-webhook", "/admin/webhooks/{webhook}", roles=(ADMIN,)),
+    StaffPage("admin-webhook-rotate", "/admin/webhooks/{webhook}/rotate-secret", roles=(ADMIN,)),
+    StaffPage("admin-webhook-delete", "/admin/webhooks/{webhook}/delete", roles=(ADMIN,)),
 ]
 
 CASES = [

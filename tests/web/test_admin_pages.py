@@ -93,18 +93,19 @@ async def test_a_new_key_shows_its_secret_and_snippet_once(client: Any) -> None:
             "require_identity": "on",
         },
     )
-    assert made.status_code == 200
+    assert made.status_code == 303
     key = await WidgetKey.select().first()
+    assert made.headers["location"] == f"/admin/widget-keys/{key['id']}"
+    first_view = (await client.get(made.headers["location"])).text
     # the secret is shown once, and stored only sealed (never in clear)
-    shown = re.search(r'<pre class="secret">([0-9a-f]{64})</pre>', made.text)
+    shown = re.search(r'<pre class="secret"[^>]*>([0-9a-f]{64})</pre>', first_view)
     assert shown and shown.group(1) not in str(key)
-    page = html.unescape(made.text)
+    page = html.unescape(first_view)
     assert f"key: '{key['key']}'" in page and "/widget/v1/nps.js" in page
+    assert shown.group(1) not in (await client.get(made.headers["location"])).text
     listing = await client.get("/admin/widget-keys")
     assert shown.group(1) not in listing.text
-    disable = re.search(r'action="(/admin/widget-keys/\d+/disable)"', listing.text)
-    assert disable
-    await post_form(client, disable.group(1), {})
+    await post_form(client, f"/admin/widget-keys/{key['id']}/disable", {"confirm": "yes"})
     assert (await WidgetKey.select(WidgetKey.active).first())["active"] is False
 
 
