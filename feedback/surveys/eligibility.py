@@ -36,6 +36,7 @@ from feedback.surveys.new_users import Visit, create_if_new
 from feedback.surveys.schedules import (
     ActiveSchedule,
     active_schedules,
+    in_order_for,
     localised,
     min_days_between_surveys,
     rules_for,
@@ -308,7 +309,7 @@ async def _targeted(
     key_id, environment, attributes = key.id, key.environment, user.attributes
     return [
         s
-        for s in await active_schedules(now)
+        for s in in_order_for(await active_schedules(now), key_id, environment)
         if s.takes(key_id, environment) and targets(s.targeting or {}, attributes, url)
     ]
 

@@ -31,6 +31,7 @@ from feedback.surveys.models import DisplayStatus, IdentityMode, Schedule
 from feedback.surveys.schedules import (
     ActiveSchedule,
     active_schedules,
+    in_order_for,
     min_days_between_surveys,
 )
 from feedback.surveys.targeting import refusal
@@ -195,7 +196,7 @@ async def _explain(
     next_checks = [latest_check]
     targeted_any = False
     shows: int | None = None
-    for schedule in await active_schedules(now):
+    for schedule in in_order_for(await active_schedules(now), key["id"], key["environment"]):
         takes = schedule.takes(key["id"], key["environment"])
         refused = refusal(schedule.targeting or {}, user.attributes, url)
         decision, _ = decision_for(schedule, user, displays, gap, now, user_id)

@@ -54,12 +54,32 @@ class ActiveSchedule:
     # where it may ask: these keys' ids and these environments' keys; both empty: any key
     widget_keys: frozenset[int] = frozenset()
     environments: frozenset[str] = frozenset()
+    priority: int = 0
 
     def takes(self, key_id: int, environment: str) -> bool:
         """Whether the schedule may ask through this key (by its id or its environment)."""
         if not self.widget_keys and not self.environments:
             return True
         return key_id in self.widget_keys or environment in self.environments
+
+    def specificity(self, key_id: int, environment: str) -> int:
+        """How closely the schedule is aimed at this key: 2 it names the key, 1 it names the
+        key's environment, 0 it takes any key (or does not take this one)."""
+        if key_id in self.widget_keys:
+            return 2
+        return 1 if environment in self.environments else 0
+
+
+def in_order_for(
+    schedules: list[ActiveSchedule], key_id: int, environment: str
+) -> list[ActiveSchedule]:
+    """The schedules in the order the widget weighs them for one key: higher priority first;
+    at equal priority a schedule naming this key, then one naming its environment, then one
+    for any key, so a survey made for one product area is not hidden behind a catch-all
+    schedule created before it; then the oldest first."""
+    if all(not s.widget_keys and not s.environments for s in schedules):
+        return schedules  # already by priority, then id
+    return sorted(schedules, key=lambda s: (-s.priority, -s.specificity(key_id, environment)))
 
 
 _schedules: TTLCache[list[ActiveSchedule]] = TTLCache(CONFIG_TTL_SECONDS)
@@ -107,6 +127,7 @@ async def _read_schedules() -> list[ActiveSchedule]:
             Schedule.ends_at,
             Schedule.widget_keys,
             Schedule.environments,
+            Schedule.priority,
             Schedule.survey.theme.as_alias("theme"),
             Schedule.survey.texts.as_alias("texts"),
             Schedule.survey.product_name.as_alias("product_name"),
@@ -142,6 +163,7 @@ async def _read_schedules() -> list[ActiveSchedule]:
             ),
             widget_keys=frozenset(int(k) for k in row["widget_keys"] or ()),
             environments=frozenset(str(e) for e in row["environments"] or ()),
+            priority=row["priority"],
         )
         for row in rows
     ]

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from feedback.kernel.cache import forget_configuration
 from feedback.kernel.principal import Role
-from feedback.surveys.models import Schedule, Survey, WidgetKey
+from feedback.surveys.models import Display, Schedule, Survey, WidgetKey
 from tests.support.factories import ORIGIN, bearer, token
 from tests.support.web import signed_in_admin
 
@@ -146,3 +147,35 @@ async def test_the_schedule_list_says_the_scope_in_words(
     assert "Production keys only" in page
     assert "Key: Marketing site (staging)" in page
     assert "Any key" in page
+
+
+async def test_at_equal_priority_a_schedule_aimed_at_the_key_comes_before_a_catch_all(
+    client: Any, admin: dict[str, str]
+) -> None:
+    """The complaint this answers: a survey made for one product area was never shown,
+    because the older catch-all schedule always won. At equal priority the schedule naming
+    the key asks first, then one naming its environment, then the catch-all; a higher
+    priority still wins over all of them."""
+    area = await key("billing", "production")
+    other = await key("marketing", "production")
+    catch_all = (await schedule(client, admin)).json()["id"]
+    by_environment = (await schedule(client, admin, environments=["production"])).json()["id"]
+    by_key = (await schedule(client, admin, widget_keys=[area["id"]])).json()["id"]
+
+    async def chosen(widget_key: str, user_id: str) -> int:
+        assert (await check(client, widget_key, user_id))["show"] is True
+        row = (
+            await Display.select(Display.schedule)
+            .where(Display.end_user.external_id == user_id)
+            .first()
+        )
+        return int(row["schedule"])
+
+    assert await chosen(area["key"], "u-area") == by_key
+    assert await chosen(other["key"], "u-other") == by_environment
+    await Schedule.update({Schedule.active: False}).where(Schedule.id == by_environment)
+    forget_configuration()
+    assert await chosen(other["key"], "u-other-2") == catch_all
+    await Schedule.update({Schedule.priority: 5}).where(Schedule.id == catch_all)
+    forget_configuration()
+    assert await chosen(area["key"], "u-area-2") == catch_all
