@@ -9,6 +9,8 @@ lock per day keeps concurrent workers from computing the same day at once: the w
 only tries the lock and leaves the day to whoever holds it, the command waits for it and
 then replaces the day. On SQLite the IMMEDIATE transaction serialises writers the same way.
 Re-running a day deletes that day's rows and writes them again, in the same transaction.
+While a webhook endpoint is switched on, the same transaction records `health.band_changed`
+for each account whose band differs from the snapshot before (feedback.webhooks).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from feedback.health import queries
 from feedback.health.models import HealthSnapshot
 from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.kernel.clock import utcnow
+from feedback.webhooks.events import record_event
+from feedback.webhooks.models import EventType
+from feedback.webhooks.services import endpoints_active
 
 log = logging.getLogger("feedback.health")
 
@@ -163,13 +168,48 @@ async def compute_snapshot(day: date, *, replace: bool = True) -> SnapshotResult
                     now,
                 )
             )
+        told = await endpoints_active()
+        replaced = await _bands_on(day) if told and replace else {}
         await HealthSnapshot.delete().where(HealthSnapshot.day == day)
         await copy_rows("health_snapshot", COLUMNS, records)
+        if told:
+            await _tell_band_changes(day, {r[0]: r[3] for r in records}, replaced, now)
     log.info("health snapshot %s: %d accounts", day, len(records))
     return SnapshotResult(day, len(records), True)
 
 
 COLUMNS = ("account", "day", "score", "band", "components", "csm", "arr_cents", "computed_at")
+
+
+async def _bands_on(day: date) -> dict[int, str]:
+    rows = await HealthSnapshot.select(HealthSnapshot.account, HealthSnapshot.band).where(
+        HealthSnapshot.day == day
+    )
+    return {row["account"]: row["band"] for row in rows}
+
+
+async def _tell_band_changes(
+    day: date, bands: dict[int, str], replaced: dict[int, str], now: datetime
+) -> None:
+    """The webhooks' `health.band_changed` for each account whose band on `day` differs from
+    its band in the snapshot before (an account new since then has none); a day computed
+    again tells only what it changed. Object id: "<account id>:<day>"."""
+    previous = (
+        await HealthSnapshot.select(HealthSnapshot.day)
+        .where(HealthSnapshot.day < day)
+        .order_by(HealthSnapshot.day, ascending=False)
+        .first()
+    )
+    if previous is None:
+        return
+    before = await _bands_on(previous["day"])
+    for account, band in bands.items():
+        was = before.get(account)
+        if was is None or was == band or replaced.get(account) == band:
+            continue
+        await record_event(
+            EventType.health_band_changed, f"{account}:{day.isoformat()}", occurred_at=now
+        )
 
 
 async def snapshot_job() -> int:

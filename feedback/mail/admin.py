@@ -12,7 +12,7 @@ from feedback.db import as_utc_datetime, write_transaction
 from feedback.kernel.clock import utcnow
 from feedback.kernel.errors import InputError, NotFound
 from feedback.mail import queries
-from feedback.mail.enqueue import normalize_address, notify_delivery, suppress, unsuppress
+from feedback.mail.enqueue import normalize_address, notify_delivery, suppress_person, unsuppress
 from feedback.mail.models import MailStatus, SuppressionReason
 
 # what the page's filter offers: waiting is pending and sending (claimed by a worker now)
@@ -121,7 +121,7 @@ async def add_suppression(address: str, actor: str, now: datetime | None = None)
     if normalized is None:
         raise InputError("address", "enter one email address, like name@example.com")
     async with write_transaction():
-        added = await suppress(
+        added = await suppress_person(
             normalized, SuppressionReason.imported.value, f"added by {actor}", now or utcnow()
         )
         if not added:

@@ -25,6 +25,8 @@ from feedback.db import is_sqlite, write_transaction
 from feedback.mail import queries
 from feedback.mail.models import MailKind
 from feedback.settings import get_settings
+from feedback.webhooks.events import record_event
+from feedback.webhooks.models import EventType
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,18 @@ async def suppress(address: str, reason: str, source: str, now: datetime) -> boo
     normalized = normalize_address(address) or address.strip().lower()
     row = await queries.SUPPRESS.first(normalized, reason, source[:200], now)
     return row is not None
+
+
+async def suppress_person(address: str, reason: str, source: str, now: datetime) -> bool:
+    """`suppress`, for a person who unsubscribed or whom an admin put on the list: the
+    webhooks' `person.unsubscribed` is recorded in the same transaction. (Imported lists and
+    bounces call `suppress`: nobody decided anything just now.)"""
+    normalized = normalize_address(address) or address.strip().lower()
+    row = await queries.SUPPRESS.first(normalized, reason, source[:200], now)
+    if row is None:
+        return False
+    await record_event(EventType.person_unsubscribed, row["id"], occurred_at=now)
+    return True
 
 
 async def unsuppress(address: str) -> bool:

@@ -16,7 +16,7 @@ from litestar.response import Template
 
 from feedback.db import write_transaction
 from feedback.kernel.clock import utcnow
-from feedback.mail.enqueue import address_of_token, suppress, suppression_of
+from feedback.mail.enqueue import address_of_token, suppress_person, suppression_of
 from feedback.mail.models import SuppressionReason
 
 # a one-click POST's body is one short field; anything larger is not one
@@ -66,7 +66,7 @@ class UnsubscribeController(Controller):
         source = "one-click (List-Unsubscribe-Post)" if one_click else "unsubscribe page"
         client = request.client.host if request.client else "unknown"
         async with write_transaction():
-            await suppress(
+            await suppress_person(
                 address, SuppressionReason.unsubscribed.value, f"{source} from {client}", utcnow()
             )
         return _page("done", _masked(address), token)

@@ -1,6 +1,7 @@
 """Doing the due steps of participants: each participant in its own write transaction, locked,
 so the step's effect (a queued mail, a CTA, a Slack message), the record of the step and the
-participant's progress commit together or not at all. Two workers never do a step twice:
+participant's progress commit together or not at all (and so does the webhooks'
+`program.completed` of a participant who completes). Two workers never do a step twice:
 the second finds the participant moved on (or waits for the lock, then does).
 """
 
@@ -42,6 +43,8 @@ from feedback.programs.models import ParticipantState
 from feedback.programs.stored import load_definition
 from feedback.programs.templates import TemplateProblem, locale_of, render, render_email
 from feedback.programs.variables import owner_of, participant_variables, person_name
+from feedback.webhooks.events import record_event
+from feedback.webhooks.models import EventType
 
 log = logging.getLogger("feedback.programs")
 
@@ -238,6 +241,8 @@ async def run_participant(participant_id: int, now: datetime) -> int:
                 progress.finished_at,
                 row["id"],
             )
+            if progress.state == ParticipantState.completed:
+                await record_event(EventType.program_completed, row["id"], occurred_at=now)
     return done
 
 

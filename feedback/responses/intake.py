@@ -4,7 +4,11 @@ nobody answered.
 A display token is good for follow-ups (a comment, a dismissal, the same client changing its
 score) for `widget_followup_hours` after the display; a comment is taken once and may be
 replaced for `widget_comment_edit_minutes` after it was first sent. Later, the widget is told
-no (a 409 naming the field), which it takes as the end of that call."""
+no (a 409 naming the field), which it takes as the end of that call.
+
+A new answer records the webhooks' `response.created` and a comment (or its edit)
+`response.commented`, with the environment of the answer's key, in the statement (PostgreSQL)
+or transaction (SQLite) that writes it (feedback.webhooks.events)."""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ from feedback.responses.queries import RULES_ACT_ON_SCORE
 from feedback.settings import get_settings
 from feedback.surveys.keys import KeyInfo
 from feedback.surveys.schedules import localised, survey_texts
+from feedback.webhooks.events import record_event
+from feedback.webhooks.models import EventType
 
 # what "now" is for intake when a caller gives none (tests move it)
 clock: Clock = utcnow
@@ -138,6 +144,9 @@ async def record_score(
                 await queries.MARK_ANSWERED.fetch(now, answer["display"])
                 if rules_due:
                     await queries.QUEUE.fetch(answer["id"], now)
+                await record_event(
+                    EventType.response_created, answer["id"], answer["environment"], now
+                )
     else:
         answer = await SCORES.submit(Score(idempotency_key, token, key.id, score, now))
     created = answer is not None
@@ -200,9 +209,13 @@ async def record_comment(
             )
             if updated is not None and category(updated["score"]) != "passive":
                 await queries.QUEUE.fetch(updated["id"], now)
+            if updated is not None and updated["has_comment"]:
+                await record_event(
+                    EventType.response_commented, updated["id"], updated["environment"], now
+                )
     else:
         updated = await queries.COMMENT.first(
-            text, now, token, key.id, shown_since, edits_since, now
+            text, now, token, key.id, shown_since, edits_since, now, now
         )
     if updated is None:
         state = await _open_display(key, token, now, "comments are taken")

@@ -54,11 +54,19 @@ JOIN account a ON a.id = d.account
 LEFT JOIN end_user u ON u.id = d.end_user
 WHERE d.token = {} AND d.widget_key = {}
 ON CONFLICT DO NOTHING
-RETURNING id, display, survey, locale""")
+RETURNING id, display, survey, locale, environment""")
 _ANSWER_INPUT = "i(idempotency_key, token, widget_key, score, answered_at)"
 _ANSWER_ROW = "({}::text, {}::text, {}::int, {}::int, {}::timestamptz)"
 # an answer the rules act on at once: a detractor; a promoter only once there is a comment
 RULES_ACT_ON_SCORE = DETRACTOR_MAX
+# The webhooks' `response.created` for each new answer, in the answer's statement (see
+# feedback.webhooks.events: written only while some endpoint is switched on, so with no
+# webhooks an answer pays one existence check on a table of a few rows, planned once per
+# statement). SQLite records it with `record_event` in the answer's transaction.
+_TOLD_CREATED = """
+    INSERT INTO webhook_event (type, object_id, environment, occurred_at)
+    SELECT 'response.created', CAST(id AS text), environment, answered_at FROM answer
+    WHERE EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)"""
 _ANSWERS = f"""
 answer AS (
     INSERT INTO response (idempotency_key, source, environment, end_user, account, score,
@@ -81,7 +89,7 @@ answer AS (
         OFFSET 0
     ) d
     ON CONFLICT DO NOTHING
-    RETURNING id, display, survey, locale, idempotency_key, answered_at, score
+    RETURNING id, display, survey, locale, idempotency_key, answered_at, score, environment
 ),
 marked AS (
     UPDATE display SET status = 'answered', answered_at = answer.answered_at
@@ -90,7 +98,8 @@ marked AS (
 queued AS (
     INSERT INTO rules_queue (response, due)
     SELECT id, answered_at FROM answer WHERE score <= {RULES_ACT_ON_SCORE}
-)
+),
+told AS ({_TOLD_CREATED})
 SELECT id, display, survey, locale, idempotency_key FROM answer"""  # noqa: S608 (constants)
 
 
@@ -134,16 +143,22 @@ _COMMENT_SQL = """
 UPDATE response SET comment = {}, commented_at = COALESCE(commented_at, {})
 WHERE display = (SELECT id FROM display WHERE token = {} AND widget_key = {} AND shown_at >= {})
   AND (commented_at IS NULL OR commented_at >= {})
-RETURNING id, score"""
+RETURNING id, score, environment, comment IS NOT NULL AS has_comment"""
 _COMMENT_QUEUED = f"""
 INSERT INTO rules_queue (response, due)
 SELECT id, {{}} FROM commented WHERE score <= {RULES_ACT_ON_SCORE} OR {is_promoter_sql()}
 ON CONFLICT (response) DO UPDATE SET due = excluded.due"""  # noqa: S608 (constants)
+# the webhooks' `response.commented` (a first comment or an edit, not one emptied), at the
+# time given
+_COMMENT_TOLD = """
+INSERT INTO webhook_event (type, object_id, environment, occurred_at)
+SELECT 'response.commented', CAST(id AS text), environment, {} FROM commented
+WHERE has_comment AND EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)"""
 COMMENT = Statement(
     _COMMENT_SQL,
-    # PostgreSQL: the comment and its place in the queue in one statement
-    postgres=f"WITH commented AS ({_COMMENT_SQL}), queued AS ({_COMMENT_QUEUED}) "  # noqa: S608
-    "SELECT id, score FROM commented",
+    # PostgreSQL: the comment, its place in the queue and its webhook event in one statement
+    postgres=f"WITH commented AS ({_COMMENT_SQL}), queued AS ({_COMMENT_QUEUED}), "  # noqa: S608
+    f"told AS ({_COMMENT_TOLD}) SELECT id, score FROM commented",
 )
 # The same client changing its score (a mis-tap corrected while the follow-up is open): the
 # last score stands, and the answer waits for the rules again whatever its new score, so
