@@ -15,6 +15,7 @@ from typing import Any
 from feedback.ctas import queries
 from feedback.outbox.enqueue import enqueue_thread_reply
 from feedback.webhooks.events import record_event as record_webhook_event
+from feedback.webhooks.events import record_events as record_webhook_events
 from feedback.webhooks.models import EventType
 
 # the actions that leave a reply under the CTA's card: what people (and the rules acting as
@@ -90,5 +91,10 @@ async def tell_webhooks(cta_id: int, action: str, now: datetime) -> None:
 
 async def tell_webhooks_of(events: Iterable[tuple[int, str]], now: datetime) -> None:
     """`tell_webhooks` for history rows written in bulk: (CTA id, action) each."""
-    for cta_id, action in events:
-        await tell_webhooks(cta_id, action, now)
+    await record_webhook_events(
+        (
+            (EventType.cta_created if action == "created" else EventType.cta_changed, cta_id)
+            for cta_id, action in events
+        ),
+        occurred_at=now,
+    )

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from feedback.ctas import queries
-from feedback.ctas.history import json_text, record_event
+from feedback.ctas.history import json_text, record_event, tell_webhooks_of
 from feedback.ctas.models import CtaStatus
 from feedback.ctas.rule_settings import cta_rules
 from feedback.db import as_utc_datetime, is_sqlite
@@ -187,6 +187,7 @@ async def raise_signal_groups(
             [signal.detail for _, signal, *_ in events],
             [json_text(signal.trigger) for _, signal, *_ in events],
         )
+        await tell_webhooks_of([(cta, action) for cta, _, action, _, _ in events], now)
     if notify:
         await enqueue_cta_messages(notify, now)
     # closed between the statements, or an account that is gone: the one-by-one way

@@ -4,7 +4,7 @@ fans it out to the endpoints later; see `dispatch`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from feedback.kernel.clock import utcnow
@@ -23,10 +23,25 @@ async def record_event(
 ) -> None:
     """Record that `event_type` happened to the object `object_id` (its id as the API names
     it), in the caller's transaction. Written only while some endpoint is switched on."""
-    await queries.RECORD_EVENT.run(
+    written = await queries.RECORD_EVENT.fetch(
         EventType(event_type).value, str(object_id), environment, occurred_at or utcnow()
     )
-    notify_deliverers()
+    if written:  # nothing to wake the deliverer for while no endpoint is on
+        notify_deliverers()
+
+
+async def record_events(
+    events: Iterable[tuple[EventType | str, str | int]],
+    environment: str = PRODUCTION,
+    occurred_at: datetime | None = None,
+) -> None:
+    """`record_event` for each (type, object id) of a change written in bulk, asking once
+    whether any endpoint is on instead of once per event."""
+    pending = list(events)
+    if not pending or not await queries.ANY_ACTIVE_ENDPOINT.fetch():
+        return
+    for event_type, object_id in pending:
+        await record_event(event_type, object_id, environment, occurred_at)
 
 
 def on_event(callback: Callable[[], None]) -> Callable[[], None]:

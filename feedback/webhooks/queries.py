@@ -19,7 +19,10 @@ from feedback.db import Statement
 RECORD_EVENT = Statement("""
 INSERT INTO webhook_event (type, object_id, environment, occurred_at)
 SELECT {}, {}, {}, {}
-WHERE EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)""")
+WHERE EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)
+RETURNING id""")
+# whether any endpoint is switched on (a writer of many events asks once)
+ANY_ACTIVE_ENDPOINT = Statement("SELECT 1 AS on FROM webhook_endpoint WHERE active LIMIT 1")
 
 # ------------------------------------------------------------------------------ dispatch
 

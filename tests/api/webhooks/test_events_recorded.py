@@ -9,8 +9,6 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from feedback.ctas.models import Cta
 from feedback.ctas.rules import drain_answer_rules
 from feedback.health.models import HealthSnapshot
@@ -113,12 +111,6 @@ async def test_nothing_is_recorded_while_no_endpoint_is_switched_on(client: Any)
     assert await recorded() == []
 
 
-@pytest.mark.xfail(
-    ENGINE == "postgres",
-    strict=True,
-    reason="the answer rules' batch on PostgreSQL (ctas/signals.py raise_signal_groups) writes "
-    "history in bulk and must call ctas.history.tell_webhooks_of: asked of its owner",
-)
 async def test_a_detractor_answers_cta_is_recorded_as_created_in_production(client: Any) -> None:
     await book()
     await an_endpoint()
