@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import collections
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -34,7 +33,8 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from scratch_database import run_in_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -331,32 +331,7 @@ def run() -> None:
     if args.worker:
         work(args.worker)
         return
-    dropped = None
-    if args.database_url.startswith("sqlite"):
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    else:
-        import asyncpg
-
-        name = f"feedback_bench_mail_{secrets.token_hex(3)}"
-
-        async def admin(sql: str) -> None:
-            connection = await asyncpg.connect(args.database_url)
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        url = urlsplit(args.database_url)._replace(path=f"/{name}").geturl()
-        dropped = (admin, name)
-    os.environ["FEEDBACK_DATABASE_URL"] = url
-    os.environ.setdefault("FEEDBACK_SECRET_KEY", "bench-secret-key-0123456789")
-    try:
-        code = asyncio.run(main(args))
-    finally:
-        if dropped is not None:
-            admin, name = dropped
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    code = run_in_scratch_database(args.database_url, "feedback_bench_mail", lambda: main(args))
     sys.exit(code)
 
 

@@ -22,15 +22,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from scratch_database import run_in_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -141,32 +140,7 @@ def run() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default="sqlite")
     args = parser.parse_args()
-    dropped = None
-    if args.database_url.startswith("sqlite"):
-        url = f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
-    else:
-        import asyncpg
-
-        name = f"feedback_bench_webhooks_{secrets.token_hex(3)}"
-
-        async def admin(sql: str) -> None:
-            connection = await asyncpg.connect(args.database_url)
-            try:
-                await connection.execute(sql)
-            finally:
-                await connection.close()
-
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-        url = urlsplit(args.database_url)._replace(path=f"/{name}").geturl()
-        dropped = (admin, name)
-    os.environ["FEEDBACK_DATABASE_URL"] = url
-    os.environ.setdefault("FEEDBACK_SECRET_KEY", "bench-secret-key-0123456789")
-    try:
-        code = asyncio.run(main(args))
-    finally:
-        if dropped is not None:
-            admin, name = dropped
-            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    code = run_in_scratch_database(args.database_url, "feedback_bench_webhooks", lambda: main(args))
     sys.exit(code)
 
 
