@@ -37,6 +37,8 @@ NOTICES = {
     "rotated": "New secret made: requests are signed with it from now on.",
     "deleted": "Endpoint deleted, with its delivery log.",
     "replayed": "Queued to be sent again, with the same body and event id.",
+    "replayed_dead": "Every dead delivery is queued to be sent again, each with its own body "
+    "and event id.",
 }
 EVENT_WORDS = {
     "response.created": "An answer is given (its score)",
@@ -194,6 +196,7 @@ class WebhookPages(StaffPages):
                 "status_tags": STATUS_TAGS,
                 "before": before,
                 "next_before": deliveries[-1]["id"] if more and deliveries else None,
+                "dead_total": await services.dead_deliveries(endpoint["id"]),
             },
         )
 
@@ -262,6 +265,13 @@ class WebhookPages(StaffPages):
     async def delete(self, principal: CurrentPrincipal, endpoint_id: FromPath[int]) -> Redirect:
         await services.delete_endpoint(endpoint_id, principal.actor, "web")
         return _done("/admin/webhooks", "deleted")
+
+    @post("/{endpoint_id:int}/deliveries/replay-dead", **access(Role.admin))
+    async def replay_dead(
+        self, principal: CurrentPrincipal, endpoint_id: FromPath[int]
+    ) -> Redirect:
+        await services.replay_dead(endpoint_id, principal.actor, "web")
+        return _done(f"/admin/webhooks/{endpoint_id}", "replayed_dead")
 
     @post("/{endpoint_id:int}/deliveries/{delivery_id:int}/replay", **access(Role.admin))
     async def replay(

@@ -18,7 +18,7 @@ from feedback.kernel.errors import Conflict, InputError, NotFound
 from feedback.settings import get_settings
 from feedback.surveys.identity_secrets import seal
 from feedback.webhooks.addresses import check_url
-from feedback.webhooks.delivery import replay_delivery
+from feedback.webhooks.delivery import replay_delivery, retry_endpoint
 from feedback.webhooks.models import (
     DeliveryStatus,
     EventType,
@@ -350,6 +350,30 @@ async def replay(
     if not await replay_delivery(delivery_id, now):
         raise Conflict.for_field("delivery", "only a dead or delivered delivery can be sent again")
     await audit(actor, source, "webhook.replay", str(endpoint_id), detail={"delivery": delivery_id})
+
+
+async def dead_deliveries(endpoint_id: int) -> int:
+    """How many of the endpoint's deliveries are dead (for "send them all again")."""
+    return int(
+        await WebhookDelivery.count().where(
+            WebhookDelivery.endpoint == endpoint_id,
+            WebhookDelivery.status == DeliveryStatus.dead.value,
+        )
+    )
+
+
+async def replay_dead(
+    endpoint_id: int, actor: str, source: str, now: datetime | None = None
+) -> int:
+    """Send every dead delivery of this endpoint again (after the receiver's outage is
+    over, say), each with its own body and event id: how many."""
+    await get_endpoint(endpoint_id)
+    queued = await retry_endpoint(endpoint_id, now or utcnow())
+    if queued:
+        await audit(
+            actor, source, "webhook.replay_dead", str(endpoint_id), detail={"queued": queued}
+        )
+    return queued
 
 
 async def endpoints_active() -> bool:

@@ -101,6 +101,19 @@ class WebhookController(Controller):
         return await services.list_deliveries(endpoint_id, status, limit, before)
 
     @post(
+        "/{endpoint_id:int}/deliveries/replay-dead",
+        summary="Send every dead delivery of the endpoint again",
+        status_code=202,
+        **access(Role.admin),
+    )
+    async def replay_dead(
+        self, principal: CurrentPrincipal, endpoint_id: FromPath[int]
+    ) -> Response[dict[str, Any]]:
+        """Each with the body and event id it had; `queued`: how many."""
+        queued = await services.replay_dead(endpoint_id, principal.actor, principal.source)
+        return Response({"queued": queued}, status_code=202)
+
+    @post(
         "/{endpoint_id:int}/deliveries/{delivery_id:int}/replay",
         summary="Send a dead or delivered delivery again (the same body and event id)",
         status_code=202,

@@ -273,3 +273,32 @@ async def test_a_dead_delivery_is_queued_again_and_a_pending_one_is_refused(clie
         f"/api/v1/webhooks/{other['id']}/deliveries/{dead}/replay", headers=headers
     )
     assert elsewhere.status_code == 404
+
+
+async def test_every_dead_delivery_of_one_endpoint_is_queued_again_at_once(client: Any) -> None:
+    """After a receiver's outage: one call sends every dead delivery of the endpoint again,
+    leaving the delivered ones, and other endpoints' dead ones, as they are."""
+    headers = await admin(client)
+    created = await register(client, headers)
+    other = await register(client, headers)
+    delivered, dead, dead_too = await deliveries_of(created["id"], ["delivered", "dead", "dead"])
+    (elsewhere,) = await deliveries_of(other["id"], ["dead"])
+    path = f"/api/v1/webhooks/{created['id']}/deliveries/replay-dead"
+    again = await client.post(path, headers=headers)
+    assert again.status_code == 202, again.text
+    assert again.json() == {"queued": 2}
+    statuses = {
+        row["id"]: row["status"]
+        for row in await WebhookDelivery.select(WebhookDelivery.id, WebhookDelivery.status)
+    }
+    assert statuses == {
+        delivered: "delivered",
+        dead: "pending",
+        dead_too: "pending",
+        elsewhere: "dead",
+    }
+    assert (await client.post(path, headers=headers)).json() == {"queued": 0}
+    entries = await AuditEntry.select(AuditEntry.action).where(
+        AuditEntry.action == "webhook.replay_dead"
+    )
+    assert len(entries) == 1

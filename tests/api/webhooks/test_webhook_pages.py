@@ -79,6 +79,26 @@ async def test_send_again_queues_a_dead_delivery(client: Any) -> None:
     assert row[0]["status"] == "pending"
 
 
+async def test_the_dead_ones_are_sent_again_from_the_page(client: Any) -> None:
+    await signed_in_admin(client)
+    endpoint, _ = await registered(client)
+    await deliveries_of(endpoint, ["dead", "dead", "delivered"])
+    page = await client.get(f"/admin/webhooks/{endpoint}")
+    assert "2 deliveries are dead." in page.text
+    answer = await form_post(
+        client,
+        f"/admin/webhooks/{endpoint}/deliveries/replay-dead",
+        {},
+        f"/admin/webhooks/{endpoint}",
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/admin/webhooks/{endpoint}?done=replayed_dead"
+    statuses = [r["status"] for r in await WebhookDelivery.select(WebhookDelivery.status)]
+    assert sorted(statuses) == ["delivered", "pending", "pending"]
+    after = await client.get(f"/admin/webhooks/{endpoint}?done=replayed_dead")
+    assert "Every dead delivery is queued" in after.text and "are dead." not in after.text
+
+
 async def test_settings_switch_rotate_and_delete(client: Any) -> None:
     await signed_in_admin(client)
     endpoint, _ = await registered(client)
