@@ -73,6 +73,11 @@ class Account(Table, tablename="account"):
     renewal_date = Date(null=True, default=None, index=True)
     status = Varchar(length=20, default=AccountStatus.active.value, choices=AccountStatus)
     traits = JSONB(default={})
+    # where the account was first seen: production for imports, the API and production
+    # widget keys; staging or development when a test key's call created it (a production
+    # key, an import or the API later makes it production). Production views leave the others
+    # out, so test traffic adds no accounts to the real numbers.
+    environment = Varchar(length=20, default="production")
     # the end of what the source observed of this account (an export's cut-off, a study's
     # last month): survival analysis censors a churn-free account here rather than at the
     # time of the request; None means observed until now
