@@ -436,6 +436,7 @@ async def load_demo(today: date | None = None, now: datetime | None = None) -> l
         )
     lines.append(await load_demo_team())
     lines.append(await load_demo_survey())
+    lines.append(await load_demo_staging(now))
     lines.append(await load_demo_health(today))
     lines.append(await load_demo_programs())
     lines.append(await load_demo_ctas(now, after_response=newest["id"] if newest else 0))
@@ -564,6 +565,71 @@ async def load_demo_survey() -> str:
         key=DEMO_WIDGET_KEY, name="Demo host page", environment="development", allowed_origins=["*"]
     ).save()
     return "demo survey created: open /demo/host to see the widget"
+
+
+STAGING_WIDGET_KEY = "wk_stage_demo"
+# what the QA team typed while trying the survey on the staging app: answers that must never
+# count in production (they show under environment=staging)
+STAGING_ANSWERS = [
+    (2, "QA: testing the detractor follow-up, please ignore"),
+    (10, "QA: promoter path with the review link"),
+    (0, "Test test test"),
+    (7, ""),
+    (4, "QA run 2: comment box keeps the text after an error"),
+    (9, "Looks fine on the staging build"),
+    (1, "QA: checking that staging raises no CTA"),
+    (8, ""),
+]
+
+
+async def load_demo_staging(now: datetime) -> str:
+    """A staging key and the answers the QA team gave through it while trying the survey:
+    they appear under `environment=staging` and never in the production numbers, CTAs or
+    webhooks (docs/environments.md)."""
+    from feedback.accounts.models import Account
+    from feedback.responses.models import Response
+    from feedback.surveys.models import WidgetKey
+
+    if await WidgetKey.exists().where(WidgetKey.key == STAGING_WIDGET_KEY):
+        return "staging key and test answers: already present"
+    await WidgetKey(
+        key=STAGING_WIDGET_KEY,
+        name="Staging app",
+        environment="staging",
+        allowed_origins=["https://staging.acme-hr.example"],
+        identity="browser",
+    ).save()
+    accounts = await (
+        Account.select(
+            Account.id, Account.plan, Account.industry, Account.company_size, Account.csm
+        )
+        .order_by(Account.external_id)
+        .limit(len(STAGING_ANSWERS))
+    )
+    rows = [
+        Response(
+            idempotency_key=f"demo-staging:{n}",
+            source="widget",
+            environment="staging",
+            account=account["id"],
+            score=score,
+            comment=comment or None,
+            commented_at=(now - timedelta(days=2 * n + 1)) if comment else None,
+            answered_at=now - timedelta(days=2 * n + 1),
+            locale="en",
+            role="qa",
+            plan=account["plan"],
+            industry=account["industry"],
+            company_size=account["company_size"],
+            csm=account["csm"],
+        )
+        for n, ((score, comment), account) in enumerate(
+            zip(STAGING_ANSWERS, accounts, strict=False)
+        )
+    ]
+    if rows:
+        await Response.insert(*rows)
+    return f"staging key {STAGING_WIDGET_KEY} and {len(rows)} QA answers (environment=staging)"
 
 
 # ---------------------------------------------------------------- the team's work so far

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from feedback.accounts.models import CSM, Account
 from feedback.auth.models import AuditEntry, StaffUser
 from feedback.ctas.models import Cta
 from feedback.demo import DEMO_HOST_ACCOUNT, load_demo
+from feedback.kernel.principal import Role
 from feedback.pools.models import Pool, PoolMember
 from feedback.responses.models import Response
+from tests.support.factories import bearer, token
 
 TODAY = date(2026, 12, 6)  # a Sunday
 NOW = datetime(2026, 12, 6, 9, tzinfo=UTC)
@@ -108,3 +111,19 @@ async def test_loading_twice_changes_nothing_and_a_later_day_adds_only_the_new_a
         < datetime(2026, 12, 9, tzinfo=UTC)
         for r in added
     )
+
+
+async def test_the_qa_teams_staging_answers_stay_out_of_production(client: Any) -> None:
+    """The demo's staging key and its test answers show under environment=staging, raise no
+    CTA and never count in the production report."""
+    await load_demo(TODAY, NOW)
+    staging = await Response.select(Response.id).where(Response.environment == "staging")
+    assert len(staging) == 8
+    headers = bearer(await token(Role.analyst))
+    everything = await Response.count()
+    production = (await client.get("/api/v1/reports/nps", headers=headers)).json()
+    tested = (await client.get("/api/v1/reports/nps?environment=staging", headers=headers)).json()
+    assert production["groups"][0]["responses"] == everything - 8
+    assert tested["groups"][0]["responses"] == 8
+    raised = await Cta.select(Cta.trigger).where(Cta.type == "risk")
+    assert not any("QA" in str(c["trigger"]) or "Test test" in str(c["trigger"]) for c in raised)
