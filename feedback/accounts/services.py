@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -11,10 +12,14 @@ import msgspec
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, EndUser
 from feedback.db import fetch
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import Forbidden, NotFound
 from feedback.kernel.principal import Principal
 from feedback.pools.audience import pool_for_account
 from feedback.pools.models import PoolMember
+
+# accounts promoted per statement (an import names many at once)
+PROMOTE_CHUNK = 500
 
 
 async def apply_due_churn() -> int:
@@ -32,6 +37,18 @@ async def apply_due_churn() -> int:
         .returning(Account.id)
     )
     return len(changed)
+
+
+async def promote_to_production(account_ids: Iterable[int]) -> None:
+    """Make accounts first seen through staging or development keys production: a
+    production widget key, an import or the API named them, so they are real customers. Only
+    the rows still elsewhere are written (one statement; nothing for production ones)."""
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), PROMOTE_CHUNK):
+        await Account.update({Account.environment: PRODUCTION}).where(
+            Account.id.is_in(ids[start : start + PROMOTE_CHUNK])
+            & (Account.environment != PRODUCTION)
+        )
 
 
 # An account's answers given on keys other than production, per environment: environment,
@@ -68,6 +85,9 @@ class AccountView(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     arr: str | None  # exact, in currency units: "1234.50"
+    # production, or staging/development for an account seen only through such keys: left
+    # out of every production list and count (docs/environments.md)
+    environment: str = PRODUCTION
 
 
 class EndUserView(msgspec.Struct, kw_only=True):
@@ -114,6 +134,7 @@ ACCOUNT_FIELDS = (
     Account.traits,
     Account.created_at,
     Account.updated_at,
+    Account.environment,
 )
 
 
@@ -136,6 +157,7 @@ def account_view(row: dict[str, Any]) -> AccountView:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         arr=None if cents is None else f"{cents // 100}.{cents % 100:02d}",
+        environment=row.get("environment") or PRODUCTION,
     )
 
 
@@ -148,7 +170,12 @@ async def list_accounts(
     limit: int = 100,
     offset: int = 0,
 ) -> list[AccountView]:
-    query = Account.select(*ACCOUNT_FIELDS).output(load_json=True)
+    # accounts seen only through staging or development keys are no customers of the book
+    query = (
+        Account.select(*ACCOUNT_FIELDS)
+        .where(Account.environment == PRODUCTION)
+        .output(load_json=True)
+    )
     if not principal.can_see_csm(None):
         query = query.where(Account.csm == principal.csm_id)
     if csm_email:

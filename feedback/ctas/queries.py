@@ -258,7 +258,8 @@ RETURNING id""")
 
 # ------------------------------------------------------------------ the time-driven rules
 
-# Live accounts renewing in a window, with their production answers since a moment: id,
+# Live production accounts renewing in a window, with their production answers since a
+# moment: id,
 # renewal_date, responses, promoters, detractors (0 without answers). Parameters: since, the
 # window's first day, its last. Indexes: account_renewal_date, response_account_answered_at.
 RENEWING_ACCOUNTS = Statement(
@@ -270,14 +271,14 @@ SELECT a.id, a.renewal_date,
 FROM account a
 LEFT JOIN response r ON r.account = a.id AND r.answered_at >= {{}}
     AND r.environment = 'production'
-WHERE a.status <> 'churned' AND a.renewal_date IS NOT NULL
+WHERE a.status <> 'churned' AND a.environment = 'production' AND a.renewal_date IS NOT NULL
   AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}
 GROUP BY a.id, a.renewal_date
 ORDER BY a.id"""  # noqa: S608 - the interpolated pieces are feedback.kernel.nps's fragments
 )
 
-# Live accounts and their latest moments: id, last_answer (production: a test on a staging
-# key is no sign of life), last_seen (of their users), created_at
+# Live production accounts and their latest moments: id, last_answer (production: a test on
+# a staging key is no sign of life), last_seen (of their users), created_at
 # (response_account_answered_at, end_user_account).
 ACCOUNT_ACTIVITY = Statement("""
 SELECT a.id,
@@ -286,14 +287,18 @@ SELECT a.id,
        (SELECT MAX(u.last_seen_at) FROM end_user u WHERE u.account = a.id) AS last_seen,
        a.created_at
 FROM account a
-WHERE a.status <> 'churned'""")
+WHERE a.status <> 'churned' AND a.environment = 'production'""")
 
 
 def live_accounts_sql(accounts: int) -> str:
     """`id, arr_cents` of those of `accounts` accounts (their ids are the parameters) that
-    have not churned (the health-alert rule's candidates). Primary key."""
+    have not churned and are production's (the health-alert rule's candidates). Primary
+    key."""
     marks = ", ".join("{}" for _ in range(accounts))
-    return f"SELECT id, arr_cents FROM account WHERE status <> 'churned' AND id IN ({marks})"  # noqa: S608
+    return (
+        "SELECT id, arr_cents FROM account "  # noqa: S608
+        f"WHERE status <> 'churned' AND environment = 'production' AND id IN ({marks})"
+    )
 
 
 # ------------------------------------------------------------------ pooled specialists

@@ -17,7 +17,8 @@ from feedback.kernel.nps import detractor_count_sql, promoter_count_sql
 
 # ------------------------------------------------------------------------- the snapshot
 
-# Per live account on the day (created before its end, no churn in effect yet), ordered by
+# Per live production account on the day (created before its end, no churn in effect yet;
+# not one seen only through staging or development keys), ordered by
 # id: id, csm, arr_cents, and over the response window (production answers only: health is
 # a state of real accounts) responses, promoters, detractors,
 # respondents and the same counts since the window's middle (recent_n, recent_p,
@@ -45,7 +46,7 @@ LEFT JOIN (
 LEFT JOIN (
     SELECT account, COUNT(*) AS users FROM end_user WHERE created_at < {{}} GROUP BY account
 ) u ON u.account = a.id
-WHERE a.created_at < {{}}
+WHERE a.created_at < {{}} AND a.environment = 'production'
   AND NOT EXISTS (
       SELECT 1 FROM churn_event ce
       WHERE ce.account = a.id AND COALESCE(ce.effective_at, ce.noticed_at) < {{}}
@@ -248,10 +249,11 @@ WHERE {scope}
 
 
 def retention_accounts_sql(csm: bool) -> str:
-    """Every account (a CSM's own with `csm`: the CSM's id is the parameter): id,
-    created_at, arr_cents and the first churn in effect, `churned_at` (churn_event's
+    """Every production account (a CSM's own with `csm`: the CSM's id is the parameter):
+    id, created_at, arr_cents and the first churn in effect, `churned_at` (churn_event's
     account index)."""
-    return _RETENTION_ACCOUNTS.format(scope="a.csm = {}" if csm else "1 = 1")
+    scope = "a.csm = {}" if csm else "1 = 1"
+    return _RETENTION_ACCOUNTS.format(scope=f"{scope} AND a.environment = 'production'")
 
 
 # Each account's ARR (account, arr_cents) on its latest snapshot in (oldest, day].

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 from feedback.accounts.models import Account, EndUser
+from feedback.accounts.services import promote_to_production
 from feedback.auth.services import audit
 from feedback.db import json_object, refresh_planner_statistics, write_transaction
 from feedback.imports.kinds import MAX_COMMENT_CHARS, identifier
@@ -640,6 +641,8 @@ async def _write(resolved: Resolved, tool: str, result: MoveResult) -> None:
         if ident not in existing_accounts
     ]
     await upsert(Account, new_accounts, Account.external_id, [])
+    # an account first seen through a test key is a real customer once its people move in
+    await promote_to_production(row["id"] for row in existing_accounts.values())
     result.parts["accounts"] = {"created": len(new_accounts)}
     accounts = await lookup(
         Account.external_id,

@@ -14,7 +14,7 @@ from piccolo.columns import Column as DbColumn
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, ChurnKind, EndUser
-from feedback.accounts.services import apply_due_churn
+from feedback.accounts.services import apply_due_churn, promote_to_production
 from feedback.auth.services import audit
 from feedback.db import (
     INSERT_CHUNK_ROWS,
@@ -25,6 +25,7 @@ from feedback.db import (
 from feedback.imports.kinds import KINDS, ParsedRows, parse_rows
 from feedback.imports.parsing import FileError, RowError, SourceRow, company_size_band
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.responses.models import Response
 from feedback.surveys.identify import forget_accounts
 
@@ -388,6 +389,8 @@ class Importer:
                 "renewal_date": v.get("renewal_date"),
                 "status": v.get("status") or AccountStatus.active.value,
                 "traits": _merge_traits(existing_traits.get(v["_key"]), v.get("traits")),
+                # an account first seen through a test key is a real customer once imported
+                "environment": PRODUCTION,
                 "updated_at": now,
             }
             if v.get("created_at") is not None:
@@ -396,7 +399,7 @@ class Importer:
                 record["observed_until"] = v.get("observed_until")
             records.append(record)
         column_for = {"arr": "arr_cents", "csm_email": "csm"}
-        update = ["name", "updated_at"] + [
+        update = ["name", "environment", "updated_at"] + [
             column_for.get(c, c) for c in parsed.columns if c not in ("external_id", "name")
         ]
         if "employee_count" in present and "company_size" not in present:
@@ -442,6 +445,7 @@ class Importer:
             update.append("traits")
         records = await self._drop_unchanged(EndUser.external_id, records, update, result)
         await upsert(EndUser, records, EndUser.external_id, update)
+        await promote_to_production(accounts[v["account_id"]]["id"] for _, v in rows)
 
     async def _write_churn(self, parsed: ParsedRows, result: ImportResult) -> None:
         accounts = await self._account_rows(parsed, result)
@@ -533,6 +537,7 @@ class Importer:
                 }
             )
         await upsert(Response, records, Response.idempotency_key, [])
+        await promote_to_production(accounts[v["account_id"]]["id"] for _, v in rows)
 
     async def _drop_unchanged(
         self,

@@ -19,14 +19,15 @@ from feedback.db import Statement
 # industry, company_size, account_status, plus what identifies the trigger
 _FACTS = """a.id AS account_id, a.plan, a.industry, a.company_size, a.status AS account_status"""
 
-# Users with an email address stored in a window who are new: first seen (or, never seen,
-# stored) since a moment, so an import of long-standing users enrols nobody while a user
-# added later to an old account is new all the same: end_user_id, role, created_at, the
-# facts (end_user_created_at: new users are few). Parameters: first seen since, since, until.
+# Users of production accounts with an email address stored in a window who are new: first
+# seen (or, never seen, stored) since a moment, so an import of long-standing users enrols
+# nobody while a user added later to an old account is new all the same: end_user_id, role,
+# created_at, the facts (end_user_created_at: new users are few). Parameters: first seen
+# since, since, until.
 USERS_ADDED = Statement(
     """
 SELECT u.id AS end_user_id, u.role, u.created_at, @facts
-FROM end_user u JOIN account a ON a.id = u.account
+FROM end_user u JOIN account a ON a.id = u.account AND a.environment = 'production'
 WHERE COALESCE(u.first_seen_at, u.created_at) > {}
   AND u.created_at > {} AND u.created_at <= {} AND u.email IS NOT NULL AND u.email <> ''
 ORDER BY u.created_at, u.id""".replace("@facts", _FACTS)
@@ -57,19 +58,21 @@ WHERE r.answered_at > {} AND r.commented_at > {} AND r.commented_at <= {} AND r.
 ORDER BY r.id""".replace("@facts", _FACTS)
 )
 
-# Accounts created (or imported) in a window: the facts. Parameters: since, until.
+# Production accounts created (or imported) in a window: the facts. Parameters: since, until.
 ACCOUNTS_CREATED = Statement(
     """
-SELECT @facts FROM account a WHERE a.created_at > {} AND a.created_at <= {}
+SELECT @facts FROM account a
+WHERE a.created_at > {} AND a.created_at <= {} AND a.environment = 'production'
 ORDER BY a.id""".replace("@facts", _FACTS)
 )
 
-# Accounts not churned renewing from a day to a day: renewal_date and the facts
+# Production accounts not churned renewing from a day to a day: renewal_date and the facts
 # (account_renewal_date). Parameters: from, to.
 RENEWALS_BETWEEN = Statement(
     """
 SELECT a.renewal_date, @facts FROM account a
 WHERE a.renewal_date >= {} AND a.renewal_date <= {} AND a.status <> 'churned'
+  AND a.environment = 'production'
 ORDER BY a.id""".replace("@facts", _FACTS)
 )
 

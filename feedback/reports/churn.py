@@ -128,6 +128,8 @@ async def churn_account_rows(
         date_to=date_to is not None,
         csm=by_csm,
         segment=segment[0] if segment else None,
+        # another environment's view classifies every account by that environment's answers
+        production=environment == PRODUCTION,
     )
     args = [
         *(segment[1] if segment else ()),

@@ -423,9 +423,15 @@ WHERE {account_filter}
 
 
 def churn_accounts_sql(
-    *, date_from: bool, date_to: bool, csm: bool, segment: str | None = None
+    *,
+    date_from: bool,
+    date_to: bool,
+    csm: bool,
+    segment: str | None = None,
+    production: bool = True,
 ) -> str:
-    """Every account (a CSM's own with `csm`) with its id, created_at, observed_until,
+    """Every account (a CSM's own with `csm`; with `production`, leaving out those seen only
+    through staging or development keys) with its id, created_at, observed_until,
     `segment` (the value of the `segment` expression over account a, csm c (the account's
     CSM) and csm m (that CSM's manager), one of CHURN_SEGMENTS or `account_trait_sql`;
     NULL without one), responses, promoters, passives, detractors, mean_score, first_answer
@@ -449,7 +455,8 @@ def churn_accounts_sql(
         detractors=_DETRACTORS,
         environment=ENVIRONMENT_IS,
         response_filter=response_filter,
-        account_filter="a.csm = {}" if csm else "1 = 1",
+        account_filter=("a.csm = {}" if csm else "1 = 1")
+        + (" AND a.environment = 'production'" if production else ""),
     )
 
 

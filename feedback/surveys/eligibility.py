@@ -21,6 +21,7 @@ import msgspec
 from feedback.db import Row, is_sqlite, write_transaction
 from feedback.kernel.cache import remember_to_forget
 from feedback.kernel.clock import utcnow
+from feedback.kernel.environments import PRODUCTION
 from feedback.surveys import queries
 from feedback.surveys.cadence import Decision, UserHistory, cycle_at, decide
 from feedback.surveys.identify import (
@@ -28,6 +29,7 @@ from feedback.surveys.identify import (
     Visitor,
     identify,
     known_accounts,
+    promote_if_production,
     split_traits,
 )
 from feedback.surveys.keys import KeyInfo
@@ -165,8 +167,15 @@ async def check_eligibility(
         if account is None:
             found = await queries.IDENTIFY.first(user_id, account_id)
             if found is not None:
-                account = (found["account_pk"], found["account_plan"])
+                account = (found["account_pk"], found["account_plan"], found["account_environment"])
                 known_accounts.put(account_id, account)
+        if account is not None and account[2] != PRODUCTION and key.environment == PRODUCTION:
+            # first seen through a test key, named now through a production one
+            await promote_if_production(key.environment, account[0], account[2])
+            account = (account[0], account[1], PRODUCTION)
+            known_accounts.put(account_id, account)
+            if found is not None:
+                found["account_environment"] = PRODUCTION
         if account is not None and (found is None or found["id"] is None):
             outcome, found = await _visit(key, user_id, account_id, account, traits, url, now)
     if outcome is None:
@@ -182,7 +191,7 @@ async def _visit(
     key: KeyInfo,
     user_id: str,
     account_id: str,
-    account: tuple[int, str | None],
+    account: tuple[int, str | None, str],
     traits: dict[str, Any],
     url: str | None,
     now: datetime,
@@ -191,7 +200,7 @@ async def _visit(
     the user were new (nothing to read for them), then the statement creates them (and their
     display) only if they are. Returns the outcome for a new user, or None and the user's
     `queries.IDENTIFY` row to go on with the general way (None there: read it again)."""
-    account_pk, plan = account
+    account_pk, plan, _ = account
     user_fields, _, free = split_traits(traits)
     role, email, locale = (user_fields.get(f) for f in ("role", "email", "locale"))
     user = Visitor(
@@ -248,7 +257,9 @@ async def _visit(
     if row is None:  # the account is gone (or renamed): the general way sees to it
         known_accounts.discard(account_id)
         return None, None
-    known_accounts.put(account_id, (row["account_pk"], row["account_plan"]))
+    known_accounts.put(
+        account_id, (row["account_pk"], row["account_plan"], row["account_environment"])
+    )
     if row["created"] is None:  # an existing user, or one created meanwhile (None: read again)
         return None, (row if row["id"] is not None else None)
     if schedule is not None and token is not None:
@@ -269,7 +280,7 @@ async def _check(
     trust: IdentityMode = IdentityMode.browser,
 ) -> Outcome:
     async with write_transaction():
-        user = await identify(user_id, account_id, traits, now, found, trust)
+        user = await identify(user_id, account_id, traits, now, found, trust, key.environment)
         schedules = await _targeted(key, user, url, now)
         if not schedules:
             return Outcome(False, latest_check)

@@ -9,8 +9,10 @@ from typing import Any, TypedDict
 import msgspec
 
 from feedback.accounts.models import Account, EndUser
+from feedback.accounts.services import promote_to_production
 from feedback.db import Row, as_utc_datetime, json_object
 from feedback.kernel.cache import CONFIG_TTL_SECONDS, TTLCache
+from feedback.kernel.environments import PRODUCTION
 from feedback.kernel.errors import Forbidden
 from feedback.surveys import queries
 from feedback.surveys.models import IdentityMode
@@ -20,11 +22,13 @@ LAST_SEEN_RESOLUTION = timedelta(hours=1)
 USER_FIELDS = ("role", "locale", "email")
 ACCOUNT_FIELDS = ("plan", "industry")
 
-# account external id -> (primary key, plan): a check for a user of a known account is then
-# one statement, whether the user is new or not (`eligibility`). The plan is what targeting
-# reads; like the rest of the configuration, a change reaches other processes within 10 s.
+# account external id -> (primary key, plan, environment): a check for a user of a known
+# account is then one statement, whether the user is new or not (`eligibility`). The plan is
+# what targeting reads, the environment whether a production key must promote the account
+# (`promote_if_production`); like the rest of the configuration, a change reaches other
+# processes within 10 s.
 KNOWN_ACCOUNTS_MAX = 100_000
-known_accounts: TTLCache[tuple[int, str | None]] = TTLCache(
+known_accounts: TTLCache[tuple[int, str | None, str]] = TTLCache(
     CONFIG_TTL_SECONDS, max_entries=KNOWN_ACCOUNTS_MAX
 )
 
@@ -66,6 +70,19 @@ def forget_accounts() -> None:
     known_accounts.clear()
 
 
+async def promote_if_production(
+    key_environment: str, account_pk: int, account_environment: str | None
+) -> str:
+    """The account's environment once a key of `key_environment` has named it: an account
+    first seen through a staging or development key becomes production when a production
+    key names it (one write, only then: a production account costs nothing more), and a test
+    key leaves a production account as it is."""
+    if key_environment != PRODUCTION or account_environment in (None, PRODUCTION):
+        return account_environment or PRODUCTION
+    await promote_to_production([account_pk])
+    return PRODUCTION
+
+
 def split_traits(traits: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """Widget traits -> (user fields, account fields, free-form user traits)."""
     user: dict[str, Any] = {}
@@ -91,10 +108,13 @@ async def identify(
     now: datetime,
     found: Row | None = None,
     trust: IdentityMode = IdentityMode.browser,
+    environment: str = PRODUCTION,
 ) -> IdentifiedUser:
     """Create or refresh the user and their account, in plain SQL (this runs on every check);
     the widget never overwrites CRM data on an existing account (only fills a new one).
     `found` is this user's `queries.IDENTIFY` row when the caller has just read it.
+    `environment` is the widget key's: an account it creates is of that environment, and a
+    production key makes an account first seen through a test key production.
 
     With `trust` at `user_hash` only the user id is proven: the user must exist already (from
     an import or an earlier signed call), the account must be theirs, and their traits are
@@ -115,11 +135,16 @@ async def identify(
                 name=account_fields.get("name") or account_id,
                 plan=account_fields.get("plan"),
                 industry=account_fields.get("industry"),
+                environment=environment,
             )
         ).on_conflict(target=Account.external_id, action="DO NOTHING")
         found = await queries.IDENTIFY.first(user_id, account_id)
         assert found is not None
     account_pk: int = found["account_pk"]
+    # (a simultaneous test-key call may have created the account a moment before this one)
+    found["account_environment"] = await promote_if_production(
+        environment, account_pk, found.get("account_environment")
+    )
     plan: str | None = found["account_plan"]
     is_new = found["id"] is None
     if is_new and trust is IdentityMode.user_hash:

@@ -7,9 +7,10 @@ from feedback.db import Statement
 from feedback.db.batches import ROW_BATCHES
 
 # the account and the user in one round trip (the user columns are NULL for a new user);
-# last_answered_at counts imported answers too (response rows of any source)
+# last_answered_at counts imported answers too (response rows of any source); the account's
+# environment says whether a production key must promote it (`identify`)
 IDENTIFY = Statement("""
-SELECT a.id AS account_pk, a.plan AS account_plan,
+SELECT a.id AS account_pk, a.plan AS account_plan, a.environment AS account_environment,
        u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
        u.role, u.locale, u.email, u.asked_elsewhere_at,
        (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
@@ -89,7 +90,8 @@ found AS (
     FROM input i JOIN end_user u ON u.external_id = i.user_id
 ),
 account AS (
-    SELECT i.n, a.id AS account_pk, a.plan AS account_plan
+    SELECT i.n, a.id AS account_pk, a.plan AS account_plan,
+           a.environment AS account_environment
     FROM input i JOIN account a ON a.id = i.account_pk AND a.external_id = i.account_id
 ),
 new_user AS (
@@ -118,7 +120,8 @@ shown AS (
     WHERE i.show
     RETURNING id
 )
-SELECT i.n, account.account_pk, account.account_plan, created.id AS created, found.id,
+SELECT i.n, account.account_pk, account.account_plan, account.account_environment,
+       created.id AS created, found.id,
        found.account, found.traits, found.first_seen_at, found.last_seen_at,
        found.last_display_at, found.role, found.locale, found.email, found.last_answered_at,
        found.asked_elsewhere_at

@@ -5,7 +5,8 @@ each takes how many CSM ids scope it (None: everyone) and returns SQL text with 
 A scope of CSMs reads the CTAs they own, or of their accounts when nobody owns them
 (`cta_scope`), and the answers, health and renewals of their accounts (`account_scope`).
 Answers are production answers only: a test on a staging or development key is neither a
-new detractor, nor a renewal's NPS, nor a sign of life (docs/environments.md).
+new detractor, nor a renewal's NPS, nor a sign of life; and an account seen only through
+such keys is neither renewing nor going dark (docs/environments.md).
 Indexes: `cta_owner_status` (owner, status), `cta_account`, `cta.status`, `cta_one_open`
 (account, type, reason where not closed), `account.csm`, `account_renewal_date`,
 `response.answered_at`, `response_account_answered_at` (account, answered_at),
@@ -147,9 +148,10 @@ ORDER BY CASE WHEN {into_red} THEN 0 ELSE 1 END, s.score - p.score, a.external_i
 
 
 def renewals_sql(csms: int | None) -> str:
-    """Live accounts in scope renewing in a window, the soonest first, with their production
-    answers in [since, until) (counted for the listed accounts only): id, external_id, name,
-    arr_cents, currency, renewal_date, csm_name, responses, promoters, detractors.
+    """Live production accounts in scope renewing in a window, the soonest first, with their
+    production answers in [since, until) (counted for the listed accounts only): id,
+    external_id, name, arr_cents, currency, renewal_date, csm_name, responses, promoters,
+    detractors.
     Parameters: the window's first day, its last, the scope's, the limit, the offset,
     since, until (account_renewal_date, response_account_answered_at)."""
     return f"""
@@ -161,7 +163,8 @@ SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, a.renewal_date,
 FROM (
     SELECT a.id, a.external_id, a.name, a.arr_cents, a.currency, a.renewal_date, a.csm
     FROM account a
-    WHERE a.status <> 'churned' AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}
+    WHERE a.status <> 'churned' AND a.environment = 'production'
+      AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}
     {account_scope(csms)}
     ORDER BY a.renewal_date, a.id
     LIMIT {{}} OFFSET {{}}
@@ -178,16 +181,18 @@ def renewal_count_sql(csms: int | None) -> str:
     scope's (account_renewal_date)."""
     return (
         "SELECT COUNT(*) AS n FROM account a WHERE a.status <> 'churned' "  # noqa: S608
+        "AND a.environment = 'production' "
         f"AND a.renewal_date >= {{}} AND a.renewal_date <= {{}}{account_scope(csms)}"
     )
 
 
 def _dark_where(csms: int | None) -> str:
-    """Live accounts `a` in scope made before a moment with no production answer and no user
-    seen since (the going-dark rule's definition, feedback/ctas/rules.py). Parameters: the
-    moment three times, the scope's (response_account_answered_at, end_user_account)."""
+    """Live production accounts `a` in scope made before a moment with no production answer
+    and no user seen since (the going-dark rule's definition, feedback/ctas/rules.py).
+    Parameters: the moment three times, the scope's (response_account_answered_at,
+    end_user_account)."""
     return f"""
-WHERE a.status <> 'churned' AND a.created_at < {{}}
+WHERE a.status <> 'churned' AND a.environment = 'production' AND a.created_at < {{}}
   AND NOT EXISTS (SELECT 1 FROM response r WHERE r.account = a.id AND r.answered_at >= {{}}
                   AND r.environment = 'production')
   AND NOT EXISTS (SELECT 1 FROM end_user u WHERE u.account = a.id AND u.last_seen_at >= {{}})

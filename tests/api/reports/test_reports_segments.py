@@ -30,7 +30,9 @@ async def test_plans_are_compared_with_the_rest_at_account_level(
     assert set(segments) == {"free", "paid", "premium"}
     assert all(s["method"] == "cluster-robust (accounts)" for s in segments.values())
     # the same comparison computed here from the rows themselves
-    rows = await Response.select(Response.plan, Response.account, Response.score)
+    rows = await Response.select(Response.plan, Response.account, Response.score).where(
+        Response.environment == "production"
+    )
     cells: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         slot = 0 if row["score"] >= 9 else 1 if row["score"] >= 7 else 2
@@ -76,7 +78,9 @@ async def test_managers_are_compared_at_account_level(client: Any, analyst: dict
     segments = {s["key"]: s for s in answer.json()["segments"]}
     csms = await CSM.select(CSM.id, CSM.manager.email.as_alias("manager_email"))
     manager_of = {c["id"]: c["manager_email"] for c in csms}
-    rows = await Response.select(Response.csm, Response.account, Response.score)
+    rows = await Response.select(Response.csm, Response.account, Response.score).where(
+        Response.environment == "production"
+    )
     cells = per_account(rows, lambda r: manager_of.get(r["csm"]))
     managers = {m for m, _ in cells if m is not None}
     assert set(segments) == managers == {"maria.lead@example.com", "kenji.lead@example.com"}
@@ -94,7 +98,9 @@ async def test_traits_are_compared_with_each_accounts_answers_as_one_cluster(
     client: Any, analyst: dict[str, str]
 ) -> None:
     # an account-level trait (by account) and a user-level one (by role) in the snapshots
-    rows = await Response.select(Response.id, Response.account, Response.role, Response.score)
+    rows = await Response.select(
+        Response.id, Response.account, Response.role, Response.score
+    ).where(Response.environment == "production")
     region = {r["account"]: "emea" if r["account"] % 3 else "amer" for r in rows}
     for account_region in ("emea", "amer"):
         for role in {r["role"] for r in rows}:

@@ -37,7 +37,9 @@ def slot(score: int) -> int:
 
 async def counts_by(key_of: Any) -> dict[tuple[Any, str], list[int]]:
     """(segment, quarter) -> [promoters, passives, detractors], from the answers themselves."""
-    rows = await Response.select(Response.plan, Response.csm, Response.answered_at, Response.score)
+    rows = await Response.select(
+        Response.plan, Response.csm, Response.answered_at, Response.score
+    ).where(Response.environment == "production")  # what the reports count
     cells: dict[tuple[Any, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         cells[(key_of(row), quarter(row["answered_at"]))][slot(row["score"])] += 1
