@@ -98,7 +98,7 @@ async def serve_loops(settings: Settings) -> AsyncIterator[None]:
 def webhooks_in_serve(settings: Settings) -> bool:
     """Whether `feedback serve` delivers webhooks (yes unless FEEDBACK_WEBHOOK_DELIVERY=worker).
     Cheap while no endpoint is registered: one indexed query every two seconds."""
-    return bool(getattr(settings.webhooks, "deliver_in_serve", True))
+    return settings.webhooks.deliver_in_serve
 
 
 def periodic_jobs(settings: Settings) -> Loop:

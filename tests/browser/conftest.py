@@ -81,8 +81,13 @@ def service(schema: None) -> Iterator[str]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # this service outlives the browser tests and shares their database: its answer
-            # rule runner would act on answers that later tests leave waiting on purpose
-            env={**os.environ, "FEEDBACK_ANSWER_RULES": "worker"},
+            # rule runner would act on answers that later tests leave waiting on purpose, and
+            # its webhook deliverer would claim the deliveries of the webhook tests
+            env={
+                **os.environ,
+                "FEEDBACK_ANSWER_RULES": "worker",
+                "FEEDBACK_WEBHOOK_DELIVERY": "worker",
+            },
         )
         try:
             deadline = time.monotonic() + 60

@@ -50,6 +50,10 @@ def test_a_postgres_url_selects_postgres_and_hides_its_password() -> None:
         ({"FEEDBACK_MAIL_FROM": "Feedback <nps@example.com>"}, "FEEDBACK_MAIL_FROM"),
         ({"FEEDBACK_MAIL_DELIVERY": "both"}, "FEEDBACK_MAIL_DELIVERY"),
         ({"FEEDBACK_JOBS_IN_SERVE": "sometimes"}, "FEEDBACK_JOBS_IN_SERVE"),
+        ({"FEEDBACK_WEBHOOK_DELIVERY": "both"}, "FEEDBACK_WEBHOOK_DELIVERY"),
+        ({"FEEDBACK_WEBHOOK_ALLOW_PRIVATE": "maybe"}, "FEEDBACK_WEBHOOK_ALLOW_PRIVATE"),
+        ({"FEEDBACK_WEBHOOK_RETRY_HOURS": "0"}, "FEEDBACK_WEBHOOK_RETRY_HOURS"),
+        ({"FEEDBACK_WEBHOOK_TIMEOUT_SECONDS": "soon"}, "FEEDBACK_WEBHOOK_TIMEOUT_SECONDS"),
     ],
 )
 def test_it_names_the_bad_variable(env: dict[str, str], variable: str) -> None:
@@ -138,3 +142,22 @@ def test_without_an_smtp_url_mail_waits_and_the_jobs_stay_in_the_worker() -> Non
     assert settings.mail.min_days_between == 7
     assert settings.jobs_in_serve is False
     assert load_settings({"FEEDBACK_JOBS_IN_SERVE": "true"}).jobs_in_serve is True
+
+
+def test_webhook_settings_default_to_safe_and_are_read() -> None:
+    defaults = load_settings({}).webhooks
+    assert defaults.allow_private is False and defaults.deliver_in_serve is True
+    assert (defaults.retry_hours, defaults.disable_after_hours) == (24, 24)
+    chosen = load_settings(
+        {
+            "FEEDBACK_WEBHOOK_ALLOW_PRIVATE": "true",
+            "FEEDBACK_WEBHOOK_DELIVERY": "worker",
+            "FEEDBACK_WEBHOOK_RETRY_HOURS": "6",
+            "FEEDBACK_WEBHOOK_TIMEOUT_SECONDS": "3",
+            "FEEDBACK_WEBHOOK_LEASE_SECONDS": "30",
+            "FEEDBACK_WEBHOOK_DISABLE_AFTER_HOURS": "12",
+        }
+    ).webhooks
+    assert chosen.allow_private is True and chosen.deliver_in_serve is False
+    assert (chosen.retry_hours, chosen.timeout_seconds, chosen.lease_seconds) == (6, 3, 30)
+    assert chosen.disable_after_hours == 12
