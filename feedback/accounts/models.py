@@ -105,6 +105,10 @@ class EndUser(Table, tablename="end_user"):
     # when the tool used before this one last asked them (imported): the schedules wait a
     # cadence from then, so moving in does not ask people surveyed there just before
     asked_elsewhere_at = Timestamptz(null=True, default=None)
+    # where the user was first seen: as for their account (production for imports and
+    # production keys; staging or development when a test key's call created them, until a
+    # production key or an import names them). Programs and health leave the others out.
+    environment = Varchar(length=20, default="production")
 
 
 class ChurnEvent(Table, tablename="churn_event"):
