@@ -51,6 +51,19 @@ async def promote_to_production(account_ids: Iterable[int]) -> None:
         )
 
 
+async def promote_users_to_production(external_ids: Iterable[str], now: datetime) -> None:
+    """Make users first seen through staging or development keys production: an import named
+    them. Only the rows still elsewhere are written (one statement per chunk), and their
+    `created_at` becomes now: a program's `user_added` scan reads users by it, and they are
+    new to production now (`identify` does the same for a production key's call)."""
+    ids = sorted(set(external_ids))
+    for start in range(0, len(ids), PROMOTE_CHUNK):
+        await EndUser.update({EndUser.environment: PRODUCTION, EndUser.created_at: now}).where(
+            EndUser.external_id.is_in(ids[start : start + PROMOTE_CHUNK])
+            & (EndUser.environment != PRODUCTION)
+        )
+
+
 # An account's answers given on keys other than production, per environment: environment,
 # n (response_account_answered_at). Parameters: the account.
 _ANSWERS_ELSEWHERE = """
@@ -101,6 +114,9 @@ class EndUserView(msgspec.Struct, kw_only=True):
     traits: dict[str, Any]
     first_seen_at: datetime | None
     last_seen_at: datetime | None
+    # production, or staging/development for a user seen only through such keys: listed
+    # still, but no program enrols them and health does not count them (docs/environments.md)
+    environment: str = PRODUCTION
 
 
 class CsmView(msgspec.Struct, kw_only=True):
@@ -222,6 +238,7 @@ USER_FIELDS = (
     EndUser.traits,
     EndUser.first_seen_at,
     EndUser.last_seen_at,
+    EndUser.environment,
 )
 
 
@@ -236,6 +253,7 @@ def end_user_view(row: dict[str, Any]) -> EndUserView:
         traits=row["traits"],
         first_seen_at=row["first_seen_at"],
         last_seen_at=row["last_seen_at"],
+        environment=row.get("environment") or PRODUCTION,
     )
 
 

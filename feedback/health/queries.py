@@ -22,8 +22,10 @@ from feedback.kernel.nps import detractor_count_sql, promoter_count_sql
 # id: id, csm, arr_cents, and over the response window (production answers only: health is
 # a state of real accounts) responses, promoters, detractors,
 # respondents and the same counts since the window's middle (recent_n, recent_p,
-# recent_d), with the end users made before the day's end. Parameters: the window's middle
-# three times, its start, its end four times. Index: response `answered_at`.
+# recent_d), with the production end users made before the day's end (a user seen only
+# through staging or development keys is no one the account's coverage misses).
+# Parameters: the window's middle three times, its start, its end four times. Index:
+# response `answered_at`.
 SNAPSHOT_ACCOUNTS = Statement(
     f"""
 SELECT a.id, a.csm, a.arr_cents,
@@ -44,7 +46,9 @@ LEFT JOIN (
     GROUP BY account
 ) r ON r.account = a.id
 LEFT JOIN (
-    SELECT account, COUNT(*) AS users FROM end_user WHERE created_at < {{}} GROUP BY account
+    SELECT account, COUNT(*) AS users FROM end_user
+    WHERE created_at < {{}} AND environment = 'production'
+    GROUP BY account
 ) u ON u.account = a.id
 WHERE a.created_at < {{}} AND a.environment = 'production'
   AND NOT EXISTS (
@@ -304,7 +308,8 @@ def account_features_sql(within: str, second_half: str, csm: bool) -> str:
     """Per account with production answers (a CSM's own with `csm`: the CSM's id is the
     parameter), over its production answers `within` the window: id, renewal_date, t0,
     responses, promoters, detractors, respondents, the same counts in the `second_half`
-    (late_n, late_p, late_d), its end users and its first churn notice `churned_at`."""
+    (late_n, late_p, late_d), its production end users and its first churn notice
+    `churned_at`."""
     scope = "WHERE a.csm = {}" if csm else ""
     return f"""
         {_FIRST_ANSWERS}
@@ -316,7 +321,8 @@ def account_features_sql(within: str, second_half: str, csm: bool) -> str:
                SUM(CASE WHEN {second_half} THEN 1 ELSE 0 END) AS late_n,
                {promoter_count_sql("r.score", where=second_half)} AS late_p,
                {detractor_count_sql("r.score", where=second_half)} AS late_d,
-               (SELECT COUNT(*) FROM end_user u WHERE u.account = a.id) AS users,
+               (SELECT COUNT(*) FROM end_user u
+                WHERE u.account = a.id AND u.environment = 'production') AS users,
                (SELECT MIN(ce.noticed_at) FROM churn_event ce WHERE ce.account = a.id)
                    AS churned_at
         FROM f

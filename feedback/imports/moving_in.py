@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from feedback.accounts.models import Account, EndUser
-from feedback.accounts.services import promote_to_production
+from feedback.accounts.services import promote_to_production, promote_users_to_production
 from feedback.auth.services import audit
 from feedback.db import json_object, refresh_planner_statistics, write_transaction
 from feedback.imports.kinds import MAX_COMMENT_CHARS, identifier
@@ -710,6 +710,8 @@ async def _write(resolved: Resolved, tool: str, result: MoveResult) -> None:
         ["email", "traits", "asked_elsewhere_at", "updated_at"],
     )
     _count(result, "users", created, updated, len(resolved.users) - created - updated)
+    # as their accounts: people first seen through a test key are real once they move in
+    await promote_users_to_production(stored, now)
     users = await lookup(EndUser.external_id, resolved.users, EndUser.role, EndUser.locale)
 
     # answers: new ones inserted with the snapshot of today; a changed score or comment updates

@@ -14,7 +14,11 @@ from piccolo.columns import Column as DbColumn
 from piccolo.table import Table
 
 from feedback.accounts.models import CSM, Account, AccountStatus, ChurnEvent, ChurnKind, EndUser
-from feedback.accounts.services import apply_due_churn, promote_to_production
+from feedback.accounts.services import (
+    apply_due_churn,
+    promote_to_production,
+    promote_users_to_production,
+)
 from feedback.auth.services import audit
 from feedback.db import (
     INSERT_CHUNK_ROWS,
@@ -446,6 +450,8 @@ class Importer:
         records = await self._drop_unchanged(EndUser.external_id, records, update, result)
         await upsert(EndUser, records, EndUser.external_id, update)
         await promote_to_production(accounts[v["account_id"]]["id"] for _, v in rows)
+        # a user first seen through a test key is a real person once imported
+        await promote_users_to_production((v["external_id"] for _, v in rows), now)
 
     async def _write_churn(self, parsed: ParsedRows, result: ImportResult) -> None:
         accounts = await self._account_rows(parsed, result)
@@ -538,6 +544,7 @@ class Importer:
             )
         await upsert(Response, records, Response.idempotency_key, [])
         await promote_to_production(accounts[v["account_id"]]["id"] for _, v in rows)
+        await promote_users_to_production((v["user_id"] for _, v in rows), now)
 
     async def _drop_unchanged(
         self,

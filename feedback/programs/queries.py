@@ -19,17 +19,19 @@ from feedback.db import Statement
 # industry, company_size, account_status, plus what identifies the trigger
 _FACTS = """a.id AS account_id, a.plan, a.industry, a.company_size, a.status AS account_status"""
 
-# Users of production accounts with an email address stored in a window who are new: first
-# seen (or, never seen, stored) since a moment, so an import of long-standing users enrols
-# nobody while a user added later to an old account is new all the same: end_user_id, role,
-# created_at, the facts (end_user_created_at: new users are few). Parameters: first seen
-# since, since, until.
+# Production users of production accounts with an email address stored in a window who are
+# new: first seen (or, never seen, stored) since a moment, so an import of long-standing users
+# enrols nobody while a user added later to an old account is new all the same; a user first
+# seen through a staging or development key is stored anew (created_at) when a production
+# key or an import makes them production: end_user_id, role, created_at, the facts
+# (end_user_created_at: new users are few). Parameters: first seen since, since, until.
 USERS_ADDED = Statement(
     """
 SELECT u.id AS end_user_id, u.role, u.created_at, @facts
 FROM end_user u JOIN account a ON a.id = u.account AND a.environment = 'production'
 WHERE COALESCE(u.first_seen_at, u.created_at) > {}
   AND u.created_at > {} AND u.created_at <= {} AND u.email IS NOT NULL AND u.email <> ''
+  AND u.environment = 'production'
 ORDER BY u.created_at, u.id""".replace("@facts", _FACTS)
 )
 

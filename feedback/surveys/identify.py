@@ -113,8 +113,10 @@ async def identify(
     """Create or refresh the user and their account, in plain SQL (this runs on every check);
     the widget never overwrites CRM data on an existing account (only fills a new one).
     `found` is this user's `queries.IDENTIFY` row when the caller has just read it.
-    `environment` is the widget key's: an account it creates is of that environment, and a
-    production key makes an account first seen through a test key production.
+    `environment` is the widget key's: an account or a user it creates is of that
+    environment, and a production key makes an account or a user first seen through a test
+    key production (the user in the write that refreshes them: a production user costs
+    nothing more).
 
     With `trust` at `user_hash` only the user id is proven: the user must exist already (from
     an import or an earlier signed call), the account must be theirs, and their traits are
@@ -159,7 +161,7 @@ async def identify(
     if is_new:
         values = (user_fields.get("role"), user_fields.get("email"), user_fields.get("locale"))
         inserted = await queries.NEW_USER.fetch(
-            user_id, account_pk, *values, json.dumps(free), now, now, now, now
+            user_id, account_pk, *values, json.dumps(free), now, now, now, now, environment
         )
         if inserted:  # everything about this user is known: no need to read it back
             existing = {
@@ -174,6 +176,7 @@ async def identify(
                 "role": values[0],
                 "email": values[1],
                 "locale": values[2],
+                "environment": environment,
             }
         else:  # a simultaneous request created the user first
             again = await queries.IDENTIFY.first(user_id, account_id)
@@ -207,6 +210,12 @@ async def identify(
         if existing["first_seen_at"] is None:
             changes[EndUser.first_seen_at] = now
             existing["first_seen_at"] = now
+        if environment == PRODUCTION and existing.get("environment") not in (None, PRODUCTION):
+            # first seen through a test key: new to production now, so a program's
+            # `user_added` scan (which reads users by created_at) finds them at its next run
+            changes[EndUser.environment] = PRODUCTION
+            changes[EndUser.created_at] = now
+            existing["environment"] = PRODUCTION
     if changes:
         changes[EndUser.updated_at] = now
         await EndUser.update(changes).where(EndUser.id == existing["id"])

@@ -8,11 +8,11 @@ from feedback.db.batches import ROW_BATCHES
 
 # the account and the user in one round trip (the user columns are NULL for a new user);
 # last_answered_at counts imported answers too (response rows of any source); the account's
-# environment says whether a production key must promote it (`identify`)
+# environment and the user's say whether a production key must promote them (`identify`)
 IDENTIFY = Statement("""
 SELECT a.id AS account_pk, a.plan AS account_plan, a.environment AS account_environment,
        u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
-       u.role, u.locale, u.email, u.asked_elsewhere_at,
+       u.role, u.locale, u.email, u.asked_elsewhere_at, u.environment,
        (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
 FROM account a
 LEFT JOIN end_user u ON u.external_id = {}
@@ -23,10 +23,12 @@ SELECT u.id, u.account, u.traits, u.first_seen_at, u.last_display_at, u.role, u.
        u.asked_elsewhere_at,
        (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
 FROM end_user u WHERE u.external_id = {}""")
+# a user the widget sees first, of the key's environment: the new row's id (unique
+# external_id)
 NEW_USER = Statement("""
 INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
-                      last_seen_at, created_at, updated_at)
-VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+                      last_seen_at, created_at, updated_at, environment)
+VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
 ON CONFLICT (external_id) DO NOTHING
 RETURNING id""")
 
@@ -59,11 +61,12 @@ SURVEY_TEXTS = Statement("SELECT texts, product_name, promoter_link_url FROM sur
 
 
 # PostgreSQL only: one statement reads the user and their account, as `IDENTIFY` does, and
-# when there is no such user creates them, with their display if one was decided for a new
-# user (a data-modifying CTE is atomic on its own: no transaction, one round trip for a new
-# user's check). The user row is inserted with last_display_at already set, so a simultaneous
-# check for the same new user (another tab) either loses the insert and goes the general way,
-# where the compare-and-set on last_display_at refuses it, or finds no user and races here.
+# when there is no such user creates them (of the key's environment), with their display if
+# one was decided for a new user (a data-modifying CTE is atomic on its own: no transaction,
+# one round trip for a new user's check). The user row is inserted with last_display_at
+# already set, so a simultaneous check for the same new user (another tab) either loses the
+# insert and goes the general way, where the compare-and-set on last_display_at refuses it,
+# or finds no user and races here.
 #
 # Checks that arrive together share the statement (group commit, as answers do): each input
 # row is one check, numbered so its result comes back to its caller. The same new user twice
@@ -85,7 +88,7 @@ _VISIT_INPUT = "i(n, " + ", ".join(VISIT_COLUMNS) + ")"
 _VISITS_BODY = """
 found AS (
     SELECT i.n, u.id, u.account, u.traits, u.first_seen_at, u.last_seen_at, u.last_display_at,
-           u.role, u.locale, u.email, u.asked_elsewhere_at,
+           u.role, u.locale, u.email, u.asked_elsewhere_at, u.environment,
            (SELECT max(r.answered_at) FROM response r WHERE r.end_user = u.id) AS last_answered_at
     FROM input i JOIN end_user u ON u.external_id = i.user_id
 ),
@@ -96,9 +99,9 @@ account AS (
 ),
 new_user AS (
     INSERT INTO end_user (external_id, account, role, email, locale, traits, first_seen_at,
-                          last_seen_at, last_display_at, created_at, updated_at)
+                          last_seen_at, last_display_at, created_at, updated_at, environment)
     SELECT DISTINCT ON (i.user_id) i.user_id, account.account_pk, i.role, i.email, i.locale,
-           i.traits, i.now, i.now, i.last_display_at, i.now, i.now
+           i.traits, i.now, i.now, i.last_display_at, i.now, i.now, i.environment
     FROM input i JOIN account ON account.n = i.n
     WHERE NOT EXISTS (SELECT 1 FROM found WHERE found.n = i.n)
     ORDER BY i.user_id, i.n
@@ -124,7 +127,7 @@ SELECT i.n, account.account_pk, account.account_plan, account.account_environmen
        created.id AS created, found.id,
        found.account, found.traits, found.first_seen_at, found.last_seen_at,
        found.last_display_at, found.role, found.locale, found.email, found.last_answered_at,
-       found.asked_elsewhere_at
+       found.asked_elsewhere_at, found.environment
 FROM input i
 JOIN account ON account.n = i.n
 LEFT JOIN found ON found.n = i.n
