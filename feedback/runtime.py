@@ -88,17 +88,11 @@ async def serve_loops(settings: Settings) -> AsyncIterator[None]:
             await loops.enter_async_context(in_background(slack_deliverer(settings).run))
         if settings.mail.configured and settings.mail.deliver_in_serve:
             await loops.enter_async_context(in_background(MailDeliverer(settings).run))
-        if webhooks_in_serve(settings):
+        if settings.webhooks.deliver_in_serve:
             await loops.enter_async_context(in_background(WebhookDeliverer(settings).run))
         if settings.jobs_in_serve:
             await loops.enter_async_context(in_background(periodic_jobs(settings)))
         yield
-
-
-def webhooks_in_serve(settings: Settings) -> bool:
-    """Whether `feedback serve` delivers webhooks (yes unless FEEDBACK_WEBHOOK_DELIVERY=worker).
-    Cheap while no endpoint is registered: one indexed query every two seconds."""
-    return settings.webhooks.deliver_in_serve
 
 
 def periodic_jobs(settings: Settings) -> Loop:

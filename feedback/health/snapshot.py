@@ -39,9 +39,8 @@ from feedback.health import queries
 from feedback.health.models import HealthSnapshot
 from feedback.health.score_settings import HealthSettings, load_health_settings
 from feedback.kernel.clock import utcnow
-from feedback.webhooks.events import record_event
+from feedback.webhooks.events import endpoints_active, record_events
 from feedback.webhooks.models import EventType
-from feedback.webhooks.services import endpoints_active
 
 log = logging.getLogger("feedback.health")
 
@@ -203,13 +202,15 @@ async def _tell_band_changes(
     if previous is None:
         return
     before = await _bands_on(previous["day"])
-    for account, band in bands.items():
-        was = before.get(account)
-        if was is None or was == band or replaced.get(account) == band:
-            continue
-        await record_event(
-            EventType.health_band_changed, f"{account}:{day.isoformat()}", occurred_at=now
-        )
+    changed = [
+        account
+        for account, band in bands.items()
+        if before.get(account) not in (None, band) and replaced.get(account) != band
+    ]
+    await record_events(
+        ((EventType.health_band_changed, f"{account}:{day.isoformat()}") for account in changed),
+        occurred_at=now,
+    )
 
 
 async def snapshot_job() -> int:

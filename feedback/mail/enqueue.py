@@ -154,22 +154,26 @@ async def suppression_of(address: str) -> str | None:
     return None if row is None else str(row["reason"])
 
 
-async def suppress(address: str, reason: str, source: str, now: datetime) -> bool:
-    """Add an address to the suppression list; False when it was on it already."""
+async def _add_suppression(address: str, reason: str, source: str, now: datetime) -> int | None:
+    """The new suppression entry's id; None when the address was on the list already."""
     normalized = normalize_address(address) or address.strip().lower()
     row = await queries.SUPPRESS.first(normalized, reason, source[:200], now)
-    return row is not None
+    return None if row is None else int(row["id"])
+
+
+async def suppress(address: str, reason: str, source: str, now: datetime) -> bool:
+    """Add an address to the suppression list; False when it was on it already."""
+    return await _add_suppression(address, reason, source, now) is not None
 
 
 async def suppress_person(address: str, reason: str, source: str, now: datetime) -> bool:
     """`suppress`, for a person who unsubscribed or whom an admin put on the list: the
     webhooks' `person.unsubscribed` is recorded in the same transaction. (Imported lists and
     bounces call `suppress`: nobody decided anything just now.)"""
-    normalized = normalize_address(address) or address.strip().lower()
-    row = await queries.SUPPRESS.first(normalized, reason, source[:200], now)
-    if row is None:
+    entry = await _add_suppression(address, reason, source, now)
+    if entry is None:
         return False
-    await record_event(EventType.person_unsubscribed, row["id"], occurred_at=now)
+    await record_event(EventType.person_unsubscribed, entry, occurred_at=now)
     return True
 
 

@@ -30,6 +30,12 @@ async def record_event(
         notify_deliverers()
 
 
+async def endpoints_active() -> bool:
+    """Whether any endpoint is switched on (so a change has events to record): a writer of
+    many events asks once instead of once per event."""
+    return bool(await queries.ANY_ACTIVE_ENDPOINT.fetch())
+
+
 async def record_events(
     events: Iterable[tuple[EventType | str, str | int]],
     environment: str = PRODUCTION,
@@ -38,7 +44,7 @@ async def record_events(
     """`record_event` for each (type, object id) of a change written in bulk, asking once
     whether any endpoint is on instead of once per event."""
     pending = list(events)
-    if not pending or not await queries.ANY_ACTIVE_ENDPOINT.fetch():
+    if not pending or not await endpoints_active():
         return
     for event_type, object_id in pending:
         await record_event(event_type, object_id, environment, occurred_at)

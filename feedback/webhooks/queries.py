@@ -22,7 +22,7 @@ SELECT {}, {}, {}, {}
 WHERE EXISTS (SELECT 1 FROM webhook_endpoint WHERE active)
 RETURNING id""")
 # whether any endpoint is switched on (a writer of many events asks once)
-ANY_ACTIVE_ENDPOINT = Statement("SELECT 1 AS on FROM webhook_endpoint WHERE active LIMIT 1")
+ANY_ACTIVE_ENDPOINT = Statement("SELECT 1 AS active FROM webhook_endpoint WHERE active LIMIT 1")
 
 # ------------------------------------------------------------------------------ dispatch
 

@@ -374,8 +374,3 @@ async def replay_dead(
             actor, source, "webhook.replay_dead", str(endpoint_id), detail={"queued": queued}
         )
     return queued
-
-
-async def endpoints_active() -> bool:
-    """Whether any endpoint is switched on (so a change has events to record)."""
-    return bool(await WebhookEndpoint.exists().where(WebhookEndpoint.active == True))  # noqa: E712
